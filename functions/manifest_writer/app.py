@@ -1,0 +1,20 @@
+"""Manifest writer: S3 notifications (via SQS, direct or EventBridge) → manifest → one run."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from landfall.clients import aws_client
+from landfall.ingestion import ingest
+from landfall.observability import logger, metrics, tracer
+from landfall.settings import ManifestWriterSettings, settings_from_env
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return ingest(
+        event,
+        s3_client=aws_client("s3"),
+        sfn_client=aws_client("stepfunctions"),
+        settings=settings_from_env(ManifestWriterSettings),
+    )

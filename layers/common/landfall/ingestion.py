@@ -1,0 +1,58 @@
+"""The manifest writer's work: notifications in, one manifest and one run out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from landfall.models import ExecutionInput, ManifestItem, RunConfig
+from landfall.notifications import items_from_message, select
+from landfall.runs import start_run
+from landfall.settings import ManifestWriterSettings
+
+
+def run_config(settings: ManifestWriterSettings) -> RunConfig:
+    return RunConfig(
+        max_concurrency=settings.max_concurrency,
+        max_items_per_batch=settings.max_items_per_batch,
+        max_input_bytes_per_batch=settings.max_input_bytes_per_batch,
+        tolerated_failure_percentage=settings.tolerated_failure_percentage,
+    )
+
+
+def _is_sqs_batch(event: dict[str, Any]) -> bool:
+    records = event.get("Records")
+    return bool(records) and all(r.get("eventSource") == "aws:sqs" for r in records)
+
+
+def ingest(
+    event: dict[str, Any], *, s3_client, sfn_client, settings: ManifestWriterSettings
+) -> dict[str, Any]:
+    """Start the run for an event; for SQS, report malformed messages as partial batch failures."""
+    items: list[ManifestItem] = []
+    response: dict[str, Any] = {}
+    if _is_sqs_batch(event):
+        processor = BatchProcessor(event_type=EventType.SQS)
+
+        def collect(record: SQSRecord) -> None:
+            items.extend(items_from_message(record.body))
+
+        with processor(records=event["Records"], handler=collect):
+            processor.process()
+        response = processor.response()
+    else:
+        items.extend(items_from_message(event))
+
+    started: ExecutionInput | None = start_run(
+        list(select(items, settings.key_prefix, settings.key_suffix)),
+        "notification",
+        s3_client=s3_client,
+        sfn_client=sfn_client,
+        state_machine_arn=settings.state_machine_arn,
+        bucket=settings.pipeline_bucket,
+        config=run_config(settings),
+    )
+    response["run_id"] = started.run_id if started else None
+    return response

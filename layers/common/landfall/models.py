@@ -1,0 +1,146 @@
+"""Every message that passes between the parts of the pipeline, each with a version field.
+
+manifest item  → one line of a manifest (also of a redrive manifest)
+execution input → what the manifest writer starts the state machine with
+batch input    → what the Distributed Map's ItemBatcher adds to every child's input
+object summary / batch summary → what the processor returns
+run report     → what the reducer writes and returns
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MESSAGE_VERSION = 1
+
+Source = Literal["notification", "backfill", "redrive"]
+RunStatus = Literal["SUCCEEDED", "PARTIAL", "FAILED"]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    version: int = MESSAGE_VERSION
+
+
+class ManifestItem(Message):
+    bucket: str
+    key: str
+    size: int = 0
+    etag: str = ""
+    version_id: str | None = None
+
+
+class S3Location(BaseModel):
+    bucket: str
+    key: str
+
+
+class RunConfig(BaseModel):
+    """Distributed Map settings, read by the state machine through *Path fields."""
+
+    max_concurrency: int
+    max_items_per_batch: int
+    max_input_bytes_per_batch: int
+    tolerated_failure_percentage: float
+
+
+class ExecutionInput(Message):
+    run_id: str
+    source: Source
+    manifest: S3Location
+    objects: int
+    bytes: int
+    output_bucket: str
+    config: RunConfig
+
+
+class BatchInput(Message):
+    run_id: str
+    output_bucket: str
+
+
+class ProcessorEvent(BaseModel):
+    """A Distributed Map child's input: the batch input plus its items."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    batch_input: BatchInput = Field(alias="BatchInput")
+    items: list[ManifestItem] = Field(alias="Items")
+
+
+class ObjectSummary(Message):
+    bucket: str
+    key: str
+    status: Literal["processed", "failed"]
+    error: str | None = None
+    bytes_read: int = 0
+    records: int = 0
+    valid: int = 0
+    rejected: int = 0
+    rejected_by_reason: dict[str, int] = Field(default_factory=dict)
+    aggregates: dict[str, Any] = Field(default_factory=dict)
+    curated_keys: list[str] = Field(default_factory=list)
+    quarantine_key: str | None = None
+
+
+class BatchSummary(Message):
+    run_id: str
+    objects: list[ObjectSummary]
+    duration_ms: int = 0
+
+
+class ObjectFailure(BaseModel):
+    bucket: str
+    key: str
+    kind: Literal["object", "batch", "pending"]
+    error: str
+
+
+class Counts(BaseModel):
+    in_manifest: int = 0
+    processed: int = 0
+    failed: int = 0
+    pending: int = 0
+
+
+class RecordCounts(BaseModel):
+    read: int = 0
+    valid: int = 0
+    rejected: int = 0
+    rejected_by_reason: dict[str, int] = Field(default_factory=dict)
+
+
+class Reconciliation(BaseModel):
+    ok: bool
+    problems: list[str] = Field(default_factory=list)
+
+
+class RunOutputs(BaseModel):
+    bucket: str
+    curated_prefix: str
+    quarantine_prefix: str
+    report_key: str
+    redrive_manifest_key: str | None = None
+
+
+class RunReport(Message):
+    run_id: str
+    status: RunStatus
+    map_error: str | None = None
+    objects: Counts
+    records: RecordCounts
+    bytes_read: int = 0
+    aggregates: dict[str, Any] = Field(default_factory=dict)
+    failures: list[ObjectFailure] = Field(default_factory=list)
+    reconciliation: Reconciliation
+    outputs: RunOutputs
+
+
+class ReducerEvent(ExecutionInput):
+    """The state machine's state when it reaches the reducer."""
+
+    map_result: dict[str, Any] | None = None
+    map_error: dict[str, Any] | None = None

@@ -1,0 +1,41 @@
+"""Where the pipeline writes, and the deterministic names that make re-processing overwrite."""
+
+from __future__ import annotations
+
+import hashlib
+
+CURATED_PREFIX = "curated/"
+QUARANTINE_PREFIX = "quarantine/"
+REPORTS_PREFIX = "reports/"
+RESULTS_PREFIX = "results/"
+MANIFESTS_PREFIX = "manifests/"
+
+
+def object_id(bucket: str, key: str, version_id: str | None = None) -> str:
+    """A short stable id for one source object (version), safe in any S3 key."""
+    digest = hashlib.sha256(f"{bucket}\0{key}\0{version_id or ''}".encode()).hexdigest()
+    return digest[:24]
+
+
+def curated_key(partition: str, source_id: str) -> str:
+    return f"{CURATED_PREFIX}{partition}/{source_id}.jsonl.gz"
+
+
+def quarantine_key(run_id: str, source_id: str) -> str:
+    return f"{QUARANTINE_PREFIX}{run_id}/{source_id}.jsonl"
+
+
+def results_prefix(run_id: str) -> str:
+    return f"{RESULTS_PREFIX}{run_id}"
+
+
+def report_key(run_id: str, name: str = "report.json") -> str:
+    return f"{REPORTS_PREFIX}{run_id}/{name}"
+
+
+def manifest_key(source: str, run_id: str) -> str:
+    return f"{MANIFESTS_PREFIX}{source}/{run_id}.jsonl"
+
+
+def redrive_manifest_key(run_id: str) -> str:
+    return f"{MANIFESTS_PREFIX}redrive/from-{run_id}.jsonl"

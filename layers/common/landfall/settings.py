@@ -1,0 +1,62 @@
+"""Settings of each function, parsed from environment variables once per cold start.
+
+A missing or malformed variable fails the cold start with a message that names it, instead of a
+KeyError deep inside a batch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import cache
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class SettingsError(RuntimeError):
+    """The function's environment is incomplete or wrong."""
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class ManifestWriterSettings(_Settings):
+    state_machine_arn: str = Field(alias="STATE_MACHINE_ARN")
+    pipeline_bucket: str = Field(alias="PIPELINE_BUCKET")
+    key_prefix: str = Field(default="raw/", alias="KEY_PREFIX")
+    key_suffix: str = Field(default="", alias="KEY_SUFFIX")
+    max_concurrency: int = Field(default=100, ge=0, alias="MAX_CONCURRENCY")
+    max_items_per_batch: int = Field(default=20, ge=1, alias="MAX_ITEMS_PER_BATCH")
+    max_input_bytes_per_batch: int = Field(
+        default=200_000, ge=1, le=262_144, alias="MAX_INPUT_BYTES_PER_BATCH"
+    )
+    tolerated_failure_percentage: float = Field(
+        default=5.0, ge=0, le=100, alias="TOLERATED_FAILURE_PERCENTAGE"
+    )
+
+
+class ProcessorSettings(_Settings):
+    chunk_bytes: int = Field(default=1 << 20, ge=4096, alias="CHUNK_BYTES")
+    max_line_bytes: int = Field(default=1 << 20, ge=1024, alias="MAX_LINE_BYTES")
+
+
+S = TypeVar("S", bound=_Settings)
+
+
+def parse_settings(model: type[S], environ: Mapping[str, str]) -> S:
+    """Build `model` from `environ`, naming every missing or invalid variable on failure."""
+    try:
+        return model.model_validate(dict(environ))
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        raise SettingsError(f"{model.__name__}: {problems}") from error
+
+
+@cache
+def settings_from_env(model: type[S]) -> S:
+    """The settings of this execution environment (parsed on first use, then reused)."""
+    return parse_settings(model, os.environ)
