@@ -1,17 +1,17 @@
 """Read what a Distributed Map's ResultWriter wrote: manifest.json and every result file it lists.
 
 A result record (Transformation NONE) carries `Input` and `Output` as JSON *strings*; failed records
-carry `Error` and `Cause`. Files are read as a stream, JSON Lines or a JSON array alike.
+carry `Error` and `Cause`. JSON Lines files (OutputType JSONL) are streamed line by line.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.streaming import S3Object
 
 ResultKind = Literal["SUCCEEDED", "FAILED", "PENDING"]
 KINDS: tuple[ResultKind, ...] = ("SUCCEEDED", "FAILED", "PENDING")
@@ -62,30 +62,24 @@ def iter_records(s3_client, manifest: dict[str, Any]) -> Iterator[ResultRecord]:
 
 
 def _iter_file(s3_client, bucket: str, key: str) -> Iterator[dict[str, Any]]:
-    with S3Object(bucket=bucket, key=key, boto3_client=s3_client) as body:
-        first = body.read(1)
-        while first.isspace():
-            first = body.read(1)
-        if first == b"[":  # OutputType JSON: one array; decoded whole (JSONL is the streamed form)
-            try:
-                records = json.loads(first + body.read())
-            except ValueError as error:
-                raise CorruptResultsError(f"{key}: {error}") from None
-            yield from records
-            return
-        for number, line in enumerate(_lines(first, body), start=1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except ValueError as error:
-                raise CorruptResultsError(f"{key} line {number}: {error}") from None
-
-
-def _lines(first: bytes, body: S3Object) -> Iterator[bytes]:
-    head = first + body.readline()
-    yield head
-    yield from body
+    lines = s3_client.get_object(Bucket=bucket, Key=key)["Body"].iter_lines(chunk_size=1 << 20)
+    first = next(lines, b"")
+    if first.lstrip().startswith(b"["):  # OutputType JSON: one array, decoded whole
+        try:
+            records = json.loads(b"\n".join([first, *lines]))
+        except ValueError as error:
+            raise CorruptResultsError(f"{key}: {error}") from None
+        if not isinstance(records, list):
+            raise CorruptResultsError(f"{key}: not a JSON array")
+        yield from records
+        return
+    for number, line in enumerate(itertools.chain([first], lines), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except ValueError as error:
+            raise CorruptResultsError(f"{key} line {number}: {error}") from None
 
 
 def _record(kind: ResultKind, raw: Any, key: str) -> ResultRecord:

@@ -1,0 +1,160 @@
+"""Read template.yaml as CloudFormation would for one stack, to build the same resources locally.
+
+Only what the emulator needs is resolved: parameters (defaults and overrides), pseudo parameters,
+Ref / Fn::Sub / Fn::GetAtt of the resources the local stack creates, and the state machine's
+DefinitionSubstitutions, so the emulator runs the real ASL file with the names the stack would have.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags (!Ref, !Sub, !GetAtt, ...) as their long forms."""
+
+
+def _construct_tag(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+@dataclass
+class Stack:
+    """One stack's view of the template: parameters resolved, names assigned."""
+
+    template: dict[str, Any]
+    name: str = "landfall-local"
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+    parameter_overrides: dict[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        self.parameters = {
+            key: str((self.parameter_overrides or {}).get(key, spec.get("Default", "")))
+            for key, spec in self.template.get("Parameters", {}).items()
+        }
+        self.resources: dict[str, Any] = self.template["Resources"]
+
+    # -- names the stack gives its resources
+    def physical_name(self, logical_id: str) -> str:
+        resource = self.resources[logical_id]
+        props = resource.get("Properties", {})
+        explicit = {
+            "AWS::S3::Bucket": "BucketName",
+            "AWS::SQS::Queue": "QueueName",
+            "AWS::Serverless::StateMachine": "Name",
+            "AWS::Serverless::Function": "FunctionName",
+        }.get(resource["Type"])
+        if explicit and explicit in props:
+            return str(self.resolve(props[explicit]))
+        return f"{self.name}-{logical_id}"
+
+    def arn(self, logical_id: str) -> str:
+        kind = self.resources[logical_id]["Type"]
+        name = self.physical_name(logical_id)
+        region, account = self.region, self.account_id
+        return {
+            "AWS::S3::Bucket": f"arn:aws:s3:::{name}",
+            "AWS::SQS::Queue": f"arn:aws:sqs:{region}:{account}:{name}",
+            "AWS::Serverless::Function": f"arn:aws:lambda:{region}:{account}:function:{name}",
+            "AWS::Serverless::StateMachine": f"arn:aws:states:{region}:{account}:stateMachine:{name}",
+        }[kind]
+
+    def ref(self, name: str) -> str:
+        pseudo = {
+            "AWS::StackName": self.name,
+            "AWS::Region": self.region,
+            "AWS::AccountId": self.account_id,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        kind = self.resources[name]["Type"]
+        if kind in ("AWS::Serverless::StateMachine",):
+            return self.arn(name)
+        if kind == "AWS::SQS::Queue":
+            return f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{self.physical_name(name)}"
+        return self.physical_name(name)
+
+    def get_att(self, logical_id: str, attribute: str) -> str:
+        if attribute == "Arn":
+            return self.arn(logical_id)
+        if attribute in ("Name", "QueueName"):
+            return self.physical_name(logical_id)
+        raise KeyError(f"{logical_id}.{attribute} is not resolved locally")
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict) and len(value) == 1:
+            (intrinsic, argument), = value.items()
+            if intrinsic == "Ref":
+                return self.ref(argument)
+            if intrinsic == "Fn::GetAtt":
+                return self.get_att(*argument)
+            if intrinsic == "Fn::Sub":
+                return self._sub(argument)
+        if isinstance(value, dict):
+            return {key: self.resolve(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        return value
+
+    def _sub(self, argument: Any) -> str:
+        text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return str(self.resolve(variables[name]))
+            if "." in name and not name.startswith("AWS::"):
+                return self.get_att(*name.split(".", 1))
+            return self.ref(name)
+
+        return re.sub(r"\$\{([^!}][^}]*)\}", replace, text)
+
+    # -- what the emulator builds
+    def of_type(self, kind: str) -> list[str]:
+        return [logical_id for logical_id, r in self.resources.items() if r["Type"] == kind]
+
+    def function_environment(self, logical_id: str) -> dict[str, str]:
+        globals_ = self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        own = self.resources[logical_id]["Properties"].get("Environment", {}).get("Variables", {})
+        return {key: str(self.resolve(value)) for key, value in {**globals_, **own}.items()}
+
+    def function_property(self, logical_id: str, name: str, default: Any = None) -> Any:
+        props = self.resources[logical_id]["Properties"]
+        globals_ = self.template.get("Globals", {}).get("Function", {})
+        return self.resolve(props.get(name, globals_.get(name, default)))
+
+    def state_machine_definition(self, logical_id: str) -> str:
+        """The ASL file with its DefinitionSubstitutions applied, as SAM deploys it."""
+        props = self.resources[logical_id]["Properties"]
+        definition = (PROJECT_ROOT / props["DefinitionUri"]).read_text()
+        substitutions = {key: str(self.resolve(value)) for key, value in props.get("DefinitionSubstitutions", {}).items()}
+        return re.sub(r"\$\{(\w+)\}", lambda m: substitutions[m.group(1)], definition)
