@@ -136,7 +136,9 @@ class Emulator:
         processor_workers: int = 2,
         log_dir: Path | None = None,
         real_retry_sleeps: bool = False,
+        quiet: bool = True,
     ) -> None:
+        self.quiet = quiet
         self.stack = Stack(load_template(), name=stack_name, parameter_overrides=parameter_overrides)
         self.processor_workers = processor_workers
         self.log_dir = log_dir
@@ -156,6 +158,11 @@ class Emulator:
     def start(self) -> None:
         asl_extensions.install()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log per request
+        if self.quiet:
+            # moto logs every evaluation error of every state at ERROR level (a Choice probing an
+            # absent field included) and warns about the tolerance fields this engine does honour.
+            # Executions still report their errors through DescribeExecution.
+            logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         asl_extensions.retry_clock.real_sleeps = self.real_retry_sleeps
         self._server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
         self._server.start()

@@ -7,13 +7,15 @@ producers write multi-member gzip, and a plain decompressor would silently stop 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from aws_lambda_powertools.utilities.streaming import S3Object
 from isal import isal_zlib
 
 GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
 _GZIP_WBITS = 31  # gzip header and trailer
 
 
@@ -37,7 +39,7 @@ def iter_chunks(s3_client, bucket: str, key: str, version_id: str | None, chunk_
 
 def decompress(chunks: Iterator[bytes], out_bytes: int) -> Iterator[bytes]:
     """Decompress every gzip member of a stream; pass anything without the gzip magic through."""
-    first = next(chunks, b"")
+    first = _head(chunks, len(GZIP_MAGIC))
     if not first.startswith(GZIP_MAGIC):
         if first:
             yield first
@@ -70,7 +72,18 @@ def decompress(chunks: Iterator[bytes], out_bytes: int) -> Iterator[bytes]:
         raise CorruptObjectError("truncated gzip stream: the last member has no end")
 
 
-def iter_lines(data: Iterator[bytes], max_line_bytes: int) -> Iterator[Line]:
+def _head(chunks: Iterator[bytes], size: int) -> bytes:
+    """At least `size` bytes from the start of the stream (fewer only if it is shorter)."""
+    head = b""
+    while len(head) < size:
+        chunk = next(chunks, None)
+        if chunk is None:
+            break
+        head += chunk
+    return head
+
+
+def iter_lines(data: Iterable[bytes], max_line_bytes: int) -> Iterator[Line]:
     """Split a byte stream into lines (LF or CRLF, optional UTF-8 BOM, optional final newline).
 
     A line longer than `max_line_bytes` is yielded once, cut at the limit and marked truncated,
@@ -79,11 +92,9 @@ def iter_lines(data: Iterator[bytes], max_line_bytes: int) -> Iterator[Line]:
     number = 0
     pending = b""
     skipping = False  # inside an over-long line whose head was already yielded
-    first = True
-    for chunk in data:
-        if first:
-            chunk = chunk.removeprefix(b"\xef\xbb\xbf")
-            first = False
+    data = iter(data)
+    head = _head(data, len(UTF8_BOM)).removeprefix(UTF8_BOM)
+    for chunk in itertools.chain([head], data):
         start = 0
         while True:
             end = chunk.find(b"\n", start)

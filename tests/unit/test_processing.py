@@ -1,0 +1,75 @@
+import gzip
+import json
+
+import pytest
+
+from landfall.jobs import default_job
+from landfall.models import BatchInput, ManifestItem, ProcessorEvent
+from landfall.outputs import object_id
+from landfall.processing import process_batch
+from landfall.settings import ProcessorSettings
+
+GOOD = b'{"event_id":"e%d","ts":"2026-11-22T1%d:00:00Z","type":"click","value":%d}'
+
+
+@pytest.fixture
+def buckets(s3):
+    s3.create_bucket(Bucket="landing")
+    s3.create_bucket(Bucket="pipeline")
+    return s3
+
+
+def event(*keys):
+    return ProcessorEvent(
+        BatchInput=BatchInput(run_id="run-1", output_bucket="pipeline"),
+        Items=[ManifestItem(bucket="landing", key=k, size=1) for k in keys],
+    )
+
+
+def run(s3, *keys):
+    return process_batch(event(*keys), s3, ProcessorSettings(), default_job())
+
+
+def test_valid_lines_go_to_curated_partitions_as_original_bytes_and_bad_lines_to_quarantine(buckets):
+    lines = [GOOD % (1, 2, 1), GOOD % (2, 3, 2), b"{broken", GOOD % (3, 2, 3)]
+    buckets.put_object(Bucket="landing", Key="raw/a.gz", Body=gzip.compress(b"\n".join(lines)))
+    (summary,) = run(buckets, "raw/a.gz").objects
+    assert (summary.status, summary.records, summary.valid, summary.rejected) == ("processed", 4, 3, 1)
+    source = object_id("landing", "raw/a.gz")
+    assert summary.curated_keys == [
+        f"curated/dt=2026-11-22/hour=12/{source}.jsonl.gz",
+        f"curated/dt=2026-11-22/hour=13/{source}.jsonl.gz",
+    ]
+    hour12 = gzip.decompress(buckets.get_object(Bucket="pipeline", Key=summary.curated_keys[0])["Body"].read())
+    assert hour12 == lines[0] + b"\n" + lines[3] + b"\n"
+    quarantined = buckets.get_object(Bucket="pipeline", Key=summary.quarantine_key)["Body"].read().splitlines()
+    entry = json.loads(quarantined[0])
+    assert (entry["source_key"], entry["line"], entry["reason"], entry["raw"]) == ("raw/a.gz", 3, "invalid_json", "{broken")
+
+
+def test_reprocessing_overwrites_instead_of_duplicating(buckets):
+    buckets.put_object(Bucket="landing", Key="raw/a.gz", Body=gzip.compress(GOOD % (1, 2, 1)))
+    first = run(buckets, "raw/a.gz")
+    second = run(buckets, "raw/a.gz")
+    assert first.objects[0].curated_keys == second.objects[0].curated_keys
+    listed = buckets.list_objects_v2(Bucket="pipeline", Prefix="curated/")["KeyCount"]
+    assert listed == 1
+
+
+def test_permanent_problems_fail_the_object_not_the_batch(buckets):
+    buckets.put_object(Bucket="landing", Key="raw/ok.gz", Body=gzip.compress(GOOD % (1, 2, 1)))
+    buckets.put_object(Bucket="landing", Key="raw/corrupt.gz", Body=gzip.compress(b"x" * 1000)[:-10])
+    summary = run(buckets, "raw/missing.gz", "raw/corrupt.gz", "raw/ok.gz")
+    statuses = [(o.key, o.status) for o in summary.objects]
+    assert statuses == [("raw/missing.gz", "failed"), ("raw/corrupt.gz", "failed"), ("raw/ok.gz", "processed")]
+    assert "NoSuchKey" in summary.objects[0].error
+    assert "truncated" in summary.objects[1].error
+
+
+def test_an_unreadable_bucket_raises_so_step_functions_sees_the_failure(buckets):
+    bad = ProcessorEvent(
+        BatchInput=BatchInput(run_id="run-1", output_bucket="pipeline"),
+        Items=[ManifestItem(bucket="no-such-bucket", key="raw/a.gz", size=1)],
+    )
+    with pytest.raises(Exception, match="NoSuchBucket"):
+        process_batch(bad, buckets, ProcessorSettings(), default_job())

@@ -1,0 +1,155 @@
+"""The reducer against ResultWriter files written in AWS's documented format (Transformation NONE)."""
+
+import json
+
+import pytest
+
+from landfall.jobs import default_job
+from landfall.models import ManifestItem, ReducerEvent, RunConfig, S3Location
+from landfall.reduction import reduce_run
+from landfall.results import CorruptResultsError
+from landfall.runs import manifest_body
+
+BUCKET = "pipeline"
+RUN = "notification-0123"
+MAP_RUN = f"arn:aws:states:us-east-1:123456789012:mapRun:p/ProcessObjects:{'6f2a0a3e-3b53-4c47-b9b5-31c1c7d8c1a2'}"
+PREFIX = f"results/{RUN}/6f2a0a3e-3b53-4c47-b9b5-31c1c7d8c1a2/"
+
+
+def item(key):
+    return ManifestItem(bucket="landing", key=key, size=100)
+
+
+def summary(key, valid=3, rejected=1, status="processed", error=None):
+    return {
+        "version": 1, "bucket": "landing", "key": key, "status": status, "error": error,
+        "bytes_read": 100, "records": valid + rejected if status == "processed" else 0,
+        "valid": valid if status == "processed" else 0, "rejected": rejected if status == "processed" else 0,
+        "rejected_by_reason": {"schema": rejected} if status == "processed" and rejected else {},
+        "aggregates": {"by_type": {"click": {"count": valid, "sum": 2.0 * valid, "min": 1.0, "max": 3.0}},
+                       "by_hour": {"2026-11-22T13": valid}} if status == "processed" else {},
+    }  # fmt: skip
+
+
+def child_input(*keys):
+    return {"BatchInput": {"version": 1, "run_id": RUN, "output_bucket": BUCKET},
+            "Items": [item(k).model_dump() for k in keys]}  # fmt: skip
+
+
+def record(status, keys, output=None, error=None, cause=None):
+    base = {
+        "ExecutionArn": f"arn:aws:states:us-east-1:123456789012:execution:p/ProcessObjects:{keys[0]}",
+        "Input": json.dumps(child_input(*keys)),
+        "InputDetails": {"Included": True},
+        "Name": keys[0],
+        "RedriveCount": 0,
+        "RedriveStatus": "NOT_REDRIVABLE",
+        "RedriveStatusReason": "Execution is SUCCEEDED and cannot be redriven",
+        "StartDate": "2026-11-22T13:05:00.123Z",
+        "StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:p/ProcessObjects",
+        "Status": status,
+        "StopDate": "2026-11-22T13:05:02.456Z",
+    }
+    if status == "SUCCEEDED":
+        base["Output"] = json.dumps(output)
+        base["OutputDetails"] = {"Included": True}
+    elif status == "PENDING":
+        base = {"Input": base["Input"], "InputDetails": {"Included": True}, "Status": "PENDING"}
+    else:
+        base.update(Error=error, Cause=cause)
+    return base
+
+
+def batch_output(*summaries):
+    return {"version": 1, "run_id": RUN, "objects": list(summaries), "duration_ms": 5}
+
+
+def put_results(s3, files):
+    """files: {"SUCCEEDED": [(records, "JSONL"|"JSON"), ...], ...} → manifest.json like ResultWriter's."""
+    result_files = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
+    for kind, entries in files.items():
+        for n, (records, output_type) in enumerate(entries):
+            if output_type == "JSONL":
+                body = "".join(json.dumps(r) + "\n" for r in records).encode()
+            else:
+                body = json.dumps(records, indent=2).encode()
+            key = f"{PREFIX}{kind}_{n}.json"
+            s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+            result_files[kind].append({"Key": key, "Size": len(body)})
+    manifest = {"DestinationBucket": BUCKET, "MapRunArn": MAP_RUN, "ResultFiles": result_files}
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}manifest.json", Body=json.dumps(manifest).encode())
+
+
+def reducer_event(s3, keys, map_error=None):
+    manifest_key = f"manifests/notification/{RUN}.jsonl"
+    s3.put_object(Bucket=BUCKET, Key=manifest_key, Body=manifest_body([item(k) for k in keys]))
+    return ReducerEvent(
+        run_id=RUN, source="notification", manifest=S3Location(bucket=BUCKET, key=manifest_key),
+        objects=len(keys), bytes=100 * len(keys), output_bucket=BUCKET,
+        config=RunConfig(max_concurrency=1, max_items_per_batch=2, max_input_bytes_per_batch=1000,
+                         tolerated_failure_percentage=10),
+        map_error=map_error,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def bucket(s3):
+    s3.create_bucket(Bucket=BUCKET)
+    return s3
+
+
+def test_every_kind_of_result_file_is_read_and_reconciled(bucket):
+    keys = ["raw/a", "raw/b", "raw/c", "raw/d", "raw/e", "raw/f", "raw/g"]
+    put_results(bucket, {
+        "SUCCEEDED": [([record("SUCCEEDED", ["raw/a", "raw/b"], batch_output(summary("raw/a"), summary("raw/b")))], "JSONL"),
+                      ([record("SUCCEEDED", ["raw/c"], batch_output(summary("raw/c", status="failed", error="s3 NoSuchKey")))], "JSON")],
+        "FAILED": [([record("FAILED", ["raw/d", "raw/e"], error="States.Timeout", cause="timed out")], "JSONL")],
+        "PENDING": [([record("PENDING", ["raw/f"])], "JSONL"), ([record("PENDING", ["raw/g"])], "JSON")],
+    })  # fmt: skip
+    report = reduce_run(reducer_event(bucket, keys), bucket, default_job())
+    assert report.status == "PARTIAL"
+    assert report.reconciliation.ok, report.reconciliation.problems
+    assert report.objects.model_dump() == {"in_manifest": 7, "processed": 2, "failed": 3, "pending": 2}
+    assert (report.records.read, report.records.valid, report.records.rejected) == (8, 6, 2)
+    assert report.aggregates["by_type"]["click"]["count"] == 6
+    assert {(f.key, f.kind) for f in report.failures} == {
+        ("raw/c", "object"), ("raw/d", "batch"), ("raw/e", "batch"), ("raw/f", "pending"), ("raw/g", "pending")
+    }
+    redrive = bucket.get_object(Bucket=BUCKET, Key=report.outputs.redrive_manifest_key)["Body"].read()
+    assert sorted(json.loads(line)["key"] for line in redrive.splitlines()) == ["raw/c", "raw/d", "raw/e", "raw/f", "raw/g"]
+    stored = json.loads(bucket.get_object(Bucket=BUCKET, Key=report.outputs.report_key)["Body"].read())
+    assert stored["status"] == "PARTIAL" and stored["version"] == 1
+    markdown = bucket.get_object(Bucket=BUCKET, Key=f"reports/{RUN}/report.md")["Body"].read().decode()
+    assert "raw/d" in markdown and "States.Timeout" in markdown
+
+
+def test_an_object_missing_from_the_results_fails_the_run_and_is_named(bucket):
+    put_results(bucket, {"SUCCEEDED": [([record("SUCCEEDED", ["raw/a"], batch_output(summary("raw/a")))], "JSONL")]})
+    report = reduce_run(reducer_event(bucket, ["raw/a", "raw/lost"]), bucket, default_job())
+    assert report.status == "FAILED"
+    assert any("raw/lost" in problem for problem in report.reconciliation.problems)
+
+
+def test_records_that_do_not_add_up_fail_the_run(bucket):
+    broken = summary("raw/a") | {"records": 10}
+    put_results(bucket, {"SUCCEEDED": [([record("SUCCEEDED", ["raw/a"], batch_output(broken))], "JSONL")]})
+    report = reduce_run(reducer_event(bucket, ["raw/a"]), bucket, default_job())
+    assert report.status == "FAILED"
+    assert "10 records read" in report.reconciliation.problems[0]
+
+
+def test_a_map_failure_fails_the_run_but_the_report_is_written(bucket):
+    put_results(bucket, {"FAILED": [([record("FAILED", ["raw/a"], error="Boom", cause="x")], "JSONL")]})
+    error = {"Error": "States.ExceedToleratedFailureThreshold", "Cause": "threshold exceeded"}
+    report = reduce_run(reducer_event(bucket, ["raw/a"], map_error=error), bucket, default_job())
+    assert report.status == "FAILED" and report.reconciliation.ok
+    assert "ExceedToleratedFailureThreshold" in report.map_error
+    assert bucket.head_object(Bucket=BUCKET, Key=report.outputs.report_key)
+
+
+def test_a_corrupt_result_file_is_a_clear_error_and_nothing_is_reported(bucket):
+    put_results(bucket, {"SUCCEEDED": [([record("SUCCEEDED", ["raw/a"], batch_output(summary("raw/a")))], "JSONL")]})
+    bucket.put_object(Bucket=BUCKET, Key=f"{PREFIX}SUCCEEDED_0.json", Body=b'{"Status": "SUCCEEDED", "Output": "{\\"ver')
+    with pytest.raises(CorruptResultsError, match="SUCCEEDED_0.json"):
+        reduce_run(reducer_event(bucket, ["raw/a"]), bucket, default_job())
+    assert "Contents" not in bucket.list_objects_v2(Bucket=BUCKET, Prefix="reports/")

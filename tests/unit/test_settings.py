@@ -1,0 +1,36 @@
+import pytest
+
+from landfall.settings import ManifestWriterSettings, ProcessorSettings, SettingsError, parse_settings
+
+GOOD = {"STATE_MACHINE_ARN": "arn:aws:states:us-east-1:1:stateMachine:p", "PIPELINE_BUCKET": "b"}
+
+
+def test_defaults_apply_when_optional_variables_are_absent():
+    settings = parse_settings(ManifestWriterSettings, GOOD)
+    assert settings.key_prefix == "raw/"
+    assert settings.max_items_per_batch == 20
+
+
+def test_values_are_parsed_from_strings():
+    settings = parse_settings(ManifestWriterSettings, {**GOOD, "MAX_CONCURRENCY": "7", "TOLERATED_FAILURE_PERCENTAGE": "2.5"})
+    assert (settings.max_concurrency, settings.tolerated_failure_percentage) == (7, 2.5)
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"PIPELINE_BUCKET": "b"}, "STATE_MACHINE_ARN"),
+        ({"STATE_MACHINE_ARN": "x"}, "PIPELINE_BUCKET"),
+        ({**GOOD, "MAX_INPUT_BYTES_PER_BATCH": "300000"}, "MAX_INPUT_BYTES_PER_BATCH"),
+        ({**GOOD, "TOLERATED_FAILURE_PERCENTAGE": "101"}, "TOLERATED_FAILURE_PERCENTAGE"),
+        ({**GOOD, "MAX_ITEMS_PER_BATCH": "many"}, "MAX_ITEMS_PER_BATCH"),
+    ],
+)
+def test_a_bad_environment_fails_naming_the_variable(environ, named):
+    with pytest.raises(SettingsError, match=named):
+        parse_settings(ManifestWriterSettings, environ)
+
+
+def test_processor_limits_are_bounded():
+    with pytest.raises(SettingsError, match="CHUNK_BYTES"):
+        parse_settings(ProcessorSettings, {"CHUNK_BYTES": "10"})
