@@ -1,0 +1,89 @@
+"""The template and the state machine definition agree, and the template has every part of the flow."""
+
+import json
+import re
+
+import pytest
+
+from landfall_cli.local.template import PROJECT_ROOT, Stack, load_template
+
+TEMPLATE = load_template()
+RESOURCES = TEMPLATE["Resources"]
+
+
+def test_every_asl_substitution_is_defined_and_every_definition_is_used():
+    machine = RESOURCES["PipelineStateMachine"]["Properties"]
+    asl = (PROJECT_ROOT / machine["DefinitionUri"]).read_text()
+    used = set(re.findall(r"\$\{(\w+)\}", asl))
+    assert used == set(machine["DefinitionSubstitutions"])
+
+
+def test_the_resolved_definition_is_valid_json_with_no_placeholder_left():
+    definition = Stack(TEMPLATE).state_machine_definition("PipelineStateMachine")
+    assert "${" not in definition
+    json.loads(definition)
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "kind"),
+    [
+        ("LandingBucket", "AWS::S3::Bucket"),
+        ("PipelineBucket", "AWS::S3::Bucket"),
+        ("IngestQueue", "AWS::SQS::Queue"),
+        ("IngestDeadLetterQueue", "AWS::SQS::Queue"),
+        ("ManifestWriterFunction", "AWS::Serverless::Function"),
+        ("ProcessorFunction", "AWS::Serverless::Function"),
+        ("ReducerFunction", "AWS::Serverless::Function"),
+        ("CommonLayer", "AWS::Serverless::LayerVersion"),
+        ("PipelineStateMachine", "AWS::Serverless::StateMachine"),
+        ("DeliveryStream", "AWS::KinesisFirehose::DeliveryStream"),
+    ],
+)
+def test_every_part_of_the_flow_exists(logical_id, kind):
+    assert RESOURCES[logical_id]["Type"] == kind
+
+
+def test_landing_notifications_reach_the_queue_which_has_a_dead_letter_queue():
+    queue_configs = RESOURCES["LandingBucket"]["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    assert queue_configs[0]["Queue"] == {"Fn::GetAtt": ["IngestQueue", "Arn"]}
+    redrive = RESOURCES["IngestQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["IngestDeadLetterQueue", "Arn"]}
+
+
+def test_the_queue_feeds_the_manifest_writer_with_batching_parameters_and_partial_failures():
+    (event,) = RESOURCES["ManifestWriterFunction"]["Properties"]["Events"].values()
+    props = event["Properties"]
+    assert event["Type"] == "SQS"
+    assert props["BatchSize"] == {"Ref": "IngestBatchSize"}
+    assert props["MaximumBatchingWindowInSeconds"] == {"Ref": "IngestBatchingWindowSeconds"}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_firehose_writes_gzip_newline_delimited_records_under_raw():
+    config = RESOURCES["DeliveryStream"]["Properties"]["ExtendedS3DestinationConfiguration"]
+    assert config["CompressionFormat"] == "GZIP"
+    assert config["Prefix"].startswith("raw/")
+    (processor,) = config["ProcessingConfiguration"]["Processors"]
+    assert processor["Type"] == "AppendDelimiterToRecord"
+
+
+def test_the_layer_is_built_by_sam_from_its_requirements():
+    layer = RESOURCES["CommonLayer"]
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert (PROJECT_ROOT / layer["Properties"]["ContentUri"] / "requirements.txt").exists()
+    assert (PROJECT_ROOT / layer["Properties"]["ContentUri"] / "landfall" / "__init__.py").exists()
+
+
+def test_distributed_map_settings_come_from_the_deployment():
+    asl = json.loads((PROJECT_ROOT / "statemachine/pipeline.asl.json").read_text())
+    process = asl["States"]["ProcessObjects"]
+    assert process["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
+    assert process["ItemReader"]["ReaderConfig"]["InputType"] == "JSONL"
+    assert {"MaxItemsPerBatchPath", "MaxInputBytesPerBatchPath", "BatchInput"} <= set(process["ItemBatcher"])
+    assert "MaxConcurrencyPath" in process and "ToleratedFailurePercentagePath" in process
+    environment = RESOURCES["ManifestWriterFunction"]["Properties"]["Environment"]["Variables"]
+    for parameter in ("MaxConcurrency", "MaxItemsPerBatch", "MaxInputBytesPerBatch", "ToleratedFailurePercentage"):
+        assert {"Ref": parameter} in environment.values()
+    retry = process["ItemProcessor"]["States"]["ProcessBatch"]["Retry"][0]
+    assert "Lambda.TooManyRequestsException" in retry["ErrorEquals"]
+    assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] > 1

@@ -1,0 +1,50 @@
+"""One embedded emulator for the integration tests: a moto server on 127.0.0.1 and worker processes."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from landfall_cli.local.asl_extensions import retry_clock
+from landfall_cli.local.emulator import Emulator
+
+pytestmark = pytest.mark.emulator
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    overrides = {"IngestBatchSize": "1000", "IngestBatchingWindowSeconds": "1", "MaxItemsPerBatch": "2"}
+    with Emulator(parameter_overrides=overrides, log_dir=tmp_path_factory.mktemp("function-logs")) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _fresh_retry_clock() -> None:
+    retry_clock.requested.clear()
+
+
+def run_definition(emulator: Emulator, definition: dict[str, Any], execution_input: Any, timeout: float = 300) -> dict:
+    """Create a state machine from `definition`, run it to the end, return DescribeExecution."""
+    sfn = emulator.client("stepfunctions")
+    arn = sfn.create_state_machine(
+        name=f"t-{uuid.uuid4().hex[:12]}",
+        definition=json.dumps(definition),
+        roleArn=f"arn:aws:iam::{emulator.stack.account_id}:role/{emulator.stack.name}-execution",
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, name=uuid.uuid4().hex, input=json.dumps(execution_input))
+    return emulator.wait_for_execution(execution["executionArn"], timeout=timeout)
+
+
+def read_json(emulator: Emulator, bucket: str, key: str) -> Any:
+    return json.loads(emulator.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def read_result_file(emulator: Emulator, bucket: str, key: str) -> list[dict[str, Any]]:
+    body = emulator.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    if body.lstrip().startswith(b"["):
+        return json.loads(body)
+    return [json.loads(line) for line in body.splitlines() if line.strip()]
