@@ -29,6 +29,14 @@ class Event(msgspec.Struct):
 _decoder = msgspec.json.Decoder(Event)
 
 
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 class EventsJob:
     name = "events"
 
@@ -40,6 +48,8 @@ class EventsJob:
         except UnicodeDecodeError:
             raise RecordRejected("invalid_utf8", "line is not valid UTF-8") from None
         except msgspec.DecodeError as error:
+            if not _is_utf8(line):  # say so rather than "malformed JSON"
+                raise RecordRejected("invalid_utf8", "line is not valid UTF-8") from None
             raise RecordRejected("invalid_json", str(error)) from None
         if event.ts.tzinfo is None:
             raise RecordRejected("schema", "timestamp has no UTC offset - at `$.ts`")
