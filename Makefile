@@ -35,6 +35,7 @@ build: $(STAMP)
 	$(BIN)/sam build --cached --parallel
 
 test: validate build
+	$(BIN)/ruff check layers functions cli tests benchmarks
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)

@@ -54,8 +54,17 @@ def _progress_table(runs: dict[str, dict[str, Any]]) -> Table:
             str(counts.get("succeeded", 0)),
             str(counts.get("failed", 0) + counts.get("timedOut", 0) + counts.get("aborted", 0)),
             str(counts.get("running", 0)),
-            str(max(0, counts.get("total", 0) - counts.get("succeeded", 0) - counts.get("failed", 0)
-                    - counts.get("running", 0) - counts.get("timedOut", 0) - counts.get("aborted", 0))),
+            str(
+                max(
+                    0,
+                    counts.get("total", 0)
+                    - counts.get("succeeded", 0)
+                    - counts.get("failed", 0)
+                    - counts.get("running", 0)
+                    - counts.get("timedOut", 0)
+                    - counts.get("aborted", 0),
+                )
+            ),
         )
     return table
 
@@ -74,8 +83,10 @@ def _poll_runs(emulator: Emulator, runs: dict[str, dict[str, Any]]) -> bool:
 
 def run_demo(options: DemoOptions, console: Console | None = None) -> int:
     console = console or Console()
-    dataset = dataset_from_dir(options.source) if options.source else make_dataset(
-        options.objects, options.records, options.bad_ratio, options.seed
+    dataset = (
+        dataset_from_dir(options.source)
+        if options.source
+        else make_dataset(options.objects, options.records, options.bad_ratio, options.seed)
     )
     if not dataset.objects:
         console.print(f"[red]no files found in {options.source}[/red]")
@@ -89,8 +100,10 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
     }
     started = time.monotonic()
     with Emulator(parameter_overrides=overrides, log_dir=options.log_dir) as emulator:
-        console.print(f"emulator on {emulator.endpoint_url}; landing {len(dataset.objects)} objects "
-                      f"in s3://{emulator.landing_bucket}/raw/")
+        console.print(
+            f"emulator on {emulator.endpoint_url}; landing {len(dataset.objects)} objects "
+            f"in s3://{emulator.landing_bucket}/raw/"
+        )
         s3 = emulator.client("s3")
         for obj in dataset.objects:
             s3.put_object(Bucket=emulator.landing_bucket, Key=obj.key, Body=obj.body)
@@ -99,6 +112,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         runs: dict[str, dict[str, Any]] = {}
         try:
             with Live(_progress_table(runs), console=console, refresh_per_second=4) as live:
+
                 def ended() -> bool:
                     done = _poll_runs(emulator, runs)
                     live.update(_progress_table(runs))

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from landfall_cli.synthetic import make_dataset
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -23,7 +22,9 @@ def demo(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_demo_runs_the_pipeline_and_reports_that_everything_reconciles():
-    result = demo("--objects", "6", "--records", "200", "--bad-ratio", "0.05", "--batch-size", "2", "--concurrency", "2")
+    result = demo(
+        "--objects", "6", "--records", "200", "--bad-ratio", "0.05", "--batch-size", "2", "--concurrency", "2"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "every object and every record is accounted for" in result.stdout
     assert "1200" in result.stdout  # records in

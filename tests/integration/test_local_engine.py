@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-
 from landfall_cli.local import asl_extensions
+
 from tests.integration.conftest import read_json, read_result_file, run_definition
 
 pytestmark = pytest.mark.emulator
@@ -80,7 +80,9 @@ def test_a_moved_patch_point_fails_loudly(monkeypatch):
 
 def test_result_writer_files_follow_the_documented_format(emulator):
     items = [{"n": 1}, {"n": 2, "fail": True}, {"n": 3}]
-    described = run_definition(emulator, distributed_map(emulator, "t/format", ToleratedFailureCount=1), {"items": items})
+    described = run_definition(
+        emulator, distributed_map(emulator, "t/format", ToleratedFailureCount=1), {"items": items}
+    )
     assert described["status"] == "SUCCEEDED"
     output = json.loads(described["output"])
     assert set(output) == {"MapRunArn", "ResultWriterDetails"}
@@ -150,11 +152,22 @@ def test_tolerance_exceeded_is_catchable_and_results_are_still_written(emulator)
     error = json.loads(described["output"])["error"]
     assert error["Error"] == "States.ExceedToleratedFailureThreshold"
     prefix = "t/tolerance/"
-    keys = [o["Key"] for o in emulator.client("s3").list_objects_v2(Bucket=emulator.pipeline_bucket, Prefix=prefix)["Contents"]]
+    keys = [
+        o["Key"]
+        for o in emulator.client("s3").list_objects_v2(Bucket=emulator.pipeline_bucket, Prefix=prefix)["Contents"]
+    ]
     manifest_key = next(k for k in keys if k.endswith("manifest.json"))
     manifest = read_json(emulator, emulator.pipeline_bucket, manifest_key)
-    failed = [r for e in manifest["ResultFiles"]["FAILED"] for r in read_result_file(emulator, emulator.pipeline_bucket, e["Key"])]
-    pending = [r for e in manifest["ResultFiles"]["PENDING"] for r in read_result_file(emulator, emulator.pipeline_bucket, e["Key"])]
+    failed = [
+        r
+        for e in manifest["ResultFiles"]["FAILED"]
+        for r in read_result_file(emulator, emulator.pipeline_bucket, e["Key"])
+    ]
+    pending = [
+        r
+        for e in manifest["ResultFiles"]["PENDING"]
+        for r in read_result_file(emulator, emulator.pipeline_bucket, e["Key"])
+    ]
     assert len(failed) == 3  # the third failure (30 %) crossed the 20 % threshold
     assert len(pending) == 7 and all(r["Status"] == "PENDING" for r in pending)
 
@@ -193,7 +206,12 @@ def test_jsonl_item_reader(emulator):
 def test_list_objects_v2_reads_every_page_in_aws_item_shape(emulator):
     s3 = emulator.client("s3")
     with ThreadPoolExecutor(8) as pool:  # more than one page of 1,000 keys
-        list(pool.map(lambda n: s3.put_object(Bucket=emulator.pipeline_bucket, Key=f"t/listing/{n:05d}", Body=b"x" * (n % 7)), range(1105)))
+        list(
+            pool.map(
+                lambda n: s3.put_object(Bucket=emulator.pipeline_bucket, Key=f"t/listing/{n:05d}", Body=b"x" * (n % 7)),
+                range(1105),
+            )
+        )
     reader = {
         "Resource": "arn:aws:states:::s3:listObjectsV2",
         "Parameters": {"Bucket": emulator.pipeline_bucket, "Prefix": "t/listing/"},

@@ -6,11 +6,11 @@ import gzip
 import json
 
 import pytest
-
 from landfall.models import ManifestItem, RunConfig
 from landfall.runs import start_run
 from landfall_cli.local import asl_extensions
 from landfall_cli.synthetic import make_dataset
+
 from tests.integration.conftest import read_json, read_result_file
 
 pytestmark = pytest.mark.emulator
@@ -83,7 +83,10 @@ def test_bad_records_are_quarantined_with_line_and_reason(emulator):
     assert described["status"] == "SUCCEEDED"
     report = report_of(emulator, run_id)
     assert report["records"] | {"rejected_by_reason": None} == {
-        "read": 5, "valid": 2, "rejected": 3, "rejected_by_reason": None
+        "read": 5,
+        "valid": 2,
+        "rejected": 3,
+        "rejected_by_reason": None,
     }
     assert report["records"]["rejected_by_reason"] == {"invalid_json": 1, "schema": 1, "invalid_utf8": 1}
     (quarantine,) = emulator.client("s3").list_objects_v2(
@@ -105,11 +108,15 @@ def test_one_object_failing_within_tolerance(emulator):
     (failure,) = report["failures"]
     assert (failure["key"], failure["kind"]) == ("raw/lost.gz", "batch")
     assert "NoSuchBucket" in failure["error"]
-    redrive = emulator.client("s3").get_object(Bucket=emulator.pipeline_bucket, Key=report["outputs"]["redrive_manifest_key"])
+    redrive = emulator.client("s3").get_object(
+        Bucket=emulator.pipeline_bucket, Key=report["outputs"]["redrive_manifest_key"]
+    )
     assert [json.loads(line)["key"] for line in redrive["Body"].read().splitlines()] == ["raw/lost.gz"]
     s3 = emulator.client("s3")
     listed = s3.list_objects_v2(Bucket=emulator.pipeline_bucket, Prefix=f"results/{run_id}/")["Contents"]
-    manifest = read_json(emulator, emulator.pipeline_bucket, next(o["Key"] for o in listed if o["Key"].endswith("manifest.json")))
+    manifest = read_json(
+        emulator, emulator.pipeline_bucket, next(o["Key"] for o in listed if o["Key"].endswith("manifest.json"))
+    )
     (failed_file,) = manifest["ResultFiles"]["FAILED"]
     (failed,) = read_result_file(emulator, emulator.pipeline_bucket, failed_file["Key"])
     assert json.loads(failed["Input"])["Items"][0]["key"] == "raw/lost.gz"

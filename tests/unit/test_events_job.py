@@ -1,5 +1,4 @@
 import pytest
-
 from landfall.jobs import RecordRejected, default_job
 
 JOB = default_job()

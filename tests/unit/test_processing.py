@@ -2,7 +2,6 @@ import gzip
 import json
 
 import pytest
-
 from landfall.jobs import default_job
 from landfall.models import BatchInput, ManifestItem, ProcessorEvent
 from landfall.outputs import object_id
@@ -44,7 +43,12 @@ def test_valid_lines_go_to_curated_partitions_as_original_bytes_and_bad_lines_to
     assert hour12 == lines[0] + b"\n" + lines[3] + b"\n"
     quarantined = buckets.get_object(Bucket="pipeline", Key=summary.quarantine_key)["Body"].read().splitlines()
     entry = json.loads(quarantined[0])
-    assert (entry["source_key"], entry["line"], entry["reason"], entry["raw"]) == ("raw/a.gz", 3, "invalid_json", "{broken")
+    assert (entry["source_key"], entry["line"], entry["reason"], entry["raw"]) == (
+        "raw/a.gz",
+        3,
+        "invalid_json",
+        "{broken",
+    )
 
 
 def test_reprocessing_overwrites_instead_of_duplicating(buckets):

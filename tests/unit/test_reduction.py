@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from landfall.jobs import default_job
 from landfall.models import ManifestItem, ReducerEvent, RunConfig, S3Location
 from landfall.reduction import reduce_run
@@ -100,9 +99,11 @@ def bucket(s3):
 
 def test_every_kind_of_result_file_is_read_and_reconciled(bucket):
     keys = ["raw/a", "raw/b", "raw/c", "raw/d", "raw/e", "raw/f", "raw/g"]
+    both = batch_output(summary("raw/a"), summary("raw/b"))
+    missing = batch_output(summary("raw/c", status="failed", error="s3 NoSuchKey"))
     put_results(bucket, {
-        "SUCCEEDED": [([record("SUCCEEDED", ["raw/a", "raw/b"], batch_output(summary("raw/a"), summary("raw/b")))], "JSONL"),
-                      ([record("SUCCEEDED", ["raw/c"], batch_output(summary("raw/c", status="failed", error="s3 NoSuchKey")))], "JSON")],
+        "SUCCEEDED": [([record("SUCCEEDED", ["raw/a", "raw/b"], both)], "JSONL"),
+                      ([record("SUCCEEDED", ["raw/c"], missing)], "JSON")],
         "FAILED": [([record("FAILED", ["raw/d", "raw/e"], error="States.Timeout", cause="timed out")], "JSONL")],
         "PENDING": [([record("PENDING", ["raw/f"])], "JSONL"), ([record("PENDING", ["raw/g"])], "JSON")],
     })  # fmt: skip
@@ -113,10 +114,20 @@ def test_every_kind_of_result_file_is_read_and_reconciled(bucket):
     assert (report.records.read, report.records.valid, report.records.rejected) == (8, 6, 2)
     assert report.aggregates["by_type"]["click"]["count"] == 6
     assert {(f.key, f.kind) for f in report.failures} == {
-        ("raw/c", "object"), ("raw/d", "batch"), ("raw/e", "batch"), ("raw/f", "pending"), ("raw/g", "pending")
+        ("raw/c", "object"),
+        ("raw/d", "batch"),
+        ("raw/e", "batch"),
+        ("raw/f", "pending"),
+        ("raw/g", "pending"),
     }
     redrive = bucket.get_object(Bucket=BUCKET, Key=report.outputs.redrive_manifest_key)["Body"].read()
-    assert sorted(json.loads(line)["key"] for line in redrive.splitlines()) == ["raw/c", "raw/d", "raw/e", "raw/f", "raw/g"]
+    assert sorted(json.loads(line)["key"] for line in redrive.splitlines()) == [
+        "raw/c",
+        "raw/d",
+        "raw/e",
+        "raw/f",
+        "raw/g",
+    ]
     stored = json.loads(bucket.get_object(Bucket=BUCKET, Key=report.outputs.report_key)["Body"].read())
     assert stored["status"] == "PARTIAL" and stored["version"] == 1
     markdown = bucket.get_object(Bucket=BUCKET, Key=f"reports/{RUN}/report.md")["Body"].read().decode()
@@ -149,7 +160,9 @@ def test_a_map_failure_fails_the_run_but_the_report_is_written(bucket):
 
 def test_a_corrupt_result_file_is_a_clear_error_and_nothing_is_reported(bucket):
     put_results(bucket, {"SUCCEEDED": [([record("SUCCEEDED", ["raw/a"], batch_output(summary("raw/a")))], "JSONL")]})
-    bucket.put_object(Bucket=BUCKET, Key=f"{PREFIX}SUCCEEDED_0.json", Body=b'{"Status": "SUCCEEDED", "Output": "{\\"ver')
+    bucket.put_object(
+        Bucket=BUCKET, Key=f"{PREFIX}SUCCEEDED_0.json", Body=b'{"Status": "SUCCEEDED", "Output": "{\\"ver'
+    )
     with pytest.raises(CorruptResultsError, match="SUCCEEDED_0.json"):
         reduce_run(reducer_event(bucket, ["raw/a"]), bucket, default_job())
     assert "Contents" not in bucket.list_objects_v2(Bucket=BUCKET, Prefix="reports/")

@@ -1,11 +1,12 @@
 import json
 
 import pytest
-
 from landfall.models import ManifestItem, RunConfig
 from landfall.runs import ConflictingRunError, manifest_body, run_id_for, start_run
 
-CONFIG = RunConfig(max_concurrency=1, max_items_per_batch=1, max_input_bytes_per_batch=1000, tolerated_failure_percentage=0)
+CONFIG = RunConfig(
+    max_concurrency=1, max_items_per_batch=1, max_input_bytes_per_batch=1000, tolerated_failure_percentage=0
+)
 DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
 
 
@@ -22,14 +23,18 @@ def machine(s3, sfn):
 
 
 def start(s3, sfn, arn, batch, config=CONFIG):
-    return start_run(batch, "notification", s3_client=s3, sfn_client=sfn, state_machine_arn=arn, bucket="pipeline", config=config)
+    return start_run(
+        batch, "notification", s3_client=s3, sfn_client=sfn, state_machine_arn=arn, bucket="pipeline", config=config
+    )
 
 
 def test_the_run_id_depends_on_the_objects_not_their_order():
     assert run_id_for("notification", manifest_body(items("a", "b"))) == run_id_for(
         "notification", manifest_body(items("b", "a"))
     )
-    assert run_id_for("notification", manifest_body(items("a"))) != run_id_for("notification", manifest_body(items("b")))
+    assert run_id_for("notification", manifest_body(items("a"))) != run_id_for(
+        "notification", manifest_body(items("b"))
+    )
 
 
 def test_the_manifest_is_written_before_the_execution_starts(s3, sfn, machine):

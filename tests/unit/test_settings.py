@@ -1,5 +1,4 @@
 import pytest
-
 from landfall.settings import ManifestWriterSettings, ProcessorSettings, SettingsError, parse_settings
 
 GOOD = {"STATE_MACHINE_ARN": "arn:aws:states:us-east-1:1:stateMachine:p", "PIPELINE_BUCKET": "b"}
@@ -12,7 +11,9 @@ def test_defaults_apply_when_optional_variables_are_absent():
 
 
 def test_values_are_parsed_from_strings():
-    settings = parse_settings(ManifestWriterSettings, {**GOOD, "MAX_CONCURRENCY": "7", "TOLERATED_FAILURE_PERCENTAGE": "2.5"})
+    settings = parse_settings(
+        ManifestWriterSettings, {**GOOD, "MAX_CONCURRENCY": "7", "TOLERATED_FAILURE_PERCENTAGE": "2.5"}
+    )
     assert (settings.max_concurrency, settings.tolerated_failure_percentage) == (7, 2.5)
 
 

@@ -88,7 +88,9 @@ class PatchPointMoved(RuntimeError):
 def verify_patch_points() -> None:
     if moto.__version__ != MOTO_VERSION:
         raise PatchPointMoved(f"the local engine is written for moto {MOTO_VERSION}, found {moto.__version__}")
-    missing = [f"{getattr(owner, '__name__', owner)}.{name}" for owner, name in PATCH_POINTS if not hasattr(owner, name)]
+    missing = [
+        f"{getattr(owner, '__name__', owner)}.{name}" for owner, name in PATCH_POINTS if not hasattr(owner, name)
+    ]
     if missing:
         raise PatchPointMoved(f"moto internals moved: {', '.join(missing)}")
 
@@ -393,7 +395,7 @@ def _map_run(self, env, eval_input) -> None:
     except ValueError as error:
         raise _failure(env, StatesErrorNameType.StatesRuntime, str(error)) from None
     setattr(record, _RESULTS, children)
-    setattr(record, "_landfall_extension", ext)
+    record._landfall_extension = ext
     total_items = sum(child.items for child in children)
     record.item_counter.total.count(total_items)
     record.execution_counter.total.count(len(children))
@@ -439,7 +441,9 @@ def _failure(env, error_type: StatesErrorNameType, cause: str) -> FailureEventEx
             env=env,
             error_name=error_name,
             event_type=HistoryEventType.MapRunFailed,
-            event_details={"mapRunFailedEventDetails": MapRunFailedEventDetails(error=error_name.error_name, cause=cause)},
+            event_details={
+                "mapRunFailedEventDetails": MapRunFailedEventDetails(error=error_name.error_name, cause=cause)
+            },
         )
     )
 
@@ -464,7 +468,8 @@ def _result_record(child: ChildResult, map_run_arn: str, state_machine_arn: str)
         "RedriveCount": 0,
         "RedriveStatus": "REDRIVABLE_BY_MAP_RUN" if redrivable else "NOT_REDRIVABLE",
         "RedriveStatusReason": (
-            "Execution is redrivable by the map run" if redrivable
+            "Execution is redrivable by the map run"
+            if redrivable
             else f"Execution is {child.status} and cannot be redriven"
         ),
         "StartDate": _iso(child.start),

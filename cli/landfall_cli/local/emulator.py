@@ -122,7 +122,9 @@ class SqsEventSource(threading.Thread):
         for start in range(0, len(done), 10):
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])],
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])
+                ],
             )
         self.messages_handled += len(messages)
 
@@ -208,8 +210,10 @@ class Emulator:
     def _post(self, path: str, body: dict[str, Any]) -> None:
         import urllib.request
 
-        request = urllib.request.Request(
-            self.endpoint_url + path, data=json.dumps(body).encode(), method="POST",
+        request = urllib.request.Request(  # noqa: S310 - http to the loopback server only
+            self.endpoint_url + path,
+            data=json.dumps(body).encode(),
+            method="POST",
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback only
@@ -232,7 +236,11 @@ class Emulator:
         return self.stack.physical_name(logical_id)
 
     def queue_logical_id(self, queue_url: str) -> str:
-        return next(q for q in self.stack.of_type("AWS::SQS::Queue") if self.stack.ref(q).endswith("/" + queue_url.rsplit("/", 1)[-1]))
+        return next(
+            q
+            for q in self.stack.of_type("AWS::SQS::Queue")
+            if self.stack.ref(q).endswith("/" + queue_url.rsplit("/", 1)[-1])
+        )
 
     def queue_url(self, logical_id: str) -> str:
         return self.client("sqs").get_queue_url(QueueName=self.stack.physical_name(logical_id))["QueueUrl"]
@@ -336,7 +344,9 @@ class Emulator:
                 props = stack.resolve(event["Properties"])
                 queue_name = props["Queue"].rsplit(":", 1)[-1]
                 self.event_sources.append(
-                    SqsEventSource(self, self.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"], name, props)
+                    SqsEventSource(
+                        self, self.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"], name, props
+                    )
                 )
 
     # ---------------------------------------------------------------- runs
@@ -347,8 +357,10 @@ class Emulator:
     def wait_for_ingestion(self, notifications: int, timeout: float = 120) -> None:
         """Until the event sources have handled `notifications` messages and the queue is empty."""
         wait_for(
-            lambda: sum(s.messages_handled for s in self.event_sources) - self._handled_at_start >= notifications
-            and all(s.idle.is_set() for s in self.event_sources),
+            lambda: (
+                sum(s.messages_handled for s in self.event_sources) - self._handled_at_start >= notifications
+                and all(s.idle.is_set() for s in self.event_sources)
+            ),
             timeout,
             f"{notifications} notifications to be ingested",
         )

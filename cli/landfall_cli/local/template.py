@@ -112,7 +112,7 @@ class Stack:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
-            (intrinsic, argument), = value.items()
+            ((intrinsic, argument),) = value.items()
             if intrinsic == "Ref":
                 return self.ref(argument)
             if intrinsic == "Fn::GetAtt":
@@ -156,5 +156,7 @@ class Stack:
         """The ASL file with its DefinitionSubstitutions applied, as SAM deploys it."""
         props = self.resources[logical_id]["Properties"]
         definition = (PROJECT_ROOT / props["DefinitionUri"]).read_text()
-        substitutions = {key: str(self.resolve(value)) for key, value in props.get("DefinitionSubstitutions", {}).items()}
+        substitutions = {
+            key: str(self.resolve(value)) for key, value in props.get("DefinitionSubstitutions", {}).items()
+        }
         return re.sub(r"\$\{(\w+)\}", lambda m: substitutions[m.group(1)], definition)

@@ -27,9 +27,7 @@ def _is_sqs_batch(event: dict[str, Any]) -> bool:
     return bool(records) and all(r.get("eventSource") == "aws:sqs" for r in records)
 
 
-def ingest(
-    event: dict[str, Any], *, s3_client, sfn_client, settings: ManifestWriterSettings
-) -> dict[str, Any]:
+def ingest(event: dict[str, Any], *, s3_client, sfn_client, settings: ManifestWriterSettings) -> dict[str, Any]:
     """Start the run for an event; for SQS, report malformed messages as partial batch failures."""
     items: list[ManifestItem] = []
     response: dict[str, Any] = {}

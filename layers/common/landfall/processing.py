@@ -19,9 +19,7 @@ from landfall.settings import ProcessorSettings
 from landfall.streaming import CorruptObjectError, Line, decompress, iter_chunks, iter_lines
 
 # S3 errors that no retry can fix: the object is recorded as failed and the batch goes on.
-PERMANENT_S3_ERRORS = frozenset(
-    {"NoSuchKey", "NoSuchVersion", "404", "AccessDenied", "403", "InvalidObjectState"}
-)
+PERMANENT_S3_ERRORS = frozenset({"NoSuchKey", "NoSuchVersion", "404", "AccessDenied", "403", "InvalidObjectState"})
 _CURATED_LEVEL = 1  # fast: curated output is re-compacted downstream if needed
 _QUARANTINE_RAW_LIMIT = 64 * 1024
 
@@ -114,9 +112,7 @@ def process_object(
         summary.curated_keys.append(key)
     if rejected:
         summary.quarantine_key = quarantine_key(batch.run_id, source_id)
-        s3_client.put_object(
-            Bucket=batch.output_bucket, Key=summary.quarantine_key, Body=b"".join(rejected)
-        )
+        s3_client.put_object(Bucket=batch.output_bucket, Key=summary.quarantine_key, Body=b"".join(rejected))
     return summary
 
 
@@ -129,6 +125,4 @@ def process_batch(event: ProcessorEvent, s3_client, settings: ProcessorSettings,
     started = time.monotonic()
     batch = event.batch_input
     summaries = [process_object(item, batch, s3_client, settings, job) for item in event.items]
-    return BatchSummary(
-        run_id=batch.run_id, objects=summaries, duration_ms=int((time.monotonic() - started) * 1000)
-    )
+    return BatchSummary(run_id=batch.run_id, objects=summaries, duration_ms=int((time.monotonic() - started) * 1000))

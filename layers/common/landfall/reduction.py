@@ -98,9 +98,7 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job) -> RunReport:
                     aggregate = job.merge(aggregate, obj.aggregates)
             else:
                 kind = "batch" if record.kind == "FAILED" else "pending"
-                error = (
-                    f"{record.error}: {record.cause}" if record.error else f"batch {record.status.lower()}"
-                )
+                error = f"{record.error}: {record.cause}" if record.error else f"batch {record.status.lower()}"
                 for item in _batch_items(record.input):
                     if account(item.bucket, item.key, kind):
                         if kind == "pending":
@@ -202,5 +200,7 @@ def render_markdown(report: RunReport) -> str:
 def summary_for_state(report: RunReport) -> dict[str, Any]:
     """What the reducer returns to the state machine: small, whatever the run's size."""
     return json.loads(
-        report.model_dump_json(include={"version", "run_id", "status", "objects", "records", "reconciliation", "outputs"})
+        report.model_dump_json(
+            include={"version", "run_id", "status", "objects", "records", "reconciliation", "outputs"}
+        )
     )

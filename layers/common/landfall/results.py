@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-
 ResultKind = Literal["SUCCEEDED", "FAILED", "PENDING"]
 KINDS: tuple[ResultKind, ...] = ("SUCCEEDED", "FAILED", "PENDING")
 
@@ -37,9 +36,9 @@ def find_manifest(s3_client, bucket: str, prefix: str) -> str | None:
     paginator = s3_client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix.rstrip("/") + "/"):
         for obj in page.get("Contents", []):
-            if obj["Key"].endswith("/manifest.json"):
-                if newest is None or obj["LastModified"] > newest[0]:
-                    newest = (obj["LastModified"], obj["Key"])
+            is_manifest = obj["Key"].endswith("/manifest.json")
+            if is_manifest and (newest is None or obj["LastModified"] > newest[0]):
+                newest = (obj["LastModified"], obj["Key"])
     return newest[1] if newest else None
 
 

@@ -29,12 +29,8 @@ class ManifestWriterSettings(_Settings):
     key_suffix: str = Field(default="", alias="KEY_SUFFIX")
     max_concurrency: int = Field(default=100, ge=0, alias="MAX_CONCURRENCY")
     max_items_per_batch: int = Field(default=20, ge=1, alias="MAX_ITEMS_PER_BATCH")
-    max_input_bytes_per_batch: int = Field(
-        default=200_000, ge=1, le=262_144, alias="MAX_INPUT_BYTES_PER_BATCH"
-    )
-    tolerated_failure_percentage: float = Field(
-        default=5.0, ge=0, le=100, alias="TOLERATED_FAILURE_PERCENTAGE"
-    )
+    max_input_bytes_per_batch: int = Field(default=200_000, ge=1, le=262_144, alias="MAX_INPUT_BYTES_PER_BATCH")
+    tolerated_failure_percentage: float = Field(default=5.0, ge=0, le=100, alias="TOLERATED_FAILURE_PERCENTAGE")
 
 
 class ProcessorSettings(_Settings):
@@ -45,18 +41,16 @@ class ProcessorSettings(_Settings):
 S = TypeVar("S", bound=_Settings)
 
 
-def parse_settings(model: type[S], environ: Mapping[str, str]) -> S:
+def parse_settings[S: _Settings](model: type[S], environ: Mapping[str, str]) -> S:
     """Build `model` from `environ`, naming every missing or invalid variable on failure."""
     try:
         return model.model_validate(dict(environ))
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
         raise SettingsError(f"{model.__name__}: {problems}") from error
 
 
 @cache
-def settings_from_env(model: type[S]) -> S:
+def settings_from_env[S: _Settings](model: type[S]) -> S:
     """The settings of this execution environment (parsed on first use, then reused)."""
     return parse_settings(model, os.environ)

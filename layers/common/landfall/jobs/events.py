@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import msgspec
@@ -54,7 +54,7 @@ class EventsJob:
         if event.ts.tzinfo is None:
             raise RecordRejected("schema", "timestamp has no UTC offset - at `$.ts`")
         if event.ts.utcoffset():
-            event.ts = event.ts.astimezone(timezone.utc)
+            event.ts = event.ts.astimezone(UTC)
         return event
 
     def partition(self, record: Event) -> str:
