@@ -14,8 +14,9 @@ from landfall_cli.local.emulator import Emulator
 pytestmark = pytest.mark.emulator
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """Stopped when the integration tests end: unit tests' in-process moto must not meet its threads."""
     overrides = {"IngestBatchSize": "1000", "IngestBatchingWindowSeconds": "1", "MaxItemsPerBatch": "2"}
     with Emulator(parameter_overrides=overrides, log_dir=tmp_path_factory.mktemp("function-logs")) as running:
         yield running

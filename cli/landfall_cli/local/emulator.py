@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from landfall_cli.local import asl_extensions
@@ -28,6 +29,7 @@ from landfall_cli.local.lambda_runtime import FunctionSpec, LambdaRuntime
 from landfall_cli.local.template import PROJECT_ROOT, Stack, load_template
 
 HOST = "127.0.0.1"
+LOG = logging.getLogger(__name__)
 
 
 class EmulatorTimeout(TimeoutError):
@@ -64,15 +66,21 @@ class SqsEventSource(threading.Thread):
         self.idle = threading.Event()
         self.messages_handled = 0
         self.invocations = 0
+        self.errors: list[str] = []
 
     def run(self) -> None:
         while not self.stopping.is_set():
-            messages = self._collect()
-            if messages:
-                self.idle.clear()
-                self._deliver(messages)
-            else:
-                self.idle.set()
+            try:
+                messages = self._collect()
+                if messages:
+                    self.idle.clear()
+                    self._deliver(messages)
+                else:
+                    self.idle.set()
+            except ClientError as error:  # as Lambda's poller does: report, back off, poll again
+                self.errors.append(repr(error))
+                LOG.warning("event source %s: %s", self.name, error)
+                self.stopping.wait(1.0)
 
     def _collect(self) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
