@@ -119,6 +119,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
                     return done
 
                 wait_for(ended, options.timeout, "the runs to end", interval=0.25)
+            console.print()
         except EmulatorTimeout as error:
             console.print(f"[red]{error}[/red]")
             return 1

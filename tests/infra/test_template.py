@@ -84,5 +84,5 @@ def test_distributed_map_settings_come_from_the_deployment():
     for parameter in ("MaxConcurrency", "MaxItemsPerBatch", "MaxInputBytesPerBatch", "ToleratedFailurePercentage"):
         assert {"Ref": parameter} in environment.values()
     retry = process["ItemProcessor"]["States"]["ProcessBatch"]["Retry"][0]
-    assert "Lambda.TooManyRequestsException" in retry["ErrorEquals"]
+    assert {"Lambda.TooManyRequestsException", "TransientError"} <= set(retry["ErrorEquals"])
     assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] > 1

@@ -77,3 +77,19 @@ def test_an_unreadable_bucket_raises_so_step_functions_sees_the_failure(buckets)
     )
     with pytest.raises(Exception, match="NoSuchBucket"):
         process_batch(bad, buckets, ProcessorSettings(), default_job())
+
+
+@pytest.mark.parametrize(("code", "status"), [("SlowDown", 503), ("InternalError", 500), ("Whatever", 502)])
+def test_transient_s3_errors_raise_for_step_functions_to_retry(buckets, monkeypatch, code, status):
+    from botocore.exceptions import ClientError
+
+    from landfall.processing import TransientError
+
+    buckets.put_object(Bucket="landing", Key="raw/a.gz", Body=gzip.compress(GOOD % (1, 2, 1)))
+
+    def throttled(**kwargs):
+        raise ClientError({"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject")
+
+    monkeypatch.setattr(buckets, "get_object", throttled)
+    with pytest.raises(TransientError, match=code):
+        run(buckets, "raw/a.gz")

@@ -8,20 +8,28 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgspec
-from botocore.exceptions import ClientError
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from isal import isal_zlib
 
 from landfall.jobs import Job, RecordRejected
 from landfall.models import BatchInput, BatchSummary, ManifestItem, ObjectSummary, ProcessorEvent
-from landfall.observability import logger
+from landfall.observability import logger, metrics
 from landfall.outputs import curated_key, object_id, quarantine_key
 from landfall.settings import ProcessorSettings
 from landfall.streaming import CorruptObjectError, Line, decompress, iter_chunks, iter_lines
 
 # S3 errors that no retry can fix: the object is recorded as failed and the batch goes on.
 PERMANENT_S3_ERRORS = frozenset({"NoSuchKey", "NoSuchVersion", "404", "AccessDenied", "403", "InvalidObjectState"})
+# S3 errors that a retry fixes: raised as TransientError, which the state machine retries with backoff.
+TRANSIENT_S3_ERRORS = frozenset({"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "503", "500"})
 _CURATED_LEVEL = 1  # fast: curated output is re-compacted downstream if needed
 _QUARANTINE_RAW_LIMIT = 64 * 1024
+
+
+class TransientError(RuntimeError):
+    """A failure a retry can fix; its name is in the state machine's Retry list."""
 
 
 class _PartitionWriter:
@@ -100,9 +108,13 @@ def process_object(
         return _failed(item, str(error))
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
+        if code in TRANSIENT_S3_ERRORS or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+            raise TransientError(f"s3://{item.bucket}/{item.key}: {code}") from error
         if code not in PERMANENT_S3_ERRORS:
             raise
         return _failed(item, f"s3 {code}: {error.response['Error'].get('Message', '')}")
+    except (BotoConnectionError, ReadTimeoutError) as error:
+        raise TransientError(f"s3://{item.bucket}/{item.key}: {error}") from error
 
     summary.records = summary.valid + summary.rejected
     summary.aggregates = aggregate
@@ -125,4 +137,15 @@ def process_batch(event: ProcessorEvent, s3_client, settings: ProcessorSettings,
     started = time.monotonic()
     batch = event.batch_input
     summaries = [process_object(item, batch, s3_client, settings, job) for item in event.items]
+    _record_metrics(summaries)
     return BatchSummary(run_id=batch.run_id, objects=summaries, duration_ms=int((time.monotonic() - started) * 1000))
+
+
+def _record_metrics(summaries: list[ObjectSummary]) -> None:
+    metrics.add_metric(
+        name="ObjectsProcessed", unit=MetricUnit.Count, value=sum(s.status == "processed" for s in summaries)
+    )
+    metrics.add_metric(name="ObjectsFailed", unit=MetricUnit.Count, value=sum(s.status == "failed" for s in summaries))
+    metrics.add_metric(name="RecordsValid", unit=MetricUnit.Count, value=sum(s.valid for s in summaries))
+    metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=sum(s.rejected for s in summaries))
+    metrics.add_metric(name="BytesRead", unit=MetricUnit.Bytes, value=sum(s.bytes_read for s in summaries))

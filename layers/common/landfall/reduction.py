@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from landfall.jobs import Job
 from landfall.models import (
     BatchSummary,
@@ -18,7 +20,7 @@ from landfall.models import (
     RunOutputs,
     RunReport,
 )
-from landfall.observability import logger
+from landfall.observability import logger, metrics
 from landfall.outputs import (
     CURATED_PREFIX,
     QUARANTINE_PREFIX,
@@ -155,6 +157,12 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job) -> RunReport:
         Bucket=bucket, Key=report_key(event.run_id, "report.md"), Body=render_markdown(report).encode()
     )
     logger.info("run reduced", extra={"run_id": event.run_id, "status": status})
+    metrics.add_metric(name="RunObjects", unit=MetricUnit.Count, value=counts.in_manifest)
+    metrics.add_metric(name="RunObjectsFailed", unit=MetricUnit.Count, value=counts.failed + counts.pending)
+    metrics.add_metric(name="RunRecords", unit=MetricUnit.Count, value=records.read)
+    metrics.add_metric(name="RunRecordsRejected", unit=MetricUnit.Count, value=records.rejected)
+    metrics.add_metric(name="RunBytes", unit=MetricUnit.Bytes, value=bytes_read)
+    metrics.add_metric(name="RunsNotReconciled", unit=MetricUnit.Count, value=int(bool(problems)))
     return report
 
 
