@@ -175,7 +175,14 @@ def _summarise(
             totals[key] += report["records"][key]
         problems += [f"{name}: {p}" for p in report["reconciliation"]["problems"]]
         if runs[name]["status"] != "SUCCEEDED":
-            problems.append(f"run {name} ended {runs[name]['status']}")
+            problems.append(f"run {name} ended {runs[name]['status']}: {report['status_reason']}")
+        for failure in report["failures"][:5]:
+            console.print(
+                f"[yellow]! {failure['kind']} failure: s3://{failure['bucket']}/{failure['key']}: "
+                f"{failure['error']}[/yellow]"
+            )
+        if len(report["failures"]) > 5:
+            console.print(f"[yellow]! … and {len(report['failures']) - 5} more (see the report)[/yellow]")
     if known_truth:
         if totals["read"] != dataset.records:
             problems.append(f"{dataset.records} records landed but {totals['read']} were read")

@@ -1,6 +1,7 @@
 """Manifest writer: S3 notifications (via SQS, direct or EventBridge) → manifest → one run."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from landfall.clients import aws_client
 from landfall.ingestion import ingest
 from landfall.observability import logger, metrics, tracer

@@ -1,6 +1,7 @@
 """Processor: one Distributed Map batch of objects → curated output, quarantine, batch summary."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from landfall.clients import aws_client
 from landfall.jobs import default_job
 from landfall.models import ProcessorEvent

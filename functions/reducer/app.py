@@ -1,6 +1,7 @@
 """Reducer: ResultWriter files → run report, reconciliation and redrive manifest."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from landfall.clients import aws_client
 from landfall.jobs import default_job
 from landfall.models import ReducerEvent

@@ -4,6 +4,7 @@ import json
 import re
 
 import pytest
+
 from landfall_cli.local.template import PROJECT_ROOT, Stack, load_template
 
 TEMPLATE = load_template()

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from landfall_cli.local.asl_extensions import retry_clock
 from landfall_cli.local.emulator import Emulator
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
 from landfall_cli.synthetic import make_dataset
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -17,6 +19,7 @@ pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 def demo(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "landfall_cli.main", "demo", *args],
+        env={**os.environ, "COLUMNS": "250"},  # no wrapped lines to search
         capture_output=True, text=True, timeout=timeout, check=False,
     )  # fmt: skip
 
@@ -54,3 +57,12 @@ def test_the_demo_fails_when_the_source_is_empty(tmp_path: Path):
     result = demo("--source", str(tmp_path))
     assert result.returncode != 0
     assert "no files found" in result.stdout
+
+
+def test_the_demo_fails_and_says_why_when_objects_fail_beyond_the_tolerance(tmp_path: Path):
+    (tmp_path / "good.gz").write_bytes(make_dataset(objects=1, records=20, seed=5).objects[0].body)
+    (tmp_path / "corrupt.gz").write_bytes(gzip.compress(b'{"a": 1}\n' * 1000)[:-30])
+    result = demo("--source", str(tmp_path), "--tolerated-failure-percentage", "0")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "raw/corrupt.gz" in result.stdout and "truncated gzip stream" in result.stdout
+    assert "1 of 2 objects failed" in result.stdout

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from landfall_cli.local import asl_extensions
 
+from landfall_cli.local import asl_extensions
 from tests.integration.conftest import read_json, read_result_file, run_definition
 
 pytestmark = pytest.mark.emulator

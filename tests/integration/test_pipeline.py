@@ -6,11 +6,11 @@ import gzip
 import json
 
 import pytest
+
 from landfall.models import ManifestItem, RunConfig
 from landfall.runs import start_run
 from landfall_cli.local import asl_extensions
 from landfall_cli.synthetic import make_dataset
-
 from tests.integration.conftest import read_json, read_result_file
 
 pytestmark = pytest.mark.emulator

@@ -1,4 +1,5 @@
 import pytest
+
 from landfall.jobs import RecordRejected, default_job
 
 JOB = default_job()

@@ -3,9 +3,9 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from landfall.models import ManifestItem
 from landfall.notifications import MalformedNotification, items_from_message, select
-
 from tests.conftest import load_event
 
 

@@ -2,10 +2,12 @@ import gzip
 import json
 
 import pytest
+from botocore.exceptions import ClientError
+
 from landfall.jobs import default_job
 from landfall.models import BatchInput, ManifestItem, ProcessorEvent
 from landfall.outputs import object_id
-from landfall.processing import process_batch
+from landfall.processing import TransientError, process_batch
 from landfall.settings import ProcessorSettings
 
 GOOD = b'{"event_id":"e%d","ts":"2026-11-22T1%d:00:00Z","type":"click","value":%d}'
@@ -81,10 +83,6 @@ def test_an_unreadable_bucket_raises_so_step_functions_sees_the_failure(buckets)
 
 @pytest.mark.parametrize(("code", "status"), [("SlowDown", 503), ("InternalError", 500), ("Whatever", 502)])
 def test_transient_s3_errors_raise_for_step_functions_to_retry(buckets, monkeypatch, code, status):
-    from botocore.exceptions import ClientError
-
-    from landfall.processing import TransientError
-
     buckets.put_object(Bucket="landing", Key="raw/a.gz", Body=gzip.compress(GOOD % (1, 2, 1)))
 
     def throttled(**kwargs):

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from landfall.jobs import default_job
 from landfall.models import ManifestItem, ReducerEvent, RunConfig, S3Location
 from landfall.reduction import reduce_run
@@ -79,14 +80,14 @@ def put_results(s3, files):
     s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}manifest.json", Body=json.dumps(manifest).encode())
 
 
-def reducer_event(s3, keys, map_error=None):
+def reducer_event(s3, keys, map_error=None, tolerance=10.0):
     manifest_key = f"manifests/notification/{RUN}.jsonl"
     s3.put_object(Bucket=BUCKET, Key=manifest_key, Body=manifest_body([item(k) for k in keys]))
     return ReducerEvent(
         run_id=RUN, source="notification", manifest=S3Location(bucket=BUCKET, key=manifest_key),
         objects=len(keys), bytes=100 * len(keys), output_bucket=BUCKET,
         config=RunConfig(max_concurrency=1, max_items_per_batch=2, max_input_bytes_per_batch=1000,
-                         tolerated_failure_percentage=10),
+                         tolerated_failure_percentage=tolerance),
         map_error=map_error,
     )  # fmt: skip
 
@@ -107,8 +108,8 @@ def test_every_kind_of_result_file_is_read_and_reconciled(bucket):
         "FAILED": [([record("FAILED", ["raw/d", "raw/e"], error="States.Timeout", cause="timed out")], "JSONL")],
         "PENDING": [([record("PENDING", ["raw/f"])], "JSONL"), ([record("PENDING", ["raw/g"])], "JSON")],
     })  # fmt: skip
-    report = reduce_run(reducer_event(bucket, keys), bucket, default_job())
-    assert report.status == "PARTIAL"
+    report = reduce_run(reducer_event(bucket, keys, tolerance=80), bucket, default_job())
+    assert report.status == "PARTIAL", report.status_reason
     assert report.reconciliation.ok, report.reconciliation.problems
     assert report.objects.model_dump() == {"in_manifest": 7, "processed": 2, "failed": 3, "pending": 2}
     assert (report.records.read, report.records.valid, report.records.rejected) == (8, 6, 2)
@@ -166,3 +167,13 @@ def test_a_corrupt_result_file_is_a_clear_error_and_nothing_is_reported(bucket):
     with pytest.raises(CorruptResultsError, match="SUCCEEDED_0.json"):
         reduce_run(reducer_event(bucket, ["raw/a"]), bucket, default_job())
     assert "Contents" not in bucket.list_objects_v2(Bucket=BUCKET, Prefix="reports/")
+
+
+@pytest.mark.parametrize(("tolerance", "status"), [(50.0, "PARTIAL"), (49.9, "FAILED")])
+def test_failed_objects_beyond_the_tolerance_fail_the_run(bucket, tolerance, status):
+    outcome = batch_output(summary("raw/a"), summary("raw/b", status="failed", error="truncated gzip stream"))
+    put_results(bucket, {"SUCCEEDED": [([record("SUCCEEDED", ["raw/a", "raw/b"], outcome)], "JSONL")]})
+    report = reduce_run(reducer_event(bucket, ["raw/a", "raw/b"], tolerance=tolerance), bucket, default_job())
+    assert report.status == status
+    assert report.reconciliation.ok
+    assert "1 of 2 objects failed" in report.status_reason

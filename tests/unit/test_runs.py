@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from landfall.models import ManifestItem, RunConfig
 from landfall.runs import ConflictingRunError, manifest_body, run_id_for, start_run
 

@@ -1,4 +1,5 @@
 import pytest
+
 from landfall.settings import ManifestWriterSettings, ProcessorSettings, SettingsError, parse_settings
 
 GOOD = {"STATE_MACHINE_ARN": "arn:aws:states:us-east-1:1:stateMachine:p", "PIPELINE_BUCKET": "b"}

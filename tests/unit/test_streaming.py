@@ -4,6 +4,7 @@ import zlib
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from landfall.streaming import CorruptObjectError, decompress, iter_lines
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from landfall.models import ExecutionInput, ManifestItem, RunConfig
 from landfall.notifications import items_from_message, select
+from landfall.observability import metrics
 from landfall.runs import start_run
 from landfall.settings import ManifestWriterSettings
 
@@ -52,5 +54,7 @@ def ingest(event: dict[str, Any], *, s3_client, sfn_client, settings: ManifestWr
         bucket=settings.pipeline_bucket,
         config=run_config(settings),
     )
+    metrics.add_metric(name="ObjectsNotified", unit=MetricUnit.Count, value=len(items))
+    metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=int(started is not None))
     response["run_id"] = started.run_id if started else None
     return response

@@ -129,6 +129,7 @@ class RunOutputs(BaseModel):
 class RunReport(Message):
     run_id: str
     status: RunStatus
+    status_reason: str = ""
     map_error: str | None = None
     objects: Counts
     records: RecordCounts

@@ -17,8 +17,10 @@ from landfall.models import (
     Reconciliation,
     RecordCounts,
     ReducerEvent,
+    RunConfig,
     RunOutputs,
     RunReport,
+    RunStatus,
 )
 from landfall.observability import logger, metrics
 from landfall.outputs import (
@@ -125,7 +127,7 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job) -> RunReport:
     map_error = None
     if event.map_error:
         map_error = f"{event.map_error.get('Error')}: {event.map_error.get('Cause')}"
-    status = "FAILED" if problems or map_error else ("PARTIAL" if failures else "SUCCEEDED")
+    status, status_reason = _status(problems, map_error, len(failures), counts.in_manifest, event.config)
 
     redrive_key = None
     to_redrive = [expected[_identity(f.bucket, f.key)] for f in failures]
@@ -137,6 +139,7 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job) -> RunReport:
     report = RunReport(
         run_id=event.run_id,
         status=status,
+        status_reason=status_reason,
         map_error=map_error,
         objects=counts,
         records=records,
@@ -166,6 +169,26 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job) -> RunReport:
     return report
 
 
+def _status(
+    problems: list[str], map_error: str | None, failed: int, total: int, config: RunConfig
+) -> tuple[RunStatus, str]:
+    """FAILED when anything is unaccounted for, the map failed, or more objects failed than the run
+    tolerates (objects a processor reported failed count as well as those of failed batches)."""
+    if problems:
+        return "FAILED", "the results do not reconcile with the manifest"
+    if map_error:
+        return "FAILED", f"the map run failed: {map_error}"
+    if not failed:
+        return "SUCCEEDED", "every object was processed"
+    share = 100.0 * failed / total if total else 100.0
+    if share > config.tolerated_failure_percentage:
+        return "FAILED", f"{failed} of {total} objects failed ({share:.1f} % > {config.tolerated_failure_percentage} %)"
+    return (
+        "PARTIAL",
+        f"{failed} of {total} objects failed, within the tolerated {config.tolerated_failure_percentage} %",
+    )
+
+
 def _batch_items(batch_input: Any) -> list[ManifestItem]:
     if not isinstance(batch_input, dict):
         return []
@@ -175,6 +198,8 @@ def _batch_items(batch_input: Any) -> list[ManifestItem]:
 def render_markdown(report: RunReport) -> str:
     lines = [
         f"# Run {report.run_id}: {report.status}",
+        "",
+        report.status_reason,
         "",
         "| objects in manifest | processed | failed | pending | records | valid | rejected |",
         "|---:|---:|---:|---:|---:|---:|---:|",
@@ -209,6 +234,6 @@ def summary_for_state(report: RunReport) -> dict[str, Any]:
     """What the reducer returns to the state machine: small, whatever the run's size."""
     return json.loads(
         report.model_dump_json(
-            include={"version", "run_id", "status", "objects", "records", "reconciliation", "outputs"}
+            include={"version", "run_id", "status", "status_reason", "objects", "records", "reconciliation", "outputs"}
         )
     )
