@@ -63,7 +63,9 @@ def test_landed_objects_are_processed_by_themselves_and_everything_reconciles(em
     report = report_of(emulator, execution["name"])
     assert report["status"] == "SUCCEEDED"
     assert report["reconciliation"] == {"ok": True, "problems": []}
-    assert report["objects"] == {"in_manifest": 6, "processed": 6, "failed": 0, "pending": 0}
+    assert report["objects"] == {
+        "in_manifest": 6, "processed": 6, "failed": 0, "pending": 0, "without_delimiters": 0
+    }  # fmt: skip
     assert report["records"]["read"] == dataset.records
     assert report["records"]["rejected"] == dataset.bad
     assert sum(t["count"] for t in report["aggregates"]["by_type"].values()) == dataset.records - dataset.bad
@@ -104,7 +106,9 @@ def test_one_object_failing_within_tolerance(emulator):
     assert described["status"] == "SUCCEEDED", described.get("cause")
     report = report_of(emulator, run_id)
     assert report["status"] == "PARTIAL" and report["reconciliation"]["ok"]
-    assert report["objects"] == {"in_manifest": 5, "processed": 4, "failed": 1, "pending": 0}
+    assert report["objects"] == {
+        "in_manifest": 5, "processed": 4, "failed": 1, "pending": 0, "without_delimiters": 0
+    }  # fmt: skip
     (failure,) = report["failures"]
     assert (failure["key"], failure["kind"]) == ("raw/lost.gz", "batch")
     assert "NoSuchBucket" in failure["error"]

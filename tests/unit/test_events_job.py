@@ -15,7 +15,13 @@ def line(**fields):
 
 def test_a_valid_event_with_unknown_fields_is_accepted_and_partitioned_by_utc_hour():
     record = JOB.decode(line(extra={"kept": True}, ts="2026-11-22T23:30:00-02:00"))
-    assert JOB.partition(record) == "dt=2026-11-23/hour=01"
+    (key,) = JOB.fold(JOB.new_aggregate(), [record])
+    assert JOB.partition_path(key) == "dt=2026-11-23/hour=01"
+
+
+def test_bulk_decoding_agrees_with_line_decoding():
+    lines = [line(event_id=f"e{n}", value=n) for n in range(5)]
+    assert JOB.decode_lines(b"\n".join(lines) + b"\n\n") == [JOB.decode(raw) for raw in lines]
 
 
 @pytest.mark.parametrize(
@@ -40,14 +46,12 @@ def test_bad_lines_are_rejected_with_a_reason_naming_the_field(raw, reason, fiel
         assert field in rejected.value.detail
 
 
-def test_aggregates_merge_associatively():
+def test_aggregates_fold_and_merge_associatively():
     records = [JOB.decode(line(type=t, value=v)) for t, v in [("click", 1), ("click", 5), ("purchase", 9.5)]]
     left, right, whole = JOB.new_aggregate(), JOB.new_aggregate(), JOB.new_aggregate()
-    JOB.add(left, records[0])
-    for record in records[1:]:
-        JOB.add(right, record)
-    for record in records:
-        JOB.add(whole, record)
+    JOB.fold(left, records[:1])
+    JOB.fold(right, records[1:])
+    JOB.fold(whole, records)
     assert JOB.merge(left, right) == whole == JOB.merge(JOB.new_aggregate(), whole)
     assert whole["by_type"]["click"] == {"count": 2, "sum": 6.0, "min": 1.0, "max": 5.0}
     assert whole["by_hour"] == {"2026-11-22T13": 3}

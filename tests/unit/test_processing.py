@@ -91,3 +91,64 @@ def test_transient_s3_errors_raise_for_step_functions_to_retry(buckets, monkeypa
     monkeypatch.setattr(buckets, "get_object", throttled)
     with pytest.raises(TransientError, match=code):
         run(buckets, "raw/a.gz")
+
+
+def test_an_object_without_record_delimiters_is_split_and_reported(buckets):
+    records = [GOOD % (n, 2, n) for n in range(30)] + [b'{"event_id":"s","ts":"2026-11-22T12:00:00Z","type":"click",'
+                                                       b'"value":1,"props":{"q":"}{"}}']  # fmt: skip
+    buckets.put_object(Bucket="landing", Key="raw/undelimited.gz", Body=gzip.compress(b"".join(records)))
+    (summary,) = run(buckets, "raw/undelimited.gz").objects
+    assert (summary.framing, summary.valid, summary.rejected) == ("concatenated", 31, 0)
+    curated = gzip.decompress(buckets.get_object(Bucket="pipeline", Key=summary.curated_keys[0])["Body"].read())
+    assert curated.splitlines() == records
+
+
+def test_a_line_over_the_limit_is_quarantined_cut(buckets):
+    long_line = b'{"event_id":"' + b"x" * 5000 + b'"}'
+    body = GOOD % (1, 2, 1) + b"\n" + long_line + b"\n" + GOOD % (2, 2, 2) + b"\n"
+    buckets.put_object(Bucket="landing", Key="raw/long.gz", Body=gzip.compress(body))
+    event = ProcessorEvent(
+        BatchInput=BatchInput(run_id="run-1", output_bucket="pipeline"),
+        Items=[ManifestItem(bucket="landing", key="raw/long.gz", size=1)],
+    )
+    (summary,) = process_batch(event, buckets, ProcessorSettings(MAX_LINE_BYTES=1024), default_job()).objects
+    assert (summary.valid, summary.rejected, summary.rejected_by_reason) == (2, 1, {"line_too_long": 1})
+    entry = json.loads(buckets.get_object(Bucket="pipeline", Key=summary.quarantine_key)["Body"].read())
+    assert (entry["line"], entry["raw_truncated"], len(entry["raw"])) == (2, True, 1024)
+
+
+def test_a_large_batch_summary_is_kept_in_s3_and_the_output_stays_small(buckets):
+    keys = [f"raw/{n:04d}-{'k' * 100}.gz" for n in range(400)]
+    for key in keys:
+        buckets.put_object(Bucket="landing", Key=key, Body=gzip.compress(GOOD % (1, 2, 1)))
+    summary = run(buckets, *keys)
+    assert len(summary.model_dump_json()) < 16 * 1024
+    assert summary.objects == [] and summary.objects_key.startswith("summaries/run-1/")
+    spilled = buckets.get_object(Bucket="pipeline", Key=summary.objects_key)["Body"].read().splitlines()
+    assert [json.loads(line)["key"] for line in spilled] == keys
+    assert summary.aggregates["by_type"]["click"]["count"] == 400
+
+
+def test_objects_of_a_batch_keep_their_order_whatever_their_size(buckets):
+    sizes = {"raw/big.gz": 10 << 20, "raw/s1.gz": 10, "raw/s2.gz": 10}
+    for key in sizes:
+        buckets.put_object(Bucket="landing", Key=key, Body=gzip.compress(GOOD % (1, 2, 1)))
+    event = ProcessorEvent(
+        BatchInput=BatchInput(run_id="run-1", output_bucket="pipeline"),
+        Items=[ManifestItem(bucket="landing", key=k, size=s) for k, s in sizes.items()],
+    )
+    summary = process_batch(event, buckets, ProcessorSettings(), default_job())
+    assert [o.key for o in summary.objects] == list(sizes)
+
+
+def test_a_failed_object_leaves_no_partial_output_even_after_multipart_parts(buckets):
+    import os
+
+    noise = [b'{"event_id":"%s","ts":"2026-11-22T12:00:00Z","type":"click","value":1}' % os.urandom(40).hex().encode()
+             for _ in range(120_000)]  # fmt: skip
+    body = gzip.compress(b"\n".join(noise) + b"\n", compresslevel=1)
+    buckets.put_object(Bucket="landing", Key="raw/cut.gz", Body=body[:-8])  # the trailer is missing
+    (summary,) = run(buckets, "raw/cut.gz").objects
+    assert summary.status == "failed" and "truncated" in summary.error
+    assert buckets.list_objects_v2(Bucket="pipeline", Prefix="curated/")["KeyCount"] == 0
+    assert buckets.list_multipart_uploads(Bucket="pipeline").get("Uploads", []) == []

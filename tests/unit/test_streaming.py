@@ -5,15 +5,31 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from landfall.streaming import CorruptObjectError, decompress, iter_lines
+from landfall.streaming import Block, CorruptObjectError, LongLine, decompress, iter_blocks, sniff_framing
 
 
 def chunked(data: bytes, size: int):
     return iter([data[i : i + size] for i in range(0, len(data), size)])
 
 
-def lines_of(data: bytes, chunk: int = 7, max_line: int = 1 << 20) -> list[bytes]:
-    return [line.data for line in iter_lines(decompress(chunked(data, chunk), 64), max_line)]
+def framed(data: bytes, chunk: int = 7, max_line: int = 1 << 20, block: int = 64):
+    """(framing, [(line number, line bytes or ("LONG", head size))]) of a (possibly gzip) stream."""
+    framing, blocks = iter_blocks(decompress(chunked(data, chunk), 64), max_line, block_bytes=block)
+    lines = []
+    for item in blocks:
+        if isinstance(item, LongLine):
+            lines.append((item.number, ("LONG", len(item.head))))
+            continue
+        assert isinstance(item, Block)
+        parts = item.data.split(b"\n")
+        if item.data.endswith(b"\n"):
+            parts.pop()
+        lines += [(item.first_line + i, part.removesuffix(b"\r")) for i, part in enumerate(parts)]
+    return framing, lines
+
+
+def lines_of(data: bytes, **kwargs) -> list[bytes]:
+    return [line for _, line in framed(data, **kwargs)[1]]
 
 
 def test_multi_member_gzip_is_read_completely():
@@ -40,31 +56,47 @@ def test_a_corrupt_gzip_stream_is_an_error():
 
 def test_crlf_bom_blank_lines_and_missing_final_newline():
     data = b"\xef\xbb\xbffirst\r\n\r\nsecond\nlast"
-    assert lines_of(data, chunk=2) == [b"first", b"", b"second", b"last"]
+    assert framed(data, chunk=2)[1] == [(1, b"first"), (2, b""), (3, b"second"), (4, b"last")]
 
 
-def test_line_numbers_count_every_line():
-    numbers = [line.number for line in iter_lines(iter([b"a\n\nb\nc"]), 100)]
-    assert numbers == [1, 2, 3, 4]
-
-
-def test_a_line_over_the_limit_is_cut_and_marked_without_buffering_it_whole():
+def test_a_line_over_the_limit_is_reported_once_without_buffering_it_whole():
     long_line = b"x" * 10_000
-    lines = list(iter_lines(chunked(b"ok\n" + long_line + b"\nafter\n", 1000), max_line_bytes=2048))
-    assert [(line.number, line.truncated, len(line.data)) for line in lines] == [
-        (1, False, 2),
-        (2, True, 2048),
-        (3, False, 5),
+    data = b"ok\n" + long_line + b"\nafter\n" + b"y" * 5000
+    assert framed(data, chunk=1000, max_line=2048, block=512)[1] == [
+        (1, b"ok"),
+        (2, ("LONG", 2048)),
+        (3, b"after"),
+        (4, ("LONG", 2048)),
     ]
+
+
+def test_lines_of_several_mebibytes_within_the_limit_are_whole():
+    big = b'{"pad": "' + b"z" * (3 << 20) + b'"}'
+    assert lines_of(b"a\n" + big + b"\nb\n", chunk=1 << 16, max_line=8 << 20) == [b"a", big, b"b"]
+
+
+def test_records_written_back_to_back_are_split_and_the_framing_is_reported():
+    records = [b'{"a":%d,"s":"x}{y"}' % n for n in range(50)]  # `}{` inside a string stays for the decoder
+    framing, lines = framed(b"".join(records), chunk=13)
+    assert framing == "concatenated"
+    assert b"".join(line for _, line in lines) == b"".join(records)
+    assert len(lines) == 100  # each record was cut once inside its string: the decoder rejoins them
+
+
+def test_framing_is_sniffed_from_the_content():
+    assert sniff_framing(b'{"a":1}\n{"a":2}\n') == "newline"
+    assert sniff_framing(b'{"a":1}{"a":2}') == "concatenated"
+    assert sniff_framing(b'{"a":1}\n') == "newline"
 
 
 @settings(max_examples=200, deadline=None)
 @given(
     lines=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), min_size=0, max_size=30),
     chunk=st.integers(min_value=1, max_value=97),
+    block=st.integers(min_value=1, max_value=200),
     members=st.integers(min_value=1, max_value=3),
 )
-def test_chunk_boundaries_never_change_the_lines(lines, chunk, members):
+def test_chunk_and_block_boundaries_never_change_the_lines(lines, chunk, block, members):
     text = b"".join(line + b"\n" for line in lines)
     step = max(1, len(text) // members)
     parts = [text[i : i + step] for i in range(0, len(text), step)] or [b""]
@@ -72,7 +104,10 @@ def test_chunk_boundaries_never_change_the_lines(lines, chunk, members):
     expected = [line.removesuffix(b"\r") for line in lines]
     if expected and expected[0].startswith(b"\xef\xbb\xbf"):
         expected[0] = expected[0][3:]
-    assert lines_of(data, chunk=chunk) == expected
+    if sniff_framing(text[: 64 * 1024].removeprefix(b"\xef\xbb\xbf")) == "newline":
+        got = framed(data, chunk=chunk, block=block)[1]
+        assert [line for _, line in got] == expected
+        assert [number for number, _ in got] == list(range(1, len(expected) + 1))
 
 
 def test_zlib_streams_without_gzip_magic_are_read_as_plain_bytes():

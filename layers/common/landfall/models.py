@@ -76,6 +76,7 @@ class ObjectSummary(Message):
     key: str
     status: Literal["processed", "failed"]
     error: str | None = None
+    framing: Literal["newline", "concatenated"] = "newline"
     bytes_read: int = 0
     records: int = 0
     valid: int = 0
@@ -87,8 +88,12 @@ class ObjectSummary(Message):
 
 
 class BatchSummary(Message):
+    """The objects are inline, or (for large batches) JSON Lines at `objects_key` in the output bucket."""
+
     run_id: str
     objects: list[ObjectSummary]
+    objects_key: str | None = None
+    aggregates: dict[str, Any] = Field(default_factory=dict)
     duration_ms: int = 0
 
 
@@ -104,6 +109,7 @@ class Counts(BaseModel):
     processed: int = 0
     failed: int = 0
     pending: int = 0
+    without_delimiters: int = 0  # processed objects whose records were written back to back
 
 
 class RecordCounts(BaseModel):

@@ -8,6 +8,7 @@ CURATED_PREFIX = "curated/"
 QUARANTINE_PREFIX = "quarantine/"
 REPORTS_PREFIX = "reports/"
 RESULTS_PREFIX = "results/"
+SUMMARIES_PREFIX = "summaries/"
 MANIFESTS_PREFIX = "manifests/"
 
 
@@ -23,6 +24,10 @@ def curated_key(partition: str, source_id: str) -> str:
 
 def quarantine_key(run_id: str, source_id: str) -> str:
     return f"{QUARANTINE_PREFIX}{run_id}/{source_id}.jsonl"
+
+
+def summary_key(run_id: str, batch_id: str) -> str:
+    return f"{SUMMARIES_PREFIX}{run_id}/{batch_id}.jsonl"
 
 
 def results_prefix(run_id: str) -> str:

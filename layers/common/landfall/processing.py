@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import time
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import msgspec
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
-from isal import isal_zlib
 
-from landfall.jobs import Job, RecordRejected
+from landfall.jobs import Job
 from landfall.models import BatchInput, BatchSummary, ManifestItem, ObjectSummary, ProcessorEvent
 from landfall.observability import logger, metrics
-from landfall.outputs import curated_key, object_id, quarantine_key
+from landfall.outputs import curated_key, object_id, quarantine_key, summary_key
+from landfall.records import Rejection, Segment, decode_block
+from landfall.s3_output import Background, GzipS3Writer, S3ObjectWriter
 from landfall.settings import ProcessorSettings
-from landfall.streaming import CorruptObjectError, Line, decompress, iter_chunks, iter_lines
+from landfall.streaming import CorruptObjectError, LongLine, decompress, iter_blocks, iter_chunks
 
 # S3 errors that no retry can fix: the object is recorded as failed and the batch goes on.
 PERMANENT_S3_ERRORS = frozenset({"NoSuchKey", "NoSuchVersion", "404", "AccessDenied", "403", "InvalidObjectState"})
 # S3 errors that a retry fixes: raised as TransientError, which the state machine retries with backoff.
 TRANSIENT_S3_ERRORS = frozenset({"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "503", "500"})
-_CURATED_LEVEL = 1  # fast: curated output is re-compacted downstream if needed
 _QUARANTINE_RAW_LIMIT = 64 * 1024
 
 
@@ -32,81 +34,141 @@ class TransientError(RuntimeError):
     """A failure a retry can fix; its name is in the state machine's Retry list."""
 
 
-class _PartitionWriter:
-    """Gzip-compresses one partition's valid lines as they arrive (the original bytes, unchanged)."""
-
-    def __init__(self) -> None:
-        self._compressor = isal_zlib.compressobj(_CURATED_LEVEL, isal_zlib.DEFLATED, 31)
-        self._parts: list[bytes] = []
-
-    def write(self, line: bytes) -> None:
-        self._parts.append(self._compressor.compress(line + b"\n"))
-
-    def finish(self) -> bytes:
-        self._parts.append(self._compressor.flush())
-        return b"".join(self._parts)
-
-
-def _rejection(item: ManifestItem, line: Line, reason: str, detail: str) -> bytes:
+def _quarantine_entry(item: ManifestItem, rejection: Rejection, truncated: bool) -> bytes:
     entry: dict[str, Any] = {
         "source_bucket": item.bucket,
         "source_key": item.key,
-        "line": line.number,
-        "reason": reason,
-        "detail": detail,
+        "line": rejection.line,
+        "reason": rejection.reason,
+        "detail": rejection.detail,
     }
-    raw = line.data[:_QUARANTINE_RAW_LIMIT]
+    raw = rejection.data[:_QUARANTINE_RAW_LIMIT]
     try:
         entry["raw"] = raw.decode("utf-8")
     except UnicodeDecodeError:
         entry["raw_base64"] = base64.b64encode(raw).decode("ascii")
-    if line.truncated or len(line.data) > _QUARANTINE_RAW_LIMIT:
+    if truncated or len(rejection.data) > _QUARANTINE_RAW_LIMIT:
         entry["raw_truncated"] = True
     return msgspec.json.encode(entry) + b"\n"
+
+
+class _ObjectRun:
+    """The outputs and counts of one object while it streams."""
+
+    def __init__(self, item: ManifestItem, batch: BatchInput, s3_client, job: Job) -> None:
+        self.item, self.batch, self.s3, self.job = item, batch, s3_client, job
+        self.source_id = object_id(item.bucket, item.key, item.version_id)
+        self.summary = ObjectSummary(bucket=item.bucket, key=item.key, status="processed")
+        self.aggregate = job.new_aggregate()
+        self.output = Background()
+        self.partitions: dict[Hashable, GzipS3Writer] = {}
+        self.quarantine: S3ObjectWriter | None = None
+
+    def counted(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            self.summary.bytes_read += len(chunk)
+            yield chunk
+
+    def add(self, segment: Segment) -> None:
+        records = segment.records
+        if not records:
+            return
+        keys = self.job.fold(self.aggregate, records)
+        self.summary.valid += len(records)
+        first = keys[0]
+        if keys.count(first) == len(keys):  # the usual case: a whole block in one partition
+            data = segment.data if segment.data.endswith(b"\n") else segment.data + b"\n"  # the object's last line
+            self.output.submit(self._writer(first).write, data)
+            return
+        lines = [line for line in segment.data.split(b"\n") if line.strip()]  # aligned with records
+        groups: dict[Hashable, list[bytes]] = {}
+        for key, line in zip(keys, lines, strict=True):
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [line]
+            else:
+                group.append(line)
+        for key, group in groups.items():
+            group.append(b"")
+            self.output.submit(self._writer(key).write, b"\n".join(group))
+
+    def _writer(self, key: Hashable) -> GzipS3Writer:
+        writer = self.partitions.get(key)
+        if writer is None:
+            path = curated_key(self.job.partition_path(key), self.source_id)
+            writer = self.partitions[key] = GzipS3Writer(self.s3, self.batch.output_bucket, path)
+        return writer
+
+    def reject(self, rejections: list[Rejection], truncated: bool = False) -> None:
+        if not rejections:
+            return
+        summary = self.summary
+        for rejection in rejections:
+            summary.rejected += 1
+            summary.rejected_by_reason[rejection.reason] = summary.rejected_by_reason.get(rejection.reason, 0) + 1
+        if self.quarantine is None:
+            summary.quarantine_key = quarantine_key(self.batch.run_id, self.source_id)
+            self.quarantine = S3ObjectWriter(self.s3, self.batch.output_bucket, summary.quarantine_key)
+        body = b"".join(_quarantine_entry(self.item, r, truncated) for r in rejections)
+        self.output.submit(self.quarantine.write, body)
+
+    def writers(self) -> list[S3ObjectWriter]:
+        return [*self.partitions.values(), *([self.quarantine] if self.quarantine else [])]
+
+    def finish(self) -> ObjectSummary:
+        self.output.drain()
+        for writer in sorted(self.partitions.values(), key=lambda w: w.key):
+            writer.close()
+            self.summary.curated_keys.append(writer.key)
+        if self.quarantine is not None:
+            self.quarantine.close()
+        self.summary.records = self.summary.valid + self.summary.rejected
+        self.summary.aggregates = self.aggregate
+        return self.summary
+
+    def abandon(self) -> None:
+        """Nothing of a failed object stays visible: drop queued writes, abort multipart uploads."""
+        self.output.close()
+        for writer in self.writers():
+            writer.abort()
 
 
 def process_object(
     item: ManifestItem, batch: BatchInput, s3_client, settings: ProcessorSettings, job: Job
 ) -> ObjectSummary:
     """Process one object; permanent problems make a failed summary, transient ones raise."""
-    source_id = object_id(item.bucket, item.key, item.version_id)
-    summary = ObjectSummary(bucket=item.bucket, key=item.key, status="processed")
-    aggregate = job.new_aggregate()
-    partitions: dict[str, _PartitionWriter] = {}
-    rejected: list[bytes] = []
-
-    def counted_chunks() -> Iterable[bytes]:
-        for chunk in iter_chunks(s3_client, item.bucket, item.key, item.version_id, settings.chunk_bytes):
-            summary.bytes_read += len(chunk)
-            yield chunk
-
+    run = _ObjectRun(item, batch, s3_client, job)
     try:
-        data = decompress(iter(counted_chunks()), settings.chunk_bytes)
-        for line in iter_lines(data, settings.max_line_bytes):
-            if line.truncated:
-                reason, detail = "line_too_long", f"line longer than {settings.max_line_bytes} bytes"
-            elif not line.data.strip():
+        chunks = run.counted(iter_chunks(s3_client, item.bucket, item.key, item.version_id, settings.chunk_bytes))
+        framing, blocks = iter_blocks(decompress(chunks, settings.chunk_bytes), settings.max_line_bytes)
+        run.summary.framing = framing
+        rejoin = framing == "concatenated"
+        rejections: list[Rejection] = []
+        unfinished: list[tuple[int, bytes]] = []  # a record piece that may go on in the next block
+        for block in blocks:
+            if isinstance(block, LongLine):
+                detail = f"line longer than {settings.max_line_bytes} bytes"
+                run.reject([Rejection(block.number, block.head, "line_too_long", detail)], truncated=True)
                 continue
-            else:
-                try:
-                    record = job.decode(line.data)
-                except RecordRejected as rejection:
-                    reason, detail = rejection.reason, rejection.detail
-                else:
-                    summary.valid += 1
-                    job.add(aggregate, record)
-                    partition = job.partition(record)
-                    writer = partitions.get(partition)
-                    if writer is None:
-                        writer = partitions[partition] = _PartitionWriter()
-                    writer.write(line.data)
-                    continue
-            summary.rejected += 1
-            summary.rejected_by_reason[reason] = summary.rejected_by_reason.get(reason, 0) + 1
-            rejected.append(_rejection(item, line, reason, detail))
+            data, first_line = block.data, block.first_line
+            if unfinished:
+                first_line, piece = unfinished.pop()
+                data = piece + data
+            for segment in decode_block(job, data, first_line, rejections, rejoin, unfinished):
+                run.add(segment)
+            run.reject(rejections)
+            rejections = []
+        if unfinished:  # the object ended: the piece is what it is
+            number, piece = unfinished.pop()
+            for segment in decode_block(job, piece, number, rejections):
+                run.add(segment)
+            run.reject(rejections)
+        summary = run.finish()
     except CorruptObjectError as error:
+        run.abandon()
         return _failed(item, str(error))
     except ClientError as error:
+        run.abandon()
         code = error.response.get("Error", {}).get("Code", "")
         if code in TRANSIENT_S3_ERRORS or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
             raise TransientError(f"s3://{item.bucket}/{item.key}: {code}") from error
@@ -114,17 +176,15 @@ def process_object(
             raise
         return _failed(item, f"s3 {code}: {error.response['Error'].get('Message', '')}")
     except (BotoConnectionError, ReadTimeoutError) as error:
+        run.abandon()
         raise TransientError(f"s3://{item.bucket}/{item.key}: {error}") from error
-
-    summary.records = summary.valid + summary.rejected
-    summary.aggregates = aggregate
-    for partition, writer in sorted(partitions.items()):
-        key = curated_key(partition, source_id)
-        s3_client.put_object(Bucket=batch.output_bucket, Key=key, Body=writer.finish())
-        summary.curated_keys.append(key)
-    if rejected:
-        summary.quarantine_key = quarantine_key(batch.run_id, source_id)
-        s3_client.put_object(Bucket=batch.output_bucket, Key=summary.quarantine_key, Body=b"".join(rejected))
+    except BaseException:
+        run.abandon()
+        raise
+    finally:
+        run.output.close()
+    if framing == "concatenated":
+        logger.info("object has no record delimiters", extra={"bucket": item.bucket, "key": item.key})
     return summary
 
 
@@ -134,11 +194,41 @@ def _failed(item: ManifestItem, error: str) -> ObjectSummary:
 
 
 def process_batch(event: ProcessorEvent, s3_client, settings: ProcessorSettings, job: Job) -> BatchSummary:
+    """Small objects are fetched concurrently (their latency overlaps); large ones stream one by one."""
     started = time.monotonic()
     batch = event.batch_input
-    summaries = [process_object(item, batch, s3_client, settings, job) for item in event.items]
-    _record_metrics(summaries)
-    return BatchSummary(run_id=batch.run_id, objects=summaries, duration_ms=int((time.monotonic() - started) * 1000))
+    items = event.items
+    small = [i for i, item in enumerate(items) if item.size <= settings.small_object_bytes]
+    summaries: list[ObjectSummary | None] = [None] * len(items)
+    if len(small) > 1:
+        with ThreadPoolExecutor(max_workers=min(settings.fetch_concurrency, len(small))) as pool:
+            results = pool.map(lambda i: process_object(items[i], batch, s3_client, settings, job), small)
+            for index, summary in zip(small, results, strict=True):
+                summaries[index] = summary
+    for index, item in enumerate(items):
+        if summaries[index] is None:
+            summaries[index] = process_object(item, batch, s3_client, settings, job)
+    done = [s for s in summaries if s is not None]
+    _record_metrics(done)
+    return summarise(batch, done, job, s3_client, settings, int((time.monotonic() - started) * 1000))
+
+
+def summarise(
+    batch: BatchInput, objects: list[ObjectSummary], job: Job, s3_client, settings: ProcessorSettings, duration_ms: int
+) -> BatchSummary:
+    """The batch's aggregates merged, its objects inline, or in S3 when they would make the output large."""
+    aggregate = job.new_aggregate()
+    for obj in objects:
+        aggregate = job.merge(aggregate, obj.aggregates)
+        obj.aggregates = {}
+    summary = BatchSummary(run_id=batch.run_id, objects=objects, aggregates=aggregate, duration_ms=duration_ms)
+    lines = [obj.model_dump_json(exclude_defaults=True) for obj in objects]
+    if sum(len(line) + 1 for line in lines) > settings.inline_summary_bytes:
+        identity = "\n".join(f"{o.bucket}/{o.key}" for o in objects).encode()
+        key = summary_key(batch.run_id, hashlib.sha256(identity).hexdigest()[:32])
+        s3_client.put_object(Bucket=batch.output_bucket, Key=key, Body="".join(f"{line}\n" for line in lines).encode())
+        summary.objects, summary.objects_key = [], key
+    return summary
 
 
 def _record_metrics(summaries: list[ObjectSummary]) -> None:

@@ -14,6 +14,7 @@ from landfall.models import (
     Counts,
     ManifestItem,
     ObjectFailure,
+    ObjectSummary,
     Reconciliation,
     RecordCounts,
     ReducerEvent,
@@ -78,7 +79,8 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job) -> RunReport:
         for record in iter_records(s3_client, read_manifest(s3_client, bucket, results_key)):
             if record.kind == "SUCCEEDED":
                 summary = BatchSummary.model_validate(record.output)
-                for obj in summary.objects:
+                aggregate = job.merge(aggregate, summary.aggregates)
+                for obj in _objects_of(s3_client, bucket, summary):
                     if not account(obj.bucket, obj.key, obj.status):
                         continue
                     if obj.status == "failed":
@@ -88,6 +90,7 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job) -> RunReport:
                         )
                         continue
                     counts.processed += 1
+                    counts.without_delimiters += obj.framing == "concatenated"
                     bytes_read += obj.bytes_read
                     records.read += obj.records
                     records.valid += obj.valid
@@ -99,7 +102,8 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job) -> RunReport:
                             f"s3://{obj.bucket}/{obj.key}: {obj.records} records read but "
                             f"{obj.valid} valid + {obj.rejected} rejected"
                         )
-                    aggregate = job.merge(aggregate, obj.aggregates)
+                    if obj.aggregates:  # summaries of older processors carried them per object
+                        aggregate = job.merge(aggregate, obj.aggregates)
             else:
                 kind = "batch" if record.kind == "FAILED" else "pending"
                 error = f"{record.error}: {record.cause}" if record.error else f"batch {record.status.lower()}"
@@ -187,6 +191,15 @@ def _status(
         "PARTIAL",
         f"{failed} of {total} objects failed, within the tolerated {config.tolerated_failure_percentage} %",
     )
+
+
+def _objects_of(s3_client, bucket: str, summary: BatchSummary) -> Iterator[ObjectSummary]:
+    yield from summary.objects
+    if summary.objects_key:
+        body = s3_client.get_object(Bucket=bucket, Key=summary.objects_key)["Body"]
+        for line in body.iter_lines():
+            if line.strip():
+                yield ObjectSummary.model_validate_json(line)
 
 
 def _batch_items(batch_input: Any) -> list[ManifestItem]:

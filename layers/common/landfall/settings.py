@@ -35,7 +35,12 @@ class ManifestWriterSettings(_Settings):
 
 class ProcessorSettings(_Settings):
     chunk_bytes: int = Field(default=1 << 20, ge=4096, alias="CHUNK_BYTES")
-    max_line_bytes: int = Field(default=1 << 20, ge=1024, alias="MAX_LINE_BYTES")
+    max_line_bytes: int = Field(default=8 << 20, ge=1024, alias="MAX_LINE_BYTES")
+    # objects up to this size are fetched concurrently, `fetch_concurrency` at a time
+    small_object_bytes: int = Field(default=8 << 20, ge=0, alias="SMALL_OBJECT_BYTES")
+    fetch_concurrency: int = Field(default=16, ge=1, le=256, alias="FETCH_CONCURRENCY")
+    # object summaries beyond this size go to S3 and the batch output points to them
+    inline_summary_bytes: int = Field(default=64 * 1024, ge=1024, le=200 * 1024, alias="INLINE_SUMMARY_BYTES")
 
 
 S = TypeVar("S", bound=_Settings)

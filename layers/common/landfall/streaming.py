@@ -1,8 +1,14 @@
-"""Read an S3 object as a stream of lines, in bounded chunks, whatever its compression.
+"""Read an S3 object as blocks of whole lines, in bounded memory, whatever its compression or framing.
 
-Powertools `S3Object` is the transport (ranged, seekable GETs). Gzip is recognised by its magic
-bytes, not by the key's suffix, and decompressed with ISA-L member by member: Firehose and other
-producers write multi-member gzip, and a plain decompressor would silently stop after the first one.
+Powertools `S3Object` is the transport (ranged GETs). Gzip is recognised by its magic bytes, not by
+the key's suffix, and decompressed with ISA-L member by member: Firehose and other producers write
+multi-member gzip, and a plain decompressor would silently stop after the first member. Output is
+bounded (`max_length` + `unconsumed_tail`), so memory does not grow with the object.
+
+Framing: lines end with LF or CRLF; a UTF-8 BOM, blank lines and a missing final newline are fine.
+Firehose without the AppendDelimiterToRecord processor writes records back to back (`{...}{...}`):
+such an object is recognised from its first bytes and split between records. A line longer than the
+limit is reported once, cut, and the rest of it is skipped without being buffered.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 from aws_lambda_powertools.utilities.streaming import S3Object
 from isal import isal_zlib
@@ -17,6 +24,9 @@ from isal import isal_zlib
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
 _GZIP_WBITS = 31  # gzip header and trailer
+_SNIFF_BYTES = 64 * 1024  # how much of an object decides its framing
+
+Framing = Literal["newline", "concatenated"]
 
 
 class CorruptObjectError(ValueError):
@@ -24,21 +34,42 @@ class CorruptObjectError(ValueError):
 
 
 @dataclass(frozen=True)
-class Line:
-    number: int  # 1-based, counting every line of the object including blank ones
-    data: bytes  # without the line terminator; `truncated` when it was over the limit
-    truncated: bool = False
+class Block:
+    """Whole lines (each ends with LF, but perhaps the object's last), the first one numbered `first_line`."""
+
+    data: bytes
+    first_line: int
 
 
-def iter_chunks(s3_client, bucket: str, key: str, version_id: str | None, chunk_bytes: int):
+@dataclass(frozen=True)
+class LongLine:
+    """A line over the limit: its number and its first `max_line_bytes` bytes."""
+
+    number: int
+    head: bytes
+
+
+def iter_chunks(s3_client, bucket: str, key: str, version_id: str | None, chunk_bytes: int) -> Iterator[bytes]:
     """Raw bytes of the object, `chunk_bytes` at a time."""
     with S3Object(bucket=bucket, key=key, version_id=version_id, boto3_client=s3_client) as body:
         while chunk := body.read(chunk_bytes):
             yield chunk
 
 
-def decompress(chunks: Iterator[bytes], out_bytes: int) -> Iterator[bytes]:
+def _head(chunks: Iterator[bytes], size: int) -> bytes:
+    """At least `size` bytes from the start of the stream (fewer only if it is shorter)."""
+    head = b""
+    while len(head) < size:
+        chunk = next(chunks, None)
+        if chunk is None:
+            break
+        head += chunk
+    return head
+
+
+def decompress(chunks: Iterable[bytes], out_bytes: int) -> Iterator[bytes]:
     """Decompress every gzip member of a stream; pass anything without the gzip magic through."""
+    chunks = iter(chunks)
     first = _head(chunks, len(GZIP_MAGIC))
     if not first.startswith(GZIP_MAGIC):
         if first:
@@ -46,13 +77,9 @@ def decompress(chunks: Iterator[bytes], out_bytes: int) -> Iterator[bytes]:
         yield from chunks
         return
 
-    def pending_input() -> Iterator[bytes]:
-        yield first
-        yield from chunks
-
     decoder = isal_zlib.decompressobj(_GZIP_WBITS)
     member_started = False
-    for data in pending_input():
+    for data in itertools.chain([first], chunks):
         while data:
             member_started = True
             try:
@@ -72,55 +99,86 @@ def decompress(chunks: Iterator[bytes], out_bytes: int) -> Iterator[bytes]:
         raise CorruptObjectError("truncated gzip stream: the last member has no end")
 
 
-def _head(chunks: Iterator[bytes], size: int) -> bytes:
-    """At least `size` bytes from the start of the stream (fewer only if it is shorter)."""
-    head = b""
-    while len(head) < size:
-        chunk = next(chunks, None)
-        if chunk is None:
-            break
-        head += chunk
-    return head
+def sniff_framing(head: bytes) -> Framing:
+    """Records back to back with no newline between them, or one record per line."""
+    body = head.rstrip()
+    if b"\n" not in body and b"}{" in body:
+        return "concatenated"
+    return "newline"
 
 
-def iter_lines(data: Iterable[bytes], max_line_bytes: int) -> Iterator[Line]:
-    """Split a byte stream into lines (LF or CRLF, optional UTF-8 BOM, optional final newline).
+def _split_concatenated(data: Iterator[bytes]) -> Iterator[bytes]:
+    """Put a newline between records written back to back (`}{` → `}\\n{`), across chunk edges too.
 
-    A line longer than `max_line_bytes` is yielded once, cut at the limit and marked truncated,
-    and the rest of it is skipped without being buffered.
+    A `}{` inside a string value is split as well; the record decoder rejoins such pieces.
     """
-    number = 0
-    pending = b""
-    skipping = False  # inside an over-long line whose head was already yielded
+    previous_ended_brace = False
+    for chunk in data:
+        if previous_ended_brace and chunk.startswith(b"{"):
+            yield b"\n"
+        yield chunk.replace(b"}{", b"}\n{")
+        previous_ended_brace = chunk.endswith(b"}")
+
+
+def iter_blocks(
+    data: Iterable[bytes], max_line_bytes: int, block_bytes: int = 32 * 1024
+) -> tuple[Framing, Iterator[Block | LongLine]]:
+    """The object's framing, and its content as blocks of about `block_bytes` of whole lines."""
     data = iter(data)
-    head = _head(data, len(UTF8_BOM)).removeprefix(UTF8_BOM)
-    for chunk in itertools.chain([head], data):
-        start = 0
-        while True:
-            end = chunk.find(b"\n", start)
-            if end < 0:
-                break
-            if skipping:
-                skipping = False
-            else:
-                number += 1
-                line = pending + chunk[start:end] if pending else chunk[start:end]
-                pending = b""
-                if len(line) > max_line_bytes:
-                    yield Line(number, line[:max_line_bytes], truncated=True)
-                else:
-                    yield Line(number, line.removesuffix(b"\r"))
-            start = end + 1
+    head = _head(data, _SNIFF_BYTES).removeprefix(UTF8_BOM)
+    framing = sniff_framing(head)
+    stream: Iterator[bytes] = itertools.chain([head], data)
+    if framing == "concatenated":
+        stream = _split_concatenated(stream)
+    return framing, _blocks(stream, max_line_bytes, block_bytes)
+
+
+def _blocks(stream: Iterator[bytes], max_line_bytes: int, block_bytes: int) -> Iterator[Block | LongLine]:
+    pending = bytearray()
+    line = 1  # number of the first line in `pending`
+    skipping = False  # inside an over-long line whose head was already reported
+    for chunk in stream:
         if skipping:
-            continue
-        rest = chunk[start:]
-        if len(pending) + len(rest) > max_line_bytes:
-            number += 1
-            yield Line(number, (pending + rest)[:max_line_bytes], truncated=True)
-            pending = b""
+            end = chunk.find(b"\n")
+            if end < 0:
+                continue
+            skipping = False
+            chunk = chunk[end + 1 :]
+            line += 1
+        pending += chunk
+        cut = pending.rfind(b"\n") + 1
+        if cut:
+            whole = bytes(pending[:cut])
+            del pending[:cut]
+            for block in _slices(whole, block_bytes, max_line_bytes):
+                if isinstance(block, LongLine):
+                    yield LongLine(line + block.number, block.head)
+                else:
+                    yield Block(block.data, line + block.first_line)
+            line += whole.count(b"\n")
+        if len(pending) > max_line_bytes:
+            yield LongLine(line, bytes(pending[:max_line_bytes]))
+            pending.clear()
             skipping = True
-        else:
-            pending += rest
     if pending and not skipping:
-        number += 1
-        yield Line(number, pending.removesuffix(b"\r"))
+        yield Block(bytes(pending), line)
+
+
+def _slices(whole: bytes, block_bytes: int, max_line_bytes: int) -> Iterator[Block | LongLine]:
+    """Blocks of about `block_bytes` cut at newlines; numbers are relative to `whole`'s first line."""
+    block_bytes = min(block_bytes, max_line_bytes)  # so that any line over the limit is over a block too
+    start = 0
+    line = 0
+    size = len(whole)
+    while start < size:
+        end = whole.rfind(b"\n", start, start + block_bytes) + 1
+        if end <= start:  # a line longer than a block
+            end = whole.find(b"\n", start) + 1
+            if end - start - 1 > max_line_bytes:
+                yield LongLine(line, whole[start : start + max_line_bytes])
+                start = end
+                line += 1
+                continue
+        yield Block(whole[start:end], line)
+        line += whole.count(b"\n", start, end)
+        start = end

@@ -1,17 +1,21 @@
 """The job: what a record is, where it goes, and how records are aggregated.
 
-A job is any object with the methods of `Job`. Streaming, orchestration and reduction only talk to
-this interface, so replacing the job replaces nothing else. `default_job()` is the application-event
-job described in the README.
+A job is any object with the methods of `Job`; streaming, orchestration and reduction only talk to
+this interface, so replacing the job replaces nothing else. The default job reads application events
+(`landfall.jobs.events`); the README shows how to write another.
+
+The hot path works on blocks of records, not one record at a time, so that a job can do its
+per-record work in C (msgspec decoding, `map`, `Counter`) rather than in Python bytecode.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from typing import Any, Protocol
 
 
 class RecordRejected(ValueError):
-    """A line is not a valid record. `reason` is a short code, the message says why."""
+    """A line is not a valid record. `reason` is a short code, `detail` says why."""
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
@@ -22,17 +26,20 @@ class RecordRejected(ValueError):
 class Job(Protocol):
     name: str
 
-    def decode(self, line: bytes) -> Any:
-        """Decode and validate one line; raise RecordRejected when it is not a valid record."""
+    def decode_lines(self, data: bytes) -> list[Any]:
+        """Decode newline-delimited records (blank lines skipped); raise on the first bad one."""
 
-    def partition(self, record: Any) -> str:
-        """The curated-output partition of a record, a relative S3 prefix like `dt=…/hour=…`."""
+    def decode(self, line: bytes) -> Any:
+        """Decode one line; raise RecordRejected (with a reason code) when it is not a valid record."""
+
+    def fold(self, aggregate: dict[str, Any], records: Sequence[Any]) -> Sequence[Hashable]:
+        """Add records to an aggregate; return each record's partition key, in order."""
+
+    def partition_path(self, key: Hashable) -> str:
+        """The curated-output prefix of a partition key, like `dt=2026-11-22/hour=13`."""
 
     def new_aggregate(self) -> dict[str, Any]:
         """An empty aggregate (JSON-serialisable)."""
-
-    def add(self, aggregate: dict[str, Any], record: Any) -> None:
-        """Fold one valid record into an aggregate."""
 
     def merge(self, left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
         """Merge two aggregates into a new one (associative, order-independent)."""

@@ -1,9 +1,21 @@
-"""The default job: application events (clickstream / telemetry) as Firehose streams carry them."""
+"""The default job: application events (clickstream / telemetry) as Firehose streams carry them.
+
+    {"event_id": "5f0c…", "ts": "2026-11-22T13:05:00.123Z", "type": "page_view", "user_id": "u-42",
+     "value": 1.5, "props": {"path": "/"}}
+
+Required: event_id (string), ts (RFC 3339 with an offset), type (one of EVENT_TYPES), value (number).
+Optional: user_id (string), props (object). Unknown fields are allowed (and kept in curated output).
+Aggregates: count, sum, min and max of value per type; record count per UTC hour.
+Partitions: the event's UTC date and hour.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from operator import attrgetter
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -15,18 +27,26 @@ EventType = Literal[
 ]  # fmt: skip
 
 
-class Event(msgspec.Struct):
-    """Only the fields the job needs are declared; unknown fields are allowed and ignored."""
+class _AnyObject(msgspec.Struct, gc=False):
+    """Validates that a value is a JSON object without building it (its fields are skipped)."""
 
+
+class Event(msgspec.Struct, gc=False):
     event_id: str
-    ts: datetime
+    ts: Annotated[datetime, msgspec.Meta(tz=True)]
     type: EventType
     value: float
     user_id: str | None = None
-    props: dict[str, Any] | None = None
+    props: _AnyObject | None = None
 
 
 _decoder = msgspec.json.Decoder(Event)
+_ts = attrgetter("ts")
+_type = attrgetter("type")
+_value = attrgetter("value")
+_tzinfo = attrgetter("tzinfo")
+
+HourKey = tuple[int, int, int, int]
 
 
 def _is_utf8(line: bytes) -> bool:
@@ -40,6 +60,9 @@ def _is_utf8(line: bytes) -> bool:
 class EventsJob:
     name = "events"
 
+    def decode_lines(self, data: bytes) -> list[Event]:
+        return _decoder.decode_lines(data)
+
     def decode(self, line: bytes) -> Event:
         try:
             event = _decoder.decode(line)
@@ -51,44 +74,54 @@ class EventsJob:
             if not _is_utf8(line):  # say so rather than "malformed JSON"
                 raise RecordRejected("invalid_utf8", "line is not valid UTF-8") from None
             raise RecordRejected("invalid_json", str(error)) from None
-        if event.ts.tzinfo is None:
-            raise RecordRejected("schema", "timestamp has no UTC offset - at `$.ts`")
-        if event.ts.utcoffset():
-            event.ts = event.ts.astimezone(UTC)
         return event
 
-    def partition(self, record: Event) -> str:
-        return record.ts.strftime("dt=%Y-%m-%d/hour=%H")
+    def fold(self, aggregate: dict[str, Any], records: Sequence[Event]) -> list[HourKey]:
+        stamps = list(map(_ts, records))
+        if any(tz is not UTC for tz in map(_tzinfo, stamps)):  # offsets other than Z are rare
+            stamps = [stamp.astimezone(UTC) for stamp in stamps]
+        keys = [(s.year, s.month, s.day, s.hour) for s in stamps]
+        by_hour = aggregate["by_hour"]
+        for (year, month, day, hour), count in Counter(keys).items():
+            label = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}"
+            by_hour[label] = by_hour.get(label, 0) + count
+        groups: dict[str, list[float]] = {}
+        for kind, value in zip(map(_type, records), map(_value, records), strict=True):
+            group = groups.get(kind)
+            if group is None:
+                groups[kind] = [value]
+            else:
+                group.append(value)
+        by_type = aggregate["by_type"]
+        for kind, values in groups.items():
+            _add_stats(
+                by_type, kind, {"count": len(values), "sum": sum(values), "min": min(values), "max": max(values)}
+            )
+        return keys
+
+    def partition_path(self, key: Hashable) -> str:
+        year, month, day, hour = key  # type: ignore[misc]
+        return f"dt={year:04d}-{month:02d}-{day:02d}/hour={hour:02d}"
 
     def new_aggregate(self) -> dict[str, Any]:
         return {"by_type": {}, "by_hour": {}}
-
-    def add(self, aggregate: dict[str, Any], record: Event) -> None:
-        stats = aggregate["by_type"].get(record.type)
-        if stats is None:
-            aggregate["by_type"][record.type] = {
-                "count": 1, "sum": record.value, "min": record.value, "max": record.value,
-            }  # fmt: skip
-        else:
-            stats["count"] += 1
-            stats["sum"] += record.value
-            stats["min"] = min(stats["min"], record.value)
-            stats["max"] = max(stats["max"], record.value)
-        hour = record.ts.strftime("%Y-%m-%dT%H")
-        aggregate["by_hour"][hour] = aggregate["by_hour"].get(hour, 0) + 1
 
     def merge(self, left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
         merged = self.new_aggregate()
         for source in (left, right):
             for kind, stats in source.get("by_type", {}).items():
-                into = merged["by_type"].get(kind)
-                if into is None:
-                    merged["by_type"][kind] = dict(stats)
-                else:
-                    into["count"] += stats["count"]
-                    into["sum"] += stats["sum"]
-                    into["min"] = min(into["min"], stats["min"])
-                    into["max"] = max(into["max"], stats["max"])
+                _add_stats(merged["by_type"], kind, stats)
             for hour, count in source.get("by_hour", {}).items():
                 merged["by_hour"][hour] = merged["by_hour"].get(hour, 0) + count
         return merged
+
+
+def _add_stats(by_type: dict[str, dict[str, float]], kind: str, stats: dict[str, float]) -> None:
+    into = by_type.get(kind)
+    if into is None:
+        by_type[kind] = dict(stats)
+        return
+    into["count"] += stats["count"]
+    into["sum"] += stats["sum"]
+    into["min"] = min(into["min"], stats["min"])
+    into["max"] = max(into["max"], stats["max"])
