@@ -14,7 +14,7 @@ limit is reported once, cut, and the rest of it is skipped without being buffere
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -134,8 +134,8 @@ def iter_blocks(
 
 
 def _blocks(stream: Iterator[bytes], max_line_bytes: int, block_bytes: int) -> Iterator[Block | LongLine]:
-    pending = bytearray()
-    line = 1  # number of the first line in `pending`
+    tail = b""  # the start of a line that goes on in the next chunk
+    line = 1  # number of the first line in `tail`
     skipping = False  # inside an over-long line whose head was already reported
     for chunk in stream:
         if skipping:
@@ -145,30 +145,28 @@ def _blocks(stream: Iterator[bytes], max_line_bytes: int, block_bytes: int) -> I
             skipping = False
             chunk = chunk[end + 1 :]
             line += 1
-        pending += chunk
-        cut = pending.rfind(b"\n") + 1
-        if cut:
-            whole = bytes(pending[:cut])
-            del pending[:cut]
-            for block in _slices(whole, block_bytes, max_line_bytes):
-                if isinstance(block, LongLine):
-                    yield LongLine(line + block.number, block.head)
-                else:
-                    yield Block(block.data, line + block.first_line)
-            line += whole.count(b"\n")
-        if len(pending) > max_line_bytes:
-            yield LongLine(line, bytes(pending[:max_line_bytes]))
-            pending.clear()
+        cut = chunk.rfind(b"\n") + 1
+        if not cut:
+            tail += chunk
+        else:
+            whole = tail + chunk[:cut] if tail else (chunk if cut == len(chunk) else chunk[:cut])
+            tail = chunk[cut:]
+            line = yield from _slices(whole, line, block_bytes, max_line_bytes)
+        if len(tail) > max_line_bytes:
+            yield LongLine(line, tail[:max_line_bytes])
+            tail = b""
             skipping = True
-    if pending and not skipping:
-        yield Block(bytes(pending), line)
+    if tail and not skipping:
+        yield Block(tail, line)
 
 
-def _slices(whole: bytes, block_bytes: int, max_line_bytes: int) -> Iterator[Block | LongLine]:
-    """Blocks of about `block_bytes` cut at newlines; numbers are relative to `whole`'s first line."""
+def _slices(whole: bytes, line: int, block_bytes: int, max_line_bytes: int) -> Generator[Block | LongLine, None, int]:
+    """Blocks of about `block_bytes` of `whole` (lines from number `line`), cut at newlines.
+
+    Returns the number of the line after the last one.
+    """
     block_bytes = min(block_bytes, max_line_bytes)  # so that any line over the limit is over a block too
     start = 0
-    line = 0
     size = len(whole)
     while start < size:
         end = whole.rfind(b"\n", start, start + block_bytes) + 1
@@ -179,6 +177,8 @@ def _slices(whole: bytes, block_bytes: int, max_line_bytes: int) -> Iterator[Blo
                 start = end
                 line += 1
                 continue
-        yield Block(whole[start:end], line)
-        line += whole.count(b"\n", start, end)
+        block = whole[start:end] if start or end < size else whole
+        yield Block(block, line)
+        line += block.count(b"\n")
         start = end
+    return line
