@@ -1,40 +1,39 @@
-"""Throughput of the processor's core loop as a ratio of `zcat FILE | wc -l` on the same file.
+"""`make bench`: the processor's speed and memory as ratios measured in one run on the same data.
 
-Both run in this process, one after the other, on one generated gzip file of realistic records with
-about 0.1 % bad lines, so the ratio holds whatever the machine's speed. Writes a table and a JSON file.
+Every figure compares two runs made here, one after the other, on the same generated file (realistic
+events, ~0.1 % bad lines), so the ratios hold whatever the machine's speed:
+
+- core loop (decompress + frame + decode + validate + aggregate) vs `zcat FILE | wc -l`
+- the whole processor through S3 (a moto server on 127.0.0.1, output writing included) vs `zcat | wc -l`
+- the common approach (whole get_object read + json.loads per line + a pydantic model) vs ours
+- peak RSS of the processor at 256 MiB and 1 GiB of input (flat) and of the common approach (grows)
+- 500 small objects with 20 ms added S3 latency: concurrent fetches vs one by one
+
+Writes a table to stdout and `benchmarks/results/latest.json`.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import random
+import os
+import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from landfall.jobs import default_job
-from landfall.records import Rejection, decode_block
-from landfall.streaming import Block, decompress, iter_blocks
-from landfall_cli.synthetic import event_lines
+from benchmarks import workloads
 
-CHUNK = 1 << 20
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_file(path: Path, megabytes: int) -> int:
-    rng = random.Random(1)  # noqa: S311 - seeded test data
-    start = datetime(2026, 11, 22, tzinfo=UTC)
-    written = 0
-    with gzip.open(path, "wb", compresslevel=6) as out:
-        while written < megabytes * 1_000_000:
-            block = b"\n".join(line for line, _ in event_lines(rng, 10_000, start, 0.001)) + b"\n"
-            out.write(block)
-            written += len(block)
-    return written
+def _median(run: Callable[[], float], rounds: int) -> float:
+    return statistics.median(run() for _ in range(rounds))
 
 
 def zcat_wc(path: Path) -> float:
@@ -43,46 +42,123 @@ def zcat_wc(path: Path) -> float:
     return time.perf_counter() - started
 
 
-def core_loop(path: Path) -> float:
-    """Decompress + frame + decode + validate + aggregate, as the processor does, without output."""
-    job = default_job()
-    aggregate = job.new_aggregate()
-    rejections: list[Rejection] = []
-    started = time.perf_counter()
-    with path.open("rb") as raw:
-        chunks = iter(lambda: raw.read(CHUNK), b"")
-        _, blocks = iter_blocks(decompress(chunks, CHUNK), 8 << 20)
-        for block in blocks:
-            if isinstance(block, Block):
-                for segment in decode_block(job, block.data, block.first_line, rejections):
-                    job.fold(aggregate, segment.records)
-    return time.perf_counter() - started
+class MotoServer:
+    """A moto server in its own process on 127.0.0.1, so that it does not share our GIL."""
+
+    def __enter__(self) -> str:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self._process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        endpoint = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return endpoint
+            except OSError:
+                time.sleep(0.1)
+        raise TimeoutError("the moto server did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        self._process.terminate()
+        self._process.wait(timeout=30)
+
+
+def _in_subprocess(function: str, *args: str) -> dict[str, Any]:
+    """Run `workloads.<function>(*args)` in a fresh interpreter; its result and its peak RSS."""
+    # VmHWM is this process's own peak; ru_maxrss may carry the parent's peak over fork and exec
+    code = (
+        "import json, re, sys; from benchmarks import workloads; "
+        f"result = workloads.{function}(*sys.argv[1:]); "
+        "peak = int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)); "
+        "print(json.dumps({'result': result, 'max_rss_mb': peak / 1024}))"
+    )
+    output = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code, *args], check=True, capture_output=True, text=True, cwd=ROOT
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
-    parser.add_argument("--mb", type=int, default=100, help="uncompressed size of the generated file")
+    parser.add_argument("--mb", type=int, default=200, help="uncompressed size of the speed test file")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/latest.json"))
+    parser.add_argument("--memory-sizes", default="256,1024", help="MiB of input for the memory test")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/latest.json")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "events.jsonl.gz"
-        size = make_file(path, args.mb)
-        reference = statistics.median(zcat_wc(path) for _ in range(args.rounds))
-        loop = statistics.median(core_loop(path) for _ in range(args.rounds))
-    mb = size / 1e6
-    rows = {
-        "zcat | wc -l": {"seconds": reference, "mb_per_s": mb / reference, "ratio": 1.0},
-        "core loop (decompress + frame + decode + validate + aggregate)": {
-            "seconds": loop, "mb_per_s": mb / loop, "ratio": reference / loop,
-        },
-    }  # fmt: skip
-    print(f"{mb:.0f} MB uncompressed, median of {args.rounds} rounds")
-    print(f"{'':64} {'MB/s':>8} {'× zcat|wc':>10}")
-    for name, row in rows.items():
-        print(f"{name:64} {row['mb_per_s']:8.0f} {row['ratio']:10.2f}")
+    results: dict[str, Any] = {"rounds": args.rounds}
+    rows: list[tuple[str, str, str]] = []
+
+    with tempfile.TemporaryDirectory() as tmp, MotoServer() as endpoint:
+        work = Path(tmp)
+        path = work / "events.jsonl.gz"
+        size = workloads.make_file(path, args.mb * 1_000_000)
+        results["uncompressed_mb"] = round(size / 1e6, 1)
+        reference = _median(lambda: zcat_wc(path), args.rounds)
+        core = _median(lambda: workloads.core_loop(path), args.rounds)
+        workloads.upload(endpoint, path, "events.jsonl.gz")
+        handler = _median(lambda: workloads.handler(endpoint, "events.jsonl.gz"), args.rounds)
+        common = _median(lambda: workloads.common_approach(endpoint, "events.jsonl.gz"), 1)
+        mb = size / 1e6
+        results["speed"] = {
+            "zcat_wc_s": reference,
+            "core_loop_s": core,
+            "handler_s": handler,
+            "common_approach_s": common,
+            "core_loop_x_zcat": reference / core,
+            "handler_x_zcat": reference / handler,
+            "handler_x_common_approach": common / handler,
+        }
+        rows += [
+            ("zcat FILE | wc -l (reference)", f"{mb / reference:.0f} MB/s", "1.00×"),
+            ("core loop", f"{mb / core:.0f} MB/s", f"{reference / core:.2f}× zcat|wc"),
+            ("processor via S3, output included", f"{mb / handler:.0f} MB/s", f"{reference / handler:.2f}× zcat|wc"),
+            ("common approach (read all + json.loads + pydantic)", f"{mb / common:.0f} MB/s",
+             f"ours is {common / handler:.1f}× faster"),
+        ]  # fmt: skip
+
+        memory: dict[str, Any] = {}
+        for mib in (int(s) for s in args.memory_sizes.split(",")):
+            key = f"input_{mib}mib.jsonl.gz"
+            big = work / key
+            workloads.make_file(big, mib * 1024 * 1024)
+            workloads.upload(endpoint, big, key)
+            big.unlink()
+            ours = _in_subprocess("handler", endpoint, key)
+            memory[f"processor_{mib}mib_rss_mb"] = round(ours["max_rss_mb"], 1)
+            rows.append((f"peak RSS, processor, {mib} MiB in", f"{ours['max_rss_mb']:.0f} MB", ""))
+            if mib <= 256:
+                theirs = _in_subprocess("common_approach", endpoint, key)
+                memory[f"common_approach_{mib}mib_rss_mb"] = round(theirs["max_rss_mb"], 1)
+                rows.append((f"peak RSS, common approach, {mib} MiB in", f"{theirs['max_rss_mb']:.0f} MB", ""))
+        results["memory"] = memory
+
+        concurrent, sequential = workloads.small_objects(endpoint, count=500, latency_s=0.02)
+        results["small_objects"] = {
+            "concurrent_s": concurrent,
+            "one_by_one_s": sequential,
+            "x": sequential / concurrent,
+        }
+        rows.append(
+            (
+                "500 small objects, +20 ms S3 latency",
+                f"{concurrent:.1f} s",
+                f"{sequential / concurrent:.1f}× one by one",
+            )
+        )
+
+    width = max(len(r[0]) for r in rows)
+    print(f"{results['uncompressed_mb']:.0f} MB uncompressed, medians of {args.rounds} rounds")
+    for name, value, ratio in rows:
+        print(f"{name:{width}}  {value:>10}  {ratio}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"uncompressed_mb": mb, "rounds": args.rounds, "results": rows}, indent=2))
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written to {os.path.relpath(args.out)}")
 
 
 if __name__ == "__main__":

@@ -57,13 +57,20 @@ def firehose_key(stream: str, moment: datetime, rng: random.Random, prefix: str 
     )
 
 
-def event_lines(rng: random.Random, count: int, start: datetime, bad_ratio: float) -> Iterator[tuple[bytes, bool]]:
-    """`count` lines; each is bad with probability `bad_ratio`. Yields (line, is_bad)."""
+def event_lines(
+    rng: random.Random, count: int, start: datetime, bad_ratio: float, spread_s: int = 300
+) -> Iterator[tuple[bytes, bool]]:
+    """`count` lines; each is bad with probability `bad_ratio`. Yields (line, is_bad).
+
+    Event times fall within `spread_s` seconds before `start`, as in a Firehose buffer, and 1 % of
+    the events arrive up to two hours late.
+    """
     for n in range(count):
         if rng.random() < bad_ratio:
             yield rng.choice(BAD_LINES), True
             continue
-        moment = start + timedelta(seconds=rng.randrange(0, 7200), milliseconds=rng.randrange(1000))
+        late = rng.randrange(7200) if rng.random() < 0.01 else 0
+        moment = start - timedelta(seconds=rng.randrange(spread_s) + late, milliseconds=rng.randrange(1000))
         event = {
             "event_id": uuid.UUID(int=rng.getrandbits(128)).hex,
             "ts": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),

@@ -16,7 +16,7 @@ from typing import Any
 
 from isal import isal_zlib
 
-PART_BYTES = 8 * 1024 * 1024  # S3 parts must be at least 5 MiB (but the last)
+PART_BYTES = 5 * 1024 * 1024  # the smallest part S3 takes (but the last): memory per open partition
 
 
 class S3ObjectWriter:
@@ -76,14 +76,18 @@ class GzipS3Writer(S3ObjectWriter):
 
 
 class Background:
-    """One worker thread running calls in order, at most `backlog` queued (memory stays bounded)."""
+    """One worker thread running calls in order, at most `backlog` queued (memory stays bounded);
+    or, not `threaded`, each call at once."""
 
-    def __init__(self, backlog: int = 8) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landfall-output")
+    def __init__(self, backlog: int = 8, threaded: bool = True) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landfall-output") if threaded else None
         self._pending: deque[Future[Any]] = deque()
         self._backlog = backlog
 
     def submit(self, call: Callable[..., Any], *args: Any) -> None:
+        if self._pool is None:
+            call(*args)
+            return
         self._pending.append(self._pool.submit(call, *args))
         while len(self._pending) > self._backlog:
             self._pending.popleft().result()  # raises what the call raised
@@ -96,4 +100,5 @@ class Background:
         for future in self._pending:
             future.cancel()
         self._pending.clear()
-        self._pool.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)

@@ -1,0 +1,145 @@
+"""What `make bench` measures: each function does one workload and returns its seconds."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import boto3
+from botocore.config import Config
+from isal import igzip
+from pydantic import BaseModel
+
+from landfall.jobs import default_job
+from landfall.models import BatchInput, ManifestItem, ProcessorEvent
+from landfall.processing import process_batch
+from landfall.records import Rejection, decode_block
+from landfall.settings import ProcessorSettings
+from landfall.streaming import Block, decompress, iter_blocks
+from landfall_cli.synthetic import event_lines
+
+CHUNK = 1 << 20
+INPUT, OUTPUT = "bench-input", "bench-output"
+
+
+def make_file(path: Path, uncompressed_bytes: int) -> int:
+    """Realistic events (~0.1 % bad), gzip level 6 as Firehose writes it; returns the uncompressed size."""
+    rng = random.Random(1)  # noqa: S311 - seeded test data
+    pool = [line for line, _ in event_lines(rng, 50_000, datetime(2026, 11, 22, 13, tzinfo=UTC), 0.001)]
+    written = 0
+    with igzip.open(path, "wb", compresslevel=2) as out:
+        while written < uncompressed_bytes:
+            block = b"\n".join(rng.choices(pool, k=5000)) + b"\n"
+            out.write(block)
+            written += len(block)
+    return written
+
+
+def core_loop(path: Path) -> float:
+    """Decompress + frame + decode + validate + aggregate, as the processor does, without output."""
+    job = default_job()
+    aggregate = job.new_aggregate()
+    rejections: list[Rejection] = []
+    started = time.perf_counter()
+    with path.open("rb") as raw:
+        chunks = iter(lambda: raw.read(CHUNK), b"")
+        _, blocks = iter_blocks(decompress(chunks, CHUNK), 8 << 20)
+        for block in blocks:
+            if isinstance(block, Block):
+                for segment in decode_block(job, block.data, block.first_line, rejections):
+                    job.fold(aggregate, segment.records)
+    return time.perf_counter() - started
+
+
+def client(endpoint: str, latency_s: float = 0.0):
+    s3 = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
+        aws_secret_access_key="bench", config=Config(max_pool_connections=64),  # noqa: S106
+    )  # fmt: skip
+    if latency_s:  # every request waits as long as a round trip to S3 would
+        s3.meta.events.register("before-send.s3.*", lambda **_: time.sleep(latency_s))
+    return s3
+
+
+def upload(endpoint: str, path: Path, key: str) -> None:
+    s3 = client(endpoint)
+    for bucket in (INPUT, OUTPUT):
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+            s3.create_bucket(Bucket=bucket)
+    s3.upload_file(str(path), INPUT, key)
+
+
+def handler(endpoint: str, key: str) -> float:
+    """The processor's whole work on one object through S3, output writing included."""
+    s3 = client(endpoint)
+    size = s3.head_object(Bucket=INPUT, Key=key)["ContentLength"]
+    event = ProcessorEvent(
+        BatchInput=BatchInput(run_id="bench", output_bucket=OUTPUT),
+        Items=[ManifestItem(bucket=INPUT, key=key, size=size)],
+    )
+    started = time.perf_counter()
+    summary = process_batch(event, s3, ProcessorSettings(), default_job())
+    elapsed = time.perf_counter() - started
+    assert summary.objects[0].status == "processed", summary.objects[0].error
+    return elapsed
+
+
+EventType = Literal[
+    "page_view", "click", "add_to_cart", "purchase", "search", "signup", "login", "logout", "share", "error"
+]
+
+
+class CommonEvent(BaseModel):
+    event_id: str
+    ts: datetime
+    type: EventType
+    value: float
+    user_id: str | None = None
+    props: dict | None = None
+
+
+def common_approach(endpoint: str, key: str) -> float:
+    """What public samples do: read the whole object, json.loads each line, validate with pydantic."""
+    s3 = client(endpoint)
+    started = time.perf_counter()
+    body = gzip.decompress(s3.get_object(Bucket=INPUT, Key=key)["Body"].read())
+    stats: dict[str, list[float]] = {}
+    good, bad = [], 0
+    for line in body.splitlines():
+        try:
+            event = CommonEvent.model_validate(json.loads(line))
+        except ValueError:
+            bad += 1
+            continue
+        good.append(line)
+        stats.setdefault(event.type, []).append(event.value)
+    s3.put_object(Bucket=OUTPUT, Key=f"common/{key}", Body=gzip.compress(b"\n".join(good), compresslevel=1))
+    return time.perf_counter() - started
+
+
+def small_objects(endpoint: str, count: int, latency_s: float) -> tuple[float, float]:
+    """A batch of `count` small objects with `latency_s` added to every S3 request: (concurrent, one by one)."""
+    s3 = client(endpoint)
+    body = gzip.compress(b"\n".join(line for line, _ in event_lines(random.Random(2), 20, datetime.now(UTC), 0)))  # noqa: S311
+    keys = [f"small/{n:04d}.gz" for n in range(count)]
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda k: s3.put_object(Bucket=INPUT, Key=k, Body=body), keys))
+    event = ProcessorEvent(
+        BatchInput=BatchInput(run_id="bench-small", output_bucket=OUTPUT),
+        Items=[ManifestItem(bucket=INPUT, key=k, size=len(body)) for k in keys],
+    )
+    slow = client(endpoint, latency_s)
+    timings = []
+    for settings in (ProcessorSettings(), ProcessorSettings(FETCH_CONCURRENCY=1)):
+        started = time.perf_counter()
+        summary = process_batch(event, slow, settings, default_job())
+        timings.append(time.perf_counter() - started)
+        assert all(o.status == "processed" for o in summary.objects)
+    return timings[0], timings[1]
