@@ -35,14 +35,14 @@ build: $(STAMP)
 	$(BIN)/sam build --cached --parallel
 
 test: validate build
-	$(BIN)/ruff check layers functions cli tests benchmarks
+	$(BIN)/ruff check layers functions cli tests benchmarks examples
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not emulator" $(PYTEST_ARGS)
 
 lint: $(STAMP) validate
-	$(BIN)/ruff check layers functions cli tests benchmarks
+	$(BIN)/ruff check layers functions cli tests benchmarks examples
 	$(BIN)/cfn-lint template.yaml
 
 bench: $(STAMP)

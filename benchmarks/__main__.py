@@ -78,10 +78,12 @@ def _in_subprocess(function: str, *args: str) -> dict[str, Any]:
         "peak = int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)); "
         "print(json.dumps({'result': result, 'max_rss_mb': peak / 1024}))"
     )
-    output = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", code, *args], check=True, capture_output=True, text=True, cwd=ROOT
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    if done.returncode:
+        raise RuntimeError(f"{function}{args} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:

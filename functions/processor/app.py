@@ -3,7 +3,7 @@
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from landfall.clients import aws_client
-from landfall.jobs import default_job
+from landfall.jobs import job_named
 from landfall.models import ProcessorEvent
 from landfall.observability import logger, metrics, tracer
 from landfall.processing import process_batch
@@ -14,10 +14,6 @@ from landfall.settings import ProcessorSettings, settings_from_env
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    summary = process_batch(
-        ProcessorEvent.model_validate(event),
-        aws_client("s3"),
-        settings_from_env(ProcessorSettings),
-        default_job(),
-    )
-    return summary.model_dump(mode="json")
+    settings = settings_from_env(ProcessorSettings)
+    summary = process_batch(ProcessorEvent.model_validate(event), aws_client("s3"), settings, job_named(settings.job))
+    return summary.model_dump(mode="json", exclude_defaults=True)

@@ -13,6 +13,7 @@ BAD = [
     b'{"event_id": 1}',
     b"\xff\xfe",
     b'{"event_id":"x","ts":"2026-11-22T13:00:00Z","type":"nope","value":1}',
+    b'{"event_id": "x", "ts": "2026-11-22T13:00:00Z", "type": "click", "value": ',  # the error shows on the next line
 ]
 
 

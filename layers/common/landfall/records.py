@@ -74,7 +74,11 @@ def decode_block(
                 continue
         line_start = max(start, data.rfind(b"\n", start, bad) + 1)
         if line_start > start:
-            yield Segment(data[start:line_start], job.decode_lines(data[start:line_start]))
+            prefix = data[start:line_start]
+            try:
+                yield Segment(prefix, job.decode_lines(prefix))
+            except Exception:  # the hint pointed past the bad line (a record cut short): look again
+                yield from decode_block(job, prefix, first_line + data.count(b"\n", 0, start), rejections, rejoin)
         line_end = data.find(b"\n", line_start)
         line_end = size if line_end < 0 else line_end + 1
         number = first_line + data.count(b"\n", 0, line_start)

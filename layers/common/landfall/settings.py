@@ -33,7 +33,11 @@ class ManifestWriterSettings(_Settings):
     tolerated_failure_percentage: float = Field(default=5.0, ge=0, le=100, alias="TOLERATED_FAILURE_PERCENTAGE")
 
 
-class ProcessorSettings(_Settings):
+class JobSettings(_Settings):
+    job: str = Field(default="landfall.jobs.events:EventsJob", alias="LANDFALL_JOB")
+
+
+class ProcessorSettings(JobSettings):
     chunk_bytes: int = Field(default=1 << 20, ge=4096, alias="CHUNK_BYTES")
     max_line_bytes: int = Field(default=8 << 20, ge=1024, alias="MAX_LINE_BYTES")
     # objects up to this size are fetched concurrently, `fetch_concurrency` at a time

@@ -10,7 +10,9 @@ per-record work in C (msgspec decoding, `map`, `Counter`) rather than in Python 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Hashable, Sequence
+from functools import cache
 from typing import Any, Protocol
 
 
@@ -45,7 +47,23 @@ class Job(Protocol):
         """Merge two aggregates into a new one (associative, order-independent)."""
 
 
-def default_job() -> Job:
-    from landfall.jobs.events import EventsJob
+DEFAULT_JOB = "landfall.jobs.events:EventsJob"
 
-    return EventsJob()
+
+def load_job(spec: str = DEFAULT_JOB) -> Job:
+    """The job named `module:attribute` (the setting LANDFALL_JOB), built once per call."""
+    module_name, _, attribute = spec.partition(":")
+    if not attribute:
+        raise ValueError(f"LANDFALL_JOB must look like 'package.module:JobClass', got {spec!r}")
+    job = getattr(importlib.import_module(module_name), attribute)
+    return job() if isinstance(job, type) else job
+
+
+@cache
+def job_named(spec: str) -> Job:
+    """The job of this execution environment, loaded on first use and reused while warm."""
+    return load_job(spec)
+
+
+def default_job() -> Job:
+    return load_job(DEFAULT_JOB)

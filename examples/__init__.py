@@ -1,0 +1,1 @@
+"""Examples the README shows; the tests import them, so they keep working."""

@@ -1,0 +1,67 @@
+"""A job of your own: orders, their revenue per currency, partitioned by day.
+
+    {"order_id": "o-1", "ts": "2026-11-22T13:05:00Z", "amount": 12.5, "currency": "EUR"}
+
+Deploy it by putting this module in the layer (layers/common/) and setting the template's `Job`
+parameter to `examples.orders_job:OrdersJob` (the module path as the layer installs it).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from landfall.jobs import RecordRejected
+
+
+class Order(msgspec.Struct, gc=False):
+    order_id: str
+    ts: Annotated[datetime, msgspec.Meta(tz=True)]
+    amount: Annotated[float, msgspec.Meta(ge=0)]
+    currency: Literal["EUR", "USD", "GBP"]
+
+
+_decoder = msgspec.json.Decoder(Order)
+
+
+class OrdersJob:
+    name = "orders"
+
+    def decode_lines(self, data: bytes) -> list[Order]:
+        return _decoder.decode_lines(data)
+
+    def decode(self, line: bytes) -> Order:
+        try:
+            return _decoder.decode(line)
+        except msgspec.ValidationError as error:
+            raise RecordRejected("schema", str(error)) from None
+        except (msgspec.DecodeError, UnicodeDecodeError) as error:
+            raise RecordRejected("invalid_json", str(error)) from None
+
+    def fold(self, aggregate: dict[str, Any], records: list[Order]) -> list[str]:
+        revenue: defaultdict[str, float] = defaultdict(float)
+        for order in records:
+            revenue[order.currency] += order.amount
+        for currency, amount in revenue.items():
+            aggregate["revenue"][currency] = aggregate["revenue"].get(currency, 0.0) + amount
+        days = [order.ts.date().isoformat() for order in records]
+        for day, count in Counter(days).items():
+            aggregate["orders_per_day"][day] = aggregate["orders_per_day"].get(day, 0) + count
+        return days
+
+    def partition_path(self, key: Any) -> str:
+        return f"dt={key}"
+
+    def new_aggregate(self) -> dict[str, Any]:
+        return {"revenue": {}, "orders_per_day": {}}
+
+    def merge(self, left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
+        merged = self.new_aggregate()
+        for source in (left, right):
+            for field in ("revenue", "orders_per_day"):
+                for key, value in source.get(field, {}).items():
+                    merged[field][key] = merged[field].get(key, 0) + value
+        return merged
