@@ -16,4 +16,4 @@ from landfall.settings import ProcessorSettings, settings_from_env
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = settings_from_env(ProcessorSettings)
     summary = process_batch(ProcessorEvent.model_validate(event), aws_client("s3"), settings, job_named(settings.job))
-    return summary.model_dump(mode="json", exclude_defaults=True)
+    return summary.model_dump(mode="json", exclude_none=True)

@@ -222,7 +222,7 @@ def summarise(
         aggregate = job.merge(aggregate, obj.aggregates)
         obj.aggregates = {}
     summary = BatchSummary(run_id=batch.run_id, objects=objects, aggregates=aggregate, duration_ms=duration_ms)
-    lines = [obj.model_dump_json(exclude_defaults=True) for obj in objects]
+    lines = [obj.model_dump_json(exclude_none=True) for obj in objects]
     if sum(len(line) + 1 for line in lines) > settings.inline_summary_bytes:
         identity = "\n".join(f"{o.bucket}/{o.key}" for o in objects).encode()
         key = summary_key(batch.run_id, hashlib.sha256(identity).hexdigest()[:32])
