@@ -1,0 +1,70 @@
+"""The manifest writer's work on each sample event shape."""
+
+import json
+
+import pytest
+
+from landfall.ingestion import ingest
+from landfall.settings import ManifestWriterSettings, parse_settings
+from tests.conftest import load_event
+
+DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+
+
+@pytest.fixture
+def env(s3, sfn):
+    s3.create_bucket(Bucket="pipeline")
+    arn = sfn.create_state_machine(name="p", definition=DEFINITION, roleArn="arn:aws:iam::123456789012:role/r")
+    settings = parse_settings(
+        ManifestWriterSettings, {"STATE_MACHINE_ARN": arn["stateMachineArn"], "PIPELINE_BUCKET": "pipeline"}
+    )
+    return s3, sfn, settings
+
+
+def manifest_keys(s3, response):
+    key = f"manifests/notification/{response['run_id']}.jsonl"
+    return [json.loads(line)["key"] for line in s3.get_object(Bucket="pipeline", Key=key)["Body"].read().splitlines()]
+
+
+def test_an_sqs_batch_becomes_one_manifest_of_distinct_decoded_keys(env):
+    s3, sfn, settings = env
+    response = ingest(
+        load_event("manifest_writer/sqs-s3-notifications.json"), s3_client=s3, sfn_client=sfn, settings=settings
+    )
+    assert response["batchItemFailures"] == []
+    assert manifest_keys(s3, response) == sorted(
+        [
+            "raw/2026/11/22/13/a+b=c.gz",
+            "raw/2026/11/22/13/café-日本語.gz",
+            "raw/2026/11/22/13/landfall-demo-1-2026-11-22-13-05-00-5f0c7a1e-0b6d-4c1e-9a55-0c3f2d1b8e01.gz",
+            "raw/2026/11/22/13/reports for Q4 (final).gz",
+        ]
+    )
+    (execution,) = sfn.list_executions(stateMachineArn=settings.state_machine_arn)["executions"]
+    assert execution["name"] == response["run_id"]
+
+
+def test_a_malformed_message_fails_alone(env):
+    s3, sfn, settings = env
+    event = load_event("manifest_writer/sqs-malformed-message.json")
+    response = ingest(event, s3_client=s3, sfn_client=sfn, settings=settings)
+    assert response["batchItemFailures"] == [{"itemIdentifier": event["Records"][1]["messageId"]}]
+    assert len(manifest_keys(s3, response)) == 1
+
+
+def test_the_test_event_starts_nothing(env):
+    s3, sfn, settings = env
+    response = ingest(
+        load_event("manifest_writer/sqs-test-event.json"), s3_client=s3, sfn_client=sfn, settings=settings
+    )
+    assert response == {"batchItemFailures": [], "run_id": None}
+    assert sfn.list_executions(stateMachineArn=settings.state_machine_arn)["executions"] == []
+
+
+@pytest.mark.parametrize(
+    "sample", ["manifest_writer/s3-direct.json", "manifest_writer/eventbridge-object-created.json"]
+)
+def test_direct_and_eventbridge_events_start_a_run(env, sample):
+    s3, sfn, settings = env
+    response = ingest(load_event(sample), s3_client=s3, sfn_client=sfn, settings=settings)
+    assert "raw/2026/11/22/13/reports for Q4 (final).gz" in manifest_keys(s3, response)
