@@ -61,7 +61,8 @@ class _ObjectRun:
         self.source_id = object_id(item.bucket, item.key, item.version_id)
         self.summary = ObjectSummary(bucket=item.bucket, key=item.key, status="processed")
         self.aggregate = job.new_aggregate()
-        self.output = Background(threaded=threaded)
+        self.output = Background(threaded=threaded)  # compression and small writes
+        self.uploads = Background(backlog=1, threaded=threaded)  # multipart parts, while the next compresses
         self.partitions: dict[Hashable, GzipS3Writer] = {}
         self.quarantine: S3ObjectWriter | None = None
 
@@ -95,7 +96,7 @@ class _ObjectRun:
         writer = self.partitions.get(key)
         if writer is None:
             path = curated_key(self.job.partition_path(key), self.source_id)
-            writer = self.partitions[key] = GzipS3Writer(self.s3, self.batch.output_bucket, path)
+            writer = self.partitions[key] = GzipS3Writer(self.s3, self.batch.output_bucket, path, uploads=self.uploads)
         return writer
 
     def reject(self, rejections: list[Rejection], truncated: bool = False) -> None:
@@ -128,6 +129,7 @@ class _ObjectRun:
     def abandon(self) -> None:
         """Nothing of a failed object stays visible: drop queued writes, abort multipart uploads."""
         self.output.close()
+        self.uploads.close()
         for writer in self.writers():
             writer.abort()
 
@@ -183,6 +185,7 @@ def process_object(
         raise
     finally:
         run.output.close()
+        run.uploads.close()
     if framing == "concatenated":
         logger.info("object has no record delimiters", extra={"bucket": item.bucket, "key": item.key})
     return summary

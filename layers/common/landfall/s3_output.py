@@ -20,11 +20,17 @@ PART_BYTES = 5 * 1024 * 1024  # the smallest part S3 takes (but the last): memor
 
 
 class S3ObjectWriter:
-    def __init__(self, s3_client, bucket: str, key: str, part_bytes: int = PART_BYTES) -> None:
+    """`uploads`: where parts are sent (e.g. a Background shared by an object's writers), so that
+    the next part is compressed while the last one is on the wire; inline when None."""
+
+    def __init__(
+        self, s3_client, bucket: str, key: str, part_bytes: int = PART_BYTES, uploads: Background | None = None
+    ) -> None:
         self.s3, self.bucket, self.key, self.part_bytes = s3_client, bucket, key, part_bytes
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
+        self._uploads = uploads
         self.bytes_written = 0
 
     def write(self, data: bytes) -> None:
@@ -36,12 +42,20 @@ class S3ObjectWriter:
     def _upload_part(self) -> None:
         if self._upload_id is None:
             self._upload_id = self.s3.create_multipart_upload(Bucket=self.bucket, Key=self.key)["UploadId"]
-        number = len(self._parts) + 1
-        response = self.s3.upload_part(
-            Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=bytes(self._buffer)
-        )
-        self._parts.append({"ETag": response["ETag"], "PartNumber": number})
+        part = {"PartNumber": len(self._parts) + 1}
+        self._parts.append(part)
+        body = bytes(self._buffer)
         self._buffer.clear()
+        if self._uploads is None:
+            self._send(part, body)
+        else:
+            self._uploads.submit(self._send, part, body)
+
+    def _send(self, part: dict[str, Any], body: bytes) -> None:
+        response = self.s3.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=part["PartNumber"], Body=body
+        )
+        part["ETag"] = response["ETag"]
 
     def close(self) -> None:
         if self._upload_id is None:
@@ -49,11 +63,15 @@ class S3ObjectWriter:
             return
         if self._buffer:
             self._upload_part()
+        if self._uploads is not None:
+            self._uploads.drain()
         self.s3.complete_multipart_upload(
             Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
         )
 
     def abort(self) -> None:
+        if self._uploads is not None:
+            self._uploads.close()
         if self._upload_id is not None:
             self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
             self._upload_id = None
@@ -63,8 +81,16 @@ class S3ObjectWriter:
 class GzipS3Writer(S3ObjectWriter):
     """Gzip-compresses what it is given (ISA-L; level 1: fast, about 3.5× smaller for JSON lines)."""
 
-    def __init__(self, s3_client, bucket: str, key: str, level: int = 1, part_bytes: int = PART_BYTES) -> None:
-        super().__init__(s3_client, bucket, key, part_bytes)
+    def __init__(
+        self,
+        s3_client,
+        bucket: str,
+        key: str,
+        level: int = 1,
+        part_bytes: int = PART_BYTES,
+        uploads: Background | None = None,
+    ) -> None:
+        super().__init__(s3_client, bucket, key, part_bytes, uploads)
         self._compressor = isal_zlib.compressobj(level, isal_zlib.DEFLATED, 31)
 
     def write(self, data: bytes) -> None:
