@@ -44,14 +44,13 @@ class S3ObjectWriter:
             self._upload_id = self.s3.create_multipart_upload(Bucket=self.bucket, Key=self.key)["UploadId"]
         part = {"PartNumber": len(self._parts) + 1}
         self._parts.append(part)
-        body = bytes(self._buffer)
-        self._buffer.clear()
+        body, self._buffer = self._buffer, bytearray()  # hand the part over: no copy
         if self._uploads is None:
             self._send(part, body)
         else:
             self._uploads.submit(self._send, part, body)
 
-    def _send(self, part: dict[str, Any], body: bytes) -> None:
+    def _send(self, part: dict[str, Any], body: bytearray) -> None:
         response = self.s3.upload_part(
             Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=part["PartNumber"], Body=body
         )

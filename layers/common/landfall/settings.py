@@ -38,7 +38,7 @@ class JobSettings(_Settings):
 
 
 class ProcessorSettings(JobSettings):
-    chunk_bytes: int = Field(default=1 << 20, ge=4096, alias="CHUNK_BYTES")
+    chunk_bytes: int = Field(default=512 << 10, ge=4096, alias="CHUNK_BYTES")
     max_line_bytes: int = Field(default=8 << 20, ge=1024, alias="MAX_LINE_BYTES")
     # objects up to this size are fetched concurrently, `fetch_concurrency` at a time
     small_object_bytes: int = Field(default=8 << 20, ge=0, alias="SMALL_OBJECT_BYTES")
