@@ -2,8 +2,8 @@
 
     {"order_id": "o-1", "ts": "2026-11-22T13:05:00Z", "amount": 12.5, "currency": "EUR"}
 
-Deploy it by putting this module in the layer (layers/common/) and setting the template's `Job`
-parameter to `examples.orders_job:OrdersJob` (the module path as the layer installs it).
+Deploy it by copying this file into the layer (`layers/common/orders_job.py`) and setting the
+template's `Job` parameter to `orders_job:OrdersJob`.
 """
 
 from __future__ import annotations
