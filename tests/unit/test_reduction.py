@@ -179,3 +179,31 @@ def test_failed_objects_beyond_the_tolerance_fail_the_run(bucket, tolerance, sta
     assert report.status == status
     assert report.reconciliation.ok
     assert "1 of 2 objects failed" in report.status_reason
+
+
+def test_object_summaries_kept_in_s3_are_read_and_batch_aggregates_merged(bucket):
+    spilled = "".join(json.dumps(summary(k) | {"aggregates": {}}) + "\n" for k in ("raw/a", "raw/b"))
+    bucket.put_object(Bucket=BUCKET, Key=f"summaries/{RUN}/batch-1.jsonl", Body=spilled.encode())
+    output = batch_output() | {
+        "objects_key": f"summaries/{RUN}/batch-1.jsonl",
+        "aggregates": {"by_type": {"click": {"count": 6, "sum": 12.0, "min": 1.0, "max": 3.0}}, "by_hour": {}},
+    }
+    put_results(bucket, {"SUCCEEDED": [([record("SUCCEEDED", ["raw/a", "raw/b"], output)], "JSONL")]})
+    report = reduce_run(reducer_event(bucket, ["raw/a", "raw/b"]), bucket, default_job())
+    assert report.status == "SUCCEEDED" and report.reconciliation.ok
+    assert (report.objects.processed, report.records.read) == (2, 8)
+    assert report.aggregates["by_type"]["click"]["count"] == 6
+
+
+def test_objects_without_delimiters_are_counted(bucket):
+    undelimited = summary("raw/a") | {"framing": "concatenated"}
+    put_results(
+        bucket,
+        {
+            "SUCCEEDED": [
+                ([record("SUCCEEDED", ["raw/a", "raw/b"], batch_output(undelimited, summary("raw/b")))], "JSONL")
+            ]
+        },
+    )
+    report = reduce_run(reducer_event(bucket, ["raw/a", "raw/b"]), bucket, default_job())
+    assert report.objects.without_delimiters == 1
