@@ -1,5 +1,6 @@
 import gzip
 import json
+import os
 
 import pytest
 from botocore.exceptions import ClientError
@@ -142,8 +143,6 @@ def test_objects_of_a_batch_keep_their_order_whatever_their_size(buckets):
 
 
 def test_a_failed_object_leaves_no_partial_output_even_after_multipart_parts(buckets):
-    import os
-
     noise = [b'{"event_id":"%s","ts":"2026-11-22T12:00:00Z","type":"click","value":1}' % os.urandom(40).hex().encode()
              for _ in range(120_000)]  # fmt: skip
     body = gzip.compress(b"\n".join(noise) + b"\n", compresslevel=1)

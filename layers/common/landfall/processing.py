@@ -5,9 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from itertools import compress
 from typing import Any
 
 import msgspec
@@ -19,10 +18,10 @@ from landfall.jobs import Job
 from landfall.models import BatchInput, BatchSummary, ManifestItem, ObjectSummary, ProcessorEvent
 from landfall.observability import logger, metrics
 from landfall.outputs import curated_key, object_id, quarantine_key, summary_key
-from landfall.records import Rejection, Segment, decode_block
+from landfall.records import Decoded, Rejection, batches, decode_and_fold
 from landfall.s3_output import Background, GzipS3Writer, S3ObjectWriter
 from landfall.settings import ProcessorSettings
-from landfall.streaming import CorruptObjectError, LongLine, decompress, iter_blocks, iter_chunks
+from landfall.streaming import Block, CorruptObjectError, LongLine, decompress, iter_blocks, iter_chunks
 
 # S3 errors that no retry can fix: the object is recorded as failed and the batch goes on.
 PERMANENT_S3_ERRORS = frozenset({"NoSuchKey", "NoSuchVersion", "404", "AccessDenied", "403", "InvalidObjectState"})
@@ -63,7 +62,7 @@ class _ObjectRun:
         self.aggregate = job.new_aggregate()
         self.output = Background(threaded=threaded)  # compression and small writes
         self.uploads = Background(backlog=1, threaded=threaded)  # multipart parts, while the next compresses
-        self.partitions: dict[Hashable, GzipS3Writer] = {}
+        self.partitions: dict[str, GzipS3Writer] = {}
         self.quarantine: S3ObjectWriter | None = None
 
     def counted(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -71,33 +70,22 @@ class _ObjectRun:
             self.summary.bytes_read += len(chunk)
             yield chunk
 
-    def add(self, segment: Segment) -> None:
-        records = segment.records
-        if not records:
-            return
-        keys = self.job.fold(self.aggregate, records)
-        self.summary.valid += len(records)
-        first = keys[0]
-        if keys.count(first) == len(keys):  # the usual case: a whole block in one partition
-            data = segment.data if segment.data.endswith(b"\n") else segment.data + b"\n"  # the object's last line
-            self.output.submit(self._writer(first).write, data)
-            return
-        lines = segment.data.split(b"\n")
-        if lines[-1] == b"":
-            lines.pop()
-        if len(lines) != len(records):  # blank lines: the decoder skipped them
-            lines = [line for line in lines if line.strip()]
-        for key in set(keys):  # a few partitions: select each one's lines in C-speed passes
-            selected = list(compress(lines, map(key.__eq__, keys)))
-            selected.append(b"")
-            self.output.submit(self._writer(key).write, b"\n".join(selected))
-
-    def _writer(self, key: Hashable) -> GzipS3Writer:
-        writer = self.partitions.get(key)
+    def _writer_at(self, partition: str) -> GzipS3Writer:
+        writer = self.partitions.get(partition)
         if writer is None:
-            path = curated_key(self.job.partition_path(key), self.source_id)
-            writer = self.partitions[key] = GzipS3Writer(self.s3, self.batch.output_bucket, path, uploads=self.uploads)
+            path = curated_key(partition, self.source_id)
+            writer = self.partitions[partition] = GzipS3Writer(
+                self.s3, self.batch.output_bucket, path, uploads=self.uploads
+            )
         return writer
+
+    def add_decoded(self, decoded: Decoded) -> None:
+        """Merge what a message of blocks decoded to: its aggregate, its lines by partition, its rejections."""
+        self.aggregate = self.job.merge(self.aggregate, decoded.aggregate)
+        self.summary.valid += decoded.valid
+        for partition, data in decoded.partitions:
+            self.output.submit(self._writer_at(partition).write, data)
+        self.reject(decoded.rejections)
 
     def reject(self, rejections: list[Rejection], truncated: bool = False) -> None:
         if not rejections:
@@ -134,8 +122,23 @@ class _ObjectRun:
             writer.abort()
 
 
+def _line_blocks(
+    blocks: Iterable[Block | LongLine], run: _ObjectRun, settings: ProcessorSettings
+) -> Iterator[tuple[bytes, int]]:
+    for block in blocks:
+        if isinstance(block, LongLine):
+            detail = f"line longer than {settings.max_line_bytes} bytes"
+            run.reject([Rejection(block.number, block.head, "line_too_long", detail)], truncated=True)
+        else:
+            yield block.data, block.first_line
+
+
 def process_object(
-    item: ManifestItem, batch: BatchInput, s3_client, settings: ProcessorSettings, job: Job
+    item: ManifestItem,
+    batch: BatchInput,
+    s3_client,
+    settings: ProcessorSettings,
+    job: Job,
 ) -> ObjectSummary:
     """Process one object; permanent problems make a failed summary, transient ones raise."""
     # a small object is written inline: a thread of its own would cost more than it saves
@@ -144,27 +147,19 @@ def process_object(
         chunks = run.counted(iter_chunks(s3_client, item.bucket, item.key, item.version_id, settings.chunk_bytes))
         framing, blocks = iter_blocks(decompress(chunks, settings.chunk_bytes), settings.max_line_bytes)
         run.summary.framing = framing
-        rejoin = framing == "concatenated"
-        rejections: list[Rejection] = []
-        unfinished: list[tuple[int, bytes]] = []  # a record piece that may go on in the next block
-        for block in blocks:
-            if isinstance(block, LongLine):
-                detail = f"line longer than {settings.max_line_bytes} bytes"
-                run.reject([Rejection(block.number, block.head, "line_too_long", detail)], truncated=True)
-                continue
-            data, first_line = block.data, block.first_line
-            if unfinished:
-                first_line, piece = unfinished.pop()
-                data = piece + data
-            for segment in decode_block(job, data, first_line, rejections, rejoin, unfinished):
-                run.add(segment)
-            run.reject(rejections)
-            rejections = []
-        if unfinished:  # the object ended: the piece is what it is
-            number, piece = unfinished.pop()
-            for segment in decode_block(job, piece, number, rejections):
-                run.add(segment)
-            run.reject(rejections)
+        if framing == "newline":
+            for message in batches(_line_blocks(blocks, run, settings)):
+                run.add_decoded(decode_and_fold(job, message))
+        else:  # records back to back: a piece of a record may go on in the next block
+            unfinished: list[tuple[int, bytes]] = []
+            for data, first_line in _line_blocks(blocks, run, settings):
+                if unfinished:
+                    first_line, piece = unfinished.pop()
+                    data = piece + data
+                run.add_decoded(decode_and_fold(job, [(data, first_line)], rejoin=True, unfinished=unfinished))
+            if unfinished:  # the object ended: the piece is what it is
+                number, piece = unfinished.pop()
+                run.add_decoded(decode_and_fold(job, [(piece, number)]))
         summary = run.finish()
     except CorruptObjectError as error:
         run.abandon()

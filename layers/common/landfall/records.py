@@ -1,4 +1,4 @@
-"""Decode a block of lines into records fast, and find each bad line exactly.
+"""Decode blocks of lines into records fast, find each bad line exactly, fold and group the rest.
 
 The fast path decodes a whole block with the job's `decode_lines` (msgspec decodes and validates
 ~32 KiB of lines in one call). When a block has a bad line, the decoder's error says where
@@ -10,8 +10,9 @@ block is bisected. Each good byte is decoded at most twice, whatever the number 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any
 
 from landfall.jobs import Job, RecordRejected
@@ -137,3 +138,64 @@ def _locate(error: Exception, data: bytes, start: int) -> int | None:
                 return None
             position = end + 1
     return None
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """What a message of blocks decoded to."""
+
+    aggregate: dict[str, Any]
+    valid: int
+    partitions: list[tuple[str, bytes]]  # (curated path, valid lines), in first-seen order
+    rejections: list[Rejection]
+
+
+def decode_and_fold(
+    job: Job,
+    blocks: list[tuple[bytes, int]],
+    rejoin: bool = False,
+    unfinished: list[tuple[int, bytes]] | None = None,
+) -> Decoded:
+    """The processor's per-block work: decode, fold, group valid lines by partition (see decode_block
+    for `rejoin` and `unfinished`, used for objects without delimiters)."""
+    aggregate = job.new_aggregate()
+    groups: dict[Any, list[bytes]] = {}
+    rejections: list[Rejection] = []
+    valid = 0
+    for data, first_line in blocks:
+        for segment in decode_block(job, data, first_line, rejections, rejoin, unfinished):
+            records = segment.records
+            if not records:
+                continue
+            valid += len(records)
+            keys = job.fold(aggregate, records)
+            first = keys[0]
+            if keys.count(first) == len(keys):
+                body = segment.data if segment.data.endswith(b"\n") else segment.data + b"\n"
+                groups.setdefault(first, []).append(body)
+                continue
+            lines = segment.data.split(b"\n")
+            if lines[-1] == b"":
+                lines.pop()
+            if len(lines) != len(records):
+                lines = [line for line in lines if line.strip()]
+            for key in set(keys):
+                selected = list(compress(lines, map(key.__eq__, keys)))
+                selected.append(b"")
+                groups.setdefault(key, []).append(b"\n".join(selected))
+    partitions = [(job.partition_path(key), b"".join(parts)) for key, parts in groups.items()]
+    return Decoded(aggregate, valid, partitions, rejections)
+
+
+def batches(blocks: Iterable[tuple[bytes, int]], message_bytes: int = 256 * 1024) -> Iterator[list[tuple[bytes, int]]]:
+    """Group consecutive blocks into messages of about `message_bytes`."""
+    message: list[tuple[bytes, int]] = []
+    size = 0
+    for block in blocks:
+        message.append(block)
+        size += len(block[0])
+        if size >= message_bytes:
+            yield message
+            message, size = [], 0
+    if message:
+        yield message
