@@ -159,32 +159,31 @@ def decode_and_fold(
     """The processor's per-block work: decode, fold, group valid lines by partition (see decode_block
     for `rejoin` and `unfinished`, used for objects without delimiters)."""
     aggregate = job.new_aggregate()
-    groups: dict[Any, list[bytes]] = {}
     rejections: list[Rejection] = []
-    valid = 0
+    records: list[Any] = []
+    bodies: list[bytes] = []
     for data, first_line in blocks:
         for segment in decode_block(job, data, first_line, rejections, rejoin, unfinished):
-            records = segment.records
-            if not records:
-                continue
-            valid += len(records)
-            keys = job.fold(aggregate, records)
-            first = keys[0]
-            if keys.count(first) == len(keys):
-                body = segment.data if segment.data.endswith(b"\n") else segment.data + b"\n"
-                groups.setdefault(first, []).append(body)
-                continue
-            lines = segment.data.split(b"\n")
-            if lines[-1] == b"":
-                lines.pop()
-            if len(lines) != len(records):
-                lines = [line for line in lines if line.strip()]
-            for key in set(keys):
-                selected = list(compress(lines, map(key.__eq__, keys)))
-                selected.append(b"")
-                groups.setdefault(key, []).append(b"\n".join(selected))
-    partitions = [(job.partition_path(key), b"".join(parts)) for key, parts in groups.items()]
-    return Decoded(aggregate, valid, partitions, rejections)
+            if segment.records:
+                records += segment.records
+                bodies.append(segment.data if segment.data.endswith(b"\n") else segment.data + b"\n")
+    if not records:
+        return Decoded(aggregate, 0, [], rejections)
+    keys = job.fold(aggregate, records)  # once per message: the job's per-call work is paid once
+    body = b"".join(bodies)
+    first = keys[0]
+    if keys.count(first) == len(keys):
+        return Decoded(aggregate, len(records), [(job.partition_path(first), body)], rejections)
+    lines = body.split(b"\n")
+    lines.pop()  # after the last newline
+    if len(lines) != len(records):  # blank lines are not records
+        lines = [line for line in lines if line.strip()]
+    partitions = []
+    for key in dict.fromkeys(keys):  # first-seen order
+        selected = list(compress(lines, map(key.__eq__, keys)))
+        selected.append(b"")
+        partitions.append((job.partition_path(key), b"\n".join(selected)))
+    return Decoded(aggregate, len(records), partitions, rejections)
 
 
 def batches(blocks: Iterable[tuple[bytes, int]], message_bytes: int = 256 * 1024) -> Iterator[list[tuple[bytes, int]]]:

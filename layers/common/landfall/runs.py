@@ -1,23 +1,61 @@
-"""Write a manifest and start the run that processes it, exactly once per manifest content."""
+"""Write a manifest and start the run that processes it, exactly once per manifest content.
+
+A manifest is JSON lines, one `ManifestItem` per object, sorted by (bucket, key, version). The run id
+(and the execution name) is a hash of that content: the same objects always make the same run, so a
+redelivered notification batch or a repeated backfill starts no second execution.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterable, Sequence
+from typing import IO
 
 from landfall.models import ExecutionInput, ManifestItem, RunConfig, S3Location, Source
 from landfall.observability import logger
 from landfall.outputs import manifest_key
+
+_SPOOL_BYTES = 1 << 20  # a manifest larger than this is spooled to disk while it is written
 
 
 class ConflictingRunError(RuntimeError):
     """An execution with this run's name exists with a different input."""
 
 
+class ManifestBuilder:
+    """Builds a manifest from items given in manifest order, in memory that does not grow with it."""
+
+    def __init__(self) -> None:
+        self._body: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 - closed in upload
+        self._digest = hashlib.sha256()
+        self._last: tuple[str, str, str] | None = None
+        self.objects = 0
+        self.bytes = 0
+
+    def add(self, item: ManifestItem) -> None:
+        order = _order(item)
+        if self._last is not None and order <= self._last:
+            raise ValueError(f"manifest items out of order or repeated: {item.key!r}")
+        self._last = order
+        line = item.model_dump_json(exclude_none=True).encode() + b"\n"
+        self._body.write(line)
+        self._digest.update(line)
+        self.objects += 1
+        self.bytes += item.size
+
+    def run_id(self, source: Source) -> str:
+        return f"{source}-{self._digest.hexdigest()[:32]}"
+
+    def upload(self, s3_client, location: S3Location) -> None:
+        with self._body:
+            self._body.seek(0)
+            s3_client.upload_fileobj(self._body, location.bucket, location.key)
+
+
 def manifest_body(items: Sequence[ManifestItem]) -> bytes:
-    lines = (item.model_dump_json(exclude_none=True) for item in sorted(items, key=_order))
-    return "".join(f"{line}\n" for line in lines).encode()
+    return "".join(f"{item.model_dump_json(exclude_none=True)}\n" for item in sorted(items, key=_order)).encode()
 
 
 def _order(item: ManifestItem) -> tuple[str, str, str]:
@@ -30,7 +68,7 @@ def run_id_for(source: Source, body: bytes) -> str:
 
 
 def start_run(
-    items: Sequence[ManifestItem],
+    items: Iterable[ManifestItem],
     source: Source,
     *,
     s3_client,
@@ -40,30 +78,60 @@ def start_run(
     config: RunConfig,
 ) -> ExecutionInput | None:
     """Write the manifest of `items` and start its execution; None when there is nothing to do."""
-    if not items:
+    builder = ManifestBuilder()
+    unique = {_order(item): item for item in items}  # the same object twice is one manifest line
+    for order in sorted(unique):
+        builder.add(unique[order])
+    return start_built_run(
+        builder, source, s3_client=s3_client, sfn_client=sfn_client, state_machine_arn=state_machine_arn,
+        bucket=bucket, config=config,
+    )  # fmt: skip
+
+
+def start_built_run(
+    builder: ManifestBuilder,
+    source: Source,
+    *,
+    s3_client,
+    sfn_client,
+    state_machine_arn: str,
+    bucket: str,
+    config: RunConfig,
+) -> ExecutionInput | None:
+    """Upload a built manifest (before anything runs) and start its execution."""
+    if not builder.objects:
         return None
-    body = manifest_body(items)
-    run_id = run_id_for(source, body)
+    run_id = builder.run_id(source)
     location = S3Location(bucket=bucket, key=manifest_key(source, run_id))
-    s3_client.put_object(Bucket=location.bucket, Key=location.key, Body=body)
+    builder.upload(s3_client, location)
     execution_input = ExecutionInput(
         run_id=run_id,
         source=source,
         manifest=location,
-        objects=len(items),
-        bytes=sum(item.size for item in items),
+        objects=builder.objects,
+        bytes=builder.bytes,
         output_bucket=bucket,
         config=config,
     )
+    start_execution(execution_input, sfn_client=sfn_client, state_machine_arn=state_machine_arn)
+    return execution_input
+
+
+def execution_arn(state_machine_arn: str, run_id: str) -> str:
+    return f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{run_id}"
+
+
+def start_execution(execution_input: ExecutionInput, *, sfn_client, state_machine_arn: str) -> bool:
+    """Start the run's execution; False if it had started already with the same input."""
     payload = execution_input.model_dump_json()
+    run_id = execution_input.run_id
     try:
         sfn_client.start_execution(stateMachineArn=state_machine_arn, name=run_id, input=payload)
     except sfn_client.exceptions.ExecutionAlreadyExists:
-        arn = f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{run_id}"
-        existing = sfn_client.describe_execution(executionArn=arn)
+        existing = sfn_client.describe_execution(executionArn=execution_arn(state_machine_arn, run_id))
         if json.loads(existing["input"]) != json.loads(payload):
             raise ConflictingRunError(f"execution {run_id} exists with a different input") from None
         logger.info("run already started", extra={"run_id": run_id})
-    else:
-        logger.info("run started", extra={"run_id": run_id, "objects": len(items)})
-    return execution_input
+        return False
+    logger.info("run started", extra={"run_id": run_id, "objects": execution_input.objects})
+    return True

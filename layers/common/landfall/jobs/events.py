@@ -45,28 +45,24 @@ _ts = attrgetter("ts")
 _type = attrgetter("type")
 _value = attrgetter("value")
 _tzinfo = attrgetter("tzinfo")
-_year, _month, _day, _hour = attrgetter("year"), attrgetter("month"), attrgetter("day"), attrgetter("hour")
+_hour = attrgetter("hour")
 _hour_key = attrgetter("year", "month", "day", "hour")
 
 
 def _hour_keys(stamps: list[datetime]) -> tuple[list[int], dict[int, int]]:
-    """Each stamp's hour as YYYYMMDDHH, and how many share each, in C-speed passes (a block usually
-    shares one day, often one hour)."""
-    first = stamps[0]
+    """Each stamp's hour as YYYYMMDDHH, and how many share each, in C-speed passes (a block of
+    Firehose records usually spans an hour or two of one day)."""
     count = len(stamps)
-    hours = list(map(_hour, stamps))
-    same_day = (
-        list(map(_day, stamps)).count(first.day) == count
-        and list(map(_month, stamps)).count(first.month) == count
-        and list(map(_year, stamps)).count(first.year) == count
-    )
-    if not same_day:
+    low, high = min(stamps), max(stamps)
+    day = ((low.year * 100 + low.month) * 100 + low.day) * 100
+    if low.date() != high.date():
         keys = [((y * 100 + m) * 100 + d) * 100 + h for y, m, d, h in map(_hour_key, stamps)]
         return keys, Counter(keys)
-    day = ((first.year * 100 + first.month) * 100 + first.day) * 100
-    if hours.count(first.hour) == count:
-        return [day + first.hour] * count, {day + first.hour: count}
-    return list(map(day.__add__, hours)), {day + hour: n for hour, n in Counter(hours).items()}
+    if low.hour == high.hour:
+        return [day + low.hour] * count, {day + low.hour: count}
+    hours = list(map(_hour, stamps))
+    per_hour = {day + hour: n for hour in range(low.hour, high.hour + 1) if (n := hours.count(hour))}
+    return list(map(day.__add__, hours)), per_hour
 
 
 def _is_utf8(line: bytes) -> bool:
