@@ -8,6 +8,8 @@ events, ~0.1 % bad lines), so the ratios hold whatever the machine's speed:
 - the common approach (whole get_object read + json.loads per line + a pydantic model) vs ours
 - peak RSS of the processor at 256 MiB and 1 GiB of input (flat) and of the common approach (grows)
 - 500 small objects with 20 ms added S3 latency: concurrent fetches vs one by one
+- the manifest writer's own work on a batch of 10,000 notifications, beside `json.loads` of the bodies
+- peak RSS of a backfill of 10,000 and of 100,000 listed keys (flat)
 
 Writes a table to stdout and `benchmarks/results/latest.json`.
 """
@@ -27,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import workloads
+from benchmarks import ingestion, workloads
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,12 +71,12 @@ class MotoServer:
         self._process.wait(timeout=30)
 
 
-def _in_subprocess(function: str, *args: str) -> dict[str, Any]:
-    """Run `workloads.<function>(*args)` in a fresh interpreter; its result and its peak RSS."""
+def _in_subprocess(function: str, *args: str, module: str = "workloads") -> dict[str, Any]:
+    """Run `<module>.<function>(*args)` in a fresh interpreter; its result and its peak RSS."""
     # VmHWM is this process's own peak; ru_maxrss may carry the parent's peak over fork and exec
     code = (
-        "import json, re, sys; from benchmarks import workloads; "
-        f"result = workloads.{function}(*sys.argv[1:]); "
+        f"import json, re, sys; from benchmarks import {module}; "
+        f"result = {module}.{function}(*sys.argv[1:]); "
         "peak = int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)); "
         "print(json.dumps({'result': result, 'max_rss_mb': peak / 1024}))"
     )
@@ -153,6 +155,21 @@ def main() -> None:
                 f"{sequential / concurrent:.1f}× one by one",
             )
         )
+
+    batch = ingestion.sqs_batch(10_000)
+    timings = [ingestion.manifest_writer(batch) for _ in range(max(args.rounds, 5))]
+    ours = statistics.median(t[0] for t in timings)
+    bare = statistics.median(t[1] for t in timings)
+    results["manifest_writer"] = {"notifications": 10_000, "seconds": ours, "per_second": 10_000 / ours,
+                                  "json_loads_per_second": 10_000 / bare}  # fmt: skip
+    rows.append(("manifest writer, 10,000 notifications", f"{10_000 / ours:,.0f}/s",
+                 f"json.loads alone: {10_000 / bare:,.0f}/s"))  # fmt: skip
+    backfill: dict[str, float] = {}
+    for keys in (10_000, 100_000):
+        measured = _in_subprocess("backfill", str(keys), module="ingestion")
+        backfill[f"keys_{keys}_rss_mb"] = round(measured["max_rss_mb"], 1)
+        rows.append((f"peak RSS, backfill of {keys:,} keys", f"{measured['max_rss_mb']:.0f} MB", ""))
+    results["backfill"] = backfill
 
     width = max(len(r[0]) for r in rows)
     print(f"{results['uncompressed_mb']:.0f} MB uncompressed, medians of {args.rounds} rounds")

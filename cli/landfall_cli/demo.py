@@ -14,6 +14,7 @@ from rich.table import Table
 
 from landfall_cli.local.emulator import Emulator, EmulatorTimeout, wait_for
 from landfall_cli.synthetic import Dataset, LandedObject, make_dataset
+from landfall_cli.target import local_state_path, write_local_state
 
 
 @dataclass
@@ -29,6 +30,7 @@ class DemoOptions:
     out: Path | None = None
     timeout: float = 600.0
     log_dir: Path | None = None
+    keep: float = 0.0  # minutes the emulator stays up afterwards, for the --local commands
 
 
 def dataset_from_dir(source: Path) -> Dataset:
@@ -128,7 +130,30 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         if options.out:
             _save(s3, emulator.pipeline_bucket, reports, options.out)
             console.print(f"report, curated output and quarantine saved to {options.out}")
-    return _summarise(console, dataset, runs, reports, time.monotonic() - started, options.source is None)
+        result = _summarise(console, dataset, runs, reports, time.monotonic() - started, options.source is None)
+        if options.keep > 0:
+            _keep_serving(emulator, options.keep, sorted(runs), console)
+    return result
+
+
+def _keep_serving(emulator: Emulator, minutes: float, run_ids: list[str], console: Console) -> None:
+    """Leave the emulator up for the `--local` commands; it stops by itself after `minutes`."""
+    state = local_state_path()
+    write_local_state(state, emulator.endpoint_url, emulator.stack.region, emulator.stack.outputs())
+    example = run_ids[0] if run_ids else "RUN_ID"
+    console.print(
+        f"\nthe emulator stays up for {minutes:g} min at {emulator.endpoint_url} (Ctrl-C stops it). Try:\n"
+        f"  landfall report {example} --local\n"
+        f"  landfall redrive {example} --local --dry-run\n"
+        "  landfall backfill --local --dry-run\n"
+        f"  aws --endpoint-url {emulator.endpoint_url} s3 ls s3://{emulator.landing_bucket}/raw/ --recursive"
+    )
+    try:
+        time.sleep(minutes * 60)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        state.unlink(missing_ok=True)
 
 
 def _report(s3, bucket: str, run_id: str) -> dict[str, Any] | None:

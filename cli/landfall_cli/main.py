@@ -1,12 +1,33 @@
-"""The `landfall` command line."""
+"""The `landfall` command line: the demo, and operating a pipeline on AWS or on the local emulator."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+from rich.console import Console
+from rich.table import Table
+
+from landfall_cli.backfill import Backfill, hour_prefixes, list_items
 from landfall_cli.demo import DemoOptions, run_demo
+from landfall_cli.runs import RunNotFound, follow, plan_rows, print_report, redrive, run_status
+from landfall_cli.target import Target, TargetError, aws_target, local_target
+
+
+def _hour(text: str) -> datetime:
+    """An hour in UTC: 2026-11-22T13, 2026-11-22 or a full ISO timestamp."""
+    moment = datetime.fromisoformat(text if len(text) != 13 else f"{text}:00")
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--local", action="store_true", help="the emulator `make demo ARGS='--keep N'` runs")
+    where.add_argument("--stack", help="the deployed stack's name (sam deploy)")
+    parser.add_argument("--region", help="AWS region (default: your AWS configuration's)")
+    parser.add_argument("--profile", help="AWS profile")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,14 +47,120 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, help="save the report, curated output and quarantine here")
     demo.add_argument("--timeout", type=float, default=defaults.timeout, help="seconds before giving up")
     demo.add_argument("--logs", type=Path, dest="log_dir", help="write each function's log to this folder")
+    demo.add_argument(
+        "--keep", type=float, default=0, metavar="MINUTES",
+        help="keep the emulator running this long afterwards, for the --local commands (Ctrl-C stops it)",
+    )  # fmt: skip
+
+    backfill = commands.add_parser("backfill", help="process objects already landed (a prefix or a time range)")
+    _target_options(backfill)
+    backfill.add_argument("--bucket", help="default: the landing bucket")
+    backfill.add_argument("--prefix", help="list this prefix (default: the pipeline's key prefix, e.g. raw/)")
+    backfill.add_argument("--since", type=_hour, help="first Firehose hour, UTC (2026-11-22T13)")
+    backfill.add_argument("--until", type=_hour, help="end hour, UTC, exclusive (default: now)")
+    backfill.add_argument("--objects-per-run", type=int, default=100_000, help="split larger backfills into runs")
+    backfill.add_argument("--dry-run", action="store_true", help="print the plan and its cost; start nothing")
+
+    for name, text in (
+        ("status", "follow a run with a progress bar until it ends"),
+        ("report", "print a run's report"),
+        ("redrive", "start a run of the objects a run failed or left pending"),
+    ):
+        command = commands.add_parser(name, help=text)
+        _target_options(command)
+        command.add_argument("run_id")
+        if name == "status":
+            command.add_argument("--no-follow", action="store_true", help="print the status once")
+            command.add_argument("--timeout", type=float, help="stop following after this many seconds")
+        if name == "report":
+            command.add_argument("--json", action="store_true", help="the report.json model instead")
+        if name == "redrive":
+            command.add_argument("--dry-run", action="store_true", help="print the plan and its cost; start nothing")
     return parser
+
+
+def _target(args: argparse.Namespace) -> Target:
+    return local_target() if args.local else aws_target(args.stack, args.region, args.profile)
+
+
+def _print_plan(console: Console, title: str, rows: list[tuple[str, str]]) -> None:
+    table = Table(title=title, show_header=False)
+    table.add_column("")
+    table.add_column("", justify="right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def _backfill(args: argparse.Namespace, target: Target, console: Console) -> int:
+    bucket = args.bucket or target.landing_bucket
+    prefix = args.prefix if args.prefix is not None else target.settings.key_prefix
+    prefixes = list(hour_prefixes(prefix, args.since, args.until or datetime.now(UTC))) if args.since else [prefix]
+    backfill = Backfill(
+        target.s3, target.sfn, target.state_machine_arn, target.pipeline_bucket, target.config,
+        target.settings.key_prefix, target.settings.key_suffix, args.objects_per_run, args.dry_run,
+    )  # fmt: skip
+    lists = [0]
+    runs = backfill.run(list_items(target.s3, bucket, prefixes, lists))
+    if not runs:
+        console.print(f"nothing to process under s3://{bucket}/{prefix} ({backfill.skipped} objects skipped)")
+        return 0
+    for number, planned in enumerate(runs, 1):
+        title = f"run {number} of {len(runs)}" + (f": {planned.run_id}" if planned.run_id else " (dry run)")
+        _print_plan(console, title, plan_rows(planned.plan, target, lists[0] if number == 1 else 0))
+    if args.dry_run:
+        console.print(f"dry run: nothing started ({backfill.skipped} objects skipped by prefix, suffix or size)")
+    else:
+        for planned in runs:
+            verb = "started" if planned.new else "had started already (the same objects):"
+            console.print(f"{verb} {planned.run_id} → landfall status {planned.run_id} {_where(args)}")
+    return 0
+
+
+def _where(args: argparse.Namespace) -> str:
+    return "--local" if args.local else f"--stack {args.stack}"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    console = Console()
     if args.command == "demo":
         options = DemoOptions(**{k: v for k, v in vars(args).items() if k != "command"})
         return run_demo(options)
+    try:
+        target = _target(args)
+        if args.command == "backfill":
+            return _backfill(args, target, console)
+        if args.command == "status":
+            if args.no_follow:
+                status = run_status(target, args.run_id)
+            else:
+                status = follow(target, args.run_id, console, timeout=args.timeout)
+            console.print(
+                f"{args.run_id}: {status.status}, {status.items_done}/{status.items_total} objects"
+                + (f", {status.items_failed} failed" if status.items_failed else "")
+                + (f" — {status.error}" if status.error else "")
+            )
+            return 0 if status.status in ("SUCCEEDED", "RUNNING") else 1
+        if args.command == "report":
+            report = print_report(target, args.run_id, console, as_json=args.json)
+            return 0 if report.status != "FAILED" else 1
+        if args.command == "redrive":
+            plan, started = redrive(target, args.run_id, dry_run=args.dry_run)
+            if not plan.objects:
+                console.print(f"{args.run_id} has nothing to redrive")
+                return 0
+            _print_plan(console, f"redrive of {args.run_id}", plan_rows(plan, target))
+            if started:
+                execution_input, new = started
+                verb = "started" if new else "had started already:"
+                console.print(
+                    f"{verb} {execution_input.run_id} → landfall status {execution_input.run_id} {_where(args)}"
+                )
+            return 0
+    except (TargetError, RunNotFound) as error:
+        console.print(f"[red]{error}[/red]")
+        return 2
     return 2
 
 

@@ -68,3 +68,29 @@ def test_direct_and_eventbridge_events_start_a_run(env, sample):
     s3, sfn, settings = env
     response = ingest(load_event(sample), s3_client=s3, sfn_client=sfn, settings=settings)
     assert "raw/2026/11/22/13/reports for Q4 (final).gz" in manifest_keys(s3, response)
+
+
+def test_a_redelivered_sqs_batch_starts_one_execution(env):
+    """SQS delivers at least once: the same batch (or the same notifications in another order) again."""
+    s3, sfn, settings = env
+    event = load_event("manifest_writer/sqs-s3-notifications.json")
+    first = ingest(event, s3_client=s3, sfn_client=sfn, settings=settings)
+    again = ingest(event, s3_client=s3, sfn_client=sfn, settings=settings)
+    reordered = ingest({"Records": event["Records"][::-1]}, s3_client=s3, sfn_client=sfn, settings=settings)
+    assert first["run_id"] == again["run_id"] == reordered["run_id"]
+    assert len(sfn.list_executions(stateMachineArn=settings.state_machine_arn)["executions"]) == 1
+
+
+def test_an_empty_batch_starts_nothing(env):
+    s3, sfn, settings = env
+    assert ingest({"Records": []}, s3_client=s3, sfn_client=sfn, settings=settings)["run_id"] is None
+    assert sfn.list_executions(stateMachineArn=settings.state_machine_arn)["executions"] == []
+
+
+def test_keys_outside_the_prefix_and_suffix_start_nothing(env):
+    s3, sfn, settings = env
+    narrow = settings.model_copy(update={"key_prefix": "elsewhere/", "key_suffix": ".gz"})
+    response = ingest(
+        load_event("manifest_writer/sqs-s3-notifications.json"), s3_client=s3, sfn_client=sfn, settings=narrow
+    )
+    assert response["run_id"] is None

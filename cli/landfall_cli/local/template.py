@@ -142,6 +142,10 @@ class Stack:
     def of_type(self, kind: str) -> list[str]:
         return [logical_id for logical_id, r in self.resources.items() if r["Type"] == kind]
 
+    def outputs(self) -> dict[str, str]:
+        """The stack's Outputs, as CloudFormation would report them."""
+        return {name: str(self.resolve(output["Value"])) for name, output in self.template.get("Outputs", {}).items()}
+
     def function_environment(self, logical_id: str) -> dict[str, str]:
         globals_ = self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
         own = self.resources[logical_id]["Properties"].get("Environment", {}).get("Variables", {})

@@ -4,14 +4,18 @@ Shapes: S3 event notifications (direct, or as the body of an SQS message) and Ev
 "Object Created" events. Keys in S3 notifications are URL-encoded (`+` is a space); EventBridge keys
 are not. `s3:TestEvent` messages, folder markers, empty objects and keys outside the configured
 prefix/suffix are skipped.
+
+Messages are decoded with msgspec into just the fields used: a batch of 10,000 notifications costs
+less than `json.loads` of the same bodies, and a message of the wrong shape is named precisely.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote_plus
+
+import msgspec
 
 from landfall.models import ManifestItem
 
@@ -20,60 +24,89 @@ class MalformedNotification(ValueError):
     """A message is not a notification this pipeline understands."""
 
 
-def items_from_message(body: str | dict[str, Any]) -> list[ManifestItem]:
+class _Bucket(msgspec.Struct):
+    name: str
+
+
+class _S3Object(msgspec.Struct, rename={"etag": "eTag", "version_id": "versionId"}):
+    key: str
+    size: int = 0
+    etag: str = ""
+    version_id: str | None = None
+
+
+class _S3Entity(msgspec.Struct):
+    bucket: _Bucket
+    object: _S3Object
+
+
+class _S3Record(msgspec.Struct):
+    s3: _S3Entity
+
+
+class _EventBridgeObject(msgspec.Struct, rename={"version_id": "version-id"}):
+    key: str
+    size: int = 0
+    etag: str = ""
+    version_id: str | None = None
+
+
+class _EventBridgeDetail(msgspec.Struct):
+    bucket: _Bucket
+    object: _EventBridgeObject
+
+
+class _Message(msgspec.Struct, rename={"detail_type": "detail-type", "records": "Records", "event": "Event"}):
+    records: list[_S3Record] | None = None
+    event: str | None = None
+    detail_type: str | None = None
+    detail: _EventBridgeDetail | None = None
+
+
+_decoder = msgspec.json.Decoder(_Message)
+
+
+def _decode_key(key: str) -> str:
+    return unquote_plus(key) if "%" in key or "+" in key else key
+
+
+def items_from_message(body: str | bytes | dict[str, Any]) -> list[ManifestItem]:
     """Manifest items of one notification message (an SQS body or a direct event)."""
     try:
-        message = json.loads(body) if isinstance(body, str) else body
-    except json.JSONDecodeError as error:
+        message = msgspec.convert(body, _Message) if isinstance(body, dict) else _decoder.decode(body)
+    except msgspec.ValidationError as error:
+        raise MalformedNotification(f"not an S3 or EventBridge notification: {error}") from None
+    except msgspec.DecodeError as error:
         raise MalformedNotification(f"message body is not JSON: {error}") from None
-    if not isinstance(message, dict):
-        raise MalformedNotification("message body is not a JSON object")
-    if message.get("Event") == "s3:TestEvent":
+    if message.event == "s3:TestEvent":
         return []
-    if message.get("detail-type") == "Object Created":
-        return [_from_eventbridge(message)]
-    if isinstance(message.get("Records"), list):
-        return [_from_s3_record(record) for record in message["Records"]]
+    if message.detail_type == "Object Created" and message.detail is not None:
+        bucket, obj = message.detail.bucket.name, message.detail.object
+        return [_item(bucket, obj.key, obj.size, obj.etag, obj.version_id)]
+    if message.records is not None:
+        return [
+            _item(r.s3.bucket.name, _decode_key(r.s3.object.key), r.s3.object.size, r.s3.object.etag,
+                  r.s3.object.version_id)
+            for r in message.records
+        ]  # fmt: skip
     raise MalformedNotification("message is neither an S3 nor an EventBridge notification")
 
 
-def _from_s3_record(record: Any) -> ManifestItem:
-    try:
-        s3 = record["s3"]
-        obj = s3["object"]
-        return ManifestItem(
-            bucket=s3["bucket"]["name"],
-            key=unquote_plus(obj["key"]),
-            size=int(obj.get("size", 0)),
-            etag=obj.get("eTag", ""),
-            version_id=obj.get("versionId") or None,
-        )
-    except (KeyError, TypeError, ValueError) as error:
-        raise MalformedNotification(f"S3 record lacks {error}") from None
+def _item(bucket: str, key: str, size: int, etag: str, version_id: str | None) -> ManifestItem:
+    return ManifestItem(bucket=bucket, key=key, size=size, etag=etag, version_id=version_id or None)
 
 
-def _from_eventbridge(event: dict[str, Any]) -> ManifestItem:
-    try:
-        detail = event["detail"]
-        obj = detail["object"]
-        return ManifestItem(
-            bucket=detail["bucket"]["name"],
-            key=obj["key"],
-            size=int(obj.get("size", 0)),
-            etag=obj.get("etag", ""),
-            version_id=obj.get("version-id") or None,
-        )
-    except (KeyError, TypeError, ValueError) as error:
-        raise MalformedNotification(f"EventBridge event lacks {error}") from None
+def wanted(item: ManifestItem, prefix: str, suffix: str) -> bool:
+    """A real data object (no folder marker, not empty) under the configured prefix and suffix."""
+    key = item.key
+    return item.size > 0 and not key.endswith("/") and key.startswith(prefix) and key.endswith(suffix)
 
 
 def select(items: Iterable[ManifestItem], prefix: str, suffix: str) -> Iterator[ManifestItem]:
-    """Keep real data objects under prefix/suffix, each (bucket, key, version) once."""
+    """The wanted items, each (bucket, key, version) once."""
     seen: set[tuple[str, str, str | None]] = set()
     for item in items:
-        if item.key.endswith("/") or item.size == 0:
-            continue
-        if not item.key.startswith(prefix) or not item.key.endswith(suffix):
+        if not wanted(item, prefix, suffix):
             continue
         identity = (item.bucket, item.key, item.version_id)
         if identity not in seen:

@@ -82,10 +82,11 @@ def start_run(
     unique = {_order(item): item for item in items}  # the same object twice is one manifest line
     for order in sorted(unique):
         builder.add(unique[order])
-    return start_built_run(
+    started = start_built_run(
         builder, source, s3_client=s3_client, sfn_client=sfn_client, state_machine_arn=state_machine_arn,
         bucket=bucket, config=config,
     )  # fmt: skip
+    return started[0] if started else None
 
 
 def start_built_run(
@@ -97,8 +98,9 @@ def start_built_run(
     state_machine_arn: str,
     bucket: str,
     config: RunConfig,
-) -> ExecutionInput | None:
-    """Upload a built manifest (before anything runs) and start its execution."""
+) -> tuple[ExecutionInput, bool] | None:
+    """Upload a built manifest (before anything runs) and start its execution; the flag is False when
+    the run had started already (the same objects, listed or notified again)."""
     if not builder.objects:
         return None
     run_id = builder.run_id(source)
@@ -113,8 +115,8 @@ def start_built_run(
         output_bucket=bucket,
         config=config,
     )
-    start_execution(execution_input, sfn_client=sfn_client, state_machine_arn=state_machine_arn)
-    return execution_input
+    new = start_execution(execution_input, sfn_client=sfn_client, state_machine_arn=state_machine_arn)
+    return execution_input, new
 
 
 def execution_arn(state_machine_arn: str, run_id: str) -> str:
@@ -122,16 +124,32 @@ def execution_arn(state_machine_arn: str, run_id: str) -> str:
 
 
 def start_execution(execution_input: ExecutionInput, *, sfn_client, state_machine_arn: str) -> bool:
-    """Start the run's execution; False if it had started already with the same input."""
+    """Start the run's execution; False if it exists already with the same input (a different input
+    under the same name is an error).
+
+    Looked up first: StartExecution answers a repeat of a running execution with success, which
+    would hide that nothing new started."""
     payload = execution_input.model_dump_json()
     run_id = execution_input.run_id
+    arn = execution_arn(state_machine_arn, run_id)
+    if _exists(sfn_client, arn, payload):
+        logger.info("run already started", extra={"run_id": run_id})
+        return False
     try:
         sfn_client.start_execution(stateMachineArn=state_machine_arn, name=run_id, input=payload)
-    except sfn_client.exceptions.ExecutionAlreadyExists:
-        existing = sfn_client.describe_execution(executionArn=execution_arn(state_machine_arn, run_id))
-        if json.loads(existing["input"]) != json.loads(payload):
-            raise ConflictingRunError(f"execution {run_id} exists with a different input") from None
+    except sfn_client.exceptions.ExecutionAlreadyExists:  # started meanwhile by a concurrent delivery
+        _exists(sfn_client, arn, payload)
         logger.info("run already started", extra={"run_id": run_id})
         return False
     logger.info("run started", extra={"run_id": run_id, "objects": execution_input.objects})
+    return True
+
+
+def _exists(sfn_client, arn: str, payload: str) -> bool:
+    try:
+        existing = sfn_client.describe_execution(executionArn=arn)
+    except sfn_client.exceptions.ExecutionDoesNotExist:
+        return False
+    if json.loads(existing["input"]) != json.loads(payload):
+        raise ConflictingRunError(f"execution {arn.rsplit(':', 1)[-1]} exists with a different input")
     return True

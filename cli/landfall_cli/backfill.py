@@ -1,0 +1,102 @@
+"""`landfall backfill`: process objects already in the landing bucket, by prefix or by time range.
+
+Listing is paginated and streamed: each run's manifest is built (and spooled to disk when large) as
+keys arrive, so memory does not grow with the number of keys. Keys come back from S3 in order, which
+is the manifest's order, so the run ids are the same whenever the same objects are listed again: a
+repeated backfill starts nothing new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from landfall.models import ExecutionInput, ManifestItem, RunConfig
+from landfall.notifications import wanted
+from landfall.runs import ManifestBuilder, start_built_run
+from landfall_cli.plan import RunPlan
+
+LIST_PAGE_KEYS = 1000
+
+
+def hour_prefixes(prefix: str, since: datetime, until: datetime) -> Iterator[str]:
+    """Firehose's `<prefix>YYYY/MM/DD/HH/` folders from `since` up to `until` (exclusive), whole days
+    as one prefix each, in key order."""
+    since = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    until = until.astimezone(UTC)
+    moment = since
+    while moment < until:
+        day_end = moment.replace(hour=0) + timedelta(days=1)
+        if moment.hour == 0 and day_end <= until:
+            yield f"{prefix}{moment:%Y/%m/%d}/"
+            moment = day_end
+        else:
+            yield f"{prefix}{moment:%Y/%m/%d/%H}/"
+            moment += timedelta(hours=1)
+
+
+def list_items(s3_client, bucket: str, prefixes: list[str], counter: list[int] | None = None) -> Iterator[ManifestItem]:
+    """Every object under the prefixes, page by page (`counter[0]` counts LIST requests)."""
+    paginator = s3_client.get_paginator("list_objects_v2")
+    for prefix in prefixes:
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": LIST_PAGE_KEYS}):
+            if counter is not None:
+                counter[0] += 1
+            for obj in page.get("Contents", []):
+                yield ManifestItem(bucket=bucket, key=obj["Key"], size=obj["Size"], etag=obj.get("ETag", "").strip('"'))
+
+
+@dataclass
+class PlannedRun:
+    plan: RunPlan
+    started: ExecutionInput | None = None
+    run_id: str = ""
+    new: bool = False  # False: the same objects had been backfilled already, their run exists
+
+
+@dataclass
+class Backfill:
+    """Splits listed items into runs of at most `objects_per_run` and starts each (unless a dry run)."""
+
+    s3_client: object
+    sfn_client: object
+    state_machine_arn: str
+    pipeline_bucket: str
+    config: RunConfig
+    key_prefix: str
+    key_suffix: str
+    objects_per_run: int = 100_000
+    dry_run: bool = False
+    runs: list[PlannedRun] = field(default_factory=list)
+    skipped: int = 0
+
+    def run(self, items: Iterator[ManifestItem]) -> list[PlannedRun]:
+        builder: ManifestBuilder | None = None
+        plan: RunPlan | None = None
+        for item in items:
+            if not wanted(item, self.key_prefix, self.key_suffix):
+                self.skipped += 1
+                continue
+            if plan is None or plan.objects >= self.objects_per_run:
+                self._finish(builder, plan)
+                builder, plan = (None if self.dry_run else ManifestBuilder()), RunPlan(self.config)
+            plan.add(item)
+            if builder is not None:
+                builder.add(item)
+        self._finish(builder, plan)
+        return self.runs
+
+    def _finish(self, builder: ManifestBuilder | None, plan: RunPlan | None) -> None:
+        if plan is None or not plan.objects:
+            return
+        planned = PlannedRun(plan)
+        if builder is not None:
+            planned.run_id = builder.run_id("backfill")
+            started = start_built_run(
+                builder, "backfill", s3_client=self.s3_client, sfn_client=self.sfn_client,
+                state_machine_arn=self.state_machine_arn, bucket=self.pipeline_bucket, config=self.config,
+            )  # fmt: skip
+            if started:
+                planned.started, planned.new = started
+        self.runs.append(planned)

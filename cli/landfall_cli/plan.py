@@ -1,0 +1,90 @@
+"""What a run will do and cost, before it starts: objects, bytes, batches, duration, AWS cost.
+
+Batches follow the Distributed Map's ItemBatcher: a batch closes at MaxItemsPerBatch items or before
+its items' JSON would pass MaxInputBytesPerBatch. Duration and processor time come from a throughput
+per processor (stored, usually gzip, bytes per second; `make bench` measures what one core reaches)
+and the map's concurrency.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from landfall.costs import CostEstimate, Prices, estimate, run_usage
+from landfall.models import ManifestItem, RunConfig
+
+MULTIPART_PART_BYTES = 5 * 1024 * 1024
+_BATCH_INPUT_BYTES = 200  # the BatchInput the ItemBatcher adds to every batch, and the JSON around items
+
+
+@dataclass(frozen=True)
+class Throughput:
+    stored_bytes_per_second: float = 8e6  # per processor at 1,769 MB (one vCPU), gzip JSON lines
+    seconds_per_batch: float = 0.3  # invocation, first requests, summary
+    partitions_per_object: float = 1.5  # curated objects written per input object (hours it spans)
+    curated_ratio: float = 1.3  # curated (gzip level 1) bytes per input (gzip level 6) byte
+    reducer_seconds: float = 2.0
+
+
+@dataclass
+class RunPlan:
+    """Accumulates a run's items as they are listed; nothing of them is kept."""
+
+    config: RunConfig
+    objects: int = 0
+    bytes: int = 0
+    batches: int = 0
+    largest_batch_bytes: int = 0
+    _batch_items: int = field(default=0, repr=False)
+    _batch_json: int = field(default=0, repr=False)
+    _batch_bytes: int = field(default=0, repr=False)
+
+    def add(self, item: ManifestItem) -> None:
+        json_bytes = len(item.model_dump_json(exclude_none=True)) + 1
+        full = self._batch_items >= self.config.max_items_per_batch
+        too_big = self._batch_json + json_bytes + _BATCH_INPUT_BYTES > self.config.max_input_bytes_per_batch
+        if not self._batch_items or full or too_big:
+            self.batches += 1
+            self._batch_items = self._batch_json = self._batch_bytes = 0
+        self._batch_items += 1
+        self._batch_json += json_bytes
+        self._batch_bytes += item.size
+        self.largest_batch_bytes = max(self.largest_batch_bytes, self._batch_bytes)
+        self.objects += 1
+        self.bytes += item.size
+
+    def processor_seconds(self, throughput: Throughput) -> float:
+        return self.bytes / throughput.stored_bytes_per_second + self.batches * throughput.seconds_per_batch
+
+    def duration_seconds(self, throughput: Throughput) -> float:
+        """Wall time at the configured concurrency (0 means as many as Step Functions allows: 10,000)."""
+        if not self.batches:
+            return 0.0
+        parallel = min(self.config.max_concurrency or 10_000, self.batches)
+        longest = self.largest_batch_bytes / throughput.stored_bytes_per_second + throughput.seconds_per_batch
+        return max(longest, self.processor_seconds(throughput) / parallel) + throughput.reducer_seconds
+
+    def cost(
+        self,
+        processor_memory_mb: int,
+        reducer_memory_mb: int,
+        throughput: Throughput | None = None,
+        prices: Prices | None = None,
+        list_requests: int = 0,
+    ) -> CostEstimate:
+        throughput = throughput or Throughput()
+        curated_bytes = self.bytes * throughput.curated_ratio
+        curated_puts = math.ceil(self.objects * throughput.partitions_per_object + curated_bytes / MULTIPART_PART_BYTES)
+        usage = run_usage(
+            objects=self.objects,
+            batches=self.batches,
+            processor_seconds=self.processor_seconds(throughput),
+            processor_memory_mb=processor_memory_mb,
+            reducer_seconds=throughput.reducer_seconds,
+            reducer_memory_mb=reducer_memory_mb,
+            curated_puts=curated_puts,
+            other_gets=1 + math.ceil(self.batches / 1000),  # the results manifest and files
+            other_puts=4 + list_requests,  # manifest, report (json, md), redrive manifest; LISTs are PUT-priced
+        )
+        return estimate(usage, self.bytes, prices)

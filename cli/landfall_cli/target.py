@@ -1,0 +1,114 @@
+"""Where a `landfall` command acts: a deployed stack on AWS, or the emulator `make demo` keeps running.
+
+Both are found the same way: the stack's Outputs name the buckets and functions, and the manifest
+writer's environment holds the pipeline's settings (state machine, prefixes, batch sizes,
+concurrency, tolerance), so a backfill starts runs exactly as the notification path does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from landfall.ingestion import run_config
+from landfall.models import RunConfig
+from landfall.settings import ManifestWriterSettings, parse_settings
+
+LOCAL_STATE = Path(".landfall/local.json")
+
+
+class TargetError(RuntimeError):
+    """The stack or the local emulator cannot be found."""
+
+
+@dataclass(frozen=True)
+class Target:
+    s3: Any
+    sfn: Any
+    lambda_: Any
+    outputs: dict[str, str]
+    settings: ManifestWriterSettings
+    processor_memory_mb: int
+    reducer_memory_mb: int
+    where: str  # for messages: "stack NAME in REGION" or "the local emulator at URL"
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.settings.state_machine_arn
+
+    @property
+    def pipeline_bucket(self) -> str:
+        return self.settings.pipeline_bucket
+
+    @property
+    def landing_bucket(self) -> str:
+        return self.outputs["LandingBucketName"]
+
+    @property
+    def config(self) -> RunConfig:
+        return run_config(self.settings)
+
+
+def local_state_path() -> Path:
+    return Path(os.environ.get("LANDFALL_LOCAL_STATE", LOCAL_STATE))
+
+
+def write_local_state(path: Path, endpoint_url: str, region: str, outputs: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"endpoint_url": endpoint_url, "region": region, "outputs": outputs}, indent=2))
+
+
+def local_target(path: Path | None = None) -> Target:
+    path = path or local_state_path()
+    try:
+        state = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise TargetError(
+            f"no local emulator is running ({path} is missing): start one with `make demo ARGS='--keep 30'`"
+        ) from None
+    session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=state["region"])
+    clients = {
+        name: session.client(name, endpoint_url=state["endpoint_url"]) for name in ("s3", "stepfunctions", "lambda")
+    }
+    return _target(clients, state["outputs"], f"the local emulator at {state['endpoint_url']}")
+
+
+def aws_target(stack: str, region: str | None = None, profile: str | None = None) -> Target:
+    session = boto3.Session(region_name=region, profile_name=profile)
+    cloudformation = session.client("cloudformation")
+    try:
+        described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+    except cloudformation.exceptions.ClientError as error:
+        raise TargetError(f"stack {stack}: {error}") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    clients = {name: session.client(name) for name in ("s3", "stepfunctions", "lambda")}
+    return _target(clients, outputs, f"stack {stack} in {session.region_name}")
+
+
+def _target(clients: dict[str, Any], outputs: dict[str, str], where: str) -> Target:
+    lambda_ = clients["lambda"]
+    missing = {"LandingBucketName", "ManifestWriterFunctionName", "ProcessorFunctionName", "ReducerFunctionName"}
+    missing -= outputs.keys()
+    if missing:
+        raise TargetError(f"{where} lacks the outputs {sorted(missing)}: deploy this version of the template")
+    writer = lambda_.get_function_configuration(FunctionName=outputs["ManifestWriterFunctionName"])
+    settings = parse_settings(ManifestWriterSettings, writer.get("Environment", {}).get("Variables", {}))
+    memory = {
+        name: lambda_.get_function_configuration(FunctionName=outputs[f"{name}FunctionName"])["MemorySize"]
+        for name in ("Processor", "Reducer")
+    }
+    return Target(
+        s3=clients["s3"],
+        sfn=clients["stepfunctions"],
+        lambda_=lambda_,
+        outputs=outputs,
+        settings=settings,
+        processor_memory_mb=memory["Processor"],
+        reducer_memory_mb=memory["Reducer"],
+        where=where,
+    )

@@ -1,0 +1,98 @@
+"""What a run costs on AWS, from what it uses. Prices are settings (LANDFALL_PRICE_* variables).
+
+Defaults are us-east-1 list prices: Lambda x86 per GB-second and per request; Step Functions
+Standard per state transition (a Distributed Map is charged one per child execution it starts),
+Express per request and per GB-second (billed for at least 64 MB); S3 Standard per GET and per
+PUT/COPY/POST/LIST. Data transfer inside a region and storage are not included.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EXPRESS_MIN_GB = 64 / 1024
+
+
+class Prices(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    lambda_gb_second: float = Field(default=0.0000166667, alias="LANDFALL_PRICE_LAMBDA_GB_SECOND")
+    lambda_request: float = Field(default=0.20 / 1e6, alias="LANDFALL_PRICE_LAMBDA_REQUEST")
+    state_transition: float = Field(default=0.025 / 1000, alias="LANDFALL_PRICE_STATE_TRANSITION")
+    express_request: float = Field(default=1.00 / 1e6, alias="LANDFALL_PRICE_EXPRESS_REQUEST")
+    express_gb_second: float = Field(default=0.00001667, alias="LANDFALL_PRICE_EXPRESS_GB_SECOND")
+    s3_get: float = Field(default=0.0004 / 1000, alias="LANDFALL_PRICE_S3_GET")
+    s3_put: float = Field(default=0.005 / 1000, alias="LANDFALL_PRICE_S3_PUT")
+
+
+class Usage(BaseModel):
+    """What a run uses (measured by the reducer, or planned before a backfill)."""
+
+    lambda_requests: int = 0
+    lambda_gb_seconds: float = 0.0
+    state_transitions: int = 0
+    express_requests: int = 0
+    express_gb_seconds: float = 0.0
+    s3_gets: int = 0
+    s3_puts: int = 0
+
+
+class CostEstimate(BaseModel):
+    usage: Usage
+    lambda_usd: float
+    step_functions_usd: float
+    s3_usd: float
+    total_usd: float
+    gigabytes: float  # input processed (as stored, usually gzip)
+    usd_per_gb: float | None
+
+
+def estimate(usage: Usage, input_bytes: int, prices: Prices | None = None) -> CostEstimate:
+    prices = prices or Prices()
+    lambda_usd = usage.lambda_requests * prices.lambda_request + usage.lambda_gb_seconds * prices.lambda_gb_second
+    sfn_usd = (
+        usage.state_transitions * prices.state_transition
+        + usage.express_requests * prices.express_request
+        + usage.express_gb_seconds * prices.express_gb_second
+    )
+    s3_usd = usage.s3_gets * prices.s3_get + usage.s3_puts * prices.s3_put
+    total = lambda_usd + sfn_usd + s3_usd
+    gigabytes = input_bytes / 1e9
+    return CostEstimate(
+        usage=usage,
+        lambda_usd=round(lambda_usd, 6),
+        step_functions_usd=round(sfn_usd, 6),
+        s3_usd=round(s3_usd, 6),
+        total_usd=round(total, 6),
+        gigabytes=round(gigabytes, 6),
+        usd_per_gb=round(total / gigabytes, 6) if gigabytes else None,
+    )
+
+
+# The parent workflow's own transitions: Map start, Reduce, Verdict, Done/Fail (and a margin for retries).
+PARENT_TRANSITIONS = 6
+
+
+def run_usage(
+    *,
+    objects: int,
+    batches: int,
+    processor_seconds: float,
+    processor_memory_mb: int,
+    reducer_seconds: float,
+    reducer_memory_mb: int,
+    curated_puts: int,
+    other_gets: int = 0,
+    other_puts: int = 0,
+) -> Usage:
+    """Usage of one run: one processor invocation and one Express child per batch, one reducer."""
+    return Usage(
+        lambda_requests=batches + 1,
+        lambda_gb_seconds=processor_seconds * processor_memory_mb / 1024 + reducer_seconds * reducer_memory_mb / 1024,
+        state_transitions=PARENT_TRANSITIONS + batches,
+        express_requests=batches,
+        # a child lives as long as its processor call (billed in 100 ms steps, 64 MB at least)
+        express_gb_seconds=max(processor_seconds, 0.1 * batches) * EXPRESS_MIN_GB,
+        s3_gets=objects + 1 + other_gets,  # each object, the manifest (ItemReader), the reducer's reads
+        s3_puts=curated_puts + other_puts,
+    )

@@ -1,0 +1,136 @@
+"""Backfill listing, run splitting, manifests, and the dry-run plan and cost."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+
+import pytest
+
+from landfall.costs import Prices, Usage, estimate
+from landfall.models import ManifestItem, RunConfig
+from landfall.runs import ManifestBuilder, manifest_body, run_id_for
+from landfall_cli.backfill import Backfill, hour_prefixes, list_items
+from landfall_cli.plan import RunPlan, Throughput
+
+CONFIG = RunConfig(
+    max_concurrency=10, max_items_per_batch=4, max_input_bytes_per_batch=1000, tolerated_failure_percentage=5
+)
+DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+
+
+def item(key: str, size: int = 1000) -> ManifestItem:
+    return ManifestItem(bucket="landing", key=key, size=size, etag="e")
+
+
+def test_hour_prefixes_cover_the_range_with_whole_days_where_they_fit():
+    prefixes = list(
+        hour_prefixes("raw/", datetime(2026, 11, 21, 22, 30, tzinfo=UTC), datetime(2026, 11, 23, 2, tzinfo=UTC))
+    )
+    assert prefixes == [
+        "raw/2026/11/21/22/", "raw/2026/11/21/23/", "raw/2026/11/22/", "raw/2026/11/23/00/", "raw/2026/11/23/01/",
+    ]  # fmt: skip
+    assert prefixes == sorted(prefixes)  # listing them in turn keeps the manifest's order
+
+
+def test_the_builder_makes_the_same_manifest_and_run_id_as_the_notification_path():
+    items = [item(f"raw/k{i:03d}") for i in range(50)]
+    builder = ManifestBuilder()
+    for each in items:
+        builder.add(each)
+    assert builder.run_id("backfill") == run_id_for("backfill", manifest_body(items))
+    assert (builder.objects, builder.bytes) == (50, 50_000)
+    with pytest.raises(ValueError, match="out of order"):
+        builder.add(item("raw/a"))
+
+
+def test_batches_close_at_the_item_limit_and_at_the_byte_limit():
+    plan = RunPlan(CONFIG)
+    for i in range(10):
+        plan.add(item(f"raw/{i}"))
+    assert plan.batches == 3  # 4 + 4 + 2
+    wide = RunPlan(CONFIG)
+    for i in range(6):
+        wide.add(item(f"raw/{'x' * 300}{i}"))  # ~360 bytes of JSON each: two per 1,000-byte batch
+    assert wide.batches == 3
+
+
+def test_duration_follows_concurrency():
+    one = RunPlan(CONFIG.model_copy(update={"max_concurrency": 1}))
+    many = RunPlan(CONFIG)
+    for i in range(40):
+        one.add(item(f"raw/{i:02d}", 8_000_000))
+        many.add(item(f"raw/{i:02d}", 8_000_000))
+    speed = Throughput(stored_bytes_per_second=8e6, seconds_per_batch=0, reducer_seconds=0)
+    assert one.duration_seconds(speed) == pytest.approx(40)
+    assert many.duration_seconds(speed) == pytest.approx(4)  # 10 batches of 4 s, 10 at a time
+
+
+def test_cost_adds_up_each_service_from_its_prices():
+    usage = Usage(lambda_requests=1_000_000, lambda_gb_seconds=1000, state_transitions=1000, express_requests=1_000_000,
+                  express_gb_seconds=0, s3_gets=1000, s3_puts=1000)  # fmt: skip
+    prices = Prices(lambda_gb_second=0.001, lambda_request=1e-6, state_transition=0.01, express_request=1e-6,
+                    express_gb_second=0, s3_get=0.001, s3_put=0.002)  # fmt: skip
+    cost = estimate(usage, input_bytes=2_000_000_000, prices=prices)
+    assert (cost.lambda_usd, cost.step_functions_usd, cost.s3_usd) == (2.0, 11.0, 3.0)
+    assert cost.total_usd == 16.0 and cost.usd_per_gb == 8.0
+
+
+def test_a_terabyte_plan_counts_every_billed_unit():
+    plan = RunPlan(RunConfig(max_concurrency=100, max_items_per_batch=20, max_input_bytes_per_batch=200_000,
+                             tolerated_failure_percentage=5))  # fmt: skip
+    for i in range(15_625):  # 64 MiB Firehose objects
+        plan.add(item(f"raw/{i:05d}", 64_000_000))
+    cost = plan.cost(processor_memory_mb=1769, reducer_memory_mb=1024)
+    assert plan.batches == math.ceil(15_625 / 20)
+    batches = plan.batches
+    processor_seconds = 1e12 / 8e6 + batches * 0.3
+    assert cost.usage.lambda_gb_seconds == pytest.approx(processor_seconds * 1769 / 1024 + 2.0 * 1024 / 1024)
+    assert cost.usage.state_transitions == 6 + batches  # one per child execution, plus the parent's own
+    assert cost.usage.express_requests == batches and cost.usage.lambda_requests == batches + 1
+    assert cost.usage.s3_gets == 15_625 + 1 + 1 + 1
+    assert 4 < cost.total_usd < 7  # the README's "about $5 per TB of gzip input"
+
+
+@pytest.fixture
+def machine(s3, sfn):
+    for bucket in ("landing", "pipeline"):
+        s3.create_bucket(Bucket=bucket)
+    return sfn.create_state_machine(name="p", definition=DEFINITION, roleArn="arn:aws:iam::123456789012:role/r")[
+        "stateMachineArn"
+    ]
+
+
+def test_backfill_splits_runs_skips_unwanted_objects_and_is_idempotent(s3, sfn, machine):
+    for i in range(7):
+        s3.put_object(Bucket="landing", Key=f"raw/2026/11/22/13/obj-{i}.gz", Body=b"x" * 10)
+    s3.put_object(Bucket="landing", Key="raw/2026/11/22/13/empty.gz", Body=b"")
+    s3.put_object(Bucket="landing", Key="raw/2026/11/22/13/notes.txt", Body=b"x")
+
+    def backfill(dry_run=False):
+        run = Backfill(s3, sfn, machine, "pipeline", CONFIG, "raw/", ".gz", objects_per_run=3, dry_run=dry_run)
+        return run, run.run(list_items(s3, "landing", ["raw/"]))
+
+    dry, planned = backfill(dry_run=True)
+    assert [p.plan.objects for p in planned] == [3, 3, 1] and dry.skipped == 2
+    assert sfn.list_executions(stateMachineArn=machine)["executions"] == []
+
+    _, started = backfill()
+    assert [p.new for p in started] == [True, True, True]
+    manifest = s3.get_object(Bucket="pipeline", Key=started[0].started.manifest.key)["Body"].read().decode()
+    assert [json.loads(line)["key"] for line in manifest.splitlines()] == [
+        f"raw/2026/11/22/13/obj-{i}.gz" for i in range(3)
+    ]
+    _, again = backfill()
+    assert [p.new for p in again] == [False, False, False]
+    assert [p.run_id for p in again] == [p.run_id for p in started]
+    assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 3
+
+
+def test_listing_pages_through_any_number_of_keys(s3, machine):
+    for i in range(2_345):
+        s3.put_object(Bucket="landing", Key=f"raw/k{i:05d}", Body=b"x")
+    lists = [0]
+    keys = [i.key for i in list_items(s3, "landing", ["raw/"], lists)]
+    assert keys == [f"raw/k{i:05d}" for i in range(2_345)] and lists[0] == 3
