@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,28 @@ def test_the_demo_fails_and_says_why_when_objects_fail_beyond_the_tolerance(tmp_
     assert result.returncode == 1, result.stdout + result.stderr
     assert "raw/corrupt.gz" in result.stdout and "truncated gzip stream" in result.stdout
     assert "1 of 2 objects failed" in result.stdout
+
+
+def test_the_kept_emulator_serves_the_local_commands_then_stops_by_itself(tmp_path: Path):
+    state = tmp_path / "local.json"
+    env = {**os.environ, "COLUMNS": "250", "LANDFALL_LOCAL_STATE": str(state)}
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "landfall_cli.main", "demo", "--objects", "2", "--records", "20", "--keep", "0.2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while not state.exists():
+            assert process.poll() is None and time.monotonic() < deadline, "the demo ended without serving"
+            time.sleep(0.5)
+        command = [sys.executable, "-m", "landfall_cli.main"]
+        plan = subprocess.run(
+            [*command, "backfill", "--local", "--dry-run"], env=env, capture_output=True, text=True, timeout=60
+        )  # noqa: S603
+        assert plan.returncode == 0, plan.stdout + plan.stderr
+        assert "objects" in plan.stdout and "2" in plan.stdout and "dry run: nothing started" in plan.stdout
+        assert process.wait(timeout=120) == 0  # it stops by itself after --keep minutes
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert not state.exists()

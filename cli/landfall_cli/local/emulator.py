@@ -49,9 +49,21 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
 
 
 class SqsEventSource(threading.Thread):
-    """Lambda's SQS event source mapping: batch size, batching window, partial batch responses."""
+    """Lambda's SQS event source mapping: batch size, batching window, partial batch responses.
 
-    def __init__(self, emulator: Emulator, queue_url: str, function_name: str, properties: dict[str, Any]) -> None:
+    Messages a function fails become visible again after `retry_after` seconds instead of the
+    queue's visibility timeout (12 minutes), so that retries and the dead-letter queue's
+    maxReceiveCount play out within a local run.
+    """
+
+    def __init__(
+        self,
+        emulator: Emulator,
+        queue_url: str,
+        function_name: str,
+        properties: dict[str, Any],
+        retry_after: int = 1,
+    ) -> None:
         super().__init__(name=f"esm-{function_name}", daemon=True)
         self.queue_url = queue_url
         self.queue_arn = emulator.stack.arn(emulator.queue_logical_id(queue_url))
@@ -64,7 +76,9 @@ class SqsEventSource(threading.Thread):
         self.region = emulator.stack.region
         self.stopping = threading.Event()
         self.idle = threading.Event()
+        self.retry_after = retry_after
         self.messages_handled = 0
+        self.messages_failed = 0
         self.invocations = 0
         self.errors: list[str] = []
 
@@ -122,11 +136,13 @@ class SqsEventSource(threading.Thread):
         self.invocations += 1
         payload = json.loads(response["Payload"].read() or b"null")
         if response.get("FunctionError"):
-            return  # the whole batch becomes visible again after the visibility timeout
-        failed = set()
-        if self.partial and isinstance(payload, dict):
+            failed = {m["MessageId"] for m in messages}  # the whole batch is retried
+        elif self.partial and isinstance(payload, dict):
             failed = {f["itemIdentifier"] for f in payload.get("batchItemFailures", [])}
+        else:
+            failed = set()
         done = [m for m in messages if m["MessageId"] not in failed]
+        retry = [m for m in messages if m["MessageId"] in failed]
         for start in range(0, len(done), 10):
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
@@ -134,7 +150,16 @@ class SqsEventSource(threading.Thread):
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])
                 ],
             )
-        self.messages_handled += len(messages)
+        for start in range(0, len(retry), 10):
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self.retry_after}
+                    for i, m in enumerate(retry[start : start + 10])
+                ],
+            )
+        self.messages_handled += len(done)
+        self.messages_failed += len(retry)
 
 
 class Emulator:
@@ -363,15 +388,24 @@ class Emulator:
         return [e for page in paginator.paginate(stateMachineArn=self.state_machine_arn) for e in page["executions"]]
 
     def wait_for_ingestion(self, notifications: int, timeout: float = 120) -> None:
-        """Until the event sources have handled `notifications` messages and the queue is empty."""
-        wait_for(
-            lambda: (
-                sum(s.messages_handled for s in self.event_sources) - self._handled_at_start >= notifications
-                and all(s.idle.is_set() for s in self.event_sources)
-            ),
-            timeout,
-            f"{notifications} notifications to be ingested",
-        )
+        """Until `notifications` more messages were handled since the last wait, and no message is
+        queued or in flight: the runs they start have started."""
+        sqs = self.client("sqs")
+        urls = [source.queue_url for source in self.event_sources]
+
+        def drained() -> bool:
+            handled = sum(s.messages_handled for s in self.event_sources)
+            if handled - self._handled_at_start < notifications or not all(s.idle.is_set() for s in self.event_sources):
+                return False
+            names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            for url in urls:
+                attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+                if any(int(attributes[name]) for name in names):
+                    return False
+            self._handled_at_start = handled
+            return True
+
+        wait_for(drained, timeout, f"{notifications} notifications to be ingested")
 
     def wait_for_execution(self, execution_arn: str, timeout: float = 300) -> dict[str, Any]:
         sfn = self.client("stepfunctions")
