@@ -10,6 +10,8 @@ events, ~0.1 % bad lines), so the ratios hold whatever the machine's speed:
 - 500 small objects with 20 ms added S3 latency: concurrent fetches vs one by one
 - the manifest writer's own work on a batch of 10,000 notifications, beside `json.loads` of the bodies
 - peak RSS of a backfill of 10,000 and of 100,000 listed keys (flat)
+- the reducer on 100,000 result records vs a naive `json.load` of every result file, and the peak RSS
+  of both at 10,000 and 100,000 records
 
 Writes a table to stdout and `benchmarks/results/latest.json`.
 """
@@ -29,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import ingestion, workloads
+from benchmarks import ingestion, reduction, workloads
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -170,6 +172,24 @@ def main() -> None:
         backfill[f"keys_{keys}_rss_mb"] = round(measured["max_rss_mb"], 1)
         rows.append((f"peak RSS, backfill of {keys:,} keys", f"{measured['max_rss_mb']:.0f} MB", ""))
     results["backfill"] = backfill
+
+    reducer: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for count in (10_000, 100_000):
+            folder = Path(tmp) / str(count)
+            reduction.make_results(folder, count)
+            ours_rss = _in_subprocess("reducer", str(folder), module="reduction")["max_rss_mb"]
+            naive_rss = _in_subprocess("naive", str(folder), module="reduction")["max_rss_mb"]
+            reducer |= {f"reducer_{count}_rss_mb": round(ours_rss, 1), f"naive_{count}_rss_mb": round(naive_rss, 1)}
+            rows.append(
+                (f"peak RSS, reducer / naive, {count:,} results", f"{ours_rss:.0f} MB", f"naive: {naive_rss:.0f} MB")
+            )
+        folder = str(Path(tmp) / "100000")
+        ours = _median(lambda: reduction.reducer(folder), args.rounds)
+        naive = _median(lambda: reduction.naive(folder), args.rounds)
+    reducer |= {"reducer_100000_s": ours, "naive_100000_s": naive, "x_naive": naive / ours}
+    rows.append(("reducer, 100,000 result records", f"{ours:.1f} s", f"{naive / ours:.2f}× naive json.load"))
+    results["reducer"] = reducer
 
     width = max(len(r[0]) for r in rows)
     print(f"{results['uncompressed_mb']:.0f} MB uncompressed, medians of {args.rounds} rounds")

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from landfall.costs import Prices
 from landfall.jobs import default_job
 from landfall.models import ManifestItem, ReducerEvent, RunConfig, S3Location
 from landfall.reduction import reduce_run
@@ -207,3 +208,66 @@ def test_objects_without_delimiters_are_counted(bucket):
     )
     report = reduce_run(reducer_event(bucket, ["raw/a", "raw/b"]), bucket, default_job())
     assert report.objects.without_delimiters == 1
+
+
+def test_json_array_files_are_streamed_and_every_record_counted(bucket):
+    keys = [f"raw/{n:05d}" for n in range(3000)]
+    records = [record("SUCCEEDED", [k], batch_output(summary(k))) for k in keys]
+    put_results(bucket, {"SUCCEEDED": [(records[:1700], "JSON"), (records[1700:], "JSON")]})
+    report = reduce_run(reducer_event(bucket, keys), bucket, default_job())
+    assert report.status == "SUCCEEDED" and report.reconciliation.ok, report.reconciliation.problems
+    assert (report.objects.processed, report.records.read) == (3000, 12000)
+
+
+def test_a_corrupt_json_array_file_is_a_clear_error(bucket):
+    put_results(bucket, {"SUCCEEDED": [([record("SUCCEEDED", ["raw/a"], batch_output(summary("raw/a")))], "JSON")]})
+    bucket.put_object(Bucket=BUCKET, Key=f"{PREFIX}SUCCEEDED_0.json", Body=b'[{"Status": "SUCCEEDED", "Output": ')
+    with pytest.raises(CorruptResultsError, match="SUCCEEDED_0.json"):
+        reduce_run(reducer_event(bucket, ["raw/a"]), bucket, default_job())
+    assert "Contents" not in bucket.list_objects_v2(Bucket=BUCKET, Prefix="reports/")
+
+
+def test_a_batch_whose_input_was_not_included_cannot_be_accounted_for(bucket):
+    failed = record("FAILED", ["raw/b"], error="States.TaskFailed", cause="boom")
+    failed["InputDetails"] = {"Included": False}
+    del failed["Input"]
+    put_results(bucket, {
+        "SUCCEEDED": [([record("SUCCEEDED", ["raw/a"], batch_output(summary("raw/a")))], "JSONL")],
+        "FAILED": [([failed], "JSONL")],
+    })  # fmt: skip
+    report = reduce_run(reducer_event(bucket, ["raw/a", "raw/b"]), bucket, default_job())
+    assert report.status == "FAILED" and not report.reconciliation.ok
+    assert any("input was not included" in p for p in report.reconciliation.problems)
+    assert any("raw/b" in p for p in report.reconciliation.problems)  # named as not accounted for
+    redrive = bucket.get_object(Bucket=BUCKET, Key=report.outputs.redrive_manifest_key)["Body"].read()
+    assert [json.loads(line)["key"] for line in redrive.splitlines()] == ["raw/b"]
+
+
+def test_many_failures_are_listed_up_to_a_limit_and_all_redriven(bucket):
+    keys = [f"raw/{n:05d}" for n in range(1200)]
+    put_results(bucket, {"PENDING": [([record("PENDING", [k]) for k in keys], "JSONL")]})
+    report = reduce_run(reducer_event(bucket, keys, tolerance=100), bucket, default_job())
+    assert report.objects.pending == 1200 and report.reconciliation.ok
+    assert (len(report.failures), report.failures_omitted) == (1000, 200)
+    redrive = bucket.get_object(Bucket=BUCKET, Key=report.outputs.redrive_manifest_key)["Body"].read()
+    assert len(redrive.splitlines()) == 1200
+    markdown = bucket.get_object(Bucket=BUCKET, Key=f"reports/{RUN}/report.md")["Body"].read().decode()
+    assert "200 more" in markdown
+
+
+def test_the_report_estimates_the_runs_cost_from_what_the_processors_measured(bucket):
+    one = batch_output(summary("raw/a") | {"s3_gets": 1, "s3_puts": 2}) | {"duration_ms": 2000, "memory_mb": 2048}
+    two = batch_output(summary("raw/b") | {"s3_gets": 1, "s3_puts": 7}) | {"duration_ms": 4000, "memory_mb": 2048}
+    put_results(bucket, {"SUCCEEDED": [([record("SUCCEEDED", ["raw/a"], one),
+                                         record("SUCCEEDED", ["raw/b"], two)], "JSONL")]})  # fmt: skip
+    prices = Prices(lambda_gb_second=1.0, lambda_request=0, state_transition=0, express_request=0,
+                    express_gb_second=0, s3_get=0, s3_put=0)  # fmt: skip
+    report = reduce_run(reducer_event(bucket, ["raw/a", "raw/b"]), bucket, default_job(), prices=prices)
+    usage = report.cost.usage
+    assert usage.lambda_gb_seconds == pytest.approx(12.0, abs=0.5)  # 2 s + 4 s at 2 GB, plus the reducer's moment
+    assert report.cost.lambda_usd == pytest.approx(usage.lambda_gb_seconds)
+    assert (usage.express_requests, usage.state_transitions, usage.lambda_requests) == (2, 8, 4)
+    assert usage.s3_gets >= 2 + 3 and usage.s3_puts >= 9 + 3
+    assert report.cost.usd_per_gb == pytest.approx(report.cost.total_usd / (200 / 1e9), rel=1e-3)
+    markdown = bucket.get_object(Bucket=BUCKET, Key=f"reports/{RUN}/report.md")["Body"].read().decode()
+    assert "Estimated AWS cost" in markdown

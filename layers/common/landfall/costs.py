@@ -14,6 +14,8 @@ EXPRESS_MIN_GB = 64 / 1024
 
 
 class Prices(BaseModel):
+    """Read from the environment with `settings_from_env(Prices)`; every price has a default."""
+
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
     lambda_gb_second: float = Field(default=0.0000166667, alias="LANDFALL_PRICE_LAMBDA_GB_SECOND")

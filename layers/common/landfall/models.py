@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from landfall.costs import CostEstimate
+
 MESSAGE_VERSION = 1
 
 Source = Literal["notification", "backfill", "redrive"]
@@ -85,6 +87,8 @@ class ObjectSummary(Message):
     aggregates: dict[str, Any] = Field(default_factory=dict)
     curated_keys: list[str] = Field(default_factory=list)
     quarantine_key: str | None = None
+    s3_gets: int = 0  # requests this object cost, for the run's cost
+    s3_puts: int = 0
 
 
 class BatchSummary(Message):
@@ -95,6 +99,7 @@ class BatchSummary(Message):
     objects_key: str | None = None
     aggregates: dict[str, Any] = Field(default_factory=dict)
     duration_ms: int = 0
+    memory_mb: int = 0  # the processor's memory size: with the duration, its GB-seconds
 
 
 class ObjectFailure(BaseModel):
@@ -142,8 +147,10 @@ class RunReport(Message):
     bytes_read: int = 0
     aggregates: dict[str, Any] = Field(default_factory=dict)
     failures: list[ObjectFailure] = Field(default_factory=list)
+    failures_omitted: int = 0  # beyond the first failures listed; all are in the redrive manifest
     reconciliation: Reconciliation
     outputs: RunOutputs
+    cost: CostEstimate | None = None
 
 
 class ReducerEvent(ExecutionInput):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -112,6 +113,8 @@ class _ObjectRun:
             self.quarantine.close()
         self.summary.records = self.summary.valid + self.summary.rejected
         self.summary.aggregates = self.aggregate
+        self.summary.s3_gets = 1  # S3Object reads the object with one ranged GET
+        self.summary.s3_puts = sum(writer.requests for writer in self.writers())
         return self.summary
 
     def abandon(self) -> None:
@@ -188,7 +191,7 @@ def process_object(
 
 def _failed(item: ManifestItem, error: str) -> ObjectSummary:
     logger.warning("object failed", extra={"bucket": item.bucket, "key": item.key, "error": error})
-    return ObjectSummary(bucket=item.bucket, key=item.key, status="failed", error=error)
+    return ObjectSummary(bucket=item.bucket, key=item.key, status="failed", error=error, s3_gets=1)
 
 
 def process_batch(event: ProcessorEvent, s3_client, settings: ProcessorSettings, job: Job) -> BatchSummary:
@@ -219,7 +222,10 @@ def summarise(
     for obj in objects:
         aggregate = job.merge(aggregate, obj.aggregates)
         obj.aggregates = {}
-    summary = BatchSummary(run_id=batch.run_id, objects=objects, aggregates=aggregate, duration_ms=duration_ms)
+    memory_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "0"))  # set by the Lambda runtime
+    summary = BatchSummary(
+        run_id=batch.run_id, objects=objects, aggregates=aggregate, duration_ms=duration_ms, memory_mb=memory_mb
+    )
     lines = [obj.model_dump_json(exclude_none=True) for obj in objects]
     if sum(len(line) + 1 for line in lines) > settings.inline_summary_bytes:
         identity = "\n".join(f"{o.bucket}/{o.key}" for o in objects).encode()

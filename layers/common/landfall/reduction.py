@@ -1,13 +1,24 @@
-"""The reducer's work: merge every batch summary into the run report and prove nothing was lost."""
+"""The reducer's work: merge every batch summary into the run report and prove nothing was lost.
+
+Memory does not grow with the results: result files are streamed record by record, and each manifest
+object is held as an 8-byte digest of its bucket and key with a one-byte outcome. The redrive manifest
+is written by reading the manifest a second time. (Two objects whose digests collide would be reported
+as one object accounted for twice: the run fails loudly, it never passes silently.)
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import tempfile
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from landfall.costs import EXPRESS_MIN_GB, PARENT_TRANSITIONS, Prices, Usage, estimate
 from landfall.jobs import Job
 from landfall.models import (
     BatchSummary,
@@ -32,62 +43,114 @@ from landfall.outputs import (
     results_prefix,
 )
 from landfall.results import find_manifest, iter_records, read_manifest
-from landfall.runs import manifest_body
+from landfall.settings import parse_settings
+
+MAX_REPORTED_FAILURES = 1000  # in report.json/.md; every one is in the redrive manifest
+
+# outcome of each manifest object
+_UNSEEN, _PROCESSED, _FAILED_OBJECT, _FAILED_BATCH, _PENDING = range(5)
+_OUTCOME_NAMES = {_PROCESSED: "processed", _FAILED_OBJECT: "failed", _FAILED_BATCH: "batch", _PENDING: "pending"}
 
 
-def _manifest_items(s3_client, bucket: str, key: str) -> Iterator[ManifestItem]:
+def _digest(bucket: str, key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(f"{bucket}\0{key}".encode(), digest_size=8).digest())
+
+
+def _manifest_lines(s3_client, bucket: str, key: str) -> Iterator[bytes]:
     body = s3_client.get_object(Bucket=bucket, Key=key)["Body"]
-    for line in body.iter_lines():
+    for line in body.iter_lines(chunk_size=1 << 20):
         if line.strip():
-            yield ManifestItem.model_validate_json(line)
+            yield line
 
 
-def _identity(bucket: str, key: str) -> tuple[str, str]:
-    return (bucket, key)
+class _Ledger:
+    """Where each manifest object went: accounted exactly once, or named as a problem."""
 
+    def __init__(self, s3_client, bucket: str, key: str) -> None:
+        self.index: dict[int, int] = {}
+        for number, line in enumerate(_manifest_lines(s3_client, bucket, key)):
+            item = ManifestItem.model_validate_json(line)
+            self.index[_digest(item.bucket, item.key)] = number
+        self.outcomes = bytearray(len(self.index))
+        self.problems: list[str] = []
 
-def reduce_run(event: ReducerEvent, s3_client, job: Job) -> RunReport:
-    """Read the run's results, reconcile them with its manifest, write and return the report."""
-    bucket = event.output_bucket
-    expected = {
-        _identity(item.bucket, item.key): item
-        for item in _manifest_items(s3_client, event.manifest.bucket, event.manifest.key)
-    }
-    accounted: dict[tuple[str, str], str] = {}
-    problems: list[str] = []
-    failures: list[ObjectFailure] = []
-    records = RecordCounts()
-    counts = Counts(in_manifest=len(expected))
-    aggregate = job.new_aggregate()
-    bytes_read = 0
-
-    def account(bucket_: str, key: str, outcome: str) -> bool:
-        identity = _identity(bucket_, key)
-        if identity not in expected:
-            problems.append(f"s3://{bucket_}/{key} was {outcome} but is not in the manifest")
+    def account(self, bucket: str, key: str, outcome: int) -> bool:
+        position = self.index.get(_digest(bucket, key))
+        name = _OUTCOME_NAMES[outcome]
+        if position is None:
+            self.problems.append(f"s3://{bucket}/{key} was {name} but is not in the manifest")
             return False
-        if identity in accounted:
-            problems.append(f"s3://{bucket_}/{key} was {outcome} and {accounted[identity]}")
+        if self.outcomes[position] != _UNSEEN:
+            self.problems.append(f"s3://{bucket}/{key} was {name} and {_OUTCOME_NAMES[self.outcomes[position]]}")
             return False
-        accounted[identity] = outcome
+        self.outcomes[position] = outcome
         return True
 
+    @property
+    def unseen(self) -> int:
+        return self.outcomes.count(_UNSEEN)
+
+
+class _Costs:
+    """What the run used, measured as it is reduced."""
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.processor_gb_seconds = 0.0
+        self.processor_seconds = 0.0
+        self.s3_gets = 0
+        self.s3_puts = 0
+
+    def batch(self, summary: BatchSummary) -> None:
+        seconds = summary.duration_ms / 1000
+        self.processor_seconds += seconds
+        self.processor_gb_seconds += seconds * (summary.memory_mb or 1769) / 1024
+        self.s3_gets += bool(summary.objects_key)  # read back by the reducer
+        self.s3_puts += bool(summary.objects_key)
+
+
+def reduce_run(event: ReducerEvent, s3_client, job: Job, prices: Prices | None = None) -> RunReport:
+    """Read the run's results, reconcile them with its manifest, write and return the report."""
+    started = time.monotonic()
+    bucket = event.output_bucket
+    ledger = _Ledger(s3_client, event.manifest.bucket, event.manifest.key)
+    failures: list[ObjectFailure] = []
+    records = RecordCounts()
+    counts = Counts(in_manifest=len(ledger.outcomes))
+    aggregate = job.new_aggregate()
+    bytes_read = 0
+    costs = _Costs()
+    reducer_gets = 3  # the manifest twice, the results manifest
+
+    def fail(bucket_: str, key: str, kind: str, error: str) -> None:
+        if len(failures) < MAX_REPORTED_FAILURES:
+            failures.append(ObjectFailure(bucket=bucket_, key=key, kind=kind, error=error))  # type: ignore[arg-type]
+
     results_key = find_manifest(s3_client, bucket, results_prefix(event.run_id))
+    results: dict[str, Any] = {}
     if results_key is None:
-        problems.append("the map run wrote no results manifest")
+        ledger.problems.append("the map run wrote no results manifest")
     else:
-        for record in iter_records(s3_client, read_manifest(s3_client, bucket, results_key)):
+        results = read_manifest(s3_client, bucket, results_key)
+        reducer_gets += sum(len(files) for files in results["ResultFiles"].values())
+        for record in iter_records(s3_client, results):
             if record.kind == "SUCCEEDED":
-                summary = BatchSummary.model_validate(record.output)
+                if record.output is None:
+                    ledger.problems.append("a succeeded batch's output was not included in its result record")
+                    continue
+                summary = BatchSummary.model_validate_json(record.output)
+                costs.batches += 1
+                costs.batch(summary)
                 aggregate = job.merge(aggregate, summary.aggregates)
                 for obj in _objects_of(s3_client, bucket, summary):
-                    if not account(obj.bucket, obj.key, obj.status):
-                        continue
+                    costs.s3_gets += obj.s3_gets
+                    costs.s3_puts += obj.s3_puts
                     if obj.status == "failed":
-                        counts.failed += 1
-                        failures.append(
-                            ObjectFailure(bucket=obj.bucket, key=obj.key, kind="object", error=obj.error or "")
-                        )
+                        if ledger.account(obj.bucket, obj.key, _FAILED_OBJECT):
+                            counts.failed += 1
+                            fail(obj.bucket, obj.key, "object", obj.error or "")
+                        continue
+                    if not ledger.account(obj.bucket, obj.key, _PROCESSED):
                         continue
                     counts.processed += 1
                     counts.without_delimiters += obj.framing == "concatenated"
@@ -98,28 +161,33 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job) -> RunReport:
                     for reason, n in obj.rejected_by_reason.items():
                         records.rejected_by_reason[reason] = records.rejected_by_reason.get(reason, 0) + n
                     if obj.records != obj.valid + obj.rejected:
-                        problems.append(
+                        ledger.problems.append(
                             f"s3://{obj.bucket}/{obj.key}: {obj.records} records read but "
                             f"{obj.valid} valid + {obj.rejected} rejected"
                         )
                     if obj.aggregates:  # summaries of older processors carried them per object
                         aggregate = job.merge(aggregate, obj.aggregates)
             else:
-                kind = "batch" if record.kind == "FAILED" else "pending"
+                pending = record.kind == "PENDING"
+                costs.batches += not pending  # a failed batch ran (its duration is not reported)
                 error = f"{record.error}: {record.cause}" if record.error else f"batch {record.status.lower()}"
-                for item in _batch_items(record.input):
-                    if account(item.bucket, item.key, kind):
-                        if kind == "pending":
+                items = _batch_items(record.input)
+                if items is None:
+                    ledger.problems.append(f"a {record.kind} batch's input was not included: its objects are unknown")
+                    continue
+                for item in items:
+                    if ledger.account(item.bucket, item.key, _PENDING if pending else _FAILED_BATCH):
+                        if pending:
                             counts.pending += 1
                         else:
                             counts.failed += 1
-                        failures.append(ObjectFailure(bucket=item.bucket, key=item.key, kind=kind, error=error))
+                        fail(item.bucket, item.key, "pending" if pending else "batch", error)
 
-    missing = [identity for identity in expected if identity not in accounted]
+    problems = ledger.problems
+    redrive_key, first_missing = _write_redrive(s3_client, event, ledger)
+    missing = ledger.unseen
     if missing:
-        problems.append(
-            f"{len(missing)} manifest objects are not accounted for, e.g. s3://{missing[0][0]}/{missing[0][1]}"
-        )
+        problems.append(f"{missing} manifest objects are not accounted for, e.g. {first_missing}")
     if counts.in_manifest != counts.processed + counts.failed + counts.pending:
         problems.append(
             f"{counts.in_manifest} objects in the manifest but {counts.processed} processed + "
@@ -131,15 +199,22 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job) -> RunReport:
     map_error = None
     if event.map_error:
         map_error = f"{event.map_error.get('Error')}: {event.map_error.get('Cause')}"
-    status, status_reason = _status(problems, map_error, len(failures), counts.in_manifest, event.config)
+    failed = counts.failed + counts.pending
+    status, status_reason = _status(problems, map_error, failed, counts.in_manifest, event.config)
 
-    redrive_key = None
-    to_redrive = [expected[_identity(f.bucket, f.key)] for f in failures]
-    to_redrive += [expected[identity] for identity in missing]
-    if to_redrive:
-        redrive_key = redrive_manifest_key(event.run_id)
-        s3_client.put_object(Bucket=bucket, Key=redrive_key, Body=manifest_body(to_redrive))
-
+    reducer_gb_seconds = (time.monotonic() - started) * int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") or 1024)
+    result_files = sum(len(f) for f in results["ResultFiles"].values()) + 1 if results_key else 0
+    usage = Usage(
+        lambda_requests=costs.batches + 2,  # the processors, the manifest writer, the reducer
+        lambda_gb_seconds=costs.processor_gb_seconds + reducer_gb_seconds / 1024,
+        state_transitions=PARENT_TRANSITIONS + costs.batches,  # one per child execution started
+        express_requests=costs.batches,
+        express_gb_seconds=max(costs.processor_seconds, 0.1 * costs.batches) * EXPRESS_MIN_GB,
+        s3_gets=costs.s3_gets + reducer_gets,
+        # the processors' writes, the run's manifest, the ResultWriter's files, the reports, the redrive manifest
+        s3_puts=costs.s3_puts + 1 + result_files + 2 + bool(redrive_key),
+    )
+    prices = prices or parse_settings(Prices, os.environ)
     report = RunReport(
         run_id=event.run_id,
         status=status,
@@ -150,6 +225,7 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job) -> RunReport:
         bytes_read=bytes_read,
         aggregates=aggregate,
         failures=failures,
+        failures_omitted=failed - len(failures) if failed > len(failures) else 0,
         reconciliation=Reconciliation(ok=not problems, problems=problems),
         outputs=RunOutputs(
             bucket=bucket,
@@ -158,6 +234,7 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job) -> RunReport:
             report_key=report_key(event.run_id),
             redrive_manifest_key=redrive_key,
         ),
+        cost=estimate(usage, event.bytes, prices),
     )
     s3_client.put_object(Bucket=bucket, Key=report.outputs.report_key, Body=report.model_dump_json(indent=2))
     s3_client.put_object(
@@ -165,12 +242,35 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job) -> RunReport:
     )
     logger.info("run reduced", extra={"run_id": event.run_id, "status": status})
     metrics.add_metric(name="RunObjects", unit=MetricUnit.Count, value=counts.in_manifest)
-    metrics.add_metric(name="RunObjectsFailed", unit=MetricUnit.Count, value=counts.failed + counts.pending)
+    metrics.add_metric(name="RunObjectsFailed", unit=MetricUnit.Count, value=failed)
     metrics.add_metric(name="RunRecords", unit=MetricUnit.Count, value=records.read)
     metrics.add_metric(name="RunRecordsRejected", unit=MetricUnit.Count, value=records.rejected)
     metrics.add_metric(name="RunBytes", unit=MetricUnit.Bytes, value=bytes_read)
     metrics.add_metric(name="RunsNotReconciled", unit=MetricUnit.Count, value=int(bool(problems)))
     return report
+
+
+def _write_redrive(s3_client, event: ReducerEvent, ledger: _Ledger) -> tuple[str | None, str]:
+    """Copy the manifest lines of every object not processed (failed, pending, unaccounted for) to the
+    redrive manifest, reading the manifest again; also names the first unaccounted object."""
+    first_missing = ""
+    written = 0
+    with tempfile.SpooledTemporaryFile(max_size=1 << 20) as spool:
+        lines = _manifest_lines(s3_client, event.manifest.bucket, event.manifest.key)
+        for outcome, line in zip(ledger.outcomes, lines, strict=False):
+            if outcome == _PROCESSED:
+                continue
+            if outcome == _UNSEEN and not first_missing:
+                item = ManifestItem.model_validate_json(line)
+                first_missing = f"s3://{item.bucket}/{item.key}"
+            spool.write(line + b"\n")
+            written += 1
+        if not written:
+            return None, first_missing
+        key = redrive_manifest_key(event.run_id)
+        spool.seek(0)
+        s3_client.upload_fileobj(spool, event.output_bucket, key)
+    return key, first_missing
 
 
 def _status(
@@ -202,10 +302,12 @@ def _objects_of(s3_client, bucket: str, summary: BatchSummary) -> Iterator[Objec
                 yield ObjectSummary.model_validate_json(line)
 
 
-def _batch_items(batch_input: Any) -> list[ManifestItem]:
-    if not isinstance(batch_input, dict):
-        return []
-    return [ManifestItem.model_validate(item) for item in batch_input.get("Items", [])]
+def _batch_items(batch_input: str | None) -> list[ManifestItem] | None:
+    """The objects of a failed or pending batch, from its input (None when it was not included)."""
+    if batch_input is None:
+        return None
+    items = json.loads(batch_input).get("Items", [])
+    return [ManifestItem.model_validate(item) for item in items]
 
 
 def render_markdown(report: RunReport) -> str:
@@ -233,6 +335,18 @@ def render_markdown(report: RunReport) -> str:
     if report.failures:
         lines += ["", "## Failures", ""]
         lines += [f"- `s3://{f.bucket}/{f.key}` ({f.kind}): {f.error}" for f in report.failures]
+        if report.failures_omitted:
+            lines.append(f"- … and {report.failures_omitted} more: every one is in the redrive manifest")
+    if report.cost:
+        cost = report.cost
+        per_gb = f", ${cost.usd_per_gb:.4f} per GB of input" if cost.usd_per_gb else ""
+        lines += [
+            "",
+            f"Estimated AWS cost: **${cost.total_usd:.4f}**{per_gb} — Lambda ${cost.lambda_usd:.4f} "
+            f"({cost.usage.lambda_gb_seconds:.1f} GB-s), Step Functions ${cost.step_functions_usd:.4f} "
+            f"({cost.usage.state_transitions} transitions, {cost.usage.express_requests} Express children), "
+            f"S3 ${cost.s3_usd:.4f} ({cost.usage.s3_gets} GET, {cost.usage.s3_puts} PUT)",
+        ]
     lines += [
         "",
         f"Curated output: `s3://{report.outputs.bucket}/{report.outputs.curated_prefix}`  ",

@@ -1,31 +1,54 @@
 """Read what a Distributed Map's ResultWriter wrote: manifest.json and every result file it lists.
 
-A result record (Transformation NONE) carries `Input` and `Output` as JSON *strings*; failed records
-carry `Error` and `Cause`. JSON Lines files (OutputType JSONL) are streamed line by line.
+A result record (Transformation NONE) carries `Input` and `Output` as JSON *strings*, with
+`InputDetails`/`OutputDetails.Included` false when they were left out; failed records carry `Error`
+and `Cause`. Files are streamed whatever their size: JSON Lines (OutputType JSONL) line by line with
+msgspec, a JSON array (OutputType JSON) element by element with ijson. A file that cannot be read is
+a `CorruptResultsError`: the run cannot be proven complete.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import ijson
+import msgspec
+
 ResultKind = Literal["SUCCEEDED", "FAILED", "PENDING"]
 KINDS: tuple[ResultKind, ...] = ("SUCCEEDED", "FAILED", "PENDING")
+_READ_BYTES = 1 << 20
 
 
 class CorruptResultsError(ValueError):
     """A result file cannot be read: the run cannot be proven complete."""
 
 
+class _Details(msgspec.Struct):
+    Included: bool = True
+
+
+class _RawRecord(msgspec.Struct):
+    Status: str
+    Input: str | None = None
+    Output: str | None = None
+    InputDetails: _Details | None = None
+    OutputDetails: _Details | None = None
+    Error: str | None = None
+    Cause: str | None = None
+
+
+_line_decoder = msgspec.json.Decoder(_RawRecord)
+
+
 @dataclass(frozen=True)
 class ResultRecord:
     kind: ResultKind
     status: str
-    input: Any | None  # parsed; None when not included
-    output: Any | None
+    input: str | None  # JSON text; None when not included
+    output: str | None
     error: str | None
     cause: str | None
 
@@ -47,6 +70,7 @@ def read_manifest(s3_client, bucket: str, key: str) -> dict[str, Any]:
     try:
         manifest = json.loads(body)
         manifest["ResultFiles"]
+        manifest["DestinationBucket"]
     except (ValueError, KeyError, TypeError) as error:
         raise CorruptResultsError(f"s3://{bucket}/{key} is not a ResultWriter manifest: {error}") from None
     return manifest
@@ -56,50 +80,80 @@ def iter_records(s3_client, manifest: dict[str, Any]) -> Iterator[ResultRecord]:
     bucket = manifest["DestinationBucket"]
     for kind in KINDS:
         for entry in manifest["ResultFiles"].get(kind, []):
-            for raw in _iter_file(s3_client, bucket, entry["Key"]):
-                yield _record(kind, raw, entry["Key"])
+            body = s3_client.get_object(Bucket=bucket, Key=entry["Key"])["Body"]
+            for raw in _iter_file(body, entry["Key"]):
+                yield _record(kind, raw)
 
 
-def _iter_file(s3_client, bucket: str, key: str) -> Iterator[dict[str, Any]]:
-    lines = s3_client.get_object(Bucket=bucket, Key=key)["Body"].iter_lines(chunk_size=1 << 20)
-    first = next(lines, b"")
-    if first.lstrip().startswith(b"["):  # OutputType JSON: one array, decoded whole
-        try:
-            records = json.loads(b"\n".join([first, *lines]))
-        except ValueError as error:
-            raise CorruptResultsError(f"{key}: {error}") from None
-        if not isinstance(records, list):
-            raise CorruptResultsError(f"{key}: not a JSON array")
-        yield from records
-        return
-    for number, line in enumerate(itertools.chain([first], lines), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield json.loads(line)
-        except ValueError as error:
-            raise CorruptResultsError(f"{key} line {number}: {error}") from None
+def _iter_file(body, key: str) -> Iterator[_RawRecord]:
+    head = body.read(_READ_BYTES)
+    if head.lstrip().startswith(b"["):
+        yield from _iter_array(_Rewound(head, body), key)
+    else:
+        yield from _iter_lines(head, body, key)
 
 
-def _record(kind: ResultKind, raw: Any, key: str) -> ResultRecord:
-    if not isinstance(raw, dict) or "Status" not in raw:
-        raise CorruptResultsError(f"{key}: a record lacks Status")
+def _iter_lines(head: bytes, body, key: str) -> Iterator[_RawRecord]:
+    number = 0
+    tail = b""
+    chunk = head
+    while chunk:
+        lines = (tail + chunk).split(b"\n")
+        tail = lines.pop()
+        for line in lines:
+            number += 1
+            if line.strip():
+                yield _decode_line(line, key, number)
+        chunk = body.read(_READ_BYTES)
+    if tail.strip():
+        yield _decode_line(tail, key, number + 1)
+
+
+def _decode_line(line: bytes, key: str, number: int) -> _RawRecord:
     try:
-        return ResultRecord(
-            kind=kind,
-            status=raw["Status"],
-            input=_included(raw, "Input"),
-            output=_included(raw, "Output"),
-            error=raw.get("Error"),
-            cause=raw.get("Cause"),
-        )
-    except ValueError as error:
+        return _line_decoder.decode(line)
+    except msgspec.DecodeError as error:
+        raise CorruptResultsError(f"{key} line {number}: {error}") from None
+
+
+def _iter_array(stream: _Rewound, key: str) -> Iterator[_RawRecord]:
+    try:
+        for element in ijson.items(stream, "item", use_float=True):
+            try:
+                yield msgspec.convert(element, _RawRecord)
+            except msgspec.ValidationError as error:
+                raise CorruptResultsError(f"{key}: a record is not a ResultWriter record: {error}") from None
+    except ijson.JSONError as error:
         raise CorruptResultsError(f"{key}: {error}") from None
 
 
-def _included(raw: dict[str, Any], field: str) -> Any | None:
-    details = raw.get(f"{field}Details") or {}
-    value = raw.get(field)
-    if details.get("Included") is False or value is None:
+class _Rewound:
+    """A file-like object that gives back the bytes already read, then the rest of the body."""
+
+    def __init__(self, head: bytes, body) -> None:
+        self._head, self._body = head, body
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:  # ijson asks for nothing to learn whether the stream gives bytes
+            return b""
+        if self._head:
+            data, self._head = self._head, b""
+            return data
+        return self._body.read(size if size and size > 0 else _READ_BYTES)
+
+
+def _record(kind: ResultKind, raw: _RawRecord) -> ResultRecord:
+    return ResultRecord(
+        kind=kind,
+        status=raw.Status,
+        input=_included(raw.Input, raw.InputDetails),
+        output=_included(raw.Output, raw.OutputDetails),
+        error=raw.Error,
+        cause=raw.Cause,
+    )
+
+
+def _included(value: str | None, details: _Details | None) -> str | None:
+    if details is not None and not details.Included:
         return None
-    return json.loads(value) if isinstance(value, str) else value
+    return value

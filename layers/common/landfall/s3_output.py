@@ -33,6 +33,11 @@ class S3ObjectWriter:
         self._uploads = uploads
         self.bytes_written = 0
 
+    @property
+    def requests(self) -> int:
+        """PUT-priced requests: one PUT, or create + parts + complete."""
+        return 1 if self._upload_id is None else len(self._parts) + 2
+
     def write(self, data: bytes) -> None:
         self._buffer += data
         self.bytes_written += len(data)

@@ -47,10 +47,10 @@ class ProcessorSettings(JobSettings):
     inline_summary_bytes: int = Field(default=64 * 1024, ge=1024, le=200 * 1024, alias="INLINE_SUMMARY_BYTES")
 
 
-S = TypeVar("S", bound=_Settings)
+S = TypeVar("S", bound=BaseModel)
 
 
-def parse_settings[S: _Settings](model: type[S], environ: Mapping[str, str]) -> S:
+def parse_settings[S: BaseModel](model: type[S], environ: Mapping[str, str]) -> S:
     """Build `model` from `environ`, naming every missing or invalid variable on failure."""
     try:
         return model.model_validate(dict(environ))
@@ -60,6 +60,6 @@ def parse_settings[S: _Settings](model: type[S], environ: Mapping[str, str]) -> 
 
 
 @cache
-def settings_from_env[S: _Settings](model: type[S]) -> S:
+def settings_from_env[S: BaseModel](model: type[S]) -> S:
     """The settings of this execution environment (parsed on first use, then reused)."""
     return parse_settings(model, os.environ)

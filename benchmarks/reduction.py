@@ -1,0 +1,176 @@
+"""`make bench`: the reducer on 100,000 result records vs a naive `json.load` of every result file.
+
+Both read the same files from a local folder through the same stand-in S3 client, so what is compared
+is reading, parsing and merging: the naive way loads each file whole and parses every `Output`; the
+reducer streams, reconciles against the manifest, and writes its report and redrive manifest too.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from landfall.jobs import default_job
+from landfall.models import ManifestItem, ReducerEvent, RunConfig, S3Location
+from landfall.observability import logger
+from landfall.reduction import reduce_run
+
+RUN = "backfill-0123456789abcdef0123456789abcdef"
+BUCKET = "pipeline"
+TYPES = ["page_view", "click", "add_to_cart", "purchase", "search", "signup", "login", "logout", "share", "error"]
+
+
+class _FileBody:
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("rb")
+
+    def read(self, size: int = -1) -> bytes:
+        return self._file.read(size)
+
+    def iter_lines(self, chunk_size: int = 1024) -> Any:
+        for line in self._file:
+            yield line.rstrip(b"\r\n")
+        self._file.close()
+
+
+class FolderS3:
+    """The few S3 calls the reducer makes, served from a folder (bucket/key → folder/key)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803 - boto3's shape
+        return {"Body": _FileBody(self.root / Key)}
+
+    def put_object(self, Bucket: str, Key: str, Body: bytes | str) -> None:  # noqa: N803
+        path = self.root / Key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(Body.encode() if isinstance(Body, str) else Body)
+
+    def upload_fileobj(self, body, bucket: str, key: str) -> None:
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as out:
+            shutil.copyfileobj(body, out)
+
+    def get_paginator(self, name: str) -> FolderS3:
+        return self
+
+    def paginate(self, Bucket: str, Prefix: str) -> Any:  # noqa: N803
+        found = sorted(p for p in (self.root / Prefix).rglob("*") if p.is_file())
+        modified = [datetime.fromtimestamp(p.stat().st_mtime, UTC) for p in found]
+        yield {
+            "Contents": [
+                {"Key": str(p.relative_to(self.root)), "LastModified": m} for p, m in zip(found, modified, strict=True)
+            ]
+        }
+
+
+def make_results(root: Path, records: int, per_file: int = 10_000) -> None:
+    """A run of `records` one-object batches, as ResultWriter (JSONL) and the manifest writer leave it."""
+    rng = random.Random(4)  # noqa: S311 - test data
+    keys = [f"raw/2026/11/22/13/landfall-1-2026-11-22-13-05-00-{n:08d}.gz" for n in range(records)]
+    (root / "manifests").mkdir(parents=True, exist_ok=True)
+    with (root / f"manifests/{RUN}.jsonl").open("w") as manifest:
+        for key in keys:
+            manifest.write(ManifestItem(bucket="landing", key=key, size=64 << 20, etag="e").model_dump_json() + "\n")
+    results = root / f"results/{RUN}/6f2a0a3e"
+    results.mkdir(parents=True, exist_ok=True)
+    files = []
+    for number, start in enumerate(range(0, records, per_file)):
+        path = results / f"SUCCEEDED_{number}.json"
+        with path.open("w") as out:
+            for key in keys[start : start + per_file]:
+                out.write(json.dumps(_record(rng, key)) + "\n")
+        files.append({"Key": str(path.relative_to(root)), "Size": path.stat().st_size})
+    manifest = {"DestinationBucket": BUCKET, "MapRunArn": "arn:aws:states:us-east-1:123456789012:mapRun:p/m:6f2a0a3e",
+                "ResultFiles": {"FAILED": [], "PENDING": [], "SUCCEEDED": files}}  # fmt: skip
+    (results / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _record(rng: random.Random, key: str) -> dict[str, Any]:
+    by_type = {
+        t: {"count": rng.randint(1, 9000), "sum": rng.random() * 1e6, "min": rng.random(), "max": 900 + rng.random()}
+        for t in TYPES
+    }
+    obj = {
+        "version": 1,
+        "bucket": "landing",
+        "key": key,
+        "status": "processed",
+        "framing": "newline",
+        "bytes_read": 64 << 20,
+        "records": 200_000,
+        "valid": 199_800,
+        "rejected": 200,
+        "rejected_by_reason": {"schema": 150, "invalid_json": 50},
+        "curated_keys": [f"curated/dt=2026-11-22/hour={h}/0123456789abcdef01234567.jsonl.gz" for h in (12, 13)],
+        "quarantine_key": f"quarantine/{RUN}/0123456789abcdef01234567.jsonl",
+        "s3_gets": 1,
+        "s3_puts": 9,
+    }
+    output = {
+        "version": 1,
+        "run_id": RUN,
+        "objects": [obj],
+        "duration_ms": 5200,
+        "memory_mb": 1769,
+        "aggregates": {"by_type": by_type, "by_hour": {"2026-11-22T12": 50_000, "2026-11-22T13": 149_800}},
+    }
+    child_input = {
+        "BatchInput": {"version": 1, "run_id": RUN, "output_bucket": BUCKET},
+        "Items": [{"version": 1, "bucket": "landing", "key": key, "size": 64 << 20, "etag": "e"}],
+    }
+    return {"ExecutionArn": f"arn:aws:states:us-east-1:123456789012:execution:p/m:{key[-12:]}",
+            "Input": json.dumps(child_input), "InputDetails": {"Included": True}, "Name": key[-12:],
+            "Output": json.dumps(output), "OutputDetails": {"Included": True}, "RedriveCount": 0,
+            "RedriveStatus": "NOT_REDRIVABLE", "RedriveStatusReason": "Execution is SUCCEEDED and cannot be redriven",
+            "StartDate": "2026-11-22T13:05:00.123Z",
+            "StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:p/m",
+            "Status": "SUCCEEDED", "StopDate": "2026-11-22T13:05:05.323Z"}  # fmt: skip
+
+
+def reducer(root: str) -> float:
+    """The reducer's whole work on the run in `root`; its seconds."""
+    logger.setLevel("WARNING")
+    folder = Path(root)
+    records = sum(1 for _ in (folder / f"manifests/{RUN}.jsonl").open())
+    event = ReducerEvent(
+        run_id=RUN, source="backfill", manifest=S3Location(bucket=BUCKET, key=f"manifests/{RUN}.jsonl"),
+        objects=records, bytes=records * (64 << 20), output_bucket=BUCKET,
+        config=RunConfig(max_concurrency=100, max_items_per_batch=1, max_input_bytes_per_batch=200_000,
+                         tolerated_failure_percentage=5),
+    )  # fmt: skip
+    started = time.perf_counter()
+    report = reduce_run(event, FolderS3(folder), default_job())
+    seconds = time.perf_counter() - started
+    assert report.status == "SUCCEEDED" and report.objects.processed == records, report.status_reason
+    return seconds
+
+
+def naive(root: str) -> float:
+    """What public samples do: json.load each SUCCEEDED file whole, json.loads every Output, merge."""
+    folder = Path(root)
+    job = default_job()
+    started = time.perf_counter()
+    (manifest_path,) = folder.glob(f"results/{RUN}/*/manifest.json")
+    manifest = json.loads(manifest_path.read_bytes())
+    loaded = []
+    for entry in manifest["ResultFiles"]["SUCCEEDED"]:
+        with (folder / entry["Key"]).open() as file:
+            text = file.read()
+        loaded += [json.loads(line) for line in text.splitlines()] if not text.startswith("[") else json.loads(text)
+    aggregate, objects, records = job.new_aggregate(), 0, 0
+    for record in loaded:
+        output = json.loads(record["Output"])
+        aggregate = job.merge(aggregate, output["aggregates"])
+        objects += len(output["objects"])
+        records += sum(o["records"] for o in output["objects"])
+    seconds = time.perf_counter() - started
+    assert objects == len(loaded)
+    return seconds
