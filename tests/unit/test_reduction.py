@@ -106,7 +106,8 @@ def test_every_kind_of_result_file_is_read_and_reconciled(bucket):
     put_results(bucket, {
         "SUCCEEDED": [([record("SUCCEEDED", ["raw/a", "raw/b"], both)], "JSONL"),
                       ([record("SUCCEEDED", ["raw/c"], missing)], "JSON")],
-        "FAILED": [([record("FAILED", ["raw/d", "raw/e"], error="States.Timeout", cause="timed out")], "JSONL")],
+        "FAILED": [([record("FAILED", ["raw/d"], error="States.Timeout", cause="timed out")], "JSONL"),
+                   ([record("FAILED", ["raw/e"], error="Lambda.ServiceException", cause="boom")], "JSON")],
         "PENDING": [([record("PENDING", ["raw/f"])], "JSONL"), ([record("PENDING", ["raw/g"])], "JSON")],
     })  # fmt: skip
     report = reduce_run(reducer_event(bucket, keys, tolerance=80), bucket, default_job())

@@ -13,9 +13,13 @@ import json
 import os
 import tempfile
 import time
+from array import array
+from bisect import bisect_left
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from aws_lambda_powertools.metrics import MetricUnit
 
 from landfall.costs import EXPRESS_MIN_GB, PARENT_TRANSITIONS, Prices, Usage, estimate
@@ -52,8 +56,21 @@ _UNSEEN, _PROCESSED, _FAILED_OBJECT, _FAILED_BATCH, _PENDING = range(5)
 _OUTCOME_NAMES = {_PROCESSED: "processed", _FAILED_OBJECT: "failed", _FAILED_BATCH: "batch", _PENDING: "pending"}
 
 
+class _ObjectId(msgspec.Struct):
+    bucket: str
+    key: str
+
+
+_object_id = msgspec.json.Decoder(_ObjectId)
+
+
 def _digest(bucket: str, key: str) -> int:
     return int.from_bytes(hashlib.blake2b(f"{bucket}\0{key}".encode(), digest_size=8).digest())
+
+
+def _line_digest(line: bytes) -> int:
+    ident = _object_id.decode(line)
+    return _digest(ident.bucket, ident.key)
 
 
 def _manifest_lines(s3_client, bucket: str, key: str) -> Iterator[bytes]:
@@ -64,18 +81,22 @@ def _manifest_lines(s3_client, bucket: str, key: str) -> Iterator[bytes]:
 
 
 class _Ledger:
-    """Where each manifest object went: accounted exactly once, or named as a problem."""
+    """Where each manifest object went: accounted exactly once, or named as a problem.
+
+    Nine bytes per object: its digest in a sorted array (found by bisection) and its outcome."""
 
     def __init__(self, s3_client, bucket: str, key: str) -> None:
-        self.index: dict[int, int] = {}
-        for number, line in enumerate(_manifest_lines(s3_client, bucket, key)):
-            item = ManifestItem.model_validate_json(line)
-            self.index[_digest(item.bucket, item.key)] = number
-        self.outcomes = bytearray(len(self.index))
+        digests = array("Q", map(_line_digest, _manifest_lines(s3_client, bucket, key)))
+        self.digests = array("Q", sorted(digests))
+        self.outcomes = bytearray(len(self.digests))
         self.problems: list[str] = []
 
+    def position(self, digest: int) -> int | None:
+        at = bisect_left(self.digests, digest)
+        return at if at < len(self.digests) and self.digests[at] == digest else None
+
     def account(self, bucket: str, key: str, outcome: int) -> bool:
-        position = self.index.get(_digest(bucket, key))
+        position = self.position(_digest(bucket, key))
         name = _OUTCOME_NAMES[outcome]
         if position is None:
             self.problems.append(f"s3://{bucket}/{key} was {name} but is not in the manifest")
@@ -86,9 +107,26 @@ class _Ledger:
         self.outcomes[position] = outcome
         return True
 
+    def outcome_of(self, line: bytes) -> int:
+        position = self.position(_line_digest(line))
+        return _UNSEEN if position is None else self.outcomes[position]
+
     @property
     def unseen(self) -> int:
         return self.outcomes.count(_UNSEEN)
+
+
+@dataclass(slots=True)
+class _Tally:
+    processed: int = 0
+    failed: int = 0
+    pending: int = 0
+    without_delimiters: int = 0
+    bytes_read: int = 0
+    read: int = 0
+    valid: int = 0
+    rejected: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
 
 
 class _Costs:
@@ -115,10 +153,8 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job, prices: Prices | None =
     bucket = event.output_bucket
     ledger = _Ledger(s3_client, event.manifest.bucket, event.manifest.key)
     failures: list[ObjectFailure] = []
-    records = RecordCounts()
-    counts = Counts(in_manifest=len(ledger.outcomes))
+    tally = _Tally()  # plain counters: a pydantic model's attribute writes cost more, per object
     aggregate = job.new_aggregate()
-    bytes_read = 0
     costs = _Costs()
     reducer_gets = 3  # the manifest twice, the results manifest
 
@@ -147,19 +183,19 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job, prices: Prices | None =
                     costs.s3_puts += obj.s3_puts
                     if obj.status == "failed":
                         if ledger.account(obj.bucket, obj.key, _FAILED_OBJECT):
-                            counts.failed += 1
+                            tally.failed += 1
                             fail(obj.bucket, obj.key, "object", obj.error or "")
                         continue
                     if not ledger.account(obj.bucket, obj.key, _PROCESSED):
                         continue
-                    counts.processed += 1
-                    counts.without_delimiters += obj.framing == "concatenated"
-                    bytes_read += obj.bytes_read
-                    records.read += obj.records
-                    records.valid += obj.valid
-                    records.rejected += obj.rejected
+                    tally.processed += 1
+                    tally.without_delimiters += obj.framing == "concatenated"
+                    tally.bytes_read += obj.bytes_read
+                    tally.read += obj.records
+                    tally.valid += obj.valid
+                    tally.rejected += obj.rejected
                     for reason, n in obj.rejected_by_reason.items():
-                        records.rejected_by_reason[reason] = records.rejected_by_reason.get(reason, 0) + n
+                        tally.by_reason[reason] = tally.by_reason.get(reason, 0) + n
                     if obj.records != obj.valid + obj.rejected:
                         ledger.problems.append(
                             f"s3://{obj.bucket}/{obj.key}: {obj.records} records read but "
@@ -178,12 +214,18 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job, prices: Prices | None =
                 for item in items:
                     if ledger.account(item.bucket, item.key, _PENDING if pending else _FAILED_BATCH):
                         if pending:
-                            counts.pending += 1
+                            tally.pending += 1
                         else:
-                            counts.failed += 1
+                            tally.failed += 1
                         fail(item.bucket, item.key, "pending" if pending else "batch", error)
 
     problems = ledger.problems
+    counts = Counts(in_manifest=len(ledger.outcomes), processed=tally.processed, failed=tally.failed,
+                    pending=tally.pending, without_delimiters=tally.without_delimiters)  # fmt: skip
+    records = RecordCounts(
+        read=tally.read, valid=tally.valid, rejected=tally.rejected, rejected_by_reason=tally.by_reason
+    )
+    bytes_read = tally.bytes_read
     redrive_key, first_missing = _write_redrive(s3_client, event, ledger)
     missing = ledger.unseen
     if missing:
@@ -256,8 +298,8 @@ def _write_redrive(s3_client, event: ReducerEvent, ledger: _Ledger) -> tuple[str
     first_missing = ""
     written = 0
     with tempfile.SpooledTemporaryFile(max_size=1 << 20) as spool:
-        lines = _manifest_lines(s3_client, event.manifest.bucket, event.manifest.key)
-        for outcome, line in zip(ledger.outcomes, lines, strict=False):
+        for line in _manifest_lines(s3_client, event.manifest.bucket, event.manifest.key):
+            outcome = ledger.outcome_of(line)
             if outcome == _PROCESSED:
                 continue
             if outcome == _UNSEEN and not first_missing:

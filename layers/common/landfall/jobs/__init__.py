@@ -44,7 +44,10 @@ class Job(Protocol):
         """An empty aggregate (JSON-serialisable)."""
 
     def merge(self, left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
-        """Merge two aggregates into a new one (associative, order-independent)."""
+        """Merge `right` into `left` and return the result (associative, order-independent).
+
+        Callers always use the return value and never reuse `left` afterwards, so a job may update
+        `left` in place (the default job does: merging is the reducer's inner loop)."""
 
 
 DEFAULT_JOB = "landfall.jobs.events:EventsJob"

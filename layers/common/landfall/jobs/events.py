@@ -119,13 +119,13 @@ class EventsJob:
         return {"by_type": {}, "by_hour": {}}
 
     def merge(self, left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
-        merged = self.new_aggregate()
-        for source in (left, right):
-            for kind, stats in source.get("by_type", {}).items():
-                _add_stats(merged["by_type"], kind, stats)
-            for hour, count in source.get("by_hour", {}).items():
-                merged["by_hour"][hour] = merged["by_hour"].get(hour, 0) + count
-        return merged
+        by_type = left.setdefault("by_type", {})
+        by_hour = left.setdefault("by_hour", {})
+        for kind, stats in right.get("by_type", {}).items():
+            _add_stats(by_type, kind, stats)
+        for hour, count in right.get("by_hour", {}).items():
+            by_hour[hour] = by_hour.get(hour, 0) + count
+        return left
 
 
 def _add_stats(by_type: dict[str, dict[str, float]], kind: str, stats: dict[str, float]) -> None:
