@@ -42,6 +42,9 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
 
 
+NO_VALUE = object()  # AWS::NoValue: the property is left out
+
+
 @dataclass
 class Stack:
     """One stack's view of the template: parameters resolved, names assigned."""
@@ -68,6 +71,10 @@ class Stack:
             "AWS::SQS::Queue": "QueueName",
             "AWS::Serverless::StateMachine": "Name",
             "AWS::Serverless::Function": "FunctionName",
+            "AWS::Logs::LogGroup": "LogGroupName",
+            "AWS::SNS::Topic": "TopicName",
+            "AWS::CloudWatch::Dashboard": "DashboardName",
+            "AWS::Kinesis::Stream": "Name",
         }.get(resource["Type"])
         if explicit and explicit in props:
             return str(self.resolve(props[explicit]))
@@ -82,6 +89,9 @@ class Stack:
             "AWS::SQS::Queue": f"arn:aws:sqs:{region}:{account}:{name}",
             "AWS::Serverless::Function": f"arn:aws:lambda:{region}:{account}:function:{name}",
             "AWS::Serverless::StateMachine": f"arn:aws:states:{region}:{account}:stateMachine:{name}",
+            "AWS::IAM::Role": f"arn:aws:iam::{account}:role/{name}",
+            "AWS::Kinesis::Stream": f"arn:aws:kinesis:{region}:{account}:stream/{name}",
+            "AWS::Logs::LogGroup": f"arn:aws:logs:{region}:{account}:log-group:{name}:*",
         }[kind]
 
     def ref(self, name: str) -> str:
@@ -110,19 +120,46 @@ class Stack:
             return self.physical_name(logical_id)
         raise KeyError(f"{logical_id}.{attribute} is not resolved locally")
 
+    def condition(self, name: str) -> bool:
+        return bool(self._evaluate(self.template.get("Conditions", {})[name]))
+
+    def _evaluate(self, value: Any) -> Any:
+        """Condition functions: Fn::Equals, Fn::Not, Fn::And, Fn::Or and Condition references."""
+        if isinstance(value, dict) and len(value) == 1:
+            ((function, argument),) = value.items()
+            if function == "Condition":
+                return self.condition(argument)
+            if function == "Fn::Equals":
+                left, right = (str(self._evaluate(a)) for a in argument)
+                return left == right
+            if function == "Fn::Not":
+                return not self._evaluate(argument[0])
+            if function == "Fn::And":
+                return all(self._evaluate(a) for a in argument)
+            if function == "Fn::Or":
+                return any(self._evaluate(a) for a in argument)
+        return self.resolve(value)
+
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
             ((intrinsic, argument),) = value.items()
             if intrinsic == "Ref":
-                return self.ref(argument)
+                return NO_VALUE if argument == "AWS::NoValue" else self.ref(argument)
             if intrinsic == "Fn::GetAtt":
                 return self.get_att(*argument)
             if intrinsic == "Fn::Sub":
                 return self._sub(argument)
+            if intrinsic == "Fn::If":
+                name, when_true, when_false = argument
+                return self.resolve(when_true if self.condition(name) else when_false)
+            if intrinsic == "Fn::Join":
+                separator, items = argument
+                return separator.join(str(item) for item in self.resolve(items))
         if isinstance(value, dict):
-            return {key: self.resolve(item) for key, item in value.items()}
+            resolved = {key: self.resolve(item) for key, item in value.items()}
+            return {key: item for key, item in resolved.items() if item is not NO_VALUE}
         if isinstance(value, list):
-            return [self.resolve(item) for item in value]
+            return [item for item in (self.resolve(item) for item in value) if item is not NO_VALUE]
         return value
 
     def _sub(self, argument: Any) -> str:
@@ -143,8 +180,12 @@ class Stack:
         return [logical_id for logical_id, r in self.resources.items() if r["Type"] == kind]
 
     def outputs(self) -> dict[str, str]:
-        """The stack's Outputs, as CloudFormation would report them."""
-        return {name: str(self.resolve(output["Value"])) for name, output in self.template.get("Outputs", {}).items()}
+        """The stack's Outputs, as CloudFormation would report them (those whose condition holds)."""
+        return {
+            name: str(self.resolve(output["Value"]))
+            for name, output in self.template.get("Outputs", {}).items()
+            if "Condition" not in output or self.condition(output["Condition"])
+        }
 
     def function_environment(self, logical_id: str) -> dict[str, str]:
         globals_ = self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
