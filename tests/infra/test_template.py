@@ -87,3 +87,31 @@ def test_distributed_map_settings_come_from_the_deployment():
     retry = process["ItemProcessor"]["States"]["ProcessBatch"]["Retry"][0]
     assert {"Lambda.TooManyRequestsException", "TransientError"} <= set(retry["ErrorEquals"])
     assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] > 1
+
+
+def _environments() -> dict[str, dict[str, str]]:
+    import tomllib
+
+    config = tomllib.loads((PROJECT_ROOT / "samconfig.toml").read_text())
+    environments = {}
+    for name, sections in config.items():
+        if isinstance(sections, dict):
+            overrides = sections.get("deploy", {}).get("parameters", {}).get("parameter_overrides", "")
+            environments[name] = dict(pair.split("=", 1) for pair in overrides.split())
+    return environments
+
+
+@pytest.mark.parametrize("environment", ["default", "prod"])
+def test_each_samconfig_environment_sets_valid_parameters_and_a_batch_fits_its_timeout(environment):
+    overrides = _environments()[environment]
+    parameters = TEMPLATE["Parameters"]
+    for name, value in overrides.items():
+        spec = parameters[name]
+        if spec["Type"] == "Number":
+            assert spec.get("MinValue", float("-inf")) <= float(value) <= spec.get("MaxValue", float("inf")), name
+        if "AllowedValues" in spec:
+            assert value in map(str, spec["AllowedValues"]), name
+    effective = {name: str(overrides.get(name, spec.get("Default"))) for name, spec in parameters.items()}
+    # a full batch of Firehose objects at the planned 8 MB/s per processor, with room to spare
+    seconds = int(effective["MaxItemsPerBatch"]) * int(effective["FirehoseBufferSizeMiB"]) * 2**20 / 8e6
+    assert seconds * 1.5 <= int(effective["ProcessorTimeout"]), environment
