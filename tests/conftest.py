@@ -11,6 +11,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from landfall_cli.local.emulator import Emulator
+
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 
@@ -42,3 +44,12 @@ def s3(aws: None):
 @pytest.fixture
 def sfn(aws: None):
     return boto3.client("stepfunctions", region_name="us-east-1")
+
+
+@pytest.fixture(scope="package")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """One per test package that asks for it, stopped when the package's tests end: unit tests'
+    in-process moto must not meet its threads."""
+    overrides = {"IngestBatchSize": "1000", "IngestBatchingWindowSeconds": "1", "MaxItemsPerBatch": "2"}
+    with Emulator(parameter_overrides=overrides, log_dir=tmp_path_factory.mktemp("function-logs")) as running:
+        yield running

@@ -1,10 +1,9 @@
-"""One embedded emulator for the integration tests: a moto server on 127.0.0.1 and worker processes."""
+"""Helpers for the integration tests (the emulator fixture is in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,14 +12,6 @@ from landfall_cli.local.asl_extensions import retry_clock
 from landfall_cli.local.emulator import Emulator
 
 pytestmark = pytest.mark.emulator
-
-
-@pytest.fixture(scope="package")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    """Stopped when the integration tests end: unit tests' in-process moto must not meet its threads."""
-    overrides = {"IngestBatchSize": "1000", "IngestBatchingWindowSeconds": "1", "MaxItemsPerBatch": "2"}
-    with Emulator(parameter_overrides=overrides, log_dir=tmp_path_factory.mktemp("function-logs")) as running:
-        yield running
 
 
 @pytest.fixture(autouse=True)
