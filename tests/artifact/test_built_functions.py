@@ -17,7 +17,6 @@ import random
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 import pytest
 import samcli
 
+from landfall_cli.local.emulator import wait_for
 from landfall_cli.local.template import PROJECT_ROOT
 from landfall_cli.synthetic import event_lines
 from tests.conftest import load_event
@@ -103,14 +103,17 @@ class BuiltFunction:
              sys.executable, "-S", "-m", "awslambdaric", stack.function_property(self.logical_id, "Handler")],
             cwd=folder, env=environment, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while True:
+
+        def listening() -> bool:
+            assert self.process.poll() is None, self.output()
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
             except OSError:
-                assert self.process.poll() is None and time.monotonic() < deadline, self.output()
-                time.sleep(0.1)
+                return False
+            return True
+
+        wait_for(listening, 30, f"the RIE of {self.logical_id} to listen")
+        return self
 
     def invoke(self, event: Any) -> tuple[int, Any]:
         request = urllib.request.Request(  # noqa: S310 - the RIE on loopback

@@ -7,11 +7,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from landfall_cli.local.emulator import wait_for
 from landfall_cli.synthetic import make_dataset
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -77,10 +77,12 @@ def test_the_kept_emulator_serves_the_local_commands_then_stops_by_itself(tmp_pa
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 240
-        while not state.exists():
-            assert process.poll() is None and time.monotonic() < deadline, "the demo ended without serving"
-            time.sleep(0.5)
+
+        def serving() -> bool:
+            assert process.poll() is None, "the demo ended without serving"
+            return state.exists()
+
+        wait_for(serving, 240, "the demo's emulator to serve", interval=0.5)
         command = [sys.executable, "-m", "landfall_cli.main"]
         plan = subprocess.run(
             [*command, "backfill", "--local", "--dry-run"], env=env, capture_output=True, text=True, timeout=60
