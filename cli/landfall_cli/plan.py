@@ -76,15 +76,14 @@ class RunPlan:
         throughput = throughput or Throughput()
         curated_bytes = self.bytes * throughput.curated_ratio
         curated_puts = math.ceil(self.objects * throughput.partitions_per_object + curated_bytes / MULTIPART_PART_BYTES)
+        result_files = math.ceil(self.batches / 1000)  # ResultWriter's files, roughly
         usage = run_usage(
-            objects=self.objects,
             batches=self.batches,
             processor_seconds=self.processor_seconds(throughput),
-            processor_memory_mb=processor_memory_mb,
-            reducer_seconds=throughput.reducer_seconds,
-            reducer_memory_mb=reducer_memory_mb,
-            curated_puts=curated_puts,
-            other_gets=1 + math.ceil(self.batches / 1000),  # the results manifest and files
-            other_puts=4 + list_requests,  # manifest, report (json, md), redrive manifest; LISTs are PUT-priced
+            processor_gb_seconds=self.processor_seconds(throughput) * processor_memory_mb / 1024,
+            reducer_gb_seconds=throughput.reducer_seconds * reducer_memory_mb / 1024,
+            s3_gets=self.objects + 4 + result_files,  # each object; the manifest thrice, the results
+            # curated output; the manifest, results, reports, redrive manifest; LISTs are PUT-priced
+            s3_puts=curated_puts + 5 + result_files + list_requests,
         )
         return estimate(usage, self.bytes, prices)

@@ -88,8 +88,8 @@ def test_a_terabyte_plan_counts_every_billed_unit():
     processor_seconds = 1e12 / 8e6 + batches * 0.3
     assert cost.usage.lambda_gb_seconds == pytest.approx(processor_seconds * 1769 / 1024 + 2.0 * 1024 / 1024)
     assert cost.usage.state_transitions == 6 + batches  # one per child execution, plus the parent's own
-    assert cost.usage.express_requests == batches and cost.usage.lambda_requests == batches + 1
-    assert cost.usage.s3_gets == 15_625 + 1 + 1 + 1
+    assert cost.usage.express_requests == batches and cost.usage.lambda_requests == batches + 2
+    assert cost.usage.s3_gets == 15_625 + 4 + 1
     assert 4 < cost.total_usd < 7  # the README's "about $5 per TB of gzip input"
 
 

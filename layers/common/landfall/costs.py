@@ -77,24 +77,21 @@ PARENT_TRANSITIONS = 6
 
 def run_usage(
     *,
-    objects: int,
     batches: int,
     processor_seconds: float,
-    processor_memory_mb: int,
-    reducer_seconds: float,
-    reducer_memory_mb: int,
-    curated_puts: int,
-    other_gets: int = 0,
-    other_puts: int = 0,
+    processor_gb_seconds: float,
+    reducer_gb_seconds: float,
+    s3_gets: int,
+    s3_puts: int,
 ) -> Usage:
-    """Usage of one run: one processor invocation and one Express child per batch, one reducer."""
+    """Usage of one run: one processor invocation and one Express child per batch (a child lives as
+    long as its processor call, billed for 64 MB at least), the manifest writer and the reducer."""
     return Usage(
-        lambda_requests=batches + 1,
-        lambda_gb_seconds=processor_seconds * processor_memory_mb / 1024 + reducer_seconds * reducer_memory_mb / 1024,
-        state_transitions=PARENT_TRANSITIONS + batches,
+        lambda_requests=batches + 2,
+        lambda_gb_seconds=processor_gb_seconds + reducer_gb_seconds,
+        state_transitions=PARENT_TRANSITIONS + batches,  # one per child execution started
         express_requests=batches,
-        # a child lives as long as its processor call (billed in 100 ms steps, 64 MB at least)
         express_gb_seconds=max(processor_seconds, 0.1 * batches) * EXPRESS_MIN_GB,
-        s3_gets=objects + 1 + other_gets,  # each object, the manifest (ItemReader), the reducer's reads
-        s3_puts=curated_puts + other_puts,
+        s3_gets=s3_gets,
+        s3_puts=s3_puts,
     )

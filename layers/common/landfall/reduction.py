@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 from aws_lambda_powertools.metrics import MetricUnit
 
-from landfall.costs import EXPRESS_MIN_GB, PARENT_TRANSITIONS, Prices, Usage, estimate
+from landfall.costs import Prices, Usage, estimate, run_usage
 from landfall.jobs import Job
 from landfall.models import (
     BatchSummary,
@@ -136,8 +136,9 @@ class _Costs:
         self.batches = 0
         self.processor_gb_seconds = 0.0
         self.processor_seconds = 0.0
-        self.s3_gets = 0
-        self.s3_puts = 0
+        self.s3_gets = 0  # the processors' reads, and the summaries they left in S3
+        self.s3_puts = 0  # the processors' writes (PUTs and multipart requests)
+        self.result_files = 0
 
     def batch(self, summary: BatchSummary) -> None:
         seconds = summary.duration_ms / 1000
@@ -145,6 +146,18 @@ class _Costs:
         self.processor_gb_seconds += seconds * (summary.memory_mb or 1769) / 1024
         self.s3_gets += bool(summary.objects_key)  # read back by the reducer
         self.s3_puts += bool(summary.objects_key)
+
+    def usage(self, reducer_seconds: float, reducer_memory_mb: int, redrive_manifest: bool) -> Usage:
+        return run_usage(
+            batches=self.batches,
+            processor_seconds=self.processor_seconds,
+            processor_gb_seconds=self.processor_gb_seconds,
+            reducer_gb_seconds=reducer_seconds * reducer_memory_mb / 1024,
+            # + the manifest (ItemReader, the reducer twice), the results manifest and files
+            s3_gets=self.s3_gets + 4 + self.result_files,
+            # + the run's manifest, the ResultWriter's files and manifest, report.json/.md, the redrive manifest
+            s3_puts=self.s3_puts + 1 + self.result_files + 1 + 2 + redrive_manifest,
+        )
 
 
 def reduce_run(event: ReducerEvent, s3_client, job: Job, prices: Prices | None = None) -> RunReport:
@@ -156,19 +169,17 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job, prices: Prices | None =
     tally = _Tally()  # plain counters: a pydantic model's attribute writes cost more, per object
     aggregate = job.new_aggregate()
     costs = _Costs()
-    reducer_gets = 3  # the manifest twice, the results manifest
 
     def fail(bucket_: str, key: str, kind: str, error: str) -> None:
         if len(failures) < MAX_REPORTED_FAILURES:
             failures.append(ObjectFailure(bucket=bucket_, key=key, kind=kind, error=error))  # type: ignore[arg-type]
 
     results_key = find_manifest(s3_client, bucket, results_prefix(event.run_id))
-    results: dict[str, Any] = {}
     if results_key is None:
         ledger.problems.append("the map run wrote no results manifest")
     else:
         results = read_manifest(s3_client, bucket, results_key)
-        reducer_gets += sum(len(files) for files in results["ResultFiles"].values())
+        costs.result_files = sum(len(files) for files in results["ResultFiles"].values())
         for record in iter_records(s3_client, results):
             if record.kind == "SUCCEEDED":
                 if record.output is None:
@@ -244,17 +255,10 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job, prices: Prices | None =
     failed = counts.failed + counts.pending
     status, status_reason = _status(problems, map_error, failed, counts.in_manifest, event.config)
 
-    reducer_gb_seconds = (time.monotonic() - started) * int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") or 1024)
-    result_files = sum(len(f) for f in results["ResultFiles"].values()) + 1 if results_key else 0
-    usage = Usage(
-        lambda_requests=costs.batches + 2,  # the processors, the manifest writer, the reducer
-        lambda_gb_seconds=costs.processor_gb_seconds + reducer_gb_seconds / 1024,
-        state_transitions=PARENT_TRANSITIONS + costs.batches,  # one per child execution started
-        express_requests=costs.batches,
-        express_gb_seconds=max(costs.processor_seconds, 0.1 * costs.batches) * EXPRESS_MIN_GB,
-        s3_gets=costs.s3_gets + reducer_gets,
-        # the processors' writes, the run's manifest, the ResultWriter's files, the reports, the redrive manifest
-        s3_puts=costs.s3_puts + 1 + result_files + 2 + bool(redrive_key),
+    usage = costs.usage(
+        reducer_seconds=time.monotonic() - started,
+        reducer_memory_mb=int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") or 1024),  # set by Lambda
+        redrive_manifest=redrive_key is not None,
     )
     prices = prices or parse_settings(Prices, os.environ)
     report = RunReport(
