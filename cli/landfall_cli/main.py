@@ -121,47 +121,51 @@ def _where(args: argparse.Namespace) -> str:
     return "--local" if args.local else f"--stack {args.stack}"
 
 
+def _status(args: argparse.Namespace, target: Target, console: Console) -> int:
+    if args.no_follow:
+        status = run_status(target, args.run_id)
+    else:
+        status = follow(target, args.run_id, console, timeout=args.timeout)
+    console.print(
+        f"{args.run_id}: {status.status}, {status.items_done}/{status.items_total} objects"
+        + (f", {status.items_failed} failed" if status.items_failed else "")
+        + (f" — {status.error}" if status.error else "")
+    )
+    return 0 if status.status in ("SUCCEEDED", "RUNNING") else 1
+
+
+def _report(args: argparse.Namespace, target: Target, console: Console) -> int:
+    report = print_report(target, args.run_id, console, as_json=args.json)
+    return 1 if report.status == "FAILED" else 0
+
+
+def _redrive(args: argparse.Namespace, target: Target, console: Console) -> int:
+    plan, started = redrive(target, args.run_id, dry_run=args.dry_run)
+    if not plan.objects:
+        console.print(f"{args.run_id} has nothing to redrive")
+        return 0
+    _print_plan(console, f"redrive of {args.run_id}", plan_rows(plan, target))
+    if started:
+        execution_input, new = started
+        verb = "started" if new else "had started already:"
+        console.print(f"{verb} {execution_input.run_id} → landfall status {execution_input.run_id} {_where(args)}")
+    return 0
+
+
+_COMMANDS = {"backfill": _backfill, "status": _status, "report": _report, "redrive": _redrive}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    console = Console()
     if args.command == "demo":
         options = DemoOptions(**{k: v for k, v in vars(args).items() if k != "command"})
         return run_demo(options)
+    console = Console()
     try:
-        target = _target(args)
-        if args.command == "backfill":
-            return _backfill(args, target, console)
-        if args.command == "status":
-            if args.no_follow:
-                status = run_status(target, args.run_id)
-            else:
-                status = follow(target, args.run_id, console, timeout=args.timeout)
-            console.print(
-                f"{args.run_id}: {status.status}, {status.items_done}/{status.items_total} objects"
-                + (f", {status.items_failed} failed" if status.items_failed else "")
-                + (f" — {status.error}" if status.error else "")
-            )
-            return 0 if status.status in ("SUCCEEDED", "RUNNING") else 1
-        if args.command == "report":
-            report = print_report(target, args.run_id, console, as_json=args.json)
-            return 0 if report.status != "FAILED" else 1
-        if args.command == "redrive":
-            plan, started = redrive(target, args.run_id, dry_run=args.dry_run)
-            if not plan.objects:
-                console.print(f"{args.run_id} has nothing to redrive")
-                return 0
-            _print_plan(console, f"redrive of {args.run_id}", plan_rows(plan, target))
-            if started:
-                execution_input, new = started
-                verb = "started" if new else "had started already:"
-                console.print(
-                    f"{verb} {execution_input.run_id} → landfall status {execution_input.run_id} {_where(args)}"
-                )
-            return 0
+        return _COMMANDS[args.command](args, _target(args), console)
     except (TargetError, RunNotFound) as error:
         console.print(f"[red]{error}[/red]")
         return 2
-    return 2
 
 
 if __name__ == "__main__":
