@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from landfall_cli.local import asl_extensions
+from landfall_cli.local import asl_extensions, moto_speedups
 from tests.integration.conftest import read_json, read_result_file, run_definition
 
 pytestmark = pytest.mark.emulator
@@ -260,3 +260,13 @@ def test_retries_back_off_without_sleeping(emulator):
     assert described["status"] == "SUCCEEDED", described
     assert asl_extensions.retry_clock.requested == [30, 60]
     assert time.monotonic() - started < 30
+
+
+def test_the_server_lists_moto_once_and_finds_the_same_backends(emulator):
+    # installed by the emulator: the listing is the one moto computes on every request, made once
+    assert moto_speedups.backends.list_of_moto_modules is moto_speedups._moto_modules
+    assert moto_speedups._moto_modules() == tuple(moto_speedups._original())
+    assert {"s3", "stepfunctions", "awslambda", "sqs"} <= set(moto_speedups._moto_modules())
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket="speedups-check")
+    assert "speedups-check" in [b["Name"] for b in s3.list_buckets()["Buckets"]]

@@ -1,7 +1,9 @@
 """The benchmarks' ingestion workloads do the real work they claim to measure (no timings asserted)."""
 
+from benchmarks.__main__ import MotoServer
 from benchmarks.ingestion import backfill, manifest_writer, sqs_batch
 from benchmarks.reduction import make_results, naive, reducer
+from benchmarks.workloads import INPUT, OUTPUT, client, small_objects
 
 
 def test_the_manifest_writer_workload_starts_one_run_from_a_realistic_batch():
@@ -22,3 +24,13 @@ def test_the_reducer_workloads_agree_on_a_generated_run(tmp_path):
     assert naive(str(tmp_path)) > 0
     (report,) = tmp_path.glob("reports/*/report.json")
     assert '"processed": 300' in report.read_text()
+
+
+def test_the_small_object_workload_runs_on_the_benchmarks_own_server():
+    with MotoServer() as endpoint:  # moto with its per-request module listing cached
+        s3 = client(endpoint)
+        s3.create_bucket(Bucket=INPUT)
+        s3.create_bucket(Bucket=OUTPUT)
+        concurrent, one_by_one = small_objects(endpoint, count=12, latency_s=0.0)  # asserts: all processed
+        assert len(s3.list_objects_v2(Bucket=OUTPUT, Prefix="curated/")["Contents"]) == 12
+    assert concurrent > 0 and one_by_one > 0

@@ -3,6 +3,7 @@ import json
 import os
 
 import pytest
+from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
 
 from landfall.jobs import default_job
@@ -151,3 +152,20 @@ def test_a_failed_object_leaves_no_partial_output_even_after_multipart_parts(buc
     assert summary.status == "failed" and "truncated" in summary.error
     assert buckets.list_objects_v2(Bucket="pipeline", Prefix="curated/")["KeyCount"] == 0
     assert buckets.list_multipart_uploads(Bucket="pipeline").get("Uploads", []) == []
+
+
+def request_handlers(client) -> int:
+    """How many handlers every S3 GET of this client runs when its request is created."""
+    request = AWSRequest(method="GET", url="https://landing.s3.amazonaws.com/k", headers={"User-Agent": "x"})
+    return len(client.meta.events.emit("request-created.s3.GetObject", request=request, operation_name="GetObject"))
+
+
+def test_reading_objects_leaves_nothing_behind_on_the_warm_client(buckets):
+    # the processor's client lives as long as the execution environment: a handler left on it per
+    # object read would make every later request slower, without end
+    buckets.put_object(Bucket="landing", Key="raw/a.gz", Body=gzip.compress(GOOD % (1, 2, 1)))
+    run(buckets, "raw/a.gz")
+    before = request_handlers(buckets)
+    for _ in range(20):
+        run(buckets, "raw/a.gz", "raw/a.gz")
+    assert request_handlers(buckets) == before

@@ -24,7 +24,7 @@ import boto3
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
-from landfall_cli.local import asl_extensions
+from landfall_cli.local import asl_extensions, moto_speedups
 from landfall_cli.local.lambda_runtime import FunctionSpec, LambdaRuntime
 from landfall_cli.local.template import PROJECT_ROOT, Stack, load_template
 
@@ -192,6 +192,7 @@ class Emulator:
 
     def start(self) -> None:
         asl_extensions.install()
+        moto_speedups.install()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log per request
         if self.quiet:
             # moto logs every evaluation error of every state at ERROR level (a Choice probing an

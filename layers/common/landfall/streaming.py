@@ -49,9 +49,22 @@ class LongLine:
     head: bytes
 
 
+class _ObjectCalls:
+    """The calls S3Object makes, bound to our client. Given the client itself, S3Object registers
+    one more User-Agent handler on it for every object; on the warm client of an execution
+    environment every request would then run one handler per object ever read."""
+
+    __slots__ = ("get_object", "head_object")
+
+    def __init__(self, s3_client) -> None:
+        self.get_object = s3_client.get_object
+        self.head_object = s3_client.head_object
+
+
 def iter_chunks(s3_client, bucket: str, key: str, version_id: str | None, chunk_bytes: int) -> Iterator[bytes]:
     """Raw bytes of the object, `chunk_bytes` at a time."""
-    with S3Object(bucket=bucket, key=key, version_id=version_id, boto3_client=s3_client) as body:
+    calls = _ObjectCalls(s3_client)
+    with S3Object(bucket=bucket, key=key, version_id=version_id, boto3_client=calls) as body:  # type: ignore[arg-type]
         while chunk := body.read(chunk_bytes):
             yield chunk
 
