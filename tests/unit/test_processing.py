@@ -29,14 +29,20 @@ def event(*keys):
     )
 
 
-def run(s3, *keys):
-    return process_batch(event(*keys), s3, ProcessorSettings(), default_job())
+@pytest.fixture(params=["inline", "read-ahead"])
+def settings(request) -> ProcessorSettings:
+    """Both ways of reading: small objects inline, large ones fetched and inflated on a second thread."""
+    return ProcessorSettings(SMALL_OBJECT_BYTES=1 << 20 if request.param == "inline" else 0)
 
 
-def test_valid_lines_go_to_curated_partitions_as_original_bytes_and_bad_lines_to_quarantine(buckets):
+def run(s3, settings, *keys):
+    return process_batch(event(*keys), s3, settings, default_job())
+
+
+def test_valid_lines_go_to_curated_partitions_as_original_bytes_and_bad_lines_to_quarantine(buckets, settings):
     lines = [GOOD % (1, 2, 1), GOOD % (2, 3, 2), b"{broken", GOOD % (3, 2, 3)]
     buckets.put_object(Bucket="landing", Key="raw/a.gz", Body=gzip.compress(b"\n".join(lines)))
-    (summary,) = run(buckets, "raw/a.gz").objects
+    (summary,) = run(buckets, settings, "raw/a.gz").objects
     assert (summary.status, summary.records, summary.valid, summary.rejected) == ("processed", 4, 3, 1)
     source = object_id("landing", "raw/a.gz")
     assert summary.curated_keys == [
@@ -55,19 +61,19 @@ def test_valid_lines_go_to_curated_partitions_as_original_bytes_and_bad_lines_to
     )
 
 
-def test_reprocessing_overwrites_instead_of_duplicating(buckets):
+def test_reprocessing_overwrites_instead_of_duplicating(buckets, settings):
     buckets.put_object(Bucket="landing", Key="raw/a.gz", Body=gzip.compress(GOOD % (1, 2, 1)))
-    first = run(buckets, "raw/a.gz")
-    second = run(buckets, "raw/a.gz")
+    first = run(buckets, settings, "raw/a.gz")
+    second = run(buckets, settings, "raw/a.gz")
     assert first.objects[0].curated_keys == second.objects[0].curated_keys
     listed = buckets.list_objects_v2(Bucket="pipeline", Prefix="curated/")["KeyCount"]
     assert listed == 1
 
 
-def test_permanent_problems_fail_the_object_not_the_batch(buckets):
+def test_permanent_problems_fail_the_object_not_the_batch(buckets, settings):
     buckets.put_object(Bucket="landing", Key="raw/ok.gz", Body=gzip.compress(GOOD % (1, 2, 1)))
     buckets.put_object(Bucket="landing", Key="raw/corrupt.gz", Body=gzip.compress(b"x" * 1000)[:-10])
-    summary = run(buckets, "raw/missing.gz", "raw/corrupt.gz", "raw/ok.gz")
+    summary = run(buckets, settings, "raw/missing.gz", "raw/corrupt.gz", "raw/ok.gz")
     statuses = [(o.key, o.status) for o in summary.objects]
     assert statuses == [("raw/missing.gz", "failed"), ("raw/corrupt.gz", "failed"), ("raw/ok.gz", "processed")]
     assert "NoSuchKey" in summary.objects[0].error
@@ -84,7 +90,7 @@ def test_an_unreadable_bucket_raises_so_step_functions_sees_the_failure(buckets)
 
 
 @pytest.mark.parametrize(("code", "status"), [("SlowDown", 503), ("InternalError", 500), ("Whatever", 502)])
-def test_transient_s3_errors_raise_for_step_functions_to_retry(buckets, monkeypatch, code, status):
+def test_transient_s3_errors_raise_for_step_functions_to_retry(buckets, settings, monkeypatch, code, status):
     buckets.put_object(Bucket="landing", Key="raw/a.gz", Body=gzip.compress(GOOD % (1, 2, 1)))
 
     def throttled(**kwargs):
@@ -92,20 +98,20 @@ def test_transient_s3_errors_raise_for_step_functions_to_retry(buckets, monkeypa
 
     monkeypatch.setattr(buckets, "get_object", throttled)
     with pytest.raises(TransientError, match=code):
-        run(buckets, "raw/a.gz")
+        run(buckets, settings, "raw/a.gz")
 
 
-def test_an_object_without_record_delimiters_is_split_and_reported(buckets):
+def test_an_object_without_record_delimiters_is_split_and_reported(buckets, settings):
     records = [GOOD % (n, 2, n) for n in range(30)] + [b'{"event_id":"s","ts":"2026-11-22T12:00:00Z","type":"click",'
                                                        b'"value":1,"props":{"q":"}{"}}']  # fmt: skip
     buckets.put_object(Bucket="landing", Key="raw/undelimited.gz", Body=gzip.compress(b"".join(records)))
-    (summary,) = run(buckets, "raw/undelimited.gz").objects
+    (summary,) = run(buckets, settings, "raw/undelimited.gz").objects
     assert (summary.framing, summary.valid, summary.rejected) == ("concatenated", 31, 0)
     curated = gzip.decompress(buckets.get_object(Bucket="pipeline", Key=summary.curated_keys[0])["Body"].read())
     assert curated.splitlines() == records
 
 
-def test_a_line_over_the_limit_is_quarantined_cut(buckets):
+def test_a_line_over_the_limit_is_quarantined_cut(buckets, settings):
     long_line = b'{"event_id":"' + b"x" * 5000 + b'"}'
     body = GOOD % (1, 2, 1) + b"\n" + long_line + b"\n" + GOOD % (2, 2, 2) + b"\n"
     buckets.put_object(Bucket="landing", Key="raw/long.gz", Body=gzip.compress(body))
@@ -113,17 +119,19 @@ def test_a_line_over_the_limit_is_quarantined_cut(buckets):
         BatchInput=BatchInput(run_id="run-1", output_bucket="pipeline"),
         Items=[ManifestItem(bucket="landing", key="raw/long.gz", size=1)],
     )
-    (summary,) = process_batch(event, buckets, ProcessorSettings(MAX_LINE_BYTES=1024), default_job()).objects
+    (summary,) = process_batch(
+        event, buckets, settings.model_copy(update={"max_line_bytes": 1024}), default_job()
+    ).objects
     assert (summary.valid, summary.rejected, summary.rejected_by_reason) == (2, 1, {"line_too_long": 1})
     entry = json.loads(buckets.get_object(Bucket="pipeline", Key=summary.quarantine_key)["Body"].read())
     assert (entry["line"], entry["raw_truncated"], len(entry["raw"])) == (2, True, 1024)
 
 
-def test_a_large_batch_summary_is_kept_in_s3_and_the_output_stays_small(buckets):
+def test_a_large_batch_summary_is_kept_in_s3_and_the_output_stays_small(buckets, settings):
     keys = [f"raw/{n:04d}-{'k' * 100}.gz" for n in range(400)]
     for key in keys:
         buckets.put_object(Bucket="landing", Key=key, Body=gzip.compress(GOOD % (1, 2, 1)))
-    summary = run(buckets, *keys)
+    summary = run(buckets, settings, *keys)
     assert len(summary.model_dump_json()) < 16 * 1024
     assert summary.objects == [] and summary.objects_key.startswith("summaries/run-1/")
     spilled = buckets.get_object(Bucket="pipeline", Key=summary.objects_key)["Body"].read().splitlines()
@@ -143,12 +151,12 @@ def test_objects_of_a_batch_keep_their_order_whatever_their_size(buckets):
     assert [o.key for o in summary.objects] == list(sizes)
 
 
-def test_a_failed_object_leaves_no_partial_output_even_after_multipart_parts(buckets):
+def test_a_failed_object_leaves_no_partial_output_even_after_multipart_parts(buckets, settings):
     noise = [b'{"event_id":"%s","ts":"2026-11-22T12:00:00Z","type":"click","value":1}' % os.urandom(40).hex().encode()
              for _ in range(120_000)]  # fmt: skip
     body = gzip.compress(b"\n".join(noise) + b"\n", compresslevel=1)
     buckets.put_object(Bucket="landing", Key="raw/cut.gz", Body=body[:-8])  # the trailer is missing
-    (summary,) = run(buckets, "raw/cut.gz").objects
+    (summary,) = run(buckets, settings, "raw/cut.gz").objects
     assert summary.status == "failed" and "truncated" in summary.error
     assert buckets.list_objects_v2(Bucket="pipeline", Prefix="curated/")["KeyCount"] == 0
     assert buckets.list_multipart_uploads(Bucket="pipeline").get("Uploads", []) == []
@@ -160,12 +168,12 @@ def request_handlers(client) -> int:
     return len(client.meta.events.emit("request-created.s3.GetObject", request=request, operation_name="GetObject"))
 
 
-def test_reading_objects_leaves_nothing_behind_on_the_warm_client(buckets):
+def test_reading_objects_leaves_nothing_behind_on_the_warm_client(buckets, settings):
     # the processor's client lives as long as the execution environment: a handler left on it per
     # object read would make every later request slower, without end
     buckets.put_object(Bucket="landing", Key="raw/a.gz", Body=gzip.compress(GOOD % (1, 2, 1)))
-    run(buckets, "raw/a.gz")
+    run(buckets, settings, "raw/a.gz")
     before = request_handlers(buckets)
     for _ in range(20):
-        run(buckets, "raw/a.gz", "raw/a.gz")
+        run(buckets, settings, "raw/a.gz", "raw/a.gz")
     assert request_handlers(buckets) == before

@@ -1,11 +1,21 @@
 import gzip
+import itertools
+import threading
 import zlib
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from landfall.streaming import Block, CorruptObjectError, LongLine, decompress, iter_blocks, sniff_framing
+from landfall.streaming import (
+    Block,
+    CorruptObjectError,
+    LongLine,
+    decompress,
+    iter_blocks,
+    read_ahead,
+    sniff_framing,
+)
 
 
 def chunked(data: bytes, size: int):
@@ -113,3 +123,51 @@ def test_chunk_and_block_boundaries_never_change_the_lines(lines, chunk, block, 
 def test_zlib_streams_without_gzip_magic_are_read_as_plain_bytes():
     data = zlib.compress(b"not gzip")
     assert lines_of(data) == [data]
+
+
+def read_ahead_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "landfall-read-ahead"]
+
+
+def test_read_ahead_yields_everything_in_order_from_another_thread():
+    producers = []
+
+    def numbers():
+        for n in range(1000):
+            producers.append(threading.current_thread())
+            yield b"%d" % n
+
+    assert list(read_ahead(numbers())) == [b"%d" % n for n in range(1000)]
+    assert threading.current_thread() not in producers
+    assert not read_ahead_threads()
+
+
+def test_read_ahead_raises_the_producers_error_after_what_came_before_it():
+    data = gzip.compress(b"line\n" * 50_000)
+    received = []
+    with pytest.raises(CorruptObjectError, match="truncated"):
+        for chunk in read_ahead(decompress(chunked(data[:-20], 1000), 4096)):
+            received.append(chunk)
+    assert b"".join(received) and b"line\n" * 1000 in b"".join(received)
+    assert not read_ahead_threads()
+
+
+def test_closing_read_ahead_early_stops_its_thread_and_it_stays_bounded():
+    produced = []
+
+    closed = []
+
+    def endless():
+        try:
+            for n in itertools.count():
+                produced.append(n)
+                yield b"x"
+        finally:
+            closed.append(True)  # e.g. the object's S3 response is closed
+
+    items = read_ahead(endless(), depth=2)
+    assert next(items) == b"x"
+    items.close()
+    assert not read_ahead_threads()
+    assert closed == [True]
+    assert len(produced) <= 1 + 2 + 1  # the one consumed, the queue's depth, the one being offered

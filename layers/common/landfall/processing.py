@@ -22,7 +22,7 @@ from landfall.outputs import curated_key, object_id, quarantine_key, summary_key
 from landfall.records import Decoded, Rejection, batches, decode_and_fold
 from landfall.s3_output import Background, GzipS3Writer, S3ObjectWriter
 from landfall.settings import ProcessorSettings
-from landfall.streaming import Block, CorruptObjectError, LongLine, decompress, iter_blocks, iter_chunks
+from landfall.streaming import Block, CorruptObjectError, LongLine, decompress, iter_blocks, iter_chunks, read_ahead
 
 # S3 errors that no retry can fix: the object is recorded as failed and the batch goes on.
 PERMANENT_S3_ERRORS = frozenset({"NoSuchKey", "NoSuchVersion", "404", "AccessDenied", "403", "InvalidObjectState"})
@@ -144,11 +144,15 @@ def process_object(
     job: Job,
 ) -> ObjectSummary:
     """Process one object; permanent problems make a failed summary, transient ones raise."""
-    # a small object is written inline: a thread of its own would cost more than it saves
-    run = _ObjectRun(item, batch, s3_client, job, threaded=item.size > settings.small_object_bytes)
+    # a small object is read and written inline: threads of its own would cost more than they save
+    threaded = item.size > settings.small_object_bytes
+    run = _ObjectRun(item, batch, s3_client, job, threaded=threaded)
+    chunks = run.counted(iter_chunks(s3_client, item.bucket, item.key, item.version_id, settings.chunk_bytes))
+    inflated = decompress(chunks, settings.chunk_bytes)
+    if threaded:  # fetched and inflated on a second thread (both release the GIL) while this one decodes
+        inflated = read_ahead(inflated)
     try:
-        chunks = run.counted(iter_chunks(s3_client, item.bucket, item.key, item.version_id, settings.chunk_bytes))
-        framing, blocks = iter_blocks(decompress(chunks, settings.chunk_bytes), settings.max_line_bytes)
+        framing, blocks = iter_blocks(inflated, settings.max_line_bytes)
         run.summary.framing = framing
         if framing == "newline":
             for message in batches(_line_blocks(blocks, run, settings)):
@@ -182,6 +186,7 @@ def process_object(
         run.abandon()
         raise
     finally:
+        inflated.close()  # stops the read-ahead thread if the object ended early
         run.output.close()
         run.uploads.close()
     if framing == "concatenated":

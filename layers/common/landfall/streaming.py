@@ -14,9 +14,11 @@ limit is reported once, cut, and the rest of it is skipped without being buffere
 from __future__ import annotations
 
 import itertools
+import queue
+import threading
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.streaming import S3Object
 from isal import isal_zlib
@@ -110,6 +112,55 @@ def decompress(chunks: Iterable[bytes], out_bytes: int) -> Iterator[bytes]:
                 data = b""
     if member_started:
         raise CorruptObjectError("truncated gzip stream: the last member has no end")
+
+
+_END = object()
+
+
+def read_ahead(items: Iterable[bytes], depth: int = 2) -> Iterator[bytes]:
+    """`items`, produced on a thread of their own up to `depth` ahead of the consumer.
+
+    For a producer that releases the GIL (socket reads, ISA-L inflate), its work overlaps the
+    consumer's on a second core. What it raises is raised here, in order; memory stays bounded by
+    `depth` items; closing this iterator early stops the thread.
+    """
+    handoff: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    source = iter(items)
+
+    def produce() -> None:
+        try:
+            for item in source:
+                if not offer(item):
+                    return
+        except BaseException as error:  # handed to the consumer, raised there
+            offer(error)
+        else:
+            offer(_END)
+        finally:
+            if close := getattr(source, "close", None):
+                close()  # e.g. the S3 response of an object left unfinished
+
+    worker = threading.Thread(target=produce, name="landfall-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while (item := handoff.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def sniff_framing(head: bytes) -> Framing:
