@@ -1,5 +1,6 @@
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +16,7 @@ BAD = [
     b'{"event_id":"x","ts":"2026-11-22T13:00:00Z","type":"nope","value":1}',
     b'{"event_id": "x", "ts": "2026-11-22T13:00:00Z", "type": "click", "value": ',  # the error shows on the next line
 ]
+BLANK = [b"", b"  ", b"\r"]  # not records: skipped, but they count in line numbers
 
 
 def decode(data: bytes, first_line: int = 1, rejoin: bool = False):
@@ -39,6 +41,37 @@ def test_each_bad_line_is_found_numbered_and_the_rest_kept():
     assert b"".join(segment.data for segment in segments).count(b"\n") == 7
 
 
+class CountingJob:
+    """The default job, noting every line it decodes alone and every byte it decodes in bulk."""
+
+    def __init__(self) -> None:
+        self.alone: list[bytes] = []
+        self.bulk_bytes = 0
+
+    def decode_lines(self, data: bytes):
+        self.bulk_bytes += len(data)
+        return JOB.decode_lines(data)
+
+    def decode(self, line: bytes):
+        self.alone.append(line)
+        return JOB.decode(line)
+
+
+@pytest.mark.parametrize("bad", [BAD[0], BAD[1], BAD[3]], ids=["invalid_json", "schema", "literal"])
+@pytest.mark.parametrize("blank_lines", [0, 3])
+def test_only_the_bad_line_is_decoded_alone_and_good_bytes_at_most_twice(bad, blank_lines):
+    lines = [(GOOD % (n, n)).encode() for n in range(300)]
+    lines[200] = bad
+    lines[10:10] = [b""] * blank_lines
+    data = b"\n".join(lines) + b"\n"
+    job = CountingJob()
+    rejections: list[Rejection] = []
+    records = [r for segment in decode_block(job, data, 1, rejections) for r in segment.records]
+    assert len(records) == 299 and [r.line for r in rejections] == [201 + blank_lines]
+    assert job.alone == [bad]
+    assert job.bulk_bytes <= 2 * len(data)
+
+
 def test_pieces_of_a_record_split_inside_a_string_are_rejoined():
     record = b'{"event_id":"a}","ts":"2026-11-22T13:00:00Z","type":"click","value":1,"props":{"s":"}"}}'
     split = record.replace(b"}{", b"}\n{")
@@ -49,7 +82,7 @@ def test_pieces_of_a_record_split_inside_a_string_are_rejoined():
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.one_of(st.integers(0, 10**6), st.sampled_from(BAD)), max_size=40))
+@given(st.lists(st.one_of(st.integers(0, 10**6), st.sampled_from(BAD), st.sampled_from(BLANK)), max_size=40))
 def test_every_line_is_either_a_record_or_a_rejection(lines):
     raw = [(GOOD % (v, v)).encode() if isinstance(v, int) else v for v in lines]
     segments, rejections = decode(b"\n".join(raw) + (b"\n" if raw else b""))

@@ -126,6 +126,9 @@ def _locate(error: Exception, data: bytes, start: int) -> int | None:
         return start + min(int(match.group(1)), len(data) - start - 1)
     if match := _RECORD_INDEX.search(message):
         index = int(match.group(1))
+        head = data[start:].split(b"\n", index + 1)[: index + 1]
+        if len(head) == index + 1 and all(map(bytes.strip, head)):  # no blank line before it: the usual case
+            return start + sum(map(len, head[:index])) + index
         position = start
         while True:  # the index counts records: blank lines are skipped
             end = data.find(b"\n", position)
