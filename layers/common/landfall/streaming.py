@@ -82,7 +82,7 @@ def _head(chunks: Iterator[bytes], size: int) -> bytes:
     return head
 
 
-def decompress(chunks: Iterable[bytes], out_bytes: int) -> Iterator[bytes]:
+def decompress(chunks: Iterable[bytes], out_bytes: int) -> Generator[bytes]:
     """Decompress every gzip member of a stream; pass anything without the gzip magic through."""
     chunks = iter(chunks)
     first = _head(chunks, len(GZIP_MAGIC))
@@ -117,7 +117,7 @@ def decompress(chunks: Iterable[bytes], out_bytes: int) -> Iterator[bytes]:
 _END = object()
 
 
-def read_ahead(items: Iterable[bytes], depth: int = 2) -> Iterator[bytes]:
+def read_ahead(items: Iterable[bytes], depth: int = 2) -> Generator[bytes]:
     """`items`, produced on a thread of their own up to `depth` ahead of the consumer.
 
     For a producer that releases the GIL (socket reads, ISA-L inflate), its work overlaps the
