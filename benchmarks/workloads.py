@@ -17,12 +17,13 @@ from botocore.config import Config
 from isal import igzip
 from pydantic import BaseModel
 
+from landfall.compression import inflate
 from landfall.jobs import default_job
 from landfall.models import BatchInput, ManifestItem, ProcessorEvent
 from landfall.processing import process_batch
 from landfall.records import Rejection, decode_block
 from landfall.settings import ProcessorSettings
-from landfall.streaming import Block, decompress, iter_blocks, read_ahead
+from landfall.streaming import Block, iter_blocks, read_ahead
 from landfall_cli.synthetic import event_lines
 
 CHUNK = 1 << 20
@@ -50,8 +51,8 @@ def core_loop(path: Path) -> float:
     rejections: list[Rejection] = []
     started = time.perf_counter()
     with path.open("rb") as raw:
-        chunks = iter(lambda: raw.read(CHUNK), b"")
-        _, blocks = iter_blocks(read_ahead(decompress(chunks, CHUNK)), 8 << 20)
+        _, content = inflate(raw, CHUNK)
+        _, blocks = iter_blocks(read_ahead(content), 8 << 20, compressed=True)
         for block in blocks:
             if isinstance(block, Block):
                 for segment in decode_block(job, block.data, block.first_line, rejections):

@@ -218,3 +218,12 @@ def _write_results(s3, run: dict[str, Any], batch: dict[str, Any], summary: dict
         "ResultFiles": files,
     }
     s3.put_object(Bucket=details["Bucket"], Key=details["Key"], Body=json.dumps(manifest).encode())
+
+
+def test_the_layer_ships_every_dependency_pinned_and_nothing_the_runtime_already_has(built):
+    shipped = {path.name for path in (built / "CommonLayer" / "python").iterdir()}
+    assert not shipped & {"boto3", "botocore", "s3transfer", "urllib3", "dateutil", "six.py", "jmespath"}
+    requirements = (PROJECT_ROOT / "layers" / "common" / "requirements.txt").read_text().splitlines()
+    pins = [line for line in requirements if line and not line.startswith("#")]
+    assert pins and all("==" in pin for pin in pins)
+    assert {"landfall", "cramjam", "msgspec", "isal", "pydantic_core"} <= shipped

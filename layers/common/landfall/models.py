@@ -76,8 +76,10 @@ class ProcessorEvent(BaseModel):
 class ObjectSummary(Message):
     bucket: str
     key: str
+    version_id: str | None = None
     status: Literal["processed", "failed"]
     error: str | None = None
+    compression: str = "none"  # as the object's bytes showed it: gzip, zip, snappy, snappy-java, hadoop-snappy
     framing: Literal["newline", "concatenated"] = "newline"
     bytes_read: int = 0
     records: int = 0
@@ -92,12 +94,14 @@ class ObjectSummary(Message):
 
 
 class BatchSummary(Message):
-    """The objects are inline, or (for large batches) JSON Lines at `objects_key` in the output bucket."""
+    """The objects are inline, or (for large batches) JSON Lines at `objects_key` in the output bucket;
+    the aggregates likewise, at `aggregates_key` when they are large."""
 
     run_id: str
     objects: list[ObjectSummary]
     objects_key: str | None = None
     aggregates: dict[str, Any] = Field(default_factory=dict)
+    aggregates_key: str | None = None  # when the aggregates are large: {"aggregates": {...}} in the output bucket
     duration_ms: int = 0
     memory_mb: int = 0  # the processor's memory size: with the duration, its GB-seconds
 
@@ -105,6 +109,7 @@ class BatchSummary(Message):
 class ObjectFailure(BaseModel):
     bucket: str
     key: str
+    version_id: str | None = None
     kind: Literal["object", "batch", "pending"]
     error: str
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -15,6 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from landfall.compression import UnreadableObjectError, inflate
 from landfall.jobs import Job
 from landfall.models import BatchInput, BatchSummary, ManifestItem, ObjectSummary, ProcessorEvent
 from landfall.observability import logger, metrics
@@ -22,7 +22,7 @@ from landfall.outputs import curated_key, object_id, quarantine_key, summary_key
 from landfall.records import Decoded, Rejection, batches, decode_and_fold
 from landfall.s3_output import Background, GzipS3Writer, S3ObjectWriter
 from landfall.settings import ProcessorSettings
-from landfall.streaming import Block, CorruptObjectError, LongLine, decompress, iter_blocks, iter_chunks, read_ahead
+from landfall.streaming import Block, LongLine, ObjectSource, iter_blocks, read_ahead
 
 # S3 errors that no retry can fix: the object is recorded as failed and the batch goes on.
 PERMANENT_S3_ERRORS = frozenset({"NoSuchKey", "NoSuchVersion", "404", "AccessDenied", "403", "InvalidObjectState"})
@@ -39,6 +39,7 @@ def _quarantine_entry(item: ManifestItem, rejection: Rejection, truncated: bool)
     entry: dict[str, Any] = {
         "source_bucket": item.bucket,
         "source_key": item.key,
+        "source_version_id": item.version_id,
         "line": rejection.line,
         "reason": rejection.reason,
         "detail": rejection.detail,
@@ -59,17 +60,12 @@ class _ObjectRun:
     def __init__(self, item: ManifestItem, batch: BatchInput, s3_client, job: Job, threaded: bool = True) -> None:
         self.item, self.batch, self.s3, self.job = item, batch, s3_client, job
         self.source_id = object_id(item.bucket, item.key, item.version_id)
-        self.summary = ObjectSummary(bucket=item.bucket, key=item.key, status="processed")
+        self.summary = ObjectSummary(bucket=item.bucket, key=item.key, version_id=item.version_id, status="processed")
         self.aggregate = job.new_aggregate()
         self.output = Background(threaded=threaded)  # compression and small writes
         self.uploads = Background(backlog=1, threaded=threaded)  # multipart parts, while the next compresses
         self.partitions: dict[str, GzipS3Writer] = {}
         self.quarantine: S3ObjectWriter | None = None
-
-    def counted(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
-        for chunk in chunks:
-            self.summary.bytes_read += len(chunk)
-            yield chunk
 
     def _writer_at(self, partition: str) -> GzipS3Writer:
         writer = self.partitions.get(partition)
@@ -104,7 +100,7 @@ class _ObjectRun:
     def writers(self) -> list[S3ObjectWriter]:
         return [*self.partitions.values(), *([self.quarantine] if self.quarantine else [])]
 
-    def finish(self) -> ObjectSummary:
+    def finish(self, source: ObjectSource) -> ObjectSummary:
         self.output.drain()
         for writer in sorted(self.partitions.values(), key=lambda w: w.key):
             writer.close()
@@ -113,7 +109,8 @@ class _ObjectRun:
             self.quarantine.close()
         self.summary.records = self.summary.valid + self.summary.rejected
         self.summary.aggregates = self.aggregate
-        self.summary.s3_gets = 1  # S3Object reads the object with one ranged GET
+        self.summary.bytes_read = source.bytes_read
+        self.summary.s3_gets = source.requests  # one GET, unless the object is a ZIP archive
         self.summary.s3_puts = sum(writer.requests for writer in self.writers())
         return self.summary
 
@@ -147,46 +144,38 @@ def process_object(
     # a small object is read and written inline: threads of its own would cost more than they save
     threaded = item.size > settings.small_object_bytes
     run = _ObjectRun(item, batch, s3_client, job, threaded=threaded)
-    chunks = run.counted(iter_chunks(s3_client, item.bucket, item.key, item.version_id, settings.chunk_bytes))
-    inflated = decompress(chunks, settings.chunk_bytes)
-    if threaded:  # fetched and inflated on a second thread (both release the GIL) while this one decodes
-        inflated = read_ahead(inflated)
+    source = ObjectSource(s3_client, item.bucket, item.key, item.version_id)
+    inflated: Generator[bytes] | None = None
     try:
-        framing, blocks = iter_blocks(inflated, settings.max_line_bytes)
+        compression, inflated = inflate(source, settings.chunk_bytes)
+        run.summary.compression = compression
+        if threaded:  # fetched and inflated on a second thread (both release the GIL) while this one decodes
+            inflated = read_ahead(inflated)
+        framing, blocks = iter_blocks(inflated, settings.max_line_bytes, compressed=compression != "none")
         run.summary.framing = framing
-        if framing == "newline":
-            for message in batches(_line_blocks(blocks, run, settings)):
-                run.add_decoded(decode_and_fold(job, message))
-        else:  # records back to back: a piece of a record may go on in the next block
-            unfinished: list[tuple[int, bytes]] = []
-            for data, first_line in _line_blocks(blocks, run, settings):
-                if unfinished:
-                    first_line, piece = unfinished.pop()
-                    data = piece + data
-                run.add_decoded(decode_and_fold(job, [(data, first_line)], rejoin=True, unfinished=unfinished))
-            if unfinished:  # the object ended: the piece is what it is
-                number, piece = unfinished.pop()
-                run.add_decoded(decode_and_fold(job, [(piece, number)]))
-        summary = run.finish()
-    except CorruptObjectError as error:
+        _decode_blocks(run, blocks, framing, settings)
+        summary = run.finish(source)
+    except UnreadableObjectError as error:
         run.abandon()
-        return _failed(item, str(error))
+        return _failed(item, str(error), source)
     except ClientError as error:
         run.abandon()
         code = error.response.get("Error", {}).get("Code", "")
         if code in TRANSIENT_S3_ERRORS or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
-            raise TransientError(f"s3://{item.bucket}/{item.key}: {code}") from error
+            raise TransientError(f"{_where(item)}: {code}") from error
         if code not in PERMANENT_S3_ERRORS:
             raise
-        return _failed(item, f"s3 {code}: {error.response['Error'].get('Message', '')}")
+        return _failed(item, f"s3 {code}: {error.response['Error'].get('Message', '')}", source)
     except (BotoConnectionError, ReadTimeoutError) as error:
         run.abandon()
-        raise TransientError(f"s3://{item.bucket}/{item.key}: {error}") from error
+        raise TransientError(f"{_where(item)}: {error}") from error
     except BaseException:
         run.abandon()
         raise
     finally:
-        inflated.close()  # stops the read-ahead thread if the object ended early
+        if inflated is not None:
+            inflated.close()  # stops the read-ahead thread if the object ended early
+        source.close()
         run.output.close()
         run.uploads.close()
     if framing == "concatenated":
@@ -194,9 +183,41 @@ def process_object(
     return summary
 
 
-def _failed(item: ManifestItem, error: str) -> ObjectSummary:
-    logger.warning("object failed", extra={"bucket": item.bucket, "key": item.key, "error": error})
-    return ObjectSummary(bucket=item.bucket, key=item.key, status="failed", error=error, s3_gets=1)
+def _decode_blocks(
+    run: _ObjectRun, blocks: Iterator[Block | LongLine], framing: str, settings: ProcessorSettings
+) -> None:
+    job = run.job
+    if framing == "newline":
+        for message in batches(_line_blocks(blocks, run, settings)):
+            run.add_decoded(decode_and_fold(job, message))
+        return
+    unfinished: list[tuple[int, bytes]] = []  # records back to back: a piece of one may go on in the next block
+    for data, first_line in _line_blocks(blocks, run, settings):
+        if unfinished:
+            first_line, piece = unfinished.pop()
+            data = piece + data
+        run.add_decoded(decode_and_fold(job, [(data, first_line)], rejoin=True, unfinished=unfinished))
+    if unfinished:  # the object ended: the piece is what it is
+        number, piece = unfinished.pop()
+        run.add_decoded(decode_and_fold(job, [(piece, number)]))
+
+
+def _where(item: ManifestItem | ObjectSummary) -> str:
+    version = f"?versionId={item.version_id}" if item.version_id else ""
+    return f"s3://{item.bucket}/{item.key}{version}"
+
+
+def _failed(item: ManifestItem, error: str, source: ObjectSource) -> ObjectSummary:
+    logger.warning("object failed", extra={"object": _where(item), "error": error})
+    return ObjectSummary(
+        bucket=item.bucket,
+        key=item.key,
+        version_id=item.version_id,
+        status="failed",
+        error=error,
+        bytes_read=source.bytes_read,
+        s3_gets=max(source.requests, 1),
+    )
 
 
 def process_batch(event: ProcessorEvent, s3_client, settings: ProcessorSettings, job: Job) -> BatchSummary:
@@ -222,21 +243,34 @@ def process_batch(event: ProcessorEvent, s3_client, settings: ProcessorSettings,
 def summarise(
     batch: BatchInput, objects: list[ObjectSummary], job: Job, s3_client, settings: ProcessorSettings, duration_ms: int
 ) -> BatchSummary:
-    """The batch's aggregates merged, its objects inline, or in S3 when they would make the output large."""
+    """The batch's aggregates merged and its objects, inline, or in S3 when they would make the output
+    large: the state's output stays under `inline_summary_bytes`, far below Step Functions' 256 KiB."""
     aggregate = job.new_aggregate()
     for obj in objects:
         aggregate = job.merge(aggregate, obj.aggregates)
         obj.aggregates = {}
-    memory_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "0"))  # set by the Lambda runtime
     summary = BatchSummary(
-        run_id=batch.run_id, objects=objects, aggregates=aggregate, duration_ms=duration_ms, memory_mb=memory_mb
+        run_id=batch.run_id,
+        objects=objects,
+        aggregates=aggregate,
+        duration_ms=duration_ms,
+        memory_mb=settings.memory_mb,
     )
     lines = [obj.model_dump_json(exclude_none=True) for obj in objects]
-    if sum(len(line) + 1 for line in lines) > settings.inline_summary_bytes:
-        identity = "\n".join(f"{o.bucket}/{o.key}" for o in objects).encode()
-        key = summary_key(batch.run_id, hashlib.sha256(identity).hexdigest()[:32])
-        s3_client.put_object(Bucket=batch.output_bucket, Key=key, Body="".join(f"{line}\n" for line in lines).encode())
-        summary.objects, summary.objects_key = [], key
+    objects_bytes = sum(len(line) + 1 for line in lines)
+    aggregates_json = summary.model_dump_json(include={"aggregates"})
+    if objects_bytes + len(aggregates_json) <= settings.inline_summary_bytes:
+        return summary
+    identity = hashlib.sha256("\n".join(_where(o) for o in objects).encode()).hexdigest()[:32]
+    summary.objects_key = summary_key(batch.run_id, identity)
+    s3_client.put_object(
+        Bucket=batch.output_bucket, Key=summary.objects_key, Body="".join(f"{line}\n" for line in lines)
+    )
+    summary.objects = []
+    if len(aggregates_json) > settings.inline_summary_bytes // 2:
+        summary.aggregates_key = summary_key(batch.run_id, f"{identity}-aggregates")
+        s3_client.put_object(Bucket=batch.output_bucket, Key=summary.aggregates_key, Body=aggregates_json)
+        summary.aggregates = {}
     return summary
 
 

@@ -5,12 +5,18 @@ The fast path decodes a whole block with the job's `decode_lines` (msgspec decod
 (msgspec: `$[i]` for the i-th record, `(byte n)` for malformed JSON); the block is split around that
 line, the line is decoded alone for its reason, and the rest goes on in bulk. Without a hint the
 block is bisected. Each good byte is decoded at most twice, whatever the number of bad lines.
+
+Nothing one line holds may fail more than that line: the job is user code, and whatever it raises
+while decoding, folding or partitioning one record (a RecursionError for deep nesting, an
+OverflowError for a date at the calendar's edge, a bug) rejects that record's line with a reason
+code and the exception as detail. The fast paths stay as they are; only a message whose fold
+raises is folded again record by record to find the records at fault.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import compress
 from typing import Any
@@ -21,12 +27,18 @@ _RECORD_INDEX = re.compile(r"at `\$\[(\d+)\]")
 _BYTE_OFFSET = re.compile(r"\(byte (\d+)\)")
 
 
+_DETAIL_CHARS = 1000  # of an exception's text, in a rejection's detail
+_REASON_CHARS = 64
+
+
 @dataclass(frozen=True)
 class Segment:
-    """Consecutive lines that all decoded: their bytes (blank lines included) and their records."""
+    """Consecutive lines that all decoded: their bytes (blank lines included), their records, and the
+    number of their first line."""
 
     data: bytes
     records: list[Any]
+    first_line: int
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,31 @@ class Rejection:
     data: bytes
     reason: str
     detail: str
+
+
+def _utf8(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters and made encodable: a job may put lone surrogates in it."""
+    return text[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _failure_detail(error: BaseException) -> str:
+    """An exception as a rejection's detail: its type and text, short, and always valid UTF-8."""
+    return _utf8(f"{type(error).__name__}: {error}", _DETAIL_CHARS)
+
+
+def decode_alone(job: Job, line: bytes) -> tuple[Any, None] | tuple[None, RecordRejected]:
+    """One line decoded by the job: (record, None), or (None, why it is rejected). Never raises for
+    anything the line holds: what the job raises besides RecordRejected is a rejection too."""
+    try:
+        return job.decode(line), None
+    except RecordRejected as rejection:  # the job's own words, made safe to write anywhere
+        return None, RecordRejected(
+            _utf8(str(rejection.reason), _REASON_CHARS), _utf8(str(rejection.detail), _DETAIL_CHARS)
+        )
+    except RecursionError as error:
+        return None, RecordRejected("too_deep", _failure_detail(error))
+    except Exception as error:  # the job's own failure on this line, e.g. a bug: the line pays, not its object
+        return None, RecordRejected("decode_error", _failure_detail(error))
 
 
 def decode_block(
@@ -59,7 +96,7 @@ def decode_block(
         except Exception as error:  # any decoder error: locate the line, decode it alone below
             bad = _locate(error, data, start)
         else:
-            yield Segment(data[start:] if start else data, records)
+            yield Segment(data[start:] if start else data, records, first_line + data.count(b"\n", 0, start))
             return
         if bad is None:  # no hint: bisect
             middle = data.rfind(b"\n", start, (start + size) // 2) + 1
@@ -76,32 +113,33 @@ def decode_block(
         line_start = max(start, data.rfind(b"\n", start, bad) + 1)
         if line_start > start:
             prefix = data[start:line_start]
+            prefix_line = first_line + data.count(b"\n", 0, start)
             try:
-                yield Segment(prefix, job.decode_lines(prefix))
+                yield Segment(prefix, job.decode_lines(prefix), prefix_line)
             except Exception:  # the hint pointed past the bad line (a record cut short): look again
-                yield from decode_block(job, prefix, first_line + data.count(b"\n", 0, start), rejections, rejoin)
+                yield from decode_block(job, prefix, prefix_line, rejections, rejoin)
         line_end = data.find(b"\n", line_start)
         line_end = size if line_end < 0 else line_end + 1
         number = first_line + data.count(b"\n", 0, line_start)
         line = data[line_start:line_end].rstrip(b"\r\n")
-        try:
-            record = job.decode(line)
-        except RecordRejected as rejection:
+        record, rejection = decode_alone(job, line)
+        if rejection is None:  # decodes alone (e.g. whitespace the bulk decoder refused): keep it
+            yield Segment(data[line_start:line_end], [record], number)
+        else:
             joined = _rejoin(job, data, line_start, line_end, size) if rejoin else None
             if joined is not None:
-                record_bytes, line_end = joined
-                yield Segment(record_bytes + b"\n", [job.decode(record_bytes)])
+                record, record_bytes, line_end = joined
+                yield Segment(record_bytes + b"\n", [record], number)
             elif rejoin and unfinished is not None and line_end >= size and line.endswith(b"}"):
                 unfinished.append((number, line))
             else:
                 rejections.append(Rejection(number, line, rejection.reason, rejection.detail))
-        else:  # decodes alone (e.g. whitespace the bulk decoder refused): keep it
-            yield Segment(data[line_start:line_end], [record])
         start = line_end
 
 
-def _rejoin(job: Job, data: bytes, line_start: int, line_end: int, size: int) -> tuple[bytes, int] | None:
-    """Join a piece with the next ones (they were split at a `}{` inside a string) until one decodes."""
+def _rejoin(job: Job, data: bytes, line_start: int, line_end: int, size: int) -> tuple[Any, bytes, int] | None:
+    """Join a piece with the next ones (they were split at a `}{` inside a string) until one decodes:
+    (record, its bytes, where it ends)."""
     joined = data[line_start:line_end].rstrip(b"\r\n")
     end = line_end
     while end < size and joined.endswith(b"}"):
@@ -109,11 +147,9 @@ def _rejoin(job: Job, data: bytes, line_start: int, line_end: int, size: int) ->
         next_end = size if next_end < 0 else next_end + 1
         joined += data[end:next_end].rstrip(b"\r\n")
         end = next_end
-        try:
-            job.decode(joined)
-        except RecordRejected:
-            continue
-        return joined, end
+        record, rejection = decode_alone(job, joined)
+        if rejection is None:
+            return record, joined, end
     return None
 
 
@@ -161,32 +197,83 @@ def decode_and_fold(
 ) -> Decoded:
     """The processor's per-block work: decode, fold, group valid lines by partition (see decode_block
     for `rejoin` and `unfinished`, used for objects without delimiters)."""
-    aggregate = job.new_aggregate()
     rejections: list[Rejection] = []
-    records: list[Any] = []
-    bodies: list[bytes] = []
+    segments: list[Segment] = []
     for data, first_line in blocks:
-        for segment in decode_block(job, data, first_line, rejections, rejoin, unfinished):
-            if segment.records:
-                records += segment.records
-                bodies.append(segment.data if segment.data.endswith(b"\n") else segment.data + b"\n")
-    if not records:
-        return Decoded(aggregate, 0, [], rejections)
-    keys = job.fold(aggregate, records)  # once per message: the job's per-call work is paid once
-    body = b"".join(bodies)
-    first = keys[0]
-    if keys.count(first) == len(keys):
-        return Decoded(aggregate, len(records), [(job.partition_path(first), body)], rejections)
+        segments += (s for s in decode_block(job, data, first_line, rejections, rejoin, unfinished) if s.records)
+    if not segments:
+        return Decoded(job.new_aggregate(), 0, [], rejections)
+    records = [record for segment in segments for record in segment.records]
+    aggregate = job.new_aggregate()
+    try:  # once per message: the job's per-call work is paid once
+        keys = _checked_keys(job.fold(aggregate, records), len(records))
+        paths = {key: job.partition_path(key) for key in dict.fromkeys(keys)}
+    except Exception:  # some record makes the job fail: find it, and fold the others again
+        return _fold_each(job, segments, rejections)
+    body = b"".join(s.data if s.data.endswith(b"\n") else s.data + b"\n" for s in segments)
+    if len(paths) == 1:
+        return Decoded(aggregate, len(records), [(paths[keys[0]], body)], rejections)
     lines = body.split(b"\n")
     lines.pop()  # after the last newline
     if len(lines) != len(records):  # blank lines are not records
         lines = [line for line in lines if line.strip()]
     partitions = []
-    for key in dict.fromkeys(keys):  # first-seen order
+    for key, path in paths.items():  # first-seen order
         selected = list(compress(lines, map(key.__eq__, keys)))
         selected.append(b"")
-        partitions.append((job.partition_path(key), b"\n".join(selected)))
+        partitions.append((path, b"\n".join(selected)))
     return Decoded(aggregate, len(records), partitions, rejections)
+
+
+def _checked_keys(keys: Sequence[Hashable], count: int) -> Sequence[Hashable]:
+    if len(keys) != count:
+        raise ValueError(f"the job's fold returned {len(keys)} partition keys for {count} records")
+    return keys
+
+
+def _record_lines(segment: Segment) -> list[tuple[int, bytes]]:
+    """(number, bytes) of each line of a segment that holds a record (blank lines hold none)."""
+    numbered = enumerate(segment.data.split(b"\n"), start=segment.first_line)
+    return [(number, line.rstrip(b"\r")) for number, line in numbered if line.strip()]
+
+
+def _fold_each(job: Job, segments: list[Segment], rejections: list[Rejection]) -> Decoded:
+    """Fold record by record into throwaway aggregates to find the records the job fails on; reject
+    their lines, then fold the rest together. Only a message with such a record takes this path."""
+    good: list[Any] = []
+    good_lines: list[bytes] = []
+    paths: dict[Hashable, str | RecordRejected] = {}
+    for segment in segments:
+        for record, (number, line) in zip(segment.records, _record_lines(segment), strict=True):
+            try:
+                (key,) = _checked_keys(job.fold(job.new_aggregate(), [record]), 1)
+                if key not in paths:
+                    paths[key] = _partition_path(job, key)
+                path = paths[key]
+            except Exception as error:
+                path = RecordRejected("fold_error", _failure_detail(error))
+            if isinstance(path, RecordRejected):
+                rejections.append(Rejection(number, line, path.reason, path.detail))
+            else:
+                good.append(record)
+                good_lines.append(line)
+    rejections.sort(key=lambda rejection: rejection.line)
+    aggregate = job.new_aggregate()
+    if not good:
+        return Decoded(aggregate, 0, [], rejections)
+    keys = _checked_keys(job.fold(aggregate, good), len(good))  # each of them folded alone already
+    grouped: dict[str, list[bytes]] = {}
+    for key, line in zip(keys, good_lines, strict=True):
+        grouped.setdefault(str(paths[key]), []).append(line)
+    partitions = [(path, b"\n".join([*lines, b""])) for path, lines in grouped.items()]
+    return Decoded(aggregate, len(good), partitions, rejections)
+
+
+def _partition_path(job: Job, key: Hashable) -> str | RecordRejected:
+    try:
+        return job.partition_path(key)
+    except Exception as error:
+        return RecordRejected("partition_error", _failure_detail(error))
 
 
 def batches(blocks: Iterable[tuple[bytes, int]], message_bytes: int = 256 * 1024) -> Iterator[list[tuple[bytes, int]]]:

@@ -1,9 +1,8 @@
 """Read an S3 object as blocks of whole lines, in bounded memory, whatever its compression or framing.
 
-Powertools `S3Object` is the transport (ranged GETs). Gzip is recognised by its magic bytes, not by
-the key's suffix, and decompressed with ISA-L member by member: Firehose and other producers write
-multi-member gzip, and a plain decompressor would silently stop after the first member. Output is
-bounded (`max_length` + `unconsumed_tail`), so memory does not grow with the object.
+Powertools `S3Object` is the transport (ranged GETs; ZIP archives seek). `compression.inflate`
+recognises the compression by the object's bytes and inflates it; content that is not text fails
+the object here, before a single line is rejected.
 
 Framing: lines end with LF or CRLF; a UTF-8 BOM, blank lines and a missing final newline are fine.
 Firehose without the AppendDelimiterToRecord processor writes records back to back (`{...}{...}`):
@@ -21,18 +20,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.streaming import S3Object
-from isal import isal_zlib
 
-GZIP_MAGIC = b"\x1f\x8b"
+from landfall.compression import UnsupportedFormatError, not_text
+
 UTF8_BOM = b"\xef\xbb\xbf"
-_GZIP_WBITS = 31  # gzip header and trailer
-_SNIFF_BYTES = 64 * 1024  # how much of an object decides its framing
+_SNIFF_BYTES = 64 * 1024  # how much of an object decides its framing, and whether it is text
 
 Framing = Literal["newline", "concatenated"]
-
-
-class CorruptObjectError(ValueError):
-    """The object cannot be decoded (corrupt or truncated compression)."""
 
 
 @dataclass(frozen=True)
@@ -52,23 +46,56 @@ class LongLine:
 
 
 class _ObjectCalls:
-    """The calls S3Object makes, bound to our client. Given the client itself, S3Object registers
-    one more User-Agent handler on it for every object; on the warm client of an execution
-    environment every request would then run one handler per object ever read."""
+    """The calls S3Object makes, bound to our client and counted (both are GET-priced requests).
 
-    __slots__ = ("get_object", "head_object")
+    Given the client itself, S3Object registers one more User-Agent handler on it for every object;
+    on the warm client of an execution environment every request would then run one handler per
+    object ever read."""
+
+    __slots__ = ("_client", "requests")
 
     def __init__(self, s3_client) -> None:
-        self.get_object = s3_client.get_object
-        self.head_object = s3_client.head_object
+        self._client = s3_client
+        self.requests = 0
+
+    def get_object(self, **kwargs: Any) -> Any:
+        self.requests += 1
+        return self._client.get_object(**kwargs)
+
+    def head_object(self, **kwargs: Any) -> Any:
+        self.requests += 1
+        return self._client.head_object(**kwargs)
 
 
-def iter_chunks(s3_client, bucket: str, key: str, version_id: str | None, chunk_bytes: int) -> Iterator[bytes]:
-    """Raw bytes of the object, `chunk_bytes` at a time."""
-    calls = _ObjectCalls(s3_client)
-    with S3Object(bucket=bucket, key=key, version_id=version_id, boto3_client=calls) as body:  # type: ignore[arg-type]
-        while chunk := body.read(chunk_bytes):
-            yield chunk
+class ObjectSource:
+    """One object (version) in S3: read in order through one GET, or sought (each seek that moves is
+    a ranged GET: ZIP reads its directory at the end). Counts the bytes and requests it costs."""
+
+    def __init__(self, s3_client, bucket: str, key: str, version_id: str | None = None) -> None:
+        self._calls = _ObjectCalls(s3_client)
+        self._object = S3Object(bucket=bucket, key=key, version_id=version_id, boto3_client=self._calls)  # type: ignore[arg-type]
+        self.bytes_read = 0
+
+    @property
+    def requests(self) -> int:
+        return self._calls.requests
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self._object.read(size)
+        self.bytes_read += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = 0, /) -> int:
+        return self._object.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._object.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._object.close()
 
 
 def _head(chunks: Iterator[bytes], size: int) -> bytes:
@@ -80,38 +107,6 @@ def _head(chunks: Iterator[bytes], size: int) -> bytes:
             break
         head += chunk
     return head
-
-
-def decompress(chunks: Iterable[bytes], out_bytes: int) -> Generator[bytes]:
-    """Decompress every gzip member of a stream; pass anything without the gzip magic through."""
-    chunks = iter(chunks)
-    first = _head(chunks, len(GZIP_MAGIC))
-    if not first.startswith(GZIP_MAGIC):
-        if first:
-            yield first
-        yield from chunks
-        return
-
-    decoder = isal_zlib.decompressobj(_GZIP_WBITS)
-    member_started = False
-    for data in itertools.chain([first], chunks):
-        while data:
-            member_started = True
-            try:
-                out = decoder.decompress(data, out_bytes)
-                while out:
-                    yield out
-                    out = decoder.decompress(decoder.unconsumed_tail, out_bytes)
-            except isal_zlib.error as error:
-                raise CorruptObjectError(f"corrupt gzip stream: {error}") from None
-            if decoder.eof:  # a member ended: the rest of `data` starts the next one
-                data = decoder.unused_data
-                decoder = isal_zlib.decompressobj(_GZIP_WBITS)
-                member_started = False
-            else:
-                data = b""
-    if member_started:
-        raise CorruptObjectError("truncated gzip stream: the last member has no end")
 
 
 _END = object()
@@ -185,11 +180,15 @@ def _split_concatenated(data: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def iter_blocks(
-    data: Iterable[bytes], max_line_bytes: int, block_bytes: int = 32 * 1024
+    data: Iterable[bytes], max_line_bytes: int, block_bytes: int = 32 * 1024, compressed: bool = False
 ) -> tuple[Framing, Iterator[Block | LongLine]]:
-    """The object's framing, and its content as blocks of about `block_bytes` of whole lines."""
+    """The object's framing, and its content as blocks of about `block_bytes` of whole lines.
+
+    Raises UnsupportedFormatError when the content is not text (`compressed`: it was inflated)."""
     data = iter(data)
     head = _head(data, _SNIFF_BYTES).removeprefix(UTF8_BOM)
+    if reason := not_text(head, compressed):
+        raise UnsupportedFormatError(reason)
     framing = sniff_framing(head)
     stream: Iterator[bytes] = itertools.chain([head], data)
     if framing == "concatenated":

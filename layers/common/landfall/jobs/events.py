@@ -3,7 +3,8 @@
     {"event_id": "5f0c…", "ts": "2026-11-22T13:05:00.123Z", "type": "page_view", "user_id": "u-42",
      "value": 1.5, "props": {"path": "/"}}
 
-Required: event_id (string), ts (RFC 3339 with an offset), type (one of EVENT_TYPES), value (number).
+Required: event_id (string), ts (RFC 3339 with an offset), type (one of EVENT_TYPES), value (a number
+within ±VALUE_LIMIT, so that no sum of values a run could hold overflows to infinity).
 Optional: user_id (string), props (object). Unknown fields are allowed (and kept in curated output).
 Aggregates: count, sum, min and max of value per type; record count per UTC hour.
 Partitions: the event's UTC date and hour.
@@ -31,11 +32,14 @@ class _AnyObject(msgspec.Struct, gc=False):
     """Validates that a value is a JSON object without building it (its fields are skipped)."""
 
 
+VALUE_LIMIT = 1e15
+
+
 class Event(msgspec.Struct, gc=False):
     event_id: str
     ts: Annotated[datetime, msgspec.Meta(tz=True)]
     type: EventType
-    value: float
+    value: Annotated[float, msgspec.Meta(ge=-VALUE_LIMIT, le=VALUE_LIMIT)]
     user_id: str | None = None
     props: _AnyObject | None = None
 

@@ -1,0 +1,184 @@
+"""Whatever one line holds costs at most that line: through the real processor, on moto's S3.
+
+Hostile shapes a buggy producer writes, and arbitrary bytes, are mixed into objects of valid
+records; every valid record must reach curated output and the aggregates, every other line the
+quarantine with a reason, and the object and its batch must complete.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from landfall.jobs import RecordRejected, default_job
+from landfall.jobs.events import EventsJob
+from landfall.models import BatchInput, ManifestItem, ProcessorEvent
+from landfall.processing import process_batch
+from landfall.settings import ProcessorSettings
+
+VALID = b'{"event_id":"v%d","ts":"2026-11-22T13:%02d:00Z","type":"click","value":%d}'
+
+
+def event(**fields) -> bytes:
+    record = {"event_id": "h", "ts": "2026-11-22T13:00:00Z", "type": "click", "value": 1} | fields
+    return json.dumps(record).encode()
+
+
+JSON_SPACE = b" \t\r"  # what JSON calls whitespace (Python's strip() also takes \x0b and \x0c)
+DEEP = 200_000
+HOSTILE = {  # line → the reason it is rejected for
+    event(props=None)[:-1] + b', "props": ' + b'{"a":' * DEEP + b"1" + b"}" * DEEP + b"}": "too_deep",
+    b"[" * DEEP + b"]" * DEEP: "schema",  # not an object: refused before it is descended
+    event(ts="0001-01-01T00:30:00+01:00"): "fold_error",  # before year 1 in UTC
+    event(ts="9999-12-31T23:30:00-01:00"): "fold_error",  # after year 9999 in UTC
+    event(value=1e300): "schema",  # sums of such values would overflow to infinity
+    event()[:-2] + b"1e400}": "schema",
+    event()[:-2] + b"9" * 5000 + b"}": "schema",
+    event()[:-2] + b"NaN}": "invalid_json",
+    b'{"event_id": "\x01", "ts": "2026-11-22T13:00:00Z", "type": "click", "value": 1}': "invalid_json",
+    b'{"event_id": "\\ud800", "ts": "2026-11-22T13:00:00Z", "type": "click", "value": 1}': "invalid_json",
+    b'{"event_id": "\xed\xa0\x80", "ts": "2026-11-22T13:00:00Z", "type": "click", "value": 1}': "invalid_utf8",
+}
+# hostile-looking, yet valid records: kept
+VALID_EDGES = [
+    event(event_id="\u0000\u001f"),  # control characters, escaped as JSON requires
+    event(value=-1e15),
+    event(ts="0001-01-01T01:30:00+01:00"),  # the first hour UTC can hold
+]
+
+
+@pytest.fixture
+def landing(s3):
+    s3.create_bucket(Bucket="landing")
+    s3.create_bucket(Bucket="pipeline")
+    return s3
+
+
+def run_batch(s3, objects: dict[str, bytes], job=None):
+    for key, body in objects.items():
+        s3.put_object(Bucket="landing", Key=key, Body=body)
+    event_ = ProcessorEvent(
+        BatchInput=BatchInput(run_id="run-1", output_bucket="pipeline"),
+        Items=[ManifestItem(bucket="landing", key=key, size=len(body)) for key, body in objects.items()],
+    )
+    return process_batch(event_, s3, ProcessorSettings(), job or default_job())
+
+
+def curated_lines(s3, keys: list[str]) -> list[bytes]:
+    return [
+        line
+        for key in keys
+        for line in gzip.decompress(s3.get_object(Bucket="pipeline", Key=key)["Body"].read()).splitlines()
+    ]
+
+
+def quarantined(s3, key: str | None) -> list[dict]:
+    if key is None:
+        return []
+    return [json.loads(line) for line in s3.get_object(Bucket="pipeline", Key=key)["Body"].read().splitlines()]
+
+
+def test_every_known_hostile_shape_costs_only_its_line_and_innocent_objects_are_untouched(landing):
+    lines = []
+    for n, hostile in enumerate([*HOSTILE, *VALID_EDGES]):
+        lines += [VALID % (n, n % 60, n), hostile]
+    innocent = b"\n".join(VALID % (n, 1, n) for n in range(10)) + b"\n"
+    summary = run_batch(
+        landing, {"raw/hostile.gz": gzip.compress(b"\n".join(lines)), "raw/innocent.gz": gzip.compress(innocent)}
+    )
+    hostile, clean = summary.objects
+    assert (hostile.status, clean.status) == ("processed", "processed")
+    assert (clean.valid, clean.rejected) == (10, 0)
+    expected_valid = len(lines) - len(HOSTILE)
+    assert (hostile.records, hostile.valid, hostile.rejected) == (len(lines), expected_valid, len(HOSTILE))
+    entries = quarantined(landing, hostile.quarantine_key)
+    assert [(entry["line"], entry["reason"]) for entry in entries] == [
+        (2 * n + 2, reason) for n, reason in enumerate(HOSTILE.values())
+    ]
+    assert all(entry["detail"] for entry in entries)
+    kept = curated_lines(landing, hostile.curated_keys)
+    assert sorted(kept) == sorted(line for line in lines if line not in HOSTILE)
+    assert summary.aggregates["by_type"]["click"]["count"] == expected_valid + 10
+
+
+class ExplodingJob(EventsJob):
+    """A job with bugs of its own: it fails on some records while folding, and on some partitions."""
+
+    def fold(self, aggregate, records):
+        if any(record.value == 13 for record in records):
+            raise ZeroDivisionError("unlucky")
+        return super().fold(aggregate, records)
+
+    def partition_path(self, key):
+        if key % 100 == 22:
+            raise KeyError(key)
+        return super().partition_path(key)
+
+
+def test_what_the_job_raises_for_one_record_costs_that_record_only(landing):
+    lines = [VALID % (n, 0, n) for n in range(30)]
+    lines[5] = b'{"event_id":"p","ts":"2026-11-22T22:00:00Z","type":"click","value":1}'
+    summary = run_batch(landing, {"raw/buggy": b"\n".join(lines)}, job=ExplodingJob())
+    (obj,) = summary.objects
+    assert (obj.status, obj.valid, obj.rejected) == ("processed", 28, 2)
+    assert obj.rejected_by_reason == {"fold_error": 1, "partition_error": 1}
+    entries = quarantined(landing, obj.quarantine_key)
+    assert [(e["line"], e["reason"]) for e in entries] == [(6, "partition_error"), (14, "fold_error")]
+    assert "ZeroDivisionError: unlucky" in entries[1]["detail"]
+
+
+class RaisingDecoderJob(EventsJob):
+    def decode(self, line):
+        if b"boom" in line:
+            raise MemoryError("the job's decoder gave up")
+        return super().decode(line)
+
+
+def test_an_exception_from_the_jobs_decoder_is_a_rejection_with_its_detail(landing):
+    body = VALID % (1, 0, 1) + b"\n" + b'{"boom": 1}' + b"\n" + VALID % (2, 0, 2) + b"\n"
+    (obj,) = run_batch(landing, {"raw/o": body}, job=RaisingDecoderJob()).objects
+    assert (obj.valid, obj.rejected_by_reason) == (2, {"decode_error": 1})
+    assert quarantined(landing, obj.quarantine_key)[0]["detail"] == "MemoryError: the job's decoder gave up"
+
+
+def test_a_rejection_detail_that_is_not_valid_utf8_is_still_quarantined(landing):
+    class SurrogateJob(EventsJob):
+        def decode(self, line):
+            raise RecordRejected("custom", "bad \ud800 value")
+
+    (obj,) = run_batch(landing, {"raw/o": b"{}\n"}, job=SurrogateJob()).objects
+    assert obj.rejected == 1
+    assert quarantined(landing, obj.quarantine_key)[0]["detail"] == "bad \\ud800 value"
+
+
+lines_strategy = st.lists(
+    st.one_of(
+        st.integers(0, 10**6).map(lambda n: ("valid", VALID % (n, n % 60, n))),
+        st.binary(max_size=200).map(lambda b: ("other", b.replace(b"\n", b""))),
+        st.sampled_from([*sorted(HOSTILE, key=len)[:8], b"\x0b", b"\x0c", b" \t", b"\r"]).map(lambda b: ("other", b)),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=st.integers(0, 10**6), lines=lines_strategy, compress=st.booleans())
+def test_arbitrary_lines_mixed_into_valid_objects_never_lose_a_record(landing, first, lines, compress):
+    lines = [("valid", VALID % (first, 0, first)), *lines]  # a valid object: it starts with a record
+    body = b"\n".join(line for _, line in lines) + b"\n"
+    summary = run_batch(landing, {"raw/mixed": gzip.compress(body) if compress else body})
+    (obj,) = summary.objects
+    assert obj.status == "processed", obj.error
+    valid = [line for kind, line in lines if kind == "valid"]
+    others = [line for kind, line in lines if kind == "other" and line.strip(JSON_SPACE)]  # blank: not records
+    assert (obj.valid, obj.rejected, obj.records) == (len(valid), len(others), len(valid) + len(others))
+    kept = [line for line in curated_lines(landing, obj.curated_keys) if line.strip()]  # blank lines may stay
+    assert sorted(kept) == sorted(valid)
+    numbers = [entry["line"] for entry in quarantined(landing, obj.quarantine_key)]
+    expected = [n for n, (kind, line) in enumerate(lines, start=1) if kind == "other" and line.strip(JSON_SPACE)]
+    assert numbers == expected
