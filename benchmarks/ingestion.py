@@ -130,7 +130,7 @@ def manifest_writer(event: dict[str, Any]) -> tuple[float, float]:
 def backfill(keys: str) -> int:
     """Backfill `keys` listed objects into one run; returns the manifest bytes written."""
     logger.setLevel("WARNING")
-    config = RunConfig(max_concurrency=100, max_items_per_batch=20, max_input_bytes_per_batch=200_000,
+    config = RunConfig(max_concurrency=100, max_items_per_batch=20, max_batch_bytes=256 << 20,
                        tolerated_failure_percentage=5)  # fmt: skip
     s3, sfn = StandInS3(int(keys)), StandInStepFunctions()
     run = Backfill(s3, sfn, ARN, "pipeline", config, "raw/", "", objects_per_run=1_000_000)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from landfall.batching import item_json, manifest_line
 from landfall.jobs import default_job
 from landfall.models import ManifestItem, ReducerEvent, RunConfig, S3Location
 from landfall.observability import logger
@@ -76,9 +77,10 @@ def make_results(root: Path, records: int, per_file: int = 10_000) -> None:
     rng = random.Random(4)  # noqa: S311 - test data
     keys = [f"raw/2026/11/22/13/landfall-1-2026-11-22-13-05-00-{n:08d}.gz" for n in range(records)]
     (root / "manifests").mkdir(parents=True, exist_ok=True)
-    with (root / f"manifests/{RUN}.jsonl").open("w") as manifest:
-        for key in keys:
-            manifest.write(ManifestItem(bucket="landing", key=key, size=64 << 20, etag="e").model_dump_json() + "\n")
+    with (root / f"manifests/{RUN}.jsonl").open("wb") as manifest:
+        for key in keys:  # one object a batch, as a run of 64 MiB objects with MaxBatchMiB 64 cuts them
+            item = ManifestItem(bucket="landing", key=key, size=64 << 20, etag="e")
+            manifest.write(manifest_line(item.size, [item_json(item)]))
     results = root / f"results/{RUN}/6f2a0a3e"
     results.mkdir(parents=True, exist_ok=True)
     files = []
@@ -99,7 +101,7 @@ def _record(rng: random.Random, key: str) -> dict[str, Any]:
         for t in TYPES
     }
     obj = {
-        "version": 1,
+        "version": 2,
         "bucket": "landing",
         "key": key,
         "status": "processed",
@@ -115,7 +117,7 @@ def _record(rng: random.Random, key: str) -> dict[str, Any]:
         "s3_puts": 9,
     }
     output = {
-        "version": 1,
+        "version": 2,
         "run_id": RUN,
         "objects": [obj],
         "duration_ms": 5200,
@@ -123,8 +125,8 @@ def _record(rng: random.Random, key: str) -> dict[str, Any]:
         "aggregates": {"by_type": by_type, "by_hour": {"2026-11-22T12": 50_000, "2026-11-22T13": 149_800}},
     }
     child_input = {
-        "BatchInput": {"version": 1, "run_id": RUN, "output_bucket": BUCKET},
-        "Items": [{"version": 1, "bucket": "landing", "key": key, "size": 64 << 20, "etag": "e"}],
+        "BatchInput": {"version": 2, "run_id": RUN, "output_bucket": BUCKET},
+        "Items": [{"version": 2, "bucket": "landing", "key": key, "size": 64 << 20, "etag": "e"}],
     }
     return {"ExecutionArn": f"arn:aws:states:us-east-1:123456789012:execution:p/m:{key[-12:]}",
             "Input": json.dumps(child_input), "InputDetails": {"Included": True}, "Name": key[-12:],
@@ -143,8 +145,8 @@ def reducer(root: str) -> float:
     event = ReducerEvent(
         run_id=RUN, source="backfill", manifest=S3Location(bucket=BUCKET, key=f"manifests/{RUN}.jsonl"),
         objects=records, bytes=records * (64 << 20), output_bucket=BUCKET,
-        config=RunConfig(max_concurrency=100, max_items_per_batch=1, max_input_bytes_per_batch=200_000,
-                         tolerated_failure_percentage=5),
+        batches=records, config=RunConfig(max_concurrency=100, max_items_per_batch=1, max_batch_bytes=64 << 20,
+                                          tolerated_failure_percentage=5),
     )  # fmt: skip
     started = time.perf_counter()
     report = reduce_run(event, FolderS3(folder), default_job())

@@ -80,7 +80,7 @@ class Backfill:
                 continue
             if plan is None or plan.objects >= self.objects_per_run:
                 self._finish(builder, plan)
-                builder, plan = (None if self.dry_run else ManifestBuilder()), RunPlan(self.config)
+                builder, plan = (None if self.dry_run else ManifestBuilder(self.config)), RunPlan(self.config)
             plan.add(item)
             if builder is not None:
                 builder.add(item)
@@ -95,7 +95,7 @@ class Backfill:
             planned.run_id = builder.run_id("backfill")
             started = start_built_run(
                 builder, "backfill", s3_client=self.s3_client, sfn_client=self.sfn_client,
-                state_machine_arn=self.state_machine_arn, bucket=self.pipeline_bucket, config=self.config,
+                state_machine_arn=self.state_machine_arn, bucket=self.pipeline_bucket,
             )  # fmt: skip
             if started:
                 planned.started, planned.new = started

@@ -44,8 +44,8 @@ def dataset_from_dir(source: Path) -> Dataset:
 
 
 def _progress_table(runs: dict[str, dict[str, Any]]) -> Table:
-    table = Table(title="Map runs", expand=False)
-    for column in ("run", "status", "items", "succeeded", "failed", "running", "pending"):
+    table = Table(title="Map runs: batches of objects", expand=False)
+    for column in ("run", "status", "batches", "succeeded", "failed", "running", "pending"):
         table.add_column(column, justify="right" if column not in ("run", "status") else "left")
     for name, state in sorted(runs.items()):
         counts = state.get("items", {})

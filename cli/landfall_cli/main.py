@@ -127,8 +127,8 @@ def _status(args: argparse.Namespace, target: Target, console: Console) -> int:
     else:
         status = follow(target, args.run_id, console, timeout=args.timeout)
     console.print(
-        f"{args.run_id}: {status.status}, {status.items_done}/{status.items_total} objects"
-        + (f", {status.items_failed} failed" if status.items_failed else "")
+        f"{args.run_id}: {status.status}, {status.batches_done}/{status.batches_total} batches of "
+        f"{status.objects} objects" + (f", {status.batches_failed} batches failed" if status.batches_failed else "")
         + (f" — {status.error}" if status.error else "")
     )
     return 0 if status.status in ("SUCCEEDED", "RUNNING") else 1

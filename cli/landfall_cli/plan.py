@@ -1,9 +1,8 @@
 """What a run will do and cost, before it starts: objects, bytes, batches, duration, AWS cost.
 
-Batches follow the Distributed Map's ItemBatcher: a batch closes at MaxItemsPerBatch items or before
-its items' JSON would pass MaxInputBytesPerBatch. Duration and processor time come from a throughput
-per processor (stored, usually gzip, bytes per second; `make bench` measures what one core reaches)
-and the map's concurrency.
+Batches are cut exactly as the manifest writer cuts them (`landfall.batching`). Duration and
+processor time come from a throughput per processor (stored, usually gzip, bytes per second;
+`make bench` measures what one core reaches) and the map's concurrency.
 """
 
 from __future__ import annotations
@@ -11,11 +10,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from landfall.batching import Batcher, BatchLimits
 from landfall.costs import CostEstimate, Prices, estimate, run_usage
 from landfall.models import ManifestItem, RunConfig
 
 MULTIPART_PART_BYTES = 5 * 1024 * 1024
-_BATCH_INPUT_BYTES = 200  # the BatchInput the ItemBatcher adds to every batch, and the JSON around items
 
 
 @dataclass(frozen=True)
@@ -34,25 +33,25 @@ class RunPlan:
     config: RunConfig
     objects: int = 0
     bytes: int = 0
-    batches: int = 0
-    largest_batch_bytes: int = 0
-    _batch_items: int = field(default=0, repr=False)
-    _batch_json: int = field(default=0, repr=False)
-    _batch_bytes: int = field(default=0, repr=False)
+    larger_than_a_batch: int = 0  # objects over max_batch_bytes: each goes alone, and may not fit the timeout
+    batcher: Batcher = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.batcher = Batcher(BatchLimits.of(self.config))
 
     def add(self, item: ManifestItem) -> None:
-        json_bytes = len(item.model_dump_json(exclude_none=True)) + 1
-        full = self._batch_items >= self.config.max_items_per_batch
-        too_big = self._batch_json + json_bytes + _BATCH_INPUT_BYTES > self.config.max_input_bytes_per_batch
-        if not self._batch_items or full or too_big:
-            self.batches += 1
-            self._batch_items = self._batch_json = self._batch_bytes = 0
-        self._batch_items += 1
-        self._batch_json += json_bytes
-        self._batch_bytes += item.size
-        self.largest_batch_bytes = max(self.largest_batch_bytes, self._batch_bytes)
+        self.batcher.add(item)
         self.objects += 1
         self.bytes += item.size
+        self.larger_than_a_batch += item.size > self.config.max_batch_bytes
+
+    @property
+    def batches(self) -> int:
+        return self.batcher.batches
+
+    @property
+    def largest_batch_bytes(self) -> int:
+        return self.batcher.largest_batch_bytes
 
     def processor_seconds(self, throughput: Throughput) -> float:
         return self.bytes / throughput.stored_bytes_per_second + self.batches * throughput.seconds_per_batch

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from landfall.models import ExecutionInput, ManifestItem, RunReport
+from landfall.models import ExecutionInput, ManifestBatch, ManifestItem, RunReport
 from landfall.outputs import report_key
 from landfall.runs import ManifestBuilder, execution_arn, start_built_run
 from landfall_cli.plan import RunPlan, Throughput
@@ -26,10 +26,14 @@ class RunNotFound(LookupError):
 
 @dataclass(frozen=True)
 class RunStatus:
+    """An execution's status and its map run's progress. The map's items are batches (each a child
+    execution of up to MaxItemsPerBatch objects); `objects` is how many the run's manifest holds."""
+
     status: str  # the execution's: RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED
-    items_total: int
-    items_done: int
-    items_failed: int
+    objects: int
+    batches_total: int
+    batches_done: int
+    batches_failed: int
     error: str | None = None
 
     @property
@@ -38,13 +42,14 @@ class RunStatus:
 
 
 def run_status(target: Target, run_id: str) -> RunStatus:
-    """The execution's status and its map run's item counts (objects), as Step Functions reports them."""
+    """The execution's status and its map run's item (batch) counts, as Step Functions reports them."""
     arn = execution_arn(target.state_machine_arn, run_id)
     try:
         execution = target.sfn.describe_execution(executionArn=arn)
     except target.sfn.exceptions.ExecutionDoesNotExist:
         raise RunNotFound(f"no run {run_id} in {target.where}") from None
-    total = json.loads(execution.get("input", "{}")).get("objects", 0)
+    execution_input = json.loads(execution.get("input", "{}"))
+    total = execution_input.get("batches", 0)
     done = failed = 0
     map_runs = target.sfn.list_map_runs(executionArn=arn).get("mapRuns", [])
     if map_runs:
@@ -55,27 +60,27 @@ def run_status(target: Target, run_id: str) -> RunStatus:
     error = execution.get("error")
     if error:
         error = f"{error}: {execution.get('cause', '')}".strip(": ")
-    return RunStatus(execution["status"], total, done, failed, error)
+    return RunStatus(execution["status"], execution_input.get("objects", 0), total, done, failed, error)
 
 
 def follow(
     target: Target, run_id: str, console: Console, interval: float = 1.0, timeout: float | None = None
 ) -> RunStatus:
-    """A live progress bar of the run's objects until it ends (or `timeout` seconds pass)."""
+    """A live progress bar of the run's batches until it ends (or `timeout` seconds pass)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     status = run_status(target, run_id)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]} failed"),
+        TextColumn("batches, {task.fields[failed]} failed"),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(run_id, total=status.items_total or None, failed=0)
+        task = progress.add_task(run_id, total=status.batches_total or None, failed=0)
         while True:
             progress.update(
-                task, total=status.items_total or None, completed=status.items_done, failed=status.items_failed
+                task, total=status.batches_total or None, completed=status.batches_done, failed=status.batches_failed
             )
             if status.ended or (deadline is not None and time.monotonic() >= deadline):
                 return status
@@ -104,7 +109,7 @@ def _manifest_items(target: Target, bucket: str, key: str) -> Iterator[ManifestI
     body = target.s3.get_object(Bucket=bucket, Key=key)["Body"]
     for line in body.iter_lines():
         if line.strip():
-            yield ManifestItem.model_validate_json(line)
+            yield from ManifestBatch.model_validate_json(line).objects
 
 
 def redrive(target: Target, run_id: str, dry_run: bool = False) -> tuple[RunPlan, tuple[ExecutionInput, bool] | None]:
@@ -115,7 +120,7 @@ def redrive(target: Target, run_id: str, dry_run: bool = False) -> tuple[RunPlan
     key = report.outputs.redrive_manifest_key
     if not key:
         return plan, None
-    builder = None if dry_run else ManifestBuilder()
+    builder = None if dry_run else ManifestBuilder(target.config)
     for item in _manifest_items(target, report.outputs.bucket, key):
         plan.add(item)
         if builder is not None:
@@ -124,7 +129,7 @@ def redrive(target: Target, run_id: str, dry_run: bool = False) -> tuple[RunPlan
         return plan, None
     started = start_built_run(
         builder, "redrive", s3_client=target.s3, sfn_client=target.sfn, state_machine_arn=target.state_machine_arn,
-        bucket=target.pipeline_bucket, config=target.config,
+        bucket=target.pipeline_bucket,
     )  # fmt: skip
     return plan, started
 

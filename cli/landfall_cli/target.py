@@ -15,7 +15,6 @@ from typing import Any
 
 import boto3
 
-from landfall.ingestion import run_config
 from landfall.models import RunConfig
 from landfall.settings import ManifestWriterSettings, parse_settings
 
@@ -51,7 +50,7 @@ class Target:
 
     @property
     def config(self) -> RunConfig:
-        return run_config(self.settings)
+        return self.settings.run_config()
 
 
 def local_state_path() -> Path:

@@ -3,17 +3,24 @@
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from landfall.clients import aws_client
+from landfall.costs import Prices
 from landfall.jobs import job_named
 from landfall.models import ReducerEvent
 from landfall.observability import logger, metrics, tracer
 from landfall.reduction import reduce_run, summary_for_state
-from landfall.settings import JobSettings, settings_from_env
+from landfall.settings import ReducerSettings, settings_from_env
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    job = job_named(settings_from_env(JobSettings).job)
-    report = reduce_run(ReducerEvent.model_validate(event), aws_client("s3"), job)
+    settings = settings_from_env(ReducerSettings)
+    report = reduce_run(
+        ReducerEvent.model_validate(event),
+        aws_client("s3"),
+        job_named(settings.job),
+        prices=settings_from_env(Prices),
+        memory_mb=settings.memory_mb,
+    )
     return summary_for_state(report)

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import samcli
 
+from landfall.batching import manifest_line
 from landfall_cli.local.emulator import wait_for
 from landfall_cli.local.template import PROJECT_ROOT
 from landfall_cli.synthetic import event_lines
@@ -159,6 +160,7 @@ def test_the_built_layer_is_what_the_functions_import(built):
         ("sqs-malformed-message.json", 1, True),
         ("sqs-test-event.json", 0, False),
         ("s3-direct.json", None, True),
+        ("s3-versioned.json", None, True),
         ("eventbridge-object-created.json", None, True),
     ],
 )
@@ -190,8 +192,9 @@ def test_the_processor_and_the_reducer_run_the_samples_end_to_end(function, emul
     assert sum(o["valid"] for o in summary["objects"]) == 80
 
     run = load_event("reducer/run.json")
-    items = "".join(json.dumps(item) + "\n" for item in batch["Items"])
-    s3.put_object(Bucket=run["manifest"]["bucket"], Key=run["manifest"]["key"], Body=items.encode())
+    items = [json.dumps(item).encode() for item in batch["Items"]]
+    line = manifest_line(sum(item["size"] for item in batch["Items"]), items)
+    s3.put_object(Bucket=run["manifest"]["bucket"], Key=run["manifest"]["key"], Body=line)
     _write_results(s3, run, batch, summary)
     with function("ReducerFunction") as reducer:
         status, report = reducer.invoke(run)
@@ -205,7 +208,7 @@ def _write_results(s3, run: dict[str, Any], batch: dict[str, Any], summary: dict
     details = run["map_result"]["ResultWriterDetails"]
     prefix = details["Key"].rsplit("/", 1)[0]
     record = {
-        "ExecutionArn": "arn:aws:states:us-east-1:123456789012:execution:landfall-local-pipeline/ProcessObjects:1",
+        "ExecutionArn": run["map_result"]["MapRunArn"].replace(":mapRun:", ":execution:").rsplit(":", 1)[0] + ":1",
         "Input": json.dumps(batch), "InputDetails": {"Included": True}, "Name": "1",
         "Output": json.dumps(summary), "OutputDetails": {"Included": True},
         "StartDate": "2026-11-22T13:05:00.123Z", "StopDate": "2026-11-22T13:05:02.456Z", "Status": "SUCCEEDED",

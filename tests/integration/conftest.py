@@ -40,3 +40,8 @@ def read_result_file(emulator: Emulator, bucket: str, key: str) -> list[dict[str
     if body.lstrip().startswith(b"["):
         return json.loads(body)
     return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+
+def manifest_keys(body: bytes) -> list[str]:
+    """The keys of a manifest's (or a redrive manifest's) objects, batch after batch."""
+    return [o["key"] for line in body.splitlines() if line.strip() for o in json.loads(line)["objects"]]

@@ -9,6 +9,7 @@ import pytest
 from landfall_cli.main import main
 from landfall_cli.synthetic import make_dataset
 from landfall_cli.target import write_local_state
+from tests.integration.conftest import manifest_keys
 
 pytestmark = pytest.mark.emulator
 
@@ -67,10 +68,10 @@ def test_backfill_runs_once_reports_and_follows(local, capsys):
     )
     assert execution_input["source"] == "backfill" and execution_input["objects"] == 3
     manifest = local.client("s3").get_object(Bucket=local.pipeline_bucket, Key=execution_input["manifest"]["key"])
-    assert [json.loads(line)["key"] for line in manifest["Body"].iter_lines()] == sorted(keys)
+    assert manifest_keys(manifest["Body"].read()) == sorted(keys)
 
     assert main(["status", run_id, "--local", "--timeout", "300"]) == 0
-    assert f"{run_id}: SUCCEEDED, 3/3 objects" in capsys.readouterr().out
+    assert f"{run_id}: SUCCEEDED, 2/2 batches of 3 objects" in capsys.readouterr().out  # two objects a batch
 
     # the same objects again: the same run, no second execution
     count = len(_backfills(local))
@@ -104,7 +105,7 @@ def test_redrive_starts_a_run_of_the_failed_objects(local, capsys):
     )
     assert execution_input["source"] == "redrive" and execution_input["objects"] == 1
     manifest = local.client("s3").get_object(Bucket=local.pipeline_bucket, Key=execution_input["manifest"]["key"])
-    assert [json.loads(line)["key"] for line in manifest["Body"].iter_lines()] == [keys[0]]  # the corrupt one
+    assert manifest_keys(manifest["Body"].read()) == [keys[0]]  # the corrupt one
     assert main(["redrive", run_id, "--local"]) == 0  # twice: the same run
     assert set(_run_ids(capsys.readouterr().out, "redrive-")) == {redrive_id}
 

@@ -11,7 +11,7 @@ from landfall.models import ManifestItem, RunConfig
 from landfall.runs import start_run
 from landfall_cli.local import asl_extensions
 from landfall_cli.synthetic import make_dataset
-from tests.integration.conftest import read_json, read_result_file
+from tests.integration.conftest import manifest_keys, read_json, read_result_file
 
 pytestmark = pytest.mark.emulator
 
@@ -20,9 +20,9 @@ GOOD = b'{"event_id":"%s","ts":"2026-11-22T13:05:00Z","type":"purchase","value":
 
 def run_manifest(emulator, items: list[ManifestItem], **config) -> tuple[str, dict]:
     """Start a run over `items` as the manifest writer would, wait for its end."""
-    settings = {"max_concurrency": 2, "max_items_per_batch": 1, "max_input_bytes_per_batch": 200_000,
+    settings = {"max_concurrency": 2, "max_items_per_batch": 1, "max_batch_bytes": 256 << 20,
                 "tolerated_failure_percentage": 0.0, **config}  # fmt: skip
-    started = start_run(
+    started, _ = start_run(
         items,
         "backfill",
         s3_client=emulator.client("s3"),
@@ -115,7 +115,7 @@ def test_one_object_failing_within_tolerance(emulator):
     redrive = emulator.client("s3").get_object(
         Bucket=emulator.pipeline_bucket, Key=report["outputs"]["redrive_manifest_key"]
     )
-    assert [json.loads(line)["key"] for line in redrive["Body"].read().splitlines()] == ["raw/lost.gz"]
+    assert manifest_keys(redrive["Body"].read()) == ["raw/lost.gz"]
     s3 = emulator.client("s3")
     listed = s3.list_objects_v2(Bucket=emulator.pipeline_bucket, Prefix=f"results/{run_id}/")["Contents"]
     manifest = read_json(

@@ -10,13 +10,11 @@ import pytest
 
 from landfall.costs import Prices, Usage, estimate
 from landfall.models import ManifestItem, RunConfig
-from landfall.runs import ManifestBuilder, manifest_body, run_id_for
+from landfall.runs import ManifestBuilder
 from landfall_cli.backfill import Backfill, hour_prefixes, list_items
 from landfall_cli.plan import RunPlan, Throughput
 
-CONFIG = RunConfig(
-    max_concurrency=10, max_items_per_batch=4, max_input_bytes_per_batch=1000, tolerated_failure_percentage=5
-)
+CONFIG = RunConfig(max_concurrency=10, max_items_per_batch=4, max_batch_bytes=10_000, tolerated_failure_percentage=5)
 DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
 
 
@@ -34,26 +32,31 @@ def test_hour_prefixes_cover_the_range_with_whole_days_where_they_fit():
     assert prefixes == sorted(prefixes)  # listing them in turn keeps the manifest's order
 
 
-def test_the_builder_makes_the_same_manifest_and_run_id_as_the_notification_path():
-    items = [item(f"raw/k{i:03d}") for i in range(50)]
-    builder = ManifestBuilder()
-    for each in items:
-        builder.add(each)
-    assert builder.run_id("backfill") == run_id_for("backfill", manifest_body(items))
-    assert (builder.objects, builder.bytes) == (50, 50_000)
+def test_the_run_id_is_the_manifests_and_items_come_in_manifest_order():
+    def built(keys):
+        builder = ManifestBuilder(CONFIG)
+        for key in keys:
+            builder.add(item(key))
+        return builder
+
+    builder = built([f"raw/k{i:03d}" for i in range(50)])
+    assert (builder.objects, builder.bytes, builder.batches) == (50, 50_000, 13)
+    assert builder.run_id("backfill") == built([f"raw/k{i:03d}" for i in range(50)]).run_id("backfill")
+    assert builder.run_id("backfill") != built([f"raw/k{i:03d}" for i in range(49)]).run_id("backfill")
     with pytest.raises(ValueError, match="out of order"):
-        builder.add(item("raw/a"))
+        built(["raw/b", "raw/a"])
 
 
-def test_batches_close_at_the_item_limit_and_at_the_byte_limit():
+def test_the_plan_cuts_batches_as_the_manifest_writer_does():
     plan = RunPlan(CONFIG)
     for i in range(10):
         plan.add(item(f"raw/{i}"))
-    assert plan.batches == 3  # 4 + 4 + 2
-    wide = RunPlan(CONFIG)
-    for i in range(6):
-        wide.add(item(f"raw/{'x' * 300}{i}"))  # ~360 bytes of JSON each: two per 1,000-byte batch
-    assert wide.batches == 3
+    assert plan.batches == 3  # 4 + 4 + 2 objects
+    large = RunPlan(CONFIG)
+    for i, size in enumerate([6000, 6000, 3000, 25_000, 1]):
+        large.add(item(f"raw/{i}", size))
+    assert large.batches == 4  # 6000 | 6000 + 3000 | 25,000 alone | 1
+    assert (large.largest_batch_bytes, large.larger_than_a_batch) == (25_000, 1)
 
 
 def test_duration_follows_concurrency():
@@ -78,18 +81,19 @@ def test_cost_adds_up_each_service_from_its_prices():
 
 
 def test_a_terabyte_plan_counts_every_billed_unit():
-    plan = RunPlan(RunConfig(max_concurrency=100, max_items_per_batch=20, max_input_bytes_per_batch=200_000,
+    plan = RunPlan(RunConfig(max_concurrency=100, max_items_per_batch=20, max_batch_bytes=256 << 20,
                              tolerated_failure_percentage=5))  # fmt: skip
-    for i in range(15_625):  # 64 MiB Firehose objects
+    for i in range(15_625):  # 64 MB Firehose objects
         plan.add(item(f"raw/{i:05d}", 64_000_000))
     cost = plan.cost(processor_memory_mb=1769, reducer_memory_mb=1024)
-    assert plan.batches == math.ceil(15_625 / 20)
+    assert plan.batches == math.ceil(15_625 / 4)  # 256 MiB of objects a batch
     batches = plan.batches
     processor_seconds = 1e12 / 8e6 + batches * 0.3
     assert cost.usage.lambda_gb_seconds == pytest.approx(processor_seconds * 1769 / 1024 + 2.0 * 1024 / 1024)
-    assert cost.usage.state_transitions == 6 + batches  # one per child execution, plus the parent's own
-    assert cost.usage.express_requests == batches and cost.usage.lambda_requests == batches + 2
-    assert cost.usage.s3_gets == 15_625 + 4 + 1
+    # per STANDARD child: the map's transition that starts it and its own task; plus the parent's own
+    assert cost.usage.state_transitions == 6 + 2 * batches
+    assert cost.usage.express_requests == 0 and cost.usage.lambda_requests == batches + 2
+    assert cost.usage.s3_gets == 15_625 + 4 + math.ceil(batches / 1000)  # each object; manifest; result files
     assert 4 < cost.total_usd < 7  # the README's "about $5 per TB of gzip input"
 
 
@@ -119,7 +123,7 @@ def test_backfill_splits_runs_skips_unwanted_objects_and_is_idempotent(s3, sfn, 
     _, started = backfill()
     assert [p.new for p in started] == [True, True, True]
     manifest = s3.get_object(Bucket="pipeline", Key=started[0].started.manifest.key)["Body"].read().decode()
-    assert [json.loads(line)["key"] for line in manifest.splitlines()] == [
+    assert [o["key"] for line in manifest.splitlines() for o in json.loads(line)["objects"]] == [
         f"raw/2026/11/22/13/obj-{i}.gz" for i in range(3)
     ]
     _, again = backfill()

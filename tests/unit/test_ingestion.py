@@ -21,9 +21,14 @@ def env(s3, sfn):
     return s3, sfn, settings
 
 
-def manifest_keys(s3, response):
+def manifest_objects(s3, response):
     key = f"manifests/notification/{response['run_id']}.jsonl"
-    return [json.loads(line)["key"] for line in s3.get_object(Bucket="pipeline", Key=key)["Body"].read().splitlines()]
+    lines = s3.get_object(Bucket="pipeline", Key=key)["Body"].read().splitlines()
+    return [o for line in lines for o in json.loads(line)["objects"]]
+
+
+def manifest_keys(s3, response):
+    return [o["key"] for o in manifest_objects(s3, response)]
 
 
 def test_an_sqs_batch_becomes_one_manifest_of_distinct_decoded_keys(env):
@@ -68,6 +73,17 @@ def test_direct_and_eventbridge_events_start_a_run(env, sample):
     s3, sfn, settings = env
     response = ingest(load_event(sample), s3_client=s3, sfn_client=sfn, settings=settings)
     assert "raw/2026/11/22/13/reports for Q4 (final).gz" in manifest_keys(s3, response)
+
+
+def test_two_versions_of_one_key_are_two_objects_of_the_manifest(env):
+    s3, sfn, settings = env
+    response = ingest(load_event("manifest_writer/s3-versioned.json"), s3_client=s3, sfn_client=sfn, settings=settings)
+    objects = manifest_objects(s3, response)
+    assert len({o["key"] for o in objects}) == 1
+    assert sorted(o["version_id"] for o in objects) == [
+        "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
+        "Bd7zNnS4Xw9cW4dLq1kS7j8pYq2ZkQxB",
+    ]
 
 
 def test_a_redelivered_sqs_batch_starts_one_execution(env):

@@ -27,7 +27,7 @@ def test_direct_and_eventbridge_events():
     assert [i.key for i in direct][1] == "raw/2026/11/22/13/reports for Q4 (final).gz"
     assert bridge == [
         ManifestItem(
-            bucket="landfall-local-landing-123456789012-us-east-1",
+            bucket="landfall-landing-a25c9876-576d-5906-addc-c399c7f2b450",
             key="raw/2026/11/22/13/reports for Q4 (final).gz",
             size=2048,
             etag="b1946ac92492d2347c6235b4d2611184",

@@ -6,10 +6,11 @@ import pytest
 
 from landfall.costs import Prices
 from landfall.jobs import default_job
+from landfall.jobs.events import EventsJob
 from landfall.models import ManifestItem, ReducerEvent, RunConfig, S3Location
 from landfall.reduction import reduce_run
 from landfall.results import CorruptResultsError
-from landfall.runs import manifest_body
+from landfall.runs import ManifestBuilder
 
 BUCKET = "pipeline"
 RUN = "notification-0123"
@@ -17,13 +18,13 @@ MAP_RUN = f"arn:aws:states:us-east-1:123456789012:mapRun:p/ProcessObjects:{'6f2a
 PREFIX = f"results/{RUN}/6f2a0a3e-3b53-4c47-b9b5-31c1c7d8c1a2/"
 
 
-def item(key):
-    return ManifestItem(bucket="landing", key=key, size=100)
+def item(key, version_id=None):
+    return ManifestItem(bucket="landing", key=key, size=100, version_id=version_id)
 
 
-def summary(key, valid=3, rejected=1, status="processed", error=None):
+def summary(key, valid=3, rejected=1, status="processed", error=None, version_id=None):
     return {
-        "version": 1, "bucket": "landing", "key": key, "status": status, "error": error,
+        "version": 2, "bucket": "landing", "key": key, "version_id": version_id, "status": status, "error": error,
         "bytes_read": 100, "records": valid + rejected if status == "processed" else 0,
         "valid": valid if status == "processed" else 0, "rejected": rejected if status == "processed" else 0,
         "rejected_by_reason": {"schema": rejected} if status == "processed" and rejected else {},
@@ -33,16 +34,19 @@ def summary(key, valid=3, rejected=1, status="processed", error=None):
 
 
 def child_input(*keys):
-    return {"BatchInput": {"version": 1, "run_id": RUN, "output_bucket": BUCKET},
-            "Items": [item(k).model_dump() for k in keys]}  # fmt: skip
+    items = [item(*k) if isinstance(k, tuple) else item(k) for k in keys]
+    return {
+        "BatchInput": {"version": 2, "run_id": RUN, "output_bucket": BUCKET},
+        "Items": [i.model_dump() for i in items],
+    }
 
 
 def record(status, keys, output=None, error=None, cause=None):
     base = {
-        "ExecutionArn": f"arn:aws:states:us-east-1:123456789012:execution:p/ProcessObjects:{keys[0]}",
+        "ExecutionArn": f"arn:aws:states:us-east-1:123456789012:execution:p/ProcessObjects:{keys[0]!s}",
         "Input": json.dumps(child_input(*keys)),
         "InputDetails": {"Included": True},
-        "Name": keys[0],
+        "Name": str(keys[0]),
         "RedriveCount": 0,
         "RedriveStatus": "NOT_REDRIVABLE",
         "RedriveStatusReason": "Execution is SUCCEEDED and cannot be redriven",
@@ -62,7 +66,12 @@ def record(status, keys, output=None, error=None, cause=None):
 
 
 def batch_output(*summaries):
-    return {"version": 1, "run_id": RUN, "objects": list(summaries), "duration_ms": 5}
+    """A processor's output: its objects' aggregates merged into the batch's, as the processor does."""
+    aggregates = default_job().new_aggregate()
+    for each in summaries:
+        aggregates = default_job().merge(aggregates, each.get("aggregates", {}))
+    objects = [each | {"aggregates": {}} for each in summaries]
+    return {"version": 2, "run_id": RUN, "objects": objects, "aggregates": aggregates, "duration_ms": 5}
 
 
 def put_results(s3, files):
@@ -82,15 +91,24 @@ def put_results(s3, files):
 
 
 def reducer_event(s3, keys, map_error=None, tolerance=10.0):
-    manifest_key = f"manifests/notification/{RUN}.jsonl"
-    s3.put_object(Bucket=BUCKET, Key=manifest_key, Body=manifest_body([item(k) for k in keys]))
+    """The manifest of `keys` (or (key, version) pairs) as the manifest writer writes it, and the event."""
+    config = RunConfig(max_concurrency=1, max_items_per_batch=2, max_batch_bytes=1000,
+                       tolerated_failure_percentage=tolerance)  # fmt: skip
+    builder = ManifestBuilder(config)
+    for key in sorted(keys):
+        builder.add(item(*key) if isinstance(key, tuple) else item(key))
+    location = S3Location(bucket=BUCKET, key=f"manifests/notification/{RUN}.jsonl")
+    builder.upload(s3, location)
     return ReducerEvent(
-        run_id=RUN, source="notification", manifest=S3Location(bucket=BUCKET, key=manifest_key),
-        objects=len(keys), bytes=100 * len(keys), output_bucket=BUCKET,
-        config=RunConfig(max_concurrency=1, max_items_per_batch=2, max_input_bytes_per_batch=1000,
-                         tolerated_failure_percentage=tolerance),
-        map_error=map_error,
+        run_id=RUN, source="notification", manifest=location, objects=len(keys), bytes=100 * len(keys),
+        batches=builder.batches, output_bucket=BUCKET, config=config, map_error=map_error,
     )  # fmt: skip
+
+
+def redrive_objects(s3, report):
+    """(key, version) of every object of the run's redrive manifest, each of its lines a batch."""
+    body = s3.get_object(Bucket=BUCKET, Key=report.outputs.redrive_manifest_key)["Body"].read()
+    return [(o["key"], o.get("version_id")) for line in body.splitlines() for o in json.loads(line)["objects"]]
 
 
 @pytest.fixture
@@ -125,16 +143,9 @@ def test_every_kind_of_result_file_is_read_and_reconciled(bucket):
         ("raw/f", "pending"),
         ("raw/g", "pending"),
     }
-    redrive = bucket.get_object(Bucket=BUCKET, Key=report.outputs.redrive_manifest_key)["Body"].read()
-    assert sorted(json.loads(line)["key"] for line in redrive.splitlines()) == [
-        "raw/c",
-        "raw/d",
-        "raw/e",
-        "raw/f",
-        "raw/g",
-    ]
+    assert sorted(key for key, _ in redrive_objects(bucket, report)) == ["raw/c", "raw/d", "raw/e", "raw/f", "raw/g"]
     stored = json.loads(bucket.get_object(Bucket=BUCKET, Key=report.outputs.report_key)["Body"].read())
-    assert stored["status"] == "PARTIAL" and stored["version"] == 1
+    assert stored["status"] == "PARTIAL" and stored["version"] == 2
     markdown = bucket.get_object(Bucket=BUCKET, Key=f"reports/{RUN}/report.md")["Body"].read().decode()
     assert "raw/d" in markdown and "States.Timeout" in markdown
 
@@ -240,8 +251,7 @@ def test_a_batch_whose_input_was_not_included_cannot_be_accounted_for(bucket):
     assert report.status == "FAILED" and not report.reconciliation.ok
     assert any("input was not included" in p for p in report.reconciliation.problems)
     assert any("raw/b" in p for p in report.reconciliation.problems)  # named as not accounted for
-    redrive = bucket.get_object(Bucket=BUCKET, Key=report.outputs.redrive_manifest_key)["Body"].read()
-    assert [json.loads(line)["key"] for line in redrive.splitlines()] == ["raw/b"]
+    assert redrive_objects(bucket, report) == [("raw/b", None)]
 
 
 def test_many_failures_are_listed_up_to_a_limit_and_all_redriven(bucket):
@@ -250,8 +260,7 @@ def test_many_failures_are_listed_up_to_a_limit_and_all_redriven(bucket):
     report = reduce_run(reducer_event(bucket, keys, tolerance=100), bucket, default_job())
     assert report.objects.pending == 1200 and report.reconciliation.ok
     assert (len(report.failures), report.failures_omitted) == (1000, 200)
-    redrive = bucket.get_object(Bucket=BUCKET, Key=report.outputs.redrive_manifest_key)["Body"].read()
-    assert len(redrive.splitlines()) == 1200
+    assert len(redrive_objects(bucket, report)) == 1200
     markdown = bucket.get_object(Bucket=BUCKET, Key=f"reports/{RUN}/report.md")["Body"].read().decode()
     assert "200 more" in markdown
 
@@ -267,8 +276,61 @@ def test_the_report_estimates_the_runs_cost_from_what_the_processors_measured(bu
     usage = report.cost.usage
     assert usage.lambda_gb_seconds == pytest.approx(12.0, abs=0.5)  # 2 s + 4 s at 2 GB, plus the reducer's moment
     assert report.cost.lambda_usd == pytest.approx(usage.lambda_gb_seconds)
-    assert (usage.express_requests, usage.state_transitions, usage.lambda_requests) == (2, 8, 4)
+    # STANDARD children: the map's transition to start each, and each child's own task
+    assert (usage.express_requests, usage.state_transitions, usage.lambda_requests) == (0, 6 + 2 * 2, 4)
     assert usage.s3_gets >= 2 + 3 and usage.s3_puts >= 9 + 3
     assert report.cost.usd_per_gb == pytest.approx(report.cost.total_usd / (200 / 1e9), rel=1e-3)
     markdown = bucket.get_object(Bucket=BUCKET, Key=f"reports/{RUN}/report.md")["Body"].read().decode()
     assert "Estimated AWS cost" in markdown
+
+
+def test_two_versions_of_one_key_are_two_objects_each_accounted_for_once(bucket):
+    keys = [("raw/a", "v1"), ("raw/a", "v2"), ("raw/b", None)]
+    both = batch_output(summary("raw/a", version_id="v1"), summary("raw/a", version_id="v2", status="failed",
+                                                                     error="s3 NoSuchVersion"))  # fmt: skip
+    put_results(bucket, {
+        "SUCCEEDED": [([record("SUCCEEDED", [("raw/a", "v1"), ("raw/a", "v2")], both)], "JSONL")],
+        "FAILED": [([record("FAILED", ["raw/b"], error="Boom", cause="x")], "JSONL")],
+    })  # fmt: skip
+    report = reduce_run(reducer_event(bucket, keys, tolerance=100), bucket, default_job())
+    assert report.reconciliation.ok, report.reconciliation.problems
+    assert (report.objects.in_manifest, report.objects.processed, report.objects.failed) == (3, 1, 2)
+    assert {(f.key, f.version_id, f.kind) for f in report.failures} == {
+        ("raw/a", "v2", "object"),
+        ("raw/b", None, "batch"),
+    }
+    assert sorted(redrive_objects(bucket, report), key=str) == [("raw/a", "v2"), ("raw/b", None)]
+
+
+def test_the_same_version_reported_twice_is_named(bucket):
+    twice = batch_output(summary("raw/a", version_id="v1"), summary("raw/a", version_id="v1"))
+    put_results(bucket, {"SUCCEEDED": [([record("SUCCEEDED", [("raw/a", "v1")], twice)], "JSONL")]})
+    report = reduce_run(reducer_event(bucket, [("raw/a", "v1"), ("raw/a", "v2")]), bucket, default_job())
+    assert report.status == "FAILED"
+    assert "s3://landing/raw/a?versionId=v1 was processed and processed" in report.reconciliation.problems
+
+
+def test_aggregates_kept_in_s3_are_read(bucket):
+    aggregates = {"by_type": {"click": {"count": 7, "sum": 7.0, "min": 1.0, "max": 1.0}}, "by_hour": {}}
+    bucket.put_object(
+        Bucket=BUCKET, Key=f"summaries/{RUN}/b-aggregates.jsonl", Body=json.dumps({"aggregates": aggregates})
+    )
+    output = batch_output(summary("raw/a") | {"aggregates": {}}) | {
+        "aggregates_key": f"summaries/{RUN}/b-aggregates.jsonl"
+    }
+    put_results(bucket, {"SUCCEEDED": [([record("SUCCEEDED", ["raw/a"], output)], "JSONL")]})
+    report = reduce_run(reducer_event(bucket, ["raw/a"]), bucket, default_job())
+    assert report.reconciliation.ok and report.aggregates["by_type"]["click"]["count"] == 7
+
+
+def test_a_job_whose_merge_fails_still_gets_a_report_that_names_it(bucket):
+    class BrokenMerge(EventsJob):
+        def merge(self, left, right):
+            raise TypeError("cannot merge these")
+
+    put_results(bucket, {"SUCCEEDED": [([record("SUCCEEDED", ["raw/a"], batch_output(summary("raw/a")))], "JSONL")]})
+    output = batch_output(summary("raw/a")) | {"aggregates": {"by_type": {}, "by_hour": {"x": 1}}}
+    put_results(bucket, {"SUCCEEDED": [([record("SUCCEEDED", ["raw/a"], output)], "JSONL")]})
+    report = reduce_run(reducer_event(bucket, ["raw/a"]), bucket, BrokenMerge())
+    assert report.objects.processed == 1 and report.status == "FAILED"
+    assert any("could not be merged: TypeError" in p for p in report.reconciliation.problems)

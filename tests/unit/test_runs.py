@@ -3,11 +3,9 @@ import json
 import pytest
 
 from landfall.models import ManifestItem, RunConfig
-from landfall.runs import ConflictingRunError, manifest_body, run_id_for, start_run
+from landfall.runs import ConflictingRunError, start_run
 
-CONFIG = RunConfig(
-    max_concurrency=1, max_items_per_batch=1, max_input_bytes_per_batch=1000, tolerated_failure_percentage=0
-)
+CONFIG = RunConfig(max_concurrency=1, max_items_per_batch=1, max_batch_bytes=1000, tolerated_failure_percentage=0)
 DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
 
 
@@ -24,33 +22,33 @@ def machine(s3, sfn):
 
 
 def start(s3, sfn, arn, batch, config=CONFIG):
-    return start_run(
+    started = start_run(
         batch, "notification", s3_client=s3, sfn_client=sfn, state_machine_arn=arn, bucket="pipeline", config=config
     )
+    return started[0] if started else None
 
 
-def test_the_run_id_depends_on_the_objects_not_their_order():
-    assert run_id_for("notification", manifest_body(items("a", "b"))) == run_id_for(
-        "notification", manifest_body(items("b", "a"))
-    )
-    assert run_id_for("notification", manifest_body(items("a"))) != run_id_for(
-        "notification", manifest_body(items("b"))
-    )
+def test_the_run_id_depends_on_the_objects_not_their_order(s3, sfn, machine):
+    assert start(s3, sfn, machine, items("a", "b")).run_id == start(s3, sfn, machine, items("b", "a")).run_id
+    assert start(s3, sfn, machine, items("a")).run_id != start(s3, sfn, machine, items("b")).run_id
 
 
 def test_the_manifest_is_written_before_the_execution_starts(s3, sfn, machine):
     started = start(s3, sfn, machine, items("raw/b.gz", "raw/a.gz"))
     body = s3.get_object(Bucket="pipeline", Key=started.manifest.key)["Body"].read().decode().splitlines()
-    assert [json.loads(line)["key"] for line in body] == ["raw/a.gz", "raw/b.gz"]
+    assert [[o["key"] for o in json.loads(line)["objects"]] for line in body] == [["raw/a.gz"], ["raw/b.gz"]]
     (execution,) = sfn.list_executions(stateMachineArn=machine)["executions"]
     assert execution["name"] == started.run_id
-    assert json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])["objects"] == 2
+    execution_input = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+    assert (execution_input["objects"], execution_input["batches"]) == (2, 2)
 
 
 def test_a_redelivered_batch_starts_no_second_execution(s3, sfn, machine):
-    first = start(s3, sfn, machine, items("raw/a.gz"))
-    again = start(s3, sfn, machine, items("raw/a.gz"))
-    assert first == again
+    first = start_run(items("raw/a.gz"), "notification", s3_client=s3, sfn_client=sfn, state_machine_arn=machine,
+                      bucket="pipeline", config=CONFIG)  # fmt: skip
+    again = start_run(items("raw/a.gz"), "notification", s3_client=s3, sfn_client=sfn, state_machine_arn=machine,
+                      bucket="pipeline", config=CONFIG)  # fmt: skip
+    assert first[0] == again[0] and (first[1], again[1]) == (True, False)
     assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 1
 
 

@@ -23,7 +23,8 @@ def test_values_are_parsed_from_strings():
     [
         ({"PIPELINE_BUCKET": "b"}, "STATE_MACHINE_ARN"),
         ({"STATE_MACHINE_ARN": "x"}, "PIPELINE_BUCKET"),
-        ({**GOOD, "MAX_INPUT_BYTES_PER_BATCH": "300000"}, "MAX_INPUT_BYTES_PER_BATCH"),
+        ({**GOOD, "MAX_BATCH_MIB": "0"}, "MAX_BATCH_MIB"),
+        ({**GOOD, "PROCESSOR_CONCURRENCY_LIMIT": "-1"}, "PROCESSOR_CONCURRENCY_LIMIT"),
         ({**GOOD, "TOLERATED_FAILURE_PERCENTAGE": "101"}, "TOLERATED_FAILURE_PERCENTAGE"),
         ({**GOOD, "MAX_ITEMS_PER_BATCH": "many"}, "MAX_ITEMS_PER_BATCH"),
     ],

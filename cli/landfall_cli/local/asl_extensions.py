@@ -16,6 +16,11 @@ What the patched engine does, as AWS documents it:
   States.ExceedToleratedFailureThreshold, after the ResultWriter has written its files;
 - ResultWriter writes manifest.json and SUCCEEDED_n / FAILED_n / PENDING_n in the WriterConfig's
   OutputType and Transformation.
+
+And it keeps AWS's limits where a pipeline could break on them: a child's input over 256 KiB fails
+that child with States.DataLimitExceeded (moto itself checks each state's output), and an EXPRESS
+child stops at 5 minutes (`limits.express_seconds`, which a test may scale down), the waits of its
+retries included even though the engine skips them.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, Progr
 from moto.stepfunctions.parser.asl.eval.states import ItemData, MapData
 from moto.stepfunctions.parser.asl.parse import asl_parser
 from moto.stepfunctions.parser.asl.utils.json_path import extract_json
+from moto.stepfunctions.parser.quotas import is_within_size_quota
 
 MOTO_VERSION = "5.2.5"
 
@@ -98,19 +104,42 @@ def verify_patch_points() -> None:
 # ------------------------------------------------------------------------------------------ retries
 
 
+@dataclass
+class EngineLimits:
+    express_seconds: float = 300.0  # an EXPRESS execution's longest life, retries and waits included
+
+
+limits = EngineLimits()
+
+
 class RetryClock:
-    """Stands in for `time` in moto's retrier: records every backoff, sleeps only when asked to."""
+    """Stands in for `time` in moto's retrier: records every backoff, sleeps only when asked to.
+
+    A wait it skips still counts against the child it happened in (an EXPRESS child's 5 minutes);
+    `scale` sleeps that share of each wait for real (tests of throttling need waits that overlap)."""
 
     def __init__(self) -> None:
         self.real_sleeps = True
+        self.scale = 0.0
         self.requested: list[float] = []
         self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def bind(self, child: ChildResult | None) -> None:
+        """The child whose retries this thread runs (None: none)."""
+        self._local.child = child
 
     def sleep(self, seconds: float) -> None:
         with self._lock:
             self.requested.append(seconds)
         if self.real_sleeps:
             time.sleep(seconds)
+            return
+        child = getattr(self._local, "child", None)
+        if child is not None:
+            child.waited += seconds
+        if self.scale:
+            time.sleep(seconds * self.scale)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
@@ -244,6 +273,14 @@ class ChildResult:
     cause: str | None = None
     start: datetime | None = None
     stop: datetime | None = None
+    started_at: float = 0.0  # time.monotonic() when it started
+    waited: float = 0.0  # seconds of retry waits the engine skipped
+    ended: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def age(self) -> float:
+        """Seconds since it started as AWS would count them: skipped waits included."""
+        return time.monotonic() - self.started_at + self.waited
 
 
 def _resolve(template: Any, state_input: Any, context: Any) -> Any:
@@ -277,8 +314,11 @@ def _batches(items: list[Any], batcher: dict[str, Any] | None, state_input: Any,
         return [ChildResult(index=i, input=item, items=1) for i, item in enumerate(items)]
     max_items = _limit(batcher, "MaxItemsPerBatch", state_input)
     max_bytes = _limit(batcher, "MaxInputBytesPerBatch", state_input)
-    batch_input = _resolve(batcher.get("BatchInput", {}), state_input, context)
-    envelope = len(json.dumps({"BatchInput": batch_input, "Items": []}))
+    # without BatchInput, AWS gives each child {"Items": [...]} only
+    envelope_of = (
+        {"BatchInput": _resolve(batcher["BatchInput"], state_input, context)} if "BatchInput" in batcher else {}
+    )
+    envelope = len(json.dumps({**envelope_of, "Items": []}))
     batches: list[list[Any]] = []
     current: list[Any] = []
     size = envelope
@@ -298,8 +338,7 @@ def _batches(items: list[Any], batcher: dict[str, Any] | None, state_input: Any,
     if current:
         batches.append(current)
     return [
-        ChildResult(index=i, input={"BatchInput": batch_input, "Items": batch}, items=len(batch))
-        for i, batch in enumerate(batches)
+        ChildResult(index=i, input={**envelope_of, "Items": batch}, items=len(batch)) for i, batch in enumerate(batches)
     ]
 
 
@@ -307,10 +346,39 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _run_child(env, program, child: ChildResult, record) -> None:
-    child.start = _now()
+_COUNTERS = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timed_out", "ABORTED": "aborted"}
+_TOO_LARGE = "The input to the child execution has a size exceeding the maximum number of bytes service limit."
+
+
+def _end_child(child: ChildResult, record, status: str, error=None, cause=None, output=None) -> bool:
+    """Record how a child ended, once: the first to end it (the child itself, or the watchdog of an
+    EXPRESS child's 5 minutes) wins; what comes later is ignored, as AWS ignores a stopped child."""
+    with child.lock:
+        if child.ended:
+            return False
+        child.ended = True
+        child.status, child.error, child.cause, child.output = status, error, cause, output
+        child.stop = _now()
+    record.execution_counter.running.offset(-1)
+    record.item_counter.running.offset(-child.items)
+    for counter in (record.execution_counter, record.item_counter):
+        n = 1 if counter is record.execution_counter else child.items
+        getattr(counter, _COUNTERS[status]).count(n)
+        counter.results_written.count(n)
+    return True
+
+
+def _start_child(child: ChildResult, record) -> None:
+    child.start, child.started_at = _now(), time.monotonic()
     record.execution_counter.running.count()
     record.item_counter.running.count(child.items)
+
+
+def _run_child(env, program, child: ChildResult, record) -> None:
+    if not is_within_size_quota(child.input):
+        _end_child(child, record, "FAILED", "States.DataLimitExceeded", _TOO_LARGE)
+        return
+    retry_clock.bind(child)
     frame = env.open_inner_frame()
     try:
         frame.states.context_object.context_object_data["Map"] = MapData(
@@ -321,33 +389,33 @@ def _run_child(env, program, child: ChildResult, record) -> None:
         program.eval(frame)
         outcome = frame.program_state()
         if isinstance(outcome, ProgramError):
-            child.status = "FAILED"
-            child.error = (outcome.error or {}).get("error")
-            child.cause = (outcome.error or {}).get("cause")
+            error = outcome.error or {}
+            _end_child(child, record, "FAILED", error.get("error"), error.get("cause"))
         elif isinstance(outcome, ProgramTimedOut):
-            child.status, child.error = "TIMED_OUT", "States.Timeout"
+            _end_child(child, record, "TIMED_OUT", "States.Timeout")
         elif isinstance(outcome, ProgramStopped):
-            child.status = "ABORTED"
+            _end_child(child, record, "ABORTED")
         else:
-            child.status = "SUCCEEDED"
-            child.output = frame.states.get_input()
+            _end_child(child, record, "SUCCEEDED", output=frame.states.get_input())
     except EvalTimeoutError:
-        child.status, child.error = "TIMED_OUT", "States.Timeout"
+        _end_child(child, record, "TIMED_OUT", "States.Timeout")
     except FailureEventException as failure:
         pair = failure.extract_error_cause_pair() or (None, None)
-        child.status, child.error, child.cause = "FAILED", pair[0], pair[1]
+        _end_child(child, record, "FAILED", pair[0], pair[1])
     except Exception as error:  # an engine fault fails this child, visibly, like States.Runtime
-        child.status, child.error, child.cause = "FAILED", "States.Runtime", repr(error)
+        _end_child(child, record, "FAILED", "States.Runtime", repr(error))
     finally:
+        retry_clock.bind(None)
         env.delete_frame(frame)
-        child.stop = _now()
-        record.execution_counter.running.offset(-1)
-        record.item_counter.running.offset(-child.items)
-        counters = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timed_out", "ABORTED": "aborted"}
-        for counter in (record.execution_counter, record.item_counter):
-            n = 1 if counter is record.execution_counter else child.items
-            getattr(counter, counters[child.status]).count(n)
-            counter.results_written.count(n)
+
+
+def _stop_expired(running: dict[Future, ChildResult], record) -> None:
+    """EXPRESS children past their limit are timed out; the map goes on without waiting for them."""
+    for future, child in list(running.items()):
+        if child.age() > limits.express_seconds:
+            cause = f"The execution ran longer than {limits.express_seconds:g} seconds (EXPRESS)"
+            if _end_child(child, record, "TIMED_OUT", "States.Timeout", cause):
+                running.pop(future)
 
 
 def _select_items(env, eval_input, items: list[Any]) -> list[Any]:
@@ -404,21 +472,26 @@ def _map_run(self, env, eval_input) -> None:
     waiting = list(reversed(children))
     failed_items = 0
     exceeded = False
-    with ThreadPoolExecutor(max_workers=min(concurrency, 256, max(len(children), 1))) as pool:
+    pool = ThreadPoolExecutor(max_workers=min(concurrency, 256, max(len(children), 1)))
+    try:
         running: dict[Future, ChildResult] = {}
         while waiting or running:
             while waiting and not exceeded and len(running) < concurrency:
                 child = waiting.pop()
+                _start_child(child, record)
                 running[pool.submit(_run_child, env, program, child, record)] = child
             if not running:
                 break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            done, _ = wait(running, timeout=0.1 if ext.express else None, return_when=FIRST_COMPLETED)
             for future in done:
-                child = running.pop(future)
                 future.result()
-                if child.status in ("FAILED", "TIMED_OUT"):
-                    failed_items += child.items
+                running.pop(future)
+            if ext.express:
+                _stop_expired(running, record)
+            failed_items = sum(child.items for child in children if child.status in ("FAILED", "TIMED_OUT"))
             exceeded = exceeded or _threshold_exceeded(ext, eval_input, failed_items, total_items)
+    finally:
+        pool.shutdown(wait=False)  # a timed-out EXPRESS child's thread ends with its task, unwaited for
 
     outputs = [child.output for child in children]
     if exceeded:

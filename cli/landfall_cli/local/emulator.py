@@ -21,15 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
-from landfall_cli.local import asl_extensions, moto_speedups
+from landfall_cli.local import asl_extensions, moto_speedups, s3_events
 from landfall_cli.local.lambda_runtime import FunctionSpec, LambdaRuntime
-from landfall_cli.local.template import PROJECT_ROOT, Stack, load_template
+from landfall_cli.local.template import NO_VALUE, PROJECT_ROOT, Stack, load_template
 
 HOST = "127.0.0.1"
 LOG = logging.getLogger(__name__)
+_BATCH_PAYLOAD_BYTES = 6 * 1024 * 1024  # an event source mapping's batch stops at 6 MB of payload
+_LARGEST_SQS_RECORD = 300 * 1024  # an SQS message (256 KiB) with its record's fields
 
 
 class EmulatorTimeout(TimeoutError):
@@ -91,14 +92,17 @@ class SqsEventSource(threading.Thread):
                     self._deliver(messages)
                 else:
                     self.idle.set()
-            except ClientError as error:  # as Lambda's poller does: report, back off, poll again
+            except Exception as error:  # as Lambda's poller does: report, back off, poll again
                 self.errors.append(repr(error))
                 LOG.warning("event source %s: %s", self.name, error)
                 self.stopping.wait(1.0)
 
     def _collect(self) -> list[dict[str, Any]]:
+        """A batch as Lambda's poller gathers one: up to the batch size, the batching window, or 6 MB
+        of invocation payload, whichever comes first."""
         messages: list[dict[str, Any]] = []
         deadline = None
+        payload = 0
         while len(messages) < self.batch_size and not self.stopping.is_set():
             received = self.sqs.receive_message(
                 QueueUrl=self.queue_url,
@@ -106,7 +110,17 @@ class SqsEventSource(threading.Thread):
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
-            messages += received
+            for message in received:
+                size = len(json.dumps(self._record(message)))
+                if messages and payload + size > _BATCH_PAYLOAD_BYTES:  # back to the queue, for the next batch
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    )
+                    continue
+                messages.append(message)
+                payload += size
+            if payload >= _BATCH_PAYLOAD_BYTES - _LARGEST_SQS_RECORD:
+                break
             if messages and deadline is None:
                 deadline = time.monotonic() + self.window
             if deadline is not None and time.monotonic() >= deadline:
@@ -171,6 +185,7 @@ class Emulator:
         processor_workers: int = 2,
         log_dir: Path | None = None,
         real_retry_sleeps: bool = False,
+        express_seconds: float = 300.0,
         quiet: bool = True,
     ) -> None:
         self.quiet = quiet
@@ -178,6 +193,7 @@ class Emulator:
         self.processor_workers = processor_workers
         self.log_dir = log_dir
         self.real_retry_sleeps = real_retry_sleeps
+        self.express_seconds = express_seconds  # AWS stops an EXPRESS child at 5 minutes; tests scale it down
         self.event_sources: list[SqsEventSource] = []
         self._server: ThreadedMotoServer | None = None
         self._saved_moto_port: str | None = None
@@ -191,8 +207,17 @@ class Emulator:
         self.stop()
 
     def start(self) -> None:
+        """Start everything, or (if anything fails) stop what had started and raise."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
         asl_extensions.install()
         moto_speedups.install()
+        s3_events.install()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log per request
         if self.quiet:
             # moto logs every evaluation error of every state at ERROR level (a Choice probing an
@@ -200,6 +225,7 @@ class Emulator:
             # Executions still report their errors through DescribeExecution.
             logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         asl_extensions.retry_clock.real_sleeps = self.real_retry_sleeps
+        asl_extensions.limits.express_seconds = self.express_seconds
         self._server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
         self._server.start()
         port = self._server.get_host_and_port()[1]
@@ -224,10 +250,12 @@ class Emulator:
         self._create_resources()
 
     def stop(self) -> None:
+        """Stop the event sources, the functions' environments and the server; safe to call twice."""
         for source in self.event_sources:
             source.stopping.set()
         for source in self.event_sources:
-            source.join(timeout=10)
+            if source.is_alive():
+                source.join(timeout=10)
         if hasattr(self, "lambdas"):
             self.lambdas.shutdown()
         if self._server is not None:
@@ -371,6 +399,7 @@ class Emulator:
                 memory_mb=int(stack.function_property(logical_id, "MemorySize", 128)),
                 timeout_s=int(stack.function_property(logical_id, "Timeout", 3)),
                 workers=self.processor_workers if logical_id == "ProcessorFunction" else 1,
+                reserved_concurrency=self._reserved_concurrency(logical_id),
             )
         )
         for event in stack.resources[logical_id]["Properties"].get("Events", {}).values():
@@ -382,6 +411,10 @@ class Emulator:
                         self, self.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"], name, props
                     )
                 )
+
+    def _reserved_concurrency(self, logical_id: str) -> int | None:
+        reserved = self.stack.function_property(logical_id, "ReservedConcurrentExecutions")
+        return None if reserved is None or reserved is NO_VALUE else int(reserved)
 
     # ---------------------------------------------------------------- runs
     def executions(self) -> list[dict[str, Any]]:
@@ -406,7 +439,11 @@ class Emulator:
             self._handled_at_start = handled
             return True
 
-        wait_for(drained, timeout, f"{notifications} notifications to be ingested")
+        try:
+            wait_for(drained, timeout, f"{notifications} notifications to be ingested")
+        except EmulatorTimeout as error:
+            errors = [f"{s.name}: {e}" for s in self.event_sources for e in s.errors[-3:]]
+            raise EmulatorTimeout("; ".join([str(error), *errors])) from None
 
     def wait_for_execution(self, execution_arn: str, timeout: float = 300) -> dict[str, Any]:
         sfn = self.client("stepfunctions")

@@ -1,11 +1,17 @@
-"""Run the real Lambda handlers for moto, without containers.
+"""Run the real Lambda handlers for moto, without containers, within Lambda's limits.
 
-moto's `LambdaFunction._invoke_lambda` (which would start Docker) is replaced: each function gets its
-own pool of worker processes (its "execution environments") that import the handler from the
+moto's `LambdaFunction._invoke_lambda` (which would start Docker) is replaced: each function gets up
+to `workers` execution environments, each a worker process that imports the handler from the
 function's folder once, with the function's environment and `AWS_ENDPOINT_URL` pointing at the local
-endpoint, and call it once per invocation. An exception comes back as Lambda reports it: a payload
-with errorType/errorMessage and the function-error flag. Faults can be injected per function
-(throttles), as a load test would meet them.
+endpoint, and calls it once per invocation. An exception comes back as Lambda reports it: a payload
+with errorType/errorMessage and the function-error flag.
+
+Lambda's limits that the pipeline could hit are enforced as Lambda enforces them:
+- the function's timeout: the environment is stopped and the invocation fails with Sandbox.Timedout;
+- 6 MB of response (Function.ResponseSizeTooLarge) and of request (RequestTooLargeException);
+- reserved concurrency: invocations beyond it are throttled (TooManyRequestsException, 429).
+More invocations than environments (but within the reserved concurrency) wait for one to be free, as
+on a machine with fewer cores than Lambda would give. Throttles can also be injected per function.
 """
 
 from __future__ import annotations
@@ -14,10 +20,13 @@ import importlib.util
 import json
 import multiprocessing
 import os
+import queue
 import threading
 import traceback
 import uuid
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +35,8 @@ from moto.awslambda import models as lambda_models
 from moto.core.exceptions import JsonRESTError
 
 PATCH_POINTS = ((lambda_models.LambdaFunction, "_invoke_lambda"), (lambda_models.LambdaFunction, "function_name"))
+MAX_PAYLOAD_BYTES = 6_291_556  # a synchronous invocation's response, as Lambda counts it
+MAX_REQUEST_BYTES = 6_291_456
 
 
 @dataclass(frozen=True)
@@ -38,8 +49,9 @@ class FunctionSpec:
     handler: str  # module.function
     environment: dict[str, str]
     memory_mb: int = 128
-    timeout_s: int = 3
+    timeout_s: float = 3
     workers: int = 1
+    reserved_concurrency: int | None = None  # None: the account's unreserved pool
 
 
 class LambdaContext:
@@ -103,9 +115,45 @@ def _invoke_in_worker(event: Any) -> tuple[str, bool]:
         ), True
 
 
+def _error(message: str, error_type: str) -> str:
+    return json.dumps({"errorMessage": message, "errorType": error_type})
+
+
+class _Environment:
+    """One execution environment: a worker process that keeps the function imported while warm."""
+
+    def __init__(self, worker_spec: dict[str, Any], log_path: str | None) -> None:
+        self.pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(worker_spec, log_path),
+        )
+
+    def invoke(self, event: Any, timeout_s: float) -> tuple[str, bool]:
+        return self.pool.submit(_invoke_in_worker, event).result(timeout=timeout_s)
+
+    def stop(self, kill: bool = False) -> None:
+        if kill:  # a timed-out invocation: Lambda stops the environment, whatever the handler is doing
+            for process in list((getattr(self.pool, "_processes", None) or {}).values()):
+                process.kill()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class _Function:
+    spec: FunctionSpec
+    worker_spec: dict[str, Any]
+    log_path: str | None
+    idle: queue.Queue[_Environment] = field(default_factory=queue.Queue)
+    started: int = 0  # environments created and not stopped
+    in_flight: int = 0
+    environments: set[_Environment] = field(default_factory=set)
+
+
 @dataclass
 class LambdaRuntime:
-    """The registry of local functions and their worker pools; installed into moto by `install()`."""
+    """The registry of local functions and their environments; installed into moto by `install()`."""
 
     endpoint_url: str
     region: str
@@ -113,9 +161,11 @@ class LambdaRuntime:
     log_dir: Path | None = None
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     invocations: dict[str, int] = field(default_factory=dict)
-    _pools: dict[str, ProcessPoolExecutor] = field(default_factory=dict)
+    throttled: dict[str, int] = field(default_factory=dict)  # invocations refused over reserved concurrency
+    _running: dict[str, _Function] = field(default_factory=dict)
     _throttles: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _closed: bool = False
 
     def register(self, spec: FunctionSpec) -> None:
         self.functions[spec.name] = spec
@@ -125,53 +175,96 @@ class LambdaRuntime:
         with self._lock:
             self._throttles[function_name] = times
 
-    def _pool(self, spec: FunctionSpec) -> ProcessPoolExecutor:
-        with self._lock:
-            pool = self._pools.get(spec.name)
-            if pool is None:
-                environment = {
-                    **spec.environment,
-                    "AWS_ENDPOINT_URL": self.endpoint_url,
-                    "AWS_DEFAULT_REGION": self.region,
-                    "AWS_REGION": self.region,
-                    "AWS_ACCESS_KEY_ID": "local",
-                    "AWS_SECRET_ACCESS_KEY": "local",
-                    "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-                    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-                    "POWERTOOLS_TRACE_DISABLED": "true",
-                }
-                worker_spec = {
-                    "logical_id": spec.logical_id,
-                    "name": spec.name,
-                    "arn": f"arn:aws:lambda:{self.region}:{self.account_id}:function:{spec.name}",
-                    "code_dir": str(spec.code_dir),
-                    "handler": spec.handler,
-                    "environment": environment,
-                    "memory_mb": spec.memory_mb,
-                    "timeout_s": spec.timeout_s,
-                }
-                log_path = str(self.log_dir / f"{spec.name}.log") if self.log_dir else None
-                pool = ProcessPoolExecutor(
-                    max_workers=spec.workers,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_worker_init,
-                    initargs=(worker_spec, log_path),
-                )
-                self._pools[spec.name] = pool
-            return pool
+    def _function(self, spec: FunctionSpec) -> _Function:
+        running = self._running.get(spec.name)
+        if running is None:
+            environment = {
+                **spec.environment,
+                "AWS_ENDPOINT_URL": self.endpoint_url,
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_REGION": self.region,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+                "POWERTOOLS_TRACE_DISABLED": "true",
+            }
+            worker_spec = {
+                "logical_id": spec.logical_id,
+                "name": spec.name,
+                "arn": f"arn:aws:lambda:{self.region}:{self.account_id}:function:{spec.name}",
+                "code_dir": str(spec.code_dir),
+                "handler": spec.handler,
+                "environment": environment,
+                "memory_mb": spec.memory_mb,
+                "timeout_s": spec.timeout_s,
+            }
+            log_path = str(self.log_dir / f"{spec.name}.log") if self.log_dir else None
+            running = self._running[spec.name] = _Function(spec, worker_spec, log_path)
+        return running
 
-    def invoke(self, function_name: str, event: Any) -> tuple[str, bool]:
-        spec = self.functions.get(function_name)
+    def _admit(self, name: str, event: Any) -> _Function:
+        spec = self.functions.get(name)
         if spec is None:
-            raise JsonRESTError("ResourceNotFoundException", f"Function not found: {function_name}")
+            raise JsonRESTError("ResourceNotFoundException", f"Function not found: {name}")
+        if len(json.dumps(event)) > MAX_REQUEST_BYTES:
+            error = JsonRESTError(
+                "RequestTooLargeException", f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the Invoke"
+            )
+            error.code = 413
+            raise error
         with self._lock:
-            self.invocations[function_name] = self.invocations.get(function_name, 0) + 1
-            if self._throttles.get(function_name, 0) > 0:
-                self._throttles[function_name] -= 1
+            if self._closed:
+                raise JsonRESTError("ServiceException", "the local Lambda runtime has stopped")
+            self.invocations[name] = self.invocations.get(name, 0) + 1
+            function = self._function(spec)
+            injected = self._throttles.get(name, 0) > 0
+            over = spec.reserved_concurrency is not None and function.in_flight >= spec.reserved_concurrency
+            if injected or over:
+                self._throttles[name] = max(0, self._throttles.get(name, 0) - 1)
+                self.throttled[name] = self.throttled.get(name, 0) + over
                 error = JsonRESTError("TooManyRequestsException", "Rate Exceeded.")
                 error.code = 429
                 raise error
-        return self._pool(spec).submit(_invoke_in_worker, event).result()
+            function.in_flight += 1
+            fresh = function.idle.empty() and function.started < spec.workers
+            if fresh:
+                function.started += 1
+        if fresh:
+            environment = _Environment(function.worker_spec, function.log_path)
+            with self._lock:
+                function.environments.add(environment)
+            function.idle.put(environment)
+        return function
+
+    def invoke(self, function_name: str, event: Any) -> tuple[str, bool]:
+        function = self._admit(function_name, event)
+        spec = function.spec
+        environment = function.idle.get()  # waits for a free environment
+        try:
+            payload, errored = environment.invoke(event, spec.timeout_s)
+        except (FutureTimeout, BrokenProcessPool) as failure:
+            self._retire(function, environment)
+            environment = None  # the next invocation starts a new one (a cold start, as on Lambda)
+            if isinstance(failure, BrokenProcessPool):
+                return _error(f"RequestId: {uuid.uuid4()} Error: Runtime exited", "Runtime.ExitError"), True
+            message = f"RequestId: {uuid.uuid4()} Error: Task timed out after {spec.timeout_s:.2f} seconds"
+            return _error(message, "Sandbox.Timedout"), True
+        finally:
+            if environment is not None:
+                function.idle.put(environment)
+            with self._lock:
+                function.in_flight -= 1
+        if len(payload.encode()) > MAX_PAYLOAD_BYTES:
+            message = f"Response payload size exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes)."
+            return _error(message, "Function.ResponseSizeTooLarge"), True
+        return payload, errored
+
+    def _retire(self, function: _Function, environment: _Environment) -> None:
+        with self._lock:
+            function.environments.discard(environment)
+            function.started -= 1
+        environment.stop(kill=True)
 
     def install(self) -> None:
         runtime = self
@@ -183,6 +276,9 @@ class LambdaRuntime:
         lambda_models.LambdaFunction._invoke_lambda = _invoke_lambda
 
     def shutdown(self) -> None:
-        for pool in self._pools.values():
-            pool.shutdown(wait=True, cancel_futures=True)
-        self._pools.clear()
+        with self._lock:
+            self._closed = True
+            environments = [env for function in self._running.values() for env in function.environments]
+            self._running.clear()
+        for environment in environments:
+            environment.stop(kill=True)

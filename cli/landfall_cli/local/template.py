@@ -1,13 +1,15 @@
 """Read template.yaml as CloudFormation would for one stack, to build the same resources locally.
 
-Only what the emulator needs is resolved: parameters (defaults and overrides), pseudo parameters,
-Ref / Fn::Sub / Fn::GetAtt of the resources the local stack creates, and the state machine's
+Only what the emulator needs is resolved: parameters (defaults and overrides, refused as
+CloudFormation refuses them), pseudo parameters, Ref / Fn::Sub / Fn::GetAtt / Fn::Join / Fn::Split /
+Fn::Select / Fn::FindInMap / Fn::If of the resources the local stack creates, and the state machine's
 DefinitionSubstitutions, so the emulator runs the real ASL file with the names the stack would have.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,29 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
 NO_VALUE = object()  # AWS::NoValue: the property is left out
 
 
+class ParameterError(ValueError):
+    """A parameter value CloudFormation would refuse."""
+
+
+def check_parameter(name: str, spec: dict[str, Any], value: str) -> None:
+    """Refuse `value` as CloudFormation does: type, AllowedValues, MinValue/MaxValue, AllowedPattern."""
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            raise ParameterError(f"{name}: {value!r} is not a number") from None
+        if "MinValue" in spec and number < float(spec["MinValue"]):
+            raise ParameterError(f"{name}: {value} is below its minimum {spec['MinValue']}")
+        if "MaxValue" in spec and number > float(spec["MaxValue"]):
+            raise ParameterError(f"{name}: {value} is above its maximum {spec['MaxValue']}")
+    allowed = spec.get("AllowedValues")
+    if allowed is not None and value not in {str(a) for a in allowed}:
+        raise ParameterError(f"{name}: {value!r} is not one of {', '.join(map(str, allowed))}")
+    pattern = spec.get("AllowedPattern")
+    if pattern is not None and not re.fullmatch(pattern, value):
+        raise ParameterError(f"{name}: {value!r} does not match {pattern}")
+
+
 @dataclass
 class Stack:
     """One stack's view of the template: parameters resolved, names assigned."""
@@ -56,11 +81,21 @@ class Stack:
     parameter_overrides: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
+        specs = self.template.get("Parameters", {})
+        unknown = set(self.parameter_overrides or {}) - set(specs)
+        if unknown:
+            raise ParameterError(f"the template has no parameter {', '.join(sorted(unknown))}")
         self.parameters = {
-            key: str((self.parameter_overrides or {}).get(key, spec.get("Default", "")))
-            for key, spec in self.template.get("Parameters", {}).items()
+            key: str((self.parameter_overrides or {}).get(key, spec.get("Default", ""))) for key, spec in specs.items()
         }
+        for key, value in self.parameters.items():
+            check_parameter(key, specs[key], value)
         self.resources: dict[str, Any] = self.template["Resources"]
+        self.stack_id = f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/{self.name}/{self._uuid()}"
+
+    def _uuid(self) -> str:
+        """A stack id's UUID, the same for the same stack name (so local names are stable)."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"landfall-local/{self.account_id}/{self.region}/{self.name}"))
 
     # -- names the stack gives its resources
     def physical_name(self, logical_id: str) -> str:
@@ -78,7 +113,8 @@ class Stack:
         }.get(resource["Type"])
         if explicit and explicit in props:
             return str(self.resolve(props[explicit]))
-        return f"{self.name}-{logical_id}"
+        # as CloudFormation names what the template does not: stack and logical id, cut to fit every service
+        return f"{self.name[:30]}-{logical_id[:30]}"
 
     def arn(self, logical_id: str) -> str:
         kind = self.resources[logical_id]["Type"]
@@ -97,6 +133,7 @@ class Stack:
     def ref(self, name: str) -> str:
         pseudo = {
             "AWS::StackName": self.name,
+            "AWS::StackId": self.stack_id,
             "AWS::Region": self.region,
             "AWS::AccountId": self.account_id,
             "AWS::Partition": "aws",
@@ -155,6 +192,15 @@ class Stack:
             if intrinsic == "Fn::Join":
                 separator, items = argument
                 return separator.join(str(item) for item in self.resolve(items))
+            if intrinsic == "Fn::Split":
+                separator, text = argument
+                return str(self.resolve(text)).split(separator)
+            if intrinsic == "Fn::Select":
+                index, items = argument
+                return self.resolve(items)[int(self.resolve(index))]
+            if intrinsic == "Fn::FindInMap":
+                name, top, second = (str(self.resolve(part)) for part in argument)
+                return self.template["Mappings"][name][top][second]
         if isinstance(value, dict):
             resolved = {key: self.resolve(item) for key, item in value.items()}
             return {key: item for key, item in resolved.items() if item is not NO_VALUE}

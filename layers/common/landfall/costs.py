@@ -1,16 +1,26 @@
 """What a run costs on AWS, from what it uses. Prices are settings (LANDFALL_PRICE_* variables).
 
 Defaults are us-east-1 list prices: Lambda x86 per GB-second and per request; Step Functions
-Standard per state transition (a Distributed Map is charged one per child execution it starts),
-Express per request and per GB-second (billed for at least 64 MB); S3 Standard per GET and per
-PUT/COPY/POST/LIST. Data transfer inside a region and storage are not included.
+Standard per state transition (a Distributed Map is charged one per child execution it starts; a
+STANDARD child one more per state it runs), Express per request and per GB-second (billed for at
+least 64 MB); S3 Standard per GET and per PUT/COPY/POST/LIST. Data transfer inside a region and
+storage are not included.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 EXPRESS_MIN_GB = 64 / 1024
+ChildType = Literal["STANDARD", "EXPRESS"]
+# The map's children (statemachine/pipeline.asl.json; a test keeps the two the same). STANDARD: a
+# child costs two transitions (its start, its one task) whatever it lasts, and may run past EXPRESS's
+# 5 minutes; an EXPRESS child bills $1 per million starts plus 64 MB-seconds of its duration, which
+# costs more from about 24 s of work on (README: what a run costs).
+CHILD_EXECUTION_TYPE: ChildType = "STANDARD"
+CHILD_STATES = 1  # the child's states: ProcessBatch
 
 
 class Prices(BaseModel):
@@ -83,15 +93,19 @@ def run_usage(
     reducer_gb_seconds: float,
     s3_gets: int,
     s3_puts: int,
+    child_type: ChildType = CHILD_EXECUTION_TYPE,
 ) -> Usage:
-    """Usage of one run: one processor invocation and one Express child per batch (a child lives as
-    long as its processor call, billed for 64 MB at least), the manifest writer and the reducer."""
+    """Usage of one run: one processor invocation and one child execution per batch, the manifest
+    writer and the reducer. An EXPRESS child lives as long as its processor call, billed for 64 MB at
+    least; a STANDARD one is billed for its states."""
+    express = child_type == "EXPRESS"
     return Usage(
         lambda_requests=batches + 2,
         lambda_gb_seconds=processor_gb_seconds + reducer_gb_seconds,
-        state_transitions=PARENT_TRANSITIONS + batches,  # one per child execution started
-        express_requests=batches,
-        express_gb_seconds=max(processor_seconds, 0.1 * batches) * EXPRESS_MIN_GB,
+        # one per child execution started, and a STANDARD child's own
+        state_transitions=PARENT_TRANSITIONS + batches * (1 if express else 1 + CHILD_STATES),
+        express_requests=batches if express else 0,
+        express_gb_seconds=max(processor_seconds, 0.1 * batches) * EXPRESS_MIN_GB if express else 0.0,
         s3_gets=s3_gets,
         s3_puts=s3_puts,
     )

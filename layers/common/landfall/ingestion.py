@@ -8,20 +8,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from landfall.models import ExecutionInput, ManifestItem, RunConfig
+from landfall.models import ManifestItem
 from landfall.notifications import items_from_message, select
 from landfall.observability import metrics
 from landfall.runs import start_run
 from landfall.settings import ManifestWriterSettings
-
-
-def run_config(settings: ManifestWriterSettings) -> RunConfig:
-    return RunConfig(
-        max_concurrency=settings.max_concurrency,
-        max_items_per_batch=settings.max_items_per_batch,
-        max_input_bytes_per_batch=settings.max_input_bytes_per_batch,
-        tolerated_failure_percentage=settings.tolerated_failure_percentage,
-    )
 
 
 def _is_sqs_batch(event: dict[str, Any]) -> bool:
@@ -45,16 +36,16 @@ def ingest(event: dict[str, Any], *, s3_client, sfn_client, settings: ManifestWr
     else:
         items.extend(items_from_message(event))
 
-    started: ExecutionInput | None = start_run(
+    started = start_run(
         list(select(items, settings.key_prefix, settings.key_suffix)),
         "notification",
         s3_client=s3_client,
         sfn_client=sfn_client,
         state_machine_arn=settings.state_machine_arn,
         bucket=settings.pipeline_bucket,
-        config=run_config(settings),
+        config=settings.run_config(),
     )
     metrics.add_metric(name="ObjectsNotified", unit=MetricUnit.Count, value=len(items))
-    metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=int(started is not None))
-    response["run_id"] = started.run_id if started else None
+    metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=int(started is not None and started[1]))
+    response["run_id"] = started[0].run_id if started else None
     return response

@@ -1,6 +1,7 @@
 """Every message that passes between the parts of the pipeline, each with a version field.
 
-manifest item  → one line of a manifest (also of a redrive manifest)
+manifest batch → one line of a manifest (also of a redrive manifest): the objects of one child
+manifest item  → one object of a manifest batch
 execution input → what the manifest writer starts the state machine with
 batch input    → what the Distributed Map's ItemBatcher adds to every child's input
 object summary / batch summary → what the processor returns
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from landfall.costs import CostEstimate
 
-MESSAGE_VERSION = 1
+MESSAGE_VERSION = 2  # 2: manifests of batches, object versions, batches cut by bytes of objects
 
 Source = Literal["notification", "backfill", "redrive"]
 RunStatus = Literal["SUCCEEDED", "PARTIAL", "FAILED"]
@@ -35,18 +36,26 @@ class ManifestItem(Message):
     version_id: str | None = None
 
 
+class ManifestBatch(Message):
+    """One line of a manifest: the objects one Distributed Map child processes (`landfall.batching`)."""
+
+    bytes: int
+    objects: list[ManifestItem]
+
+
 class S3Location(BaseModel):
     bucket: str
     key: str
 
 
 class RunConfig(BaseModel):
-    """Distributed Map settings, read by the state machine through *Path fields."""
+    """How a run is cut and run: batches are cut by the manifest writer (objects and bytes of objects
+    per child); concurrency and tolerance are read by the state machine through *Path fields."""
 
-    max_concurrency: int
+    max_concurrency: int  # children at once in this run (already within the processor's concurrency limit)
     max_items_per_batch: int
-    max_input_bytes_per_batch: int
-    tolerated_failure_percentage: float
+    max_batch_bytes: int
+    tolerated_failure_percentage: float  # of the map's batches; the run's status counts objects
 
 
 class ExecutionInput(Message):
@@ -55,6 +64,7 @@ class ExecutionInput(Message):
     manifest: S3Location
     objects: int
     bytes: int
+    batches: int
     output_bucket: str
     config: RunConfig
 

@@ -1,16 +1,16 @@
 """The reducer's work: merge every batch summary into the run report and prove nothing was lost.
 
 Memory does not grow with the results: result files are streamed record by record, and each manifest
-object is held as an 8-byte digest of its bucket and key with a one-byte outcome. The redrive manifest
-is written by reading the manifest a second time. (Two objects whose digests collide would be reported
-as one object accounted for twice: the run fails loudly, it never passes silently.)
+object is held as an 8-byte digest of its bucket, key and version with a one-byte outcome: two
+versions of one key are two objects. The redrive manifest is written by reading the manifest a second
+time. (Two objects whose digests collide would be reported as one object accounted for twice: the
+run fails loudly, it never passes silently.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tempfile
 import time
 from array import array
@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 from aws_lambda_powertools.metrics import MetricUnit
 
+from landfall.batching import manifest_line
 from landfall.costs import Prices, Usage, estimate, run_usage
 from landfall.jobs import Job
 from landfall.models import (
@@ -46,8 +47,7 @@ from landfall.outputs import (
     report_key,
     results_prefix,
 )
-from landfall.results import find_manifest, iter_records, read_manifest
-from landfall.settings import parse_settings
+from landfall.results import ResultRecord, find_manifest, iter_records, read_manifest
 
 MAX_REPORTED_FAILURES = 1000  # in report.json/.md; every one is in the redrive manifest
 
@@ -59,25 +59,35 @@ _OUTCOME_NAMES = {_PROCESSED: "processed", _FAILED_OBJECT: "failed", _FAILED_BAT
 class _ObjectId(msgspec.Struct):
     bucket: str
     key: str
+    version_id: str | None = None
+    size: int = 0
 
 
+class _Batch(msgspec.Struct):
+    """A manifest line, its objects kept as raw JSON (a redrive manifest copies them as they are)."""
+
+    objects: list[msgspec.Raw]
+
+
+_batch_line = msgspec.json.Decoder(_Batch)
 _object_id = msgspec.json.Decoder(_ObjectId)
 
 
-def _digest(bucket: str, key: str) -> int:
-    return int.from_bytes(hashlib.blake2b(f"{bucket}\0{key}".encode(), digest_size=8).digest())
+def _digest(bucket: str, key: str, version_id: str | None) -> int:
+    identity = f"{bucket}\0{key}\0{version_id or ''}".encode()
+    return int.from_bytes(hashlib.blake2b(identity, digest_size=8).digest())
 
 
-def _line_digest(line: bytes) -> int:
-    ident = _object_id.decode(line)
-    return _digest(ident.bucket, ident.key)
+def _where(bucket: str, key: str, version_id: str | None) -> str:
+    return f"s3://{bucket}/{key}" + (f"?versionId={version_id}" if version_id else "")
 
 
-def _manifest_lines(s3_client, bucket: str, key: str) -> Iterator[bytes]:
+def _manifest_batches(s3_client, bucket: str, key: str) -> Iterator[list[tuple[msgspec.Raw, _ObjectId]]]:
+    """The manifest's batches, each a list of its objects: (JSON, identity)."""
     body = s3_client.get_object(Bucket=bucket, Key=key)["Body"]
     for line in body.iter_lines(chunk_size=1 << 20):
         if line.strip():
-            yield line
+            yield [(raw, _object_id.decode(raw)) for raw in _batch_line.decode(line).objects]
 
 
 class _Ledger:
@@ -86,7 +96,8 @@ class _Ledger:
     Nine bytes per object: its digest in a sorted array (found by bisection) and its outcome."""
 
     def __init__(self, s3_client, bucket: str, key: str) -> None:
-        digests = array("Q", map(_line_digest, _manifest_lines(s3_client, bucket, key)))
+        batches = _manifest_batches(s3_client, bucket, key)
+        digests = array("Q", (_digest(o.bucket, o.key, o.version_id) for batch in batches for _, o in batch))
         self.digests = array("Q", sorted(digests))
         self.outcomes = bytearray(len(self.digests))
         self.problems: list[str] = []
@@ -95,20 +106,21 @@ class _Ledger:
         at = bisect_left(self.digests, digest)
         return at if at < len(self.digests) and self.digests[at] == digest else None
 
-    def account(self, bucket: str, key: str, outcome: int) -> bool:
-        position = self.position(_digest(bucket, key))
+    def account(self, bucket: str, key: str, version_id: str | None, outcome: int) -> bool:
+        position = self.position(_digest(bucket, key, version_id))
         name = _OUTCOME_NAMES[outcome]
+        where = _where(bucket, key, version_id)
         if position is None:
-            self.problems.append(f"s3://{bucket}/{key} was {name} but is not in the manifest")
+            self.problems.append(f"{where} was {name} but is not in the manifest")
             return False
         if self.outcomes[position] != _UNSEEN:
-            self.problems.append(f"s3://{bucket}/{key} was {name} and {_OUTCOME_NAMES[self.outcomes[position]]}")
+            self.problems.append(f"{where} was {name} and {_OUTCOME_NAMES[self.outcomes[position]]}")
             return False
         self.outcomes[position] = outcome
         return True
 
-    def outcome_of(self, line: bytes) -> int:
-        position = self.position(_line_digest(line))
+    def outcome_of(self, identity: _ObjectId) -> int:
+        position = self.position(_digest(identity.bucket, identity.key, identity.version_id))
         return _UNSEEN if position is None else self.outcomes[position]
 
     @property
@@ -144,7 +156,7 @@ class _Costs:
         seconds = summary.duration_ms / 1000
         self.processor_seconds += seconds
         self.processor_gb_seconds += seconds * (summary.memory_mb or 1769) / 1024
-        self.s3_gets += bool(summary.objects_key)  # read back by the reducer
+        self.s3_gets += bool(summary.objects_key)  # written by the processor, read back by the reducer
         self.s3_puts += bool(summary.objects_key)
 
     def usage(self, reducer_seconds: float, reducer_memory_mb: int, redrive_manifest: bool) -> Usage:
@@ -160,75 +172,117 @@ class _Costs:
         )
 
 
-def reduce_run(event: ReducerEvent, s3_client, job: Job, prices: Prices | None = None) -> RunReport:
+class _Accounts:
+    """What the result records say, accumulated: every object into the ledger, counts, failures,
+    aggregates and what the run used."""
+
+    def __init__(self, s3_client, bucket: str, ledger: _Ledger, job: Job) -> None:
+        self.s3, self.bucket, self.ledger, self.job = s3_client, bucket, ledger, job
+        self.tally = _Tally()  # plain counters: a pydantic model's attribute writes cost more, per object
+        self.failures: list[ObjectFailure] = []
+        self.aggregate = job.new_aggregate()
+        self.costs = _Costs()
+
+    def add(self, record: ResultRecord) -> None:
+        if record.kind == "SUCCEEDED":
+            self._succeeded(record)
+        else:
+            self._unfinished(record)
+
+    def _succeeded(self, record: ResultRecord) -> None:
+        if record.output is None:
+            self.ledger.problems.append("a succeeded batch's output was not included in its result record")
+            return
+        summary = BatchSummary.model_validate_json(record.output)
+        self.costs.batches += 1
+        self.costs.batch(summary)
+        aggregates = self._spilled_aggregates(summary.aggregates_key) if summary.aggregates_key else summary.aggregates
+        self._merge(aggregates, "a batch")
+        for obj in _objects_of(self.s3, self.bucket, summary):
+            self._object(obj)
+
+    def _object(self, obj: ObjectSummary) -> None:
+        tally = self.tally
+        self.costs.s3_gets += obj.s3_gets
+        self.costs.s3_puts += obj.s3_puts
+        if obj.status == "failed":
+            if self.ledger.account(obj.bucket, obj.key, obj.version_id, _FAILED_OBJECT):
+                tally.failed += 1
+                self._fail(obj.bucket, obj.key, obj.version_id, "object", obj.error or "")
+            return
+        if not self.ledger.account(obj.bucket, obj.key, obj.version_id, _PROCESSED):
+            return
+        tally.processed += 1
+        tally.without_delimiters += obj.framing == "concatenated"
+        tally.bytes_read += obj.bytes_read
+        tally.read += obj.records
+        tally.valid += obj.valid
+        tally.rejected += obj.rejected
+        for reason, n in obj.rejected_by_reason.items():
+            tally.by_reason[reason] = tally.by_reason.get(reason, 0) + n
+        if obj.records != obj.valid + obj.rejected:
+            self.ledger.problems.append(
+                f"{_where(obj.bucket, obj.key, obj.version_id)}: {obj.records} records read but "
+                f"{obj.valid} valid + {obj.rejected} rejected"
+            )
+
+    def _unfinished(self, record: ResultRecord) -> None:
+        """A failed (or timed-out, aborted) batch, or one never started: its objects from its input."""
+        pending = record.kind == "PENDING"
+        self.costs.batches += not pending  # a failed batch ran (its duration is not reported)
+        error = f"{record.error}: {record.cause}" if record.error else f"batch {record.status.lower()}"
+        items = _batch_items(record.input)
+        if items is None:
+            self.ledger.problems.append(f"a {record.kind} batch's input was not included: its objects are unknown")
+            return
+        outcome, kind = (_PENDING, "pending") if pending else (_FAILED_BATCH, "batch")
+        for item in items:
+            if self.ledger.account(item.bucket, item.key, item.version_id, outcome):
+                if pending:
+                    self.tally.pending += 1
+                else:
+                    self.tally.failed += 1
+                self._fail(item.bucket, item.key, item.version_id, kind, error)
+
+    def _fail(self, bucket: str, key: str, version_id: str | None, kind: str, error: str) -> None:
+        if len(self.failures) < MAX_REPORTED_FAILURES:
+            self.failures.append(
+                ObjectFailure(bucket=bucket, key=key, version_id=version_id, kind=kind, error=error)  # type: ignore[arg-type]
+            )
+
+    def _spilled_aggregates(self, key: str) -> dict[str, Any]:
+        self.costs.s3_gets += 1  # written by the processor, read here
+        self.costs.s3_puts += 1
+        body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return json.loads(body)["aggregates"]
+
+    def _merge(self, aggregates: dict[str, Any], source: str) -> None:
+        """The job's merge is user code: if it fails, the report says so and still accounts for every object."""
+        if not aggregates:
+            return
+        try:
+            self.aggregate = self.job.merge(self.aggregate, aggregates)
+        except Exception as error:
+            self.ledger.problems.append(
+                f"the aggregates of {source} could not be merged: {type(error).__name__}: {error}"
+            )
+
+
+def reduce_run(event: ReducerEvent, s3_client, job: Job, prices: Prices | None = None, memory_mb: int = 0) -> RunReport:
     """Read the run's results, reconcile them with its manifest, write and return the report."""
     started = time.monotonic()
     bucket = event.output_bucket
     ledger = _Ledger(s3_client, event.manifest.bucket, event.manifest.key)
-    failures: list[ObjectFailure] = []
-    tally = _Tally()  # plain counters: a pydantic model's attribute writes cost more, per object
-    aggregate = job.new_aggregate()
-    costs = _Costs()
-
-    def fail(bucket_: str, key: str, kind: str, error: str) -> None:
-        if len(failures) < MAX_REPORTED_FAILURES:
-            failures.append(ObjectFailure(bucket=bucket_, key=key, kind=kind, error=error))  # type: ignore[arg-type]
-
+    accounts = _Accounts(s3_client, bucket, ledger, job)
     results_key = find_manifest(s3_client, bucket, results_prefix(event.run_id))
     if results_key is None:
         ledger.problems.append("the map run wrote no results manifest")
     else:
         results = read_manifest(s3_client, bucket, results_key)
-        costs.result_files = sum(len(files) for files in results["ResultFiles"].values())
+        accounts.costs.result_files = sum(len(files) for files in results["ResultFiles"].values())
         for record in iter_records(s3_client, results):
-            if record.kind == "SUCCEEDED":
-                if record.output is None:
-                    ledger.problems.append("a succeeded batch's output was not included in its result record")
-                    continue
-                summary = BatchSummary.model_validate_json(record.output)
-                costs.batches += 1
-                costs.batch(summary)
-                aggregate = job.merge(aggregate, summary.aggregates)
-                for obj in _objects_of(s3_client, bucket, summary):
-                    costs.s3_gets += obj.s3_gets
-                    costs.s3_puts += obj.s3_puts
-                    if obj.status == "failed":
-                        if ledger.account(obj.bucket, obj.key, _FAILED_OBJECT):
-                            tally.failed += 1
-                            fail(obj.bucket, obj.key, "object", obj.error or "")
-                        continue
-                    if not ledger.account(obj.bucket, obj.key, _PROCESSED):
-                        continue
-                    tally.processed += 1
-                    tally.without_delimiters += obj.framing == "concatenated"
-                    tally.bytes_read += obj.bytes_read
-                    tally.read += obj.records
-                    tally.valid += obj.valid
-                    tally.rejected += obj.rejected
-                    for reason, n in obj.rejected_by_reason.items():
-                        tally.by_reason[reason] = tally.by_reason.get(reason, 0) + n
-                    if obj.records != obj.valid + obj.rejected:
-                        ledger.problems.append(
-                            f"s3://{obj.bucket}/{obj.key}: {obj.records} records read but "
-                            f"{obj.valid} valid + {obj.rejected} rejected"
-                        )
-                    if obj.aggregates:  # summaries of older processors carried them per object
-                        aggregate = job.merge(aggregate, obj.aggregates)
-            else:
-                pending = record.kind == "PENDING"
-                costs.batches += not pending  # a failed batch ran (its duration is not reported)
-                error = f"{record.error}: {record.cause}" if record.error else f"batch {record.status.lower()}"
-                items = _batch_items(record.input)
-                if items is None:
-                    ledger.problems.append(f"a {record.kind} batch's input was not included: its objects are unknown")
-                    continue
-                for item in items:
-                    if ledger.account(item.bucket, item.key, _PENDING if pending else _FAILED_BATCH):
-                        if pending:
-                            tally.pending += 1
-                        else:
-                            tally.failed += 1
-                        fail(item.bucket, item.key, "pending" if pending else "batch", error)
+            accounts.add(record)
+    tally, failures, aggregate, costs = accounts.tally, accounts.failures, accounts.aggregate, accounts.costs
 
     problems = ledger.problems
     counts = Counts(in_manifest=len(ledger.outcomes), processed=tally.processed, failed=tally.failed,
@@ -257,10 +311,9 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job, prices: Prices | None =
 
     usage = costs.usage(
         reducer_seconds=time.monotonic() - started,
-        reducer_memory_mb=int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") or 1024),  # set by Lambda
+        reducer_memory_mb=memory_mb or 1024,
         redrive_manifest=redrive_key is not None,
     )
-    prices = prices or parse_settings(Prices, os.environ)
     report = RunReport(
         run_id=event.run_id,
         status=status,
@@ -280,7 +333,7 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job, prices: Prices | None =
             report_key=report_key(event.run_id),
             redrive_manifest_key=redrive_key,
         ),
-        cost=estimate(usage, event.bytes, prices),
+        cost=estimate(usage, event.bytes, prices or Prices()),
     )
     s3_client.put_object(Bucket=bucket, Key=report.outputs.report_key, Body=report.model_dump_json(indent=2))
     s3_client.put_object(
@@ -297,20 +350,21 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job, prices: Prices | None =
 
 
 def _write_redrive(s3_client, event: ReducerEvent, ledger: _Ledger) -> tuple[str | None, str]:
-    """Copy the manifest lines of every object not processed (failed, pending, unaccounted for) to the
-    redrive manifest, reading the manifest again; also names the first unaccounted object."""
+    """Write the redrive manifest: each batch of the manifest with its objects that were not processed
+    (failed, pending, unaccounted for), read again; also names the first unaccounted object."""
     first_missing = ""
     written = 0
     with tempfile.SpooledTemporaryFile(max_size=1 << 20) as spool:
-        for line in _manifest_lines(s3_client, event.manifest.bucket, event.manifest.key):
-            outcome = ledger.outcome_of(line)
-            if outcome == _PROCESSED:
+        for batch in _manifest_batches(s3_client, event.manifest.bucket, event.manifest.key):
+            left = [(raw, ident) for raw, ident in batch if ledger.outcome_of(ident) != _PROCESSED]
+            if not left:
                 continue
-            if outcome == _UNSEEN and not first_missing:
-                item = ManifestItem.model_validate_json(line)
-                first_missing = f"s3://{item.bucket}/{item.key}"
-            spool.write(line + b"\n")
-            written += 1
+            for _, ident in left:
+                if not first_missing and ledger.outcome_of(ident) == _UNSEEN:
+                    first_missing = _where(ident.bucket, ident.key, ident.version_id)
+            size = sum(ident.size for _, ident in left)
+            spool.write(manifest_line(size, [bytes(raw) for raw, _ in left]))
+            written += len(left)
         if not written:
             return None, first_missing
         key = redrive_manifest_key(event.run_id)
@@ -380,7 +434,7 @@ def render_markdown(report: RunReport) -> str:
             )
     if report.failures:
         lines += ["", "## Failures", ""]
-        lines += [f"- `s3://{f.bucket}/{f.key}` ({f.kind}): {f.error}" for f in report.failures]
+        lines += [f"- `{_where(f.bucket, f.key, f.version_id)}` ({f.kind}): {f.error}" for f in report.failures]
         if report.failures_omitted:
             lines.append(f"- … and {report.failures_omitted} more: every one is in the redrive manifest")
     if report.cost:

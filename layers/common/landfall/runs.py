@@ -1,8 +1,9 @@
 """Write a manifest and start the run that processes it, exactly once per manifest content.
 
-A manifest is JSON lines, one `ManifestItem` per object, sorted by (bucket, key, version). The run id
-(and the execution name) is a hash of that content: the same objects always make the same run, so a
-redelivered notification batch or a repeated backfill starts no second execution.
+A manifest is JSON lines, one `ManifestBatch` per line (the objects of one Distributed Map child, cut
+by `landfall.batching`), its objects sorted by (bucket, key, version). The run id (and the execution
+name) is a hash of that content: the same objects always make the same run, so a redelivered
+notification batch or a repeated backfill starts no second execution.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import IO
 
+from landfall.batching import Batcher, BatchLimits
 from landfall.models import ExecutionInput, ManifestItem, RunConfig, S3Location, Source
 from landfall.observability import logger
 from landfall.outputs import manifest_key
@@ -27,10 +29,13 @@ class ConflictingRunError(RuntimeError):
 class ManifestBuilder:
     """Builds a manifest from items given in manifest order, in memory that does not grow with it."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+        self._batcher = Batcher(BatchLimits.of(config))
         self._body: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 - closed in upload
         self._digest = hashlib.sha256()
         self._last: tuple[str, str, str] | None = None
+        self._finished = False
         self.objects = 0
         self.bytes = 0
 
@@ -39,32 +44,38 @@ class ManifestBuilder:
         if self._last is not None and order <= self._last:
             raise ValueError(f"manifest items out of order or repeated: {item.key!r}")
         self._last = order
-        line = item.model_dump_json(exclude_none=True).encode() + b"\n"
-        self._body.write(line)
-        self._digest.update(line)
+        self._write(self._batcher.add(item))
         self.objects += 1
         self.bytes += item.size
 
+    def _write(self, line: bytes | None) -> None:
+        if line:
+            self._body.write(line)
+            self._digest.update(line)
+
+    def finish(self) -> None:
+        """Close the last batch; nothing may be added after."""
+        if not self._finished:
+            self._write(self._batcher.close())
+            self._finished = True
+
+    @property
+    def batches(self) -> int:
+        return self._batcher.batches
+
     def run_id(self, source: Source) -> str:
+        self.finish()
         return f"{source}-{self._digest.hexdigest()[:32]}"
 
     def upload(self, s3_client, location: S3Location) -> None:
+        self.finish()
         with self._body:
             self._body.seek(0)
             s3_client.upload_fileobj(self._body, location.bucket, location.key)
 
 
-def manifest_body(items: Sequence[ManifestItem]) -> bytes:
-    return "".join(f"{item.model_dump_json(exclude_none=True)}\n" for item in sorted(items, key=_order)).encode()
-
-
 def _order(item: ManifestItem) -> tuple[str, str, str]:
     return (item.bucket, item.key, item.version_id or "")
-
-
-def run_id_for(source: Source, body: bytes) -> str:
-    """Derived from the manifest's content: the same objects always make the same run."""
-    return f"{source}-{hashlib.sha256(body).hexdigest()[:32]}"
 
 
 def start_run(
@@ -76,17 +87,16 @@ def start_run(
     state_machine_arn: str,
     bucket: str,
     config: RunConfig,
-) -> ExecutionInput | None:
-    """Write the manifest of `items` and start its execution; None when there is nothing to do."""
-    builder = ManifestBuilder()
-    unique = {_order(item): item for item in items}  # the same object twice is one manifest line
+) -> tuple[ExecutionInput, bool] | None:
+    """Write the manifest of `items` (any order; the same object twice is one) and start its execution:
+    the run and whether it is new. None when there is nothing to do."""
+    builder = ManifestBuilder(config)
+    unique = {_order(item): item for item in items}
     for order in sorted(unique):
         builder.add(unique[order])
-    started = start_built_run(
-        builder, source, s3_client=s3_client, sfn_client=sfn_client, state_machine_arn=state_machine_arn,
-        bucket=bucket, config=config,
-    )  # fmt: skip
-    return started[0] if started else None
+    return start_built_run(
+        builder, source, s3_client=s3_client, sfn_client=sfn_client, state_machine_arn=state_machine_arn, bucket=bucket
+    )
 
 
 def start_built_run(
@@ -97,7 +107,6 @@ def start_built_run(
     sfn_client,
     state_machine_arn: str,
     bucket: str,
-    config: RunConfig,
 ) -> tuple[ExecutionInput, bool] | None:
     """Upload a built manifest (before anything runs) and start its execution; the flag is False when
     the run had started already (the same objects, listed or notified again)."""
@@ -112,8 +121,9 @@ def start_built_run(
         manifest=location,
         objects=builder.objects,
         bytes=builder.bytes,
+        batches=builder.batches,
         output_bucket=bucket,
-        config=config,
+        config=builder.config,
     )
     new = start_execution(execution_input, sfn_client=sfn_client, state_machine_arn=state_machine_arn)
     return execution_input, new

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import cache
-from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from landfall.models import RunConfig
 
 
 class SettingsError(RuntimeError):
@@ -22,19 +23,41 @@ class _Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
+MAP_MAX_CONCURRENCY = 10_000  # what a Distributed Map's MaxConcurrency of 0 means
+
+
 class ManifestWriterSettings(_Settings):
     state_machine_arn: str = Field(alias="STATE_MACHINE_ARN")
     pipeline_bucket: str = Field(alias="PIPELINE_BUCKET")
     key_prefix: str = Field(default="raw/", alias="KEY_PREFIX")
     key_suffix: str = Field(default="", alias="KEY_SUFFIX")
-    max_concurrency: int = Field(default=100, ge=0, alias="MAX_CONCURRENCY")
-    max_items_per_batch: int = Field(default=20, ge=1, alias="MAX_ITEMS_PER_BATCH")
-    max_input_bytes_per_batch: int = Field(default=200_000, ge=1, le=262_144, alias="MAX_INPUT_BYTES_PER_BATCH")
+    max_concurrency: int = Field(default=100, ge=0, le=MAP_MAX_CONCURRENCY, alias="MAX_CONCURRENCY")
+    # the processor's reserved concurrency across all runs (0: none reserved, no ceiling)
+    processor_concurrency_limit: int = Field(default=0, ge=0, alias="PROCESSOR_CONCURRENCY_LIMIT")
+    max_items_per_batch: int = Field(default=20, ge=1, le=1000, alias="MAX_ITEMS_PER_BATCH")
+    max_batch_mib: int = Field(default=256, ge=1, le=10 * 1024, alias="MAX_BATCH_MIB")
     tolerated_failure_percentage: float = Field(default=5.0, ge=0, le=100, alias="TOLERATED_FAILURE_PERCENTAGE")
+
+    def run_config(self) -> RunConfig:
+        """A run's settings; its concurrency within the processor's limit, so that one run alone never
+        throttles itself (overlapping runs share the limit and wait their turn)."""
+        concurrency = self.max_concurrency or MAP_MAX_CONCURRENCY
+        if self.processor_concurrency_limit:
+            concurrency = min(concurrency, self.processor_concurrency_limit)
+        return RunConfig(
+            max_concurrency=concurrency,
+            max_items_per_batch=self.max_items_per_batch,
+            max_batch_bytes=self.max_batch_mib << 20,
+            tolerated_failure_percentage=self.tolerated_failure_percentage,
+        )
 
 
 class JobSettings(_Settings):
     job: str = Field(default="landfall.jobs.events:EventsJob", alias="LANDFALL_JOB")
+
+
+class ReducerSettings(JobSettings):
+    memory_mb: int = Field(default=0, ge=0, alias="AWS_LAMBDA_FUNCTION_MEMORY_SIZE")  # set by the Lambda runtime
 
 
 class ProcessorSettings(JobSettings):
@@ -46,9 +69,6 @@ class ProcessorSettings(JobSettings):
     # object summaries beyond this size go to S3 and the batch output points to them
     inline_summary_bytes: int = Field(default=64 * 1024, ge=1024, le=200 * 1024, alias="INLINE_SUMMARY_BYTES")
     memory_mb: int = Field(default=0, ge=0, alias="AWS_LAMBDA_FUNCTION_MEMORY_SIZE")  # set by the Lambda runtime
-
-
-S = TypeVar("S", bound=BaseModel)
 
 
 def parse_settings[S: BaseModel](model: type[S], environ: Mapping[str, str]) -> S:

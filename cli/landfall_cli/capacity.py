@@ -1,0 +1,51 @@
+"""How much work one processor does per second, and so the timeout a batch of objects needs.
+
+One owner for the figures the template's `ProcessorTimeouts` mapping, the backfill plan and the README
+use: the mapping holds `processor_timeout(memory, MiB)` for every ProcessorMemorySize and MaxBatchMiB
+the template allows (a test fails if they drift apart; `python -m landfall_cli.capacity` prints it).
+
+The throughput is what `make bench` measures for the processor through S3, output written, taken
+down for a Lambda vCPU that may be slower than the machine it was measured on; the processor is one
+thread of work, so memory beyond one vCPU (1,769 MB) does not make it faster.
+"""
+
+from __future__ import annotations
+
+import math
+
+# gzip input per second per vCPU: `make bench` measured ~11 MB/s (67 MB/s of JSON) on one core
+GZIP_BYTES_PER_VCPU_SECOND = 8e6
+VCPU_MB = 1769  # Lambda gives one full vCPU at this memory size
+HEADROOM = 3.0  # a slower vCPU, a slower S3, objects that compress better than the measured ones
+STARTUP_SECONDS = 30  # a cold start, the batch's first and last requests, its summary
+LAMBDA_MAX_TIMEOUT = 900
+
+MEMORY_SIZES_MB = (1024, 1769, 2048, 3008, 3538)  # the template's ProcessorMemorySize AllowedValues
+BATCH_MIB = (128, 256, 512, 1024)  # MaxBatchMiB: at least Firehose's largest object (128 MiB)
+
+
+def vcpus(memory_mb: int) -> float:
+    return min(memory_mb, VCPU_MB) / VCPU_MB
+
+
+def batch_seconds(batch_bytes: float, memory_mb: int) -> float:
+    """Expected seconds of one batch of `batch_bytes` of gzip input."""
+    return batch_bytes / (GZIP_BYTES_PER_VCPU_SECOND * vcpus(memory_mb))
+
+
+def processor_timeout(memory_mb: int, batch_mib: int) -> int:
+    """The processor's timeout for batches of up to `batch_mib` MiB: the expected time with headroom,
+    in whole tens of seconds, within Lambda's 900."""
+    seconds = HEADROOM * batch_seconds(batch_mib << 20, memory_mb) + STARTUP_SECONDS
+    return min(LAMBDA_MAX_TIMEOUT, math.ceil(seconds / 10) * 10)
+
+
+def timeout_mapping() -> dict[str, dict[str, int]]:
+    """The template's `ProcessorTimeouts` mapping: memory size → MaxBatchMiB → seconds."""
+    return {str(memory): {str(mib): processor_timeout(memory, mib) for mib in BATCH_MIB} for memory in MEMORY_SIZES_MB}
+
+
+if __name__ == "__main__":
+    print("  ProcessorTimeouts:  # landfall_cli.capacity: memory MB -> MaxBatchMiB -> seconds")
+    for memory, row in timeout_mapping().items():
+        print(f'    "{memory}": {{' + ", ".join(f'"{mib}": {seconds}' for mib, seconds in row.items()) + "}")

@@ -1,0 +1,159 @@
+"""Every configuration the template accepts stays inside the limits AWS enforces.
+
+Parameters are resolved as CloudFormation would (`Stack` refuses what CloudFormation refuses), for
+every value of the parameters that set a limit, and checked against AWS's documented limits: a
+child's lifetime for its execution type (retries and their waits included), Lambda's 900 s, 256 KiB
+of child input, bucket and state-machine names, SQS batching, concurrency.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+
+import pytest
+
+from landfall.batching import STEP_FUNCTIONS_PAYLOAD_BYTES, Batcher, BatchLimits
+from landfall.costs import CHILD_EXECUTION_TYPE, Prices, run_usage
+from landfall.models import ManifestBatch, ManifestItem
+from landfall.settings import ManifestWriterSettings
+from landfall_cli import capacity
+from landfall_cli.local.template import NO_VALUE, PROJECT_ROOT, ParameterError, Stack, load_template
+
+TEMPLATE = load_template()
+PARAMETERS = TEMPLATE["Parameters"]
+ASL = json.loads((PROJECT_ROOT / "statemachine/pipeline.asl.json").read_text())
+MAP = ASL["States"]["ProcessObjects"]
+CHILD_LIFETIME = {"EXPRESS": 300, "STANDARD": 365 * 24 * 3600}  # seconds, retries and waits included
+SIZES = list(itertools.product(capacity.MEMORY_SIZES_MB, capacity.BATCH_MIB))
+
+
+def stack(**overrides: object) -> Stack:
+    return Stack(TEMPLATE, parameter_overrides={name: str(value) for name, value in overrides.items()})
+
+
+def test_the_timeout_mapping_is_what_the_measured_throughput_gives_for_every_allowed_size():
+    assert TEMPLATE["Mappings"]["ProcessorTimeouts"] == capacity.timeout_mapping()
+    assert PARAMETERS["ProcessorMemorySize"]["AllowedValues"] == list(capacity.MEMORY_SIZES_MB)
+    assert PARAMETERS["MaxBatchMiB"]["AllowedValues"] == list(capacity.BATCH_MIB)
+
+
+@pytest.mark.parametrize(("memory", "mib"), SIZES)
+def test_a_full_batch_fits_the_processor_timeout_with_headroom_within_lambdas_900_s(memory, mib):
+    timeout = stack(ProcessorMemorySize=memory, MaxBatchMiB=mib).function_property("ProcessorFunction", "Timeout")
+    assert timeout <= capacity.LAMBDA_MAX_TIMEOUT
+    assert timeout >= capacity.HEADROOM * capacity.batch_seconds(mib << 20, memory)
+    assert PARAMETERS["FirehoseBufferSizeMiB"]["MaxValue"] <= mib  # any Firehose object fits any batch
+
+
+def child_lifetime(task: dict, timeout: float) -> float:
+    """The longest a child can live: every attempt its retriers allow running to the Lambda timeout,
+    with the longest wait before each retry."""
+    seconds = timeout
+    for retrier in task.get("Retry", []):
+        interval, rate = retrier.get("IntervalSeconds", 1), retrier.get("BackoffRate", 2.0)
+        ceiling = retrier.get("MaxDelaySeconds", float("inf"))
+        for attempt in range(retrier.get("MaxAttempts", 3)):
+            seconds += min(interval * rate**attempt, ceiling) + timeout
+    return seconds
+
+
+@pytest.mark.parametrize(("memory", "mib"), SIZES)
+def test_a_child_lives_within_its_execution_types_limit_whatever_the_configuration(memory, mib):
+    child_type = MAP["ItemProcessor"]["ProcessorConfig"]["ExecutionType"]
+    assert child_type == CHILD_EXECUTION_TYPE  # what the cost estimates assume
+    timeout = stack(ProcessorMemorySize=memory, MaxBatchMiB=mib).function_property("ProcessorFunction", "Timeout")
+    task = MAP["ItemProcessor"]["States"]["ProcessBatch"]
+    assert child_lifetime(task, timeout) <= CHILD_LIFETIME[child_type]
+
+
+def test_express_children_could_not_hold_the_shipped_retries_which_is_why_they_are_standard():
+    task = MAP["ItemProcessor"]["States"]["ProcessBatch"]
+    shortest = min(capacity.processor_timeout(memory, mib) for memory, mib in SIZES)
+    assert child_lifetime(task, shortest) > CHILD_LIFETIME["EXPRESS"]
+
+
+def test_a_standard_child_costs_less_than_an_express_one_for_the_default_batch():
+    """The measured comparison the child type was chosen on: a full default batch at the measured speed."""
+    seconds = capacity.batch_seconds(256 << 20, 1769)
+    prices = Prices()
+
+    def step_functions_usd(child_type: str) -> float:
+        usage = run_usage(batches=1, processor_seconds=seconds, processor_gb_seconds=0, reducer_gb_seconds=0,
+                          s3_gets=0, s3_puts=0, child_type=child_type)  # type: ignore[arg-type]  # fmt: skip
+        transitions = usage.state_transitions - 6  # the parent's own are the same either way
+        return (transitions * prices.state_transition + usage.express_requests * prices.express_request
+                + usage.express_gb_seconds * prices.express_gb_second)  # fmt: skip
+
+    assert step_functions_usd("STANDARD") < step_functions_usd("EXPRESS")
+
+
+def test_a_childs_input_stays_under_256_kib_whatever_the_keys():
+    batcher = Batcher(BatchLimits(max_objects=1000, max_bytes=1 << 40))
+    key = "raw/" + "é日" * 340  # 1,024 bytes of UTF-8, 4,084 bytes once JSON escapes it
+    lines = [batcher.add(ManifestItem(bucket="b" * 63, key=f"{key}{n:05d}", size=1, etag="e" * 34, version_id="v" * 32))
+             for n in range(1000)]  # fmt: skip
+    lines = [line for line in [*lines, batcher.close()] if line]
+    assert len(lines) > 10
+    batch_input = {"version": 2, "run_id": "notification-" + "0" * 32, "output_bucket": "b" * 63}
+    for line in lines:
+        child_input = {
+            "BatchInput": batch_input,
+            "Items": ManifestBatch.model_validate_json(line).model_dump()["objects"],
+        }
+        assert len(json.dumps(child_input).encode()) < STEP_FUNCTIONS_PAYLOAD_BYTES
+
+
+@pytest.mark.parametrize("name", ["a", "Landfall-Prod", "L" + "a" * 127])
+def test_names_the_stack_gives_fit_aws_rules_whatever_the_stack_is_called(name):
+    local = Stack(TEMPLATE, name=name)
+    for bucket in ("LandingBucket", "PipelineBucket"):
+        assert re.fullmatch(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", local.physical_name(bucket)), bucket
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,80}", local.physical_name("PipelineStateMachine"))
+    explicitly_named = {"QueueName", "TopicName"}
+    for logical_id, resource in RESOURCES_WITH_NAMES:
+        assert not explicitly_named & set(resource.get("Properties", {})), logical_id  # CloudFormation names them
+
+
+RESOURCES_WITH_NAMES = [
+    (k, v) for k, v in TEMPLATE["Resources"].items() if v["Type"] in ("AWS::SQS::Queue", "AWS::SNS::Topic")
+]
+
+
+def test_the_ingest_window_cannot_be_zero_which_lambda_refuses_for_batches_over_ten():
+    with pytest.raises(ParameterError, match="IngestBatchingWindowSeconds"):
+        stack(IngestBatchingWindowSeconds=0)
+    assert stack(IngestBatchingWindowSeconds=1, IngestBatchSize=10000)
+
+
+def test_the_reducer_has_concurrency_of_its_own_and_the_processor_a_ceiling_across_runs():
+    local = stack()
+    limit = int(local.parameters["ProcessorConcurrencyLimit"])
+    assert local.function_property("ProcessorFunction", "ReservedConcurrentExecutions") == str(limit)
+    assert local.function_property("ReducerFunction", "ReservedConcurrentExecutions") == 2
+    assert limit + 2 + 100 <= 1000  # Lambda keeps 100 unreserved; 1,000 is an account's default quota
+    settings = ManifestWriterSettings.model_validate(
+        {"STATE_MACHINE_ARN": "x", "PIPELINE_BUCKET": "b", "MAX_CONCURRENCY": "0", "PROCESSOR_CONCURRENCY_LIMIT": "150"}
+    )
+    assert settings.run_config().max_concurrency == 150  # one run alone never throttles itself
+    unreserved = stack(ProcessorConcurrencyLimit=0)
+    assert unreserved.function_property("ProcessorFunction", "ReservedConcurrentExecutions") is NO_VALUE
+    assert not unreserved.condition("ReserveConcurrency")
+
+
+def test_the_kms_key_may_be_a_multi_region_key():
+    arn = "arn:aws:kms:us-east-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+    assert stack(KmsKeyArn=arn).condition("UseCustomerKey")
+    with pytest.raises(ParameterError, match="KmsKeyArn"):
+        stack(KmsKeyArn="alias/mine")
+
+
+def test_the_dead_letter_alarm_keeps_its_state_when_an_idle_queue_stops_reporting():
+    assert TEMPLATE["Resources"]["DeadLetterAlarm"]["Properties"]["TreatMissingData"] == "ignore"
+
+
+def test_the_processor_may_list_the_landing_bucket_so_a_missing_object_reads_as_missing():
+    statements = TEMPLATE["Resources"]["ProcessorRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    listing = [s for s in statements if isinstance(s, dict) and s.get("Action") == "s3:ListBucket"]
+    assert listing and listing[0]["Resource"] == {"Fn::GetAtt": ["LandingBucket", "Arn"]}
