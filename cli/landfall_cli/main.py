@@ -128,7 +128,8 @@ def _status(args: argparse.Namespace, target: Target, console: Console) -> int:
         status = follow(target, args.run_id, console, timeout=args.timeout)
     console.print(
         f"{args.run_id}: {status.status}, {status.batches_done}/{status.batches_total} batches of "
-        f"{status.objects} objects" + (f", {status.batches_failed} batches failed" if status.batches_failed else "")
+        f"{status.objects} objects"
+        + (f", {status.batches_failed} batches failed" if status.batches_failed else "")
         + (f" — {status.error}" if status.error else "")
     )
     return 0 if status.status in ("SUCCEEDED", "RUNNING") else 1

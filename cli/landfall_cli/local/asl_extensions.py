@@ -78,6 +78,7 @@ PATCH_POINTS: tuple[tuple[Any, str], ...] = (
     (result_writer_decl.ResultWriter, "_eval_body"),
     (writer_s3.ResourceEvalS3, "_get_s3_client"),
     (retrier_decl, "time"),
+    (retrier_decl.RetrierDecl, "_eval_body"),
     (state_map_module.StateMap, "from_state_props"),
 )
 
@@ -146,6 +147,18 @@ class RetryClock:
 
 
 retry_clock = RetryClock()
+
+_original_retrier_eval = retrier_decl.RetrierDecl._eval_body
+_CHILD = "_landfall_child"  # the child a frame (an Environment) runs, set where the child starts
+
+
+def _retrier_eval_body(self, env) -> None:
+    """A retrier runs on moto's program thread: tell the clock whose waits these are."""
+    retry_clock.bind(getattr(env, _CHILD, None))
+    try:
+        _original_retrier_eval(self, env)
+    finally:
+        retry_clock.bind(None)
 
 
 # ------------------------------------------------------------------------------------------ parsing
@@ -273,6 +286,7 @@ class ChildResult:
     cause: str | None = None
     start: datetime | None = None
     stop: datetime | None = None
+    express: bool = False
     started_at: float = 0.0  # time.monotonic() when it started
     waited: float = 0.0  # seconds of retry waits the engine skipped
     ended: bool = False
@@ -353,6 +367,9 @@ _TOO_LARGE = "The input to the child execution has a size exceeding the maximum 
 def _end_child(child: ChildResult, record, status: str, error=None, cause=None, output=None) -> bool:
     """Record how a child ended, once: the first to end it (the child itself, or the watchdog of an
     EXPRESS child's 5 minutes) wins; what comes later is ignored, as AWS ignores a stopped child."""
+    if child.express and child.age() > limits.express_seconds:  # e.g. its skipped retry waits took it past
+        status, error, output = "TIMED_OUT", "States.Timeout", None
+        cause = f"The execution ran longer than {limits.express_seconds:g} seconds (EXPRESS)"
     with child.lock:
         if child.ended:
             return False
@@ -378,8 +395,8 @@ def _run_child(env, program, child: ChildResult, record) -> None:
     if not is_within_size_quota(child.input):
         _end_child(child, record, "FAILED", "States.DataLimitExceeded", _TOO_LARGE)
         return
-    retry_clock.bind(child)
     frame = env.open_inner_frame()
+    setattr(frame, _CHILD, child)
     try:
         frame.states.context_object.context_object_data["Map"] = MapData(
             Item=ItemData(Index=child.index, Value=child.input)
@@ -405,17 +422,14 @@ def _run_child(env, program, child: ChildResult, record) -> None:
     except Exception as error:  # an engine fault fails this child, visibly, like States.Runtime
         _end_child(child, record, "FAILED", "States.Runtime", repr(error))
     finally:
-        retry_clock.bind(None)
         env.delete_frame(frame)
 
 
 def _stop_expired(running: dict[Future, ChildResult], record) -> None:
     """EXPRESS children past their limit are timed out; the map goes on without waiting for them."""
     for future, child in list(running.items()):
-        if child.age() > limits.express_seconds:
-            cause = f"The execution ran longer than {limits.express_seconds:g} seconds (EXPRESS)"
-            if _end_child(child, record, "TIMED_OUT", "States.Timeout", cause):
-                running.pop(future)
+        if child.age() > limits.express_seconds and _end_child(child, record, "TIMED_OUT"):
+            running.pop(future)
 
 
 def _select_items(env, eval_input, items: list[Any]) -> list[Any]:
@@ -462,6 +476,8 @@ def _map_run(self, env, eval_input) -> None:
         children = _batches(_select_items(env, eval_input, items), ext.item_batcher, env.states.get_input(), context)
     except ValueError as error:
         raise _failure(env, StatesErrorNameType.StatesRuntime, str(error)) from None
+    for child in children:
+        child.express = ext.express
     setattr(record, _RESULTS, children)
     record._landfall_extension = ext
     total_items = sum(child.items for child in children)
@@ -663,4 +679,5 @@ def install() -> None:
     writer_s3.ResourceEvalS3._handle_put_object = staticmethod(_put_object)
     result_writer_decl.ResultWriter._eval_body = _result_writer_eval_body
     retrier_decl.time = retry_clock
+    retrier_decl.RetrierDecl._eval_body = _retrier_eval_body
     _installed = True

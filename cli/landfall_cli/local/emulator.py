@@ -81,10 +81,12 @@ class SqsEventSource(threading.Thread):
         self.messages_handled = 0
         self.messages_failed = 0
         self.invocations = 0
+        self.largest_payload = 0  # bytes of the largest batch delivered
         self.errors: list[str] = []
 
     def run(self) -> None:
         while not self.stopping.is_set():
+            messages: list[dict[str, Any]] = []
             try:
                 messages = self._collect()
                 if messages:
@@ -95,7 +97,18 @@ class SqsEventSource(threading.Thread):
             except Exception as error:  # as Lambda's poller does: report, back off, poll again
                 self.errors.append(repr(error))
                 LOG.warning("event source %s: %s", self.name, error)
+                self._release(messages)
                 self.stopping.wait(1.0)
+
+    def _release(self, messages: list[dict[str, Any]]) -> None:
+        """Messages a failed poll had received become visible again soon, not after the visibility timeout."""
+        for message in messages:
+            try:
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=self.retry_after
+                )
+            except Exception as error:  # already deleted, or the queue is gone: the queue's own timeout applies
+                self.errors.append(repr(error))
 
     def _collect(self) -> list[dict[str, Any]]:
         """A batch as Lambda's poller gathers one: up to the batch size, the batching window, or 6 MB
@@ -145,8 +158,9 @@ class SqsEventSource(threading.Thread):
         }
 
     def _deliver(self, messages: list[dict[str, Any]]) -> None:
-        event = {"Records": [self._record(m) for m in messages]}
-        response = self.lambda_.invoke(FunctionName=self.function_name, Payload=json.dumps(event).encode())
+        payload = json.dumps({"Records": [self._record(m) for m in messages]}).encode()
+        self.largest_payload = max(self.largest_payload, len(payload))
+        response = self.lambda_.invoke(FunctionName=self.function_name, Payload=payload)
         self.invocations += 1
         payload = json.loads(response["Payload"].read() or b"null")
         if response.get("FunctionError"):

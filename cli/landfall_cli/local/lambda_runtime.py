@@ -175,6 +175,12 @@ class LambdaRuntime:
         with self._lock:
             self._throttles[function_name] = times
 
+    def in_flight(self, function_name: str) -> int:
+        """Invocations of the function running or waiting for an environment."""
+        with self._lock:
+            running = self._running.get(function_name)
+            return running.in_flight if running else 0
+
     def _function(self, spec: FunctionSpec) -> _Function:
         running = self._running.get(spec.name)
         if running is None:
