@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from landfall.batching import Batcher, BatchLimits
 from landfall.costs import CostEstimate, Prices, estimate, run_usage
 from landfall.models import ManifestItem, RunConfig
+from landfall_cli.capacity import GZIP_BYTES_PER_VCPU_SECOND
 
 MULTIPART_PART_BYTES = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Throughput:
-    stored_bytes_per_second: float = 8e6  # per processor at 1,769 MB (one vCPU), gzip JSON lines
+    stored_bytes_per_second: float = GZIP_BYTES_PER_VCPU_SECOND  # per processor at one vCPU, gzip JSON lines
     seconds_per_batch: float = 0.3  # invocation, first requests, summary
     partitions_per_object: float = 1.5  # curated objects written per input object (hours it spans)
     curated_ratio: float = 1.3  # curated (gzip level 1) bytes per input (gzip level 6) byte

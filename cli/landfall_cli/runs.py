@@ -141,7 +141,11 @@ def plan_rows(plan: RunPlan, target: Target, list_requests: int = 0) -> list[tup
     return [
         ("objects", f"{plan.objects:,}"),
         ("bytes (as stored)", f"{plan.bytes:,} ({plan.bytes / 1e9:.3f} GB)"),
-        ("batches = child executions", f"{plan.batches:,}"),
+        ("batches = child executions", f"{plan.batches:,} (largest {plan.largest_batch_bytes / 2**20:,.0f} MiB)"),
+        (
+            "objects larger than a batch",
+            f"{plan.larger_than_a_batch:,}" + (" (each alone)" if plan.larger_than_a_batch else ""),
+        ),
         ("max concurrency", str(target.config.max_concurrency or "10,000 (unlimited)")),
         ("expected duration", f"{duration / 60:.1f} min"),
         ("Lambda", f"${cost.lambda_usd:,.4f} ({cost.usage.lambda_gb_seconds:,.0f} GB-s)"),

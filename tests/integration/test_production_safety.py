@@ -86,15 +86,14 @@ def test_overlapping_runs_share_the_processor_ceiling_and_both_finish(emulator, 
 def test_a_notification_batch_is_cut_at_lambdas_6_mb_of_payload(emulator):
     sqs = emulator.client("sqs")
     (source,) = emulator.event_sources
-    handled = source.messages_handled
-    invocations = source.invocations
+    handled, failed, invocations = source.messages_handled, source.messages_failed, source.invocations
     padding = "x" * (200 * 1024)
     body = json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "padding": padding})  # ignored: no run
     queue = emulator.queue_url("IngestQueue")
     for _ in range(40):  # 8 MB in all
         sqs.send_message(QueueUrl=queue, MessageBody=body)
     emulator.wait_for_ingestion(40)
-    assert source.messages_handled - handled == 40 and source.messages_failed == 0
+    assert (source.messages_handled - handled, source.messages_failed - failed) == (40, 0)
     assert source.invocations - invocations >= 2  # 8 MB of messages: two invocations at least
     assert source.largest_payload <= 6 * 1024 * 1024
 
