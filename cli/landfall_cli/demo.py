@@ -13,6 +13,7 @@ from rich.live import Live
 from rich.table import Table
 
 from landfall_cli.local.emulator import Emulator, EmulatorTimeout, wait_for
+from landfall_cli.local.template import ParameterError, Stack, load_template
 from landfall_cli.synthetic import Dataset, LandedObject, make_dataset
 from landfall_cli.target import local_state_path, write_local_state
 
@@ -100,6 +101,11 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         "MaxConcurrency": str(options.concurrency),
         "ToleratedFailurePercentage": str(options.tolerated_failure_percentage),
     }
+    try:  # the template's bounds, checked before anything starts, as CloudFormation checks them
+        Stack(load_template(), parameter_overrides=overrides)
+    except ParameterError as error:
+        console.print(f"[red]refused: {error}[/red]")
+        return 2
     started = time.monotonic()
     with Emulator(parameter_overrides=overrides, log_dir=options.log_dir) as emulator:
         console.print(

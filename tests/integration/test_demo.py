@@ -60,6 +60,13 @@ def test_the_demo_fails_when_the_source_is_empty(tmp_path: Path):
     assert "no files found" in result.stdout
 
 
+def test_settings_the_template_refuses_are_refused_before_anything_starts():
+    result = demo("--batch-size", "0", timeout=60)
+    assert result.returncode == 2
+    assert "refused: MaxItemsPerBatch: 0 is below its minimum 1" in result.stdout
+    assert "emulator on" not in result.stdout
+
+
 def test_the_demo_fails_and_says_why_when_objects_fail_beyond_the_tolerance(tmp_path: Path):
     (tmp_path / "good.gz").write_bytes(make_dataset(objects=1, records=20, seed=5).objects[0].body)
     (tmp_path / "corrupt.gz").write_bytes(gzip.compress(b'{"a": 1}\n' * 1000)[:-30])
