@@ -425,11 +425,13 @@ def _run_child(env, program, child: ChildResult, record) -> None:
         env.delete_frame(frame)
 
 
-def _stop_expired(running: dict[Future, ChildResult], record) -> None:
+def _stop_expired(running: dict[Future, ChildResult], record) -> list[ChildResult]:
     """EXPRESS children past their limit are timed out; the map goes on without waiting for them."""
+    expired = []
     for future, child in list(running.items()):
         if child.age() > limits.express_seconds and _end_child(child, record, "TIMED_OUT"):
-            running.pop(future)
+            expired.append(running.pop(future))
+    return expired
 
 
 def _select_items(env, eval_input, items: list[Any]) -> list[Any]:
@@ -499,12 +501,13 @@ def _map_run(self, env, eval_input) -> None:
             if not running:
                 break
             done, _ = wait(running, timeout=0.1 if ext.express else None, return_when=FIRST_COMPLETED)
+            ended = []
             for future in done:
-                future.result()
-                running.pop(future)
+                future.result()  # raises what escaped the child's runner: an engine fault
+                ended.append(running.pop(future))
             if ext.express:
-                _stop_expired(running, record)
-            failed_items = sum(child.items for child in children if child.status in ("FAILED", "TIMED_OUT"))
+                ended += _stop_expired(running, record)
+            failed_items += sum(child.items for child in ended if child.status in ("FAILED", "TIMED_OUT"))
             exceeded = exceeded or _threshold_exceeded(ext, eval_input, failed_items, total_items)
     finally:
         pool.shutdown(wait=False)  # a timed-out EXPRESS child's thread ends with its task, unwaited for
