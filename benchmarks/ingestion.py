@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from landfall.ingestion import ingest
+from landfall.manifests import RunStarter
 from landfall.models import RunConfig
 from landfall.observability import logger
 from landfall.settings import ManifestWriterSettings, parse_settings
@@ -133,7 +134,7 @@ def backfill(keys: str) -> int:
     config = RunConfig(max_concurrency=100, max_items_per_batch=20, max_batch_bytes=256 << 20,
                        tolerated_failure_percentage=5)  # fmt: skip
     s3, sfn = StandInS3(int(keys)), StandInStepFunctions()
-    run = Backfill(s3, sfn, ARN, "pipeline", config, "raw/", "", objects_per_run=1_000_000)
+    run = Backfill(RunStarter(s3, sfn, ARN, "pipeline", config), "raw/", "", objects_per_run=1_000_000)
     runs = run.run(list_items(s3, BUCKET, ["raw/"]))
     assert len(runs) == 1 and runs[0].plan.objects == int(keys) and sfn.started == 1
     return s3.uploaded

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from landfall.models import ExecutionInput, ManifestItem, RunConfig
+from landfall.manifests import ManifestBuilder, RunStarter, StartedRun
+from landfall.models import ManifestItem
 from landfall.notifications import wanted
-from landfall.runs import ManifestBuilder, start_built_run
 from landfall_cli.plan import RunPlan
 
 LIST_PAGE_KEYS = 1000
@@ -50,20 +50,14 @@ def list_items(s3_client, bucket: str, prefixes: list[str], counter: list[int] |
 @dataclass
 class PlannedRun:
     plan: RunPlan
-    started: ExecutionInput | None = None
-    run_id: str = ""
-    new: bool = False  # False: the same objects had been backfilled already, their run exists
+    started: StartedRun | None = None  # None: a dry run
 
 
 @dataclass
 class Backfill:
     """Splits listed items into runs of at most `objects_per_run` and starts each (unless a dry run)."""
 
-    s3_client: object
-    sfn_client: object
-    state_machine_arn: str
-    pipeline_bucket: str
-    config: RunConfig
+    starter: RunStarter
     key_prefix: str
     key_suffix: str
     objects_per_run: int = 100_000
@@ -80,7 +74,8 @@ class Backfill:
                 continue
             if plan is None or plan.objects >= self.objects_per_run:
                 self._finish(builder, plan)
-                builder, plan = (None if self.dry_run else ManifestBuilder(self.config)), RunPlan(self.config)
+                builder = None if self.dry_run else self.starter.builder()
+                plan = RunPlan(self.starter.config)
             plan.add(item)
             if builder is not None:
                 builder.add(item)
@@ -90,13 +85,5 @@ class Backfill:
     def _finish(self, builder: ManifestBuilder | None, plan: RunPlan | None) -> None:
         if plan is None or not plan.objects:
             return
-        planned = PlannedRun(plan)
-        if builder is not None:
-            planned.run_id = builder.run_id("backfill")
-            started = start_built_run(
-                builder, "backfill", s3_client=self.s3_client, sfn_client=self.sfn_client,
-                state_machine_arn=self.state_machine_arn, bucket=self.pipeline_bucket,
-            )  # fmt: skip
-            if started:
-                planned.started, planned.new = started
-        self.runs.append(planned)
+        started = self.starter.start(builder, "backfill") if builder is not None else None
+        self.runs.append(PlannedRun(plan, started))

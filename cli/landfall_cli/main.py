@@ -10,9 +10,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from landfall.manifests import StartedRun
 from landfall_cli.backfill import Backfill, hour_prefixes, list_items
 from landfall_cli.demo import DemoOptions, run_demo
-from landfall_cli.runs import RunNotFound, follow, plan_rows, print_report, redrive, run_status
+from landfall_cli.operate import RunNotFound, follow, plan_rows, print_report, redrive, run_status
 from landfall_cli.target import Target, TargetError, aws_target, local_target
 
 
@@ -96,25 +97,27 @@ def _backfill(args: argparse.Namespace, target: Target, console: Console) -> int
     bucket = args.bucket or target.landing_bucket
     prefix = args.prefix if args.prefix is not None else target.settings.key_prefix
     prefixes = list(hour_prefixes(prefix, args.since, args.until or datetime.now(UTC))) if args.since else [prefix]
-    backfill = Backfill(
-        target.s3, target.sfn, target.state_machine_arn, target.pipeline_bucket, target.config,
-        target.settings.key_prefix, target.settings.key_suffix, args.objects_per_run, args.dry_run,
-    )  # fmt: skip
+    settings = target.settings
+    backfill = Backfill(target.starter(), settings.key_prefix, settings.key_suffix, args.objects_per_run, args.dry_run)
     lists = [0]
     runs = backfill.run(list_items(target.s3, bucket, prefixes, lists))
     if not runs:
         console.print(f"nothing to process under s3://{bucket}/{prefix} ({backfill.skipped} objects skipped)")
         return 0
     for number, planned in enumerate(runs, 1):
-        title = f"run {number} of {len(runs)}" + (f": {planned.run_id}" if planned.run_id else " (dry run)")
+        title = f"run {number} of {len(runs)}" + (f": {planned.started.run_id}" if planned.started else " (dry run)")
         _print_plan(console, title, plan_rows(planned.plan, target, lists[0] if number == 1 else 0))
     if args.dry_run:
         console.print(f"dry run: nothing started ({backfill.skipped} objects skipped by prefix, suffix or size)")
-    else:
-        for planned in runs:
-            verb = "started" if planned.new else "had started already (the same objects):"
-            console.print(f"{verb} {planned.run_id} → landfall status {planned.run_id} {_where(args)}")
+    for planned in runs:
+        if planned.started:
+            _print_started(console, planned.started, args)
     return 0
+
+
+def _print_started(console: Console, started: StartedRun, args: argparse.Namespace) -> None:
+    verb = "started" if started.new else "had started already (the same objects):"
+    console.print(f"{verb} {started.run_id} → landfall status {started.run_id} {_where(args)}")
 
 
 def _where(args: argparse.Namespace) -> str:
@@ -147,9 +150,7 @@ def _redrive(args: argparse.Namespace, target: Target, console: Console) -> int:
         return 0
     _print_plan(console, f"redrive of {args.run_id}", plan_rows(plan, target))
     if started:
-        execution_input, new = started
-        verb = "started" if new else "had started already:"
-        console.print(f"{verb} {execution_input.run_id} → landfall status {execution_input.run_id} {_where(args)}")
+        _print_started(console, started, args)
     return 0
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 
+from landfall.manifests import RunStarter
 from landfall.models import RunConfig
 from landfall.settings import ManifestWriterSettings, parse_settings
 
@@ -51,6 +52,10 @@ class Target:
     @property
     def config(self) -> RunConfig:
         return self.settings.run_config()
+
+    def starter(self) -> RunStarter:
+        """Starts runs exactly as the deployment's manifest writer does."""
+        return RunStarter(self.s3, self.sfn, self.state_machine_arn, self.pipeline_bucket, self.config)
 
 
 def local_state_path() -> Path:

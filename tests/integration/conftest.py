@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from landfall.manifests import RunStarter, StartedRun, execution_arn
+from landfall.models import ManifestItem, RunConfig, Source
 from landfall_cli.local.asl_extensions import retry_clock
 from landfall_cli.local.emulator import Emulator
 
@@ -29,6 +31,21 @@ def run_definition(emulator: Emulator, definition: dict[str, Any], execution_inp
     )["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=arn, name=uuid.uuid4().hex, input=json.dumps(execution_input))
     return emulator.wait_for_execution(execution["executionArn"], timeout=timeout)
+
+
+def start_run(
+    emulator: Emulator, items: list[ManifestItem], config: RunConfig, source: Source = "backfill"
+) -> StartedRun:
+    """Start a run of `items` as the manifest writer would, on the emulator's pipeline."""
+    starter = RunStarter(emulator.client("s3"), emulator.client("stepfunctions"), emulator.state_machine_arn,
+                         emulator.pipeline_bucket, config)  # fmt: skip
+    started = starter.start_items(items, source)
+    assert started is not None
+    return started
+
+
+def execution_arn_of(emulator: Emulator, started: StartedRun) -> str:
+    return execution_arn(emulator.state_machine_arn, started.run_id)
 
 
 def read_json(emulator: Emulator, bucket: str, key: str) -> Any:

@@ -17,11 +17,10 @@ import pytest
 from botocore.config import Config
 
 from landfall.models import ManifestItem, RunConfig
-from landfall.runs import start_run
 from landfall_cli.local import asl_extensions
 from landfall_cli.local.emulator import Emulator, wait_for
 from landfall_cli.local.lambda_runtime import FunctionSpec
-from tests.integration.conftest import read_json, read_result_file, run_definition
+from tests.integration.conftest import execution_arn_of, read_json, read_result_file, run_definition, start_run
 
 pytestmark = pytest.mark.emulator
 
@@ -156,12 +155,11 @@ def test_the_shipped_configuration_keeps_the_largest_batch_inside_every_limit(em
     items = [ManifestItem(bucket=emulator.landing_bucket, key=f"raw/{n:04d}-{'k' * 1000}", size=1) for n in range(300)]
     config = RunConfig(max_concurrency=4, max_items_per_batch=1000, max_batch_bytes=256 << 20,
                        tolerated_failure_percentage=100)  # fmt: skip
-    started, _ = start_run(items, "backfill", s3_client=emulator.client("s3"), config=config,
-                           sfn_client=emulator.client("stepfunctions"), state_machine_arn=emulator.state_machine_arn,
-                           bucket=emulator.pipeline_bucket)  # fmt: skip
-    assert started.batches == 2  # cut by the 256 KiB of a child's input, not by the 1,000 objects allowed
-    arn = emulator.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{started.run_id}"
-    described = emulator.wait_for_execution(arn)
+    started = start_run(emulator, items, config)
+    assert (
+        started.execution_input.batches == 2
+    )  # cut by the 256 KiB of a child's input, not by the 1,000 objects allowed
+    described = emulator.wait_for_execution(execution_arn_of(emulator, started))
     assert described["status"] == "SUCCEEDED"  # every object is missing: all failed, within a 100 % tolerance
     report = read_json(emulator, emulator.pipeline_bucket, f"reports/{started.run_id}/report.json")
     assert report["reconciliation"]["ok"], report["reconciliation"]["problems"]

@@ -8,10 +8,9 @@ import json
 import pytest
 
 from landfall.models import ManifestItem, RunConfig
-from landfall.runs import start_run
 from landfall_cli.local import asl_extensions
 from landfall_cli.synthetic import make_dataset
-from tests.integration.conftest import manifest_keys, read_json, read_result_file
+from tests.integration.conftest import execution_arn_of, manifest_keys, read_json, read_result_file, start_run
 
 pytestmark = pytest.mark.emulator
 
@@ -22,17 +21,8 @@ def run_manifest(emulator, items: list[ManifestItem], **config) -> tuple[str, di
     """Start a run over `items` as the manifest writer would, wait for its end."""
     settings = {"max_concurrency": 2, "max_items_per_batch": 1, "max_batch_bytes": 256 << 20,
                 "tolerated_failure_percentage": 0.0, **config}  # fmt: skip
-    started, _ = start_run(
-        items,
-        "backfill",
-        s3_client=emulator.client("s3"),
-        sfn_client=emulator.client("stepfunctions"),
-        state_machine_arn=emulator.state_machine_arn,
-        bucket=emulator.pipeline_bucket,
-        config=RunConfig(**settings),
-    )
-    arn = emulator.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{started.run_id}"
-    return started.run_id, emulator.wait_for_execution(arn)
+    started = start_run(emulator, items, RunConfig(**settings))
+    return started.run_id, emulator.wait_for_execution(execution_arn_of(emulator, started))
 
 
 def land(emulator, prefix: str, bodies: dict[str, bytes]) -> list[ManifestItem]:

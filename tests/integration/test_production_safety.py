@@ -13,12 +13,11 @@ from dataclasses import replace
 
 import pytest
 
+from landfall.layout import curated_key, object_id
 from landfall.models import ManifestItem, RunConfig
-from landfall.outputs import curated_key, object_id
-from landfall.runs import start_run
 from landfall_cli.local import asl_extensions
 from landfall_cli.local.emulator import Emulator, wait_for
-from tests.integration.conftest import read_json
+from tests.integration.conftest import execution_arn_of, read_json, start_run
 
 pytestmark = pytest.mark.emulator
 
@@ -72,12 +71,9 @@ def test_overlapping_runs_share_the_processor_ceiling_and_both_finish(emulator, 
             body = gzip.compress(b"\n".join(GOOD % f"{run}-{n}-{i}".encode() for i in range(50)) + b"\n")
             s3.put_object(Bucket=emulator.pipeline_bucket, Key=key, Body=body)
             items.append(ManifestItem(bucket=emulator.pipeline_bucket, key=key, size=len(body)))
-        started += [start_run(items, "backfill", s3_client=s3, sfn_client=emulator.client("stepfunctions"),
-                              state_machine_arn=emulator.state_machine_arn, bucket=emulator.pipeline_bucket,
-                              config=config)[0]]  # fmt: skip
+        started.append(start_run(emulator, items, config))
     for run in started:
-        arn = emulator.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{run.run_id}"
-        assert emulator.wait_for_execution(arn, timeout=300)["status"] == "SUCCEEDED"
+        assert emulator.wait_for_execution(execution_arn_of(emulator, run), timeout=300)["status"] == "SUCCEEDED"
         report = read_json(emulator, emulator.pipeline_bucket, f"reports/{run.run_id}/report.json")
         assert report["objects"]["processed"] == 4 and report["reconciliation"]["ok"]
     assert emulator.lambdas.throttled.get(processor, 0) > throttled  # the ceiling held: invocations over it waited

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from landfall.costs import Prices, Usage, estimate
+from landfall.manifests import ManifestBuilder, RunStarter
 from landfall.models import ManifestItem, RunConfig
-from landfall.runs import ManifestBuilder
 from landfall_cli.backfill import Backfill, hour_prefixes, list_items
 from landfall_cli.plan import RunPlan, Throughput
 
@@ -113,7 +113,8 @@ def test_backfill_splits_runs_skips_unwanted_objects_and_is_idempotent(s3, sfn, 
     s3.put_object(Bucket="landing", Key="raw/2026/11/22/13/notes.txt", Body=b"x")
 
     def backfill(dry_run=False):
-        run = Backfill(s3, sfn, machine, "pipeline", CONFIG, "raw/", ".gz", objects_per_run=3, dry_run=dry_run)
+        starter = RunStarter(s3, sfn, machine, "pipeline", CONFIG)
+        run = Backfill(starter, "raw/", ".gz", objects_per_run=3, dry_run=dry_run)
         return run, run.run(list_items(s3, "landing", ["raw/"]))
 
     dry, planned = backfill(dry_run=True)
@@ -121,14 +122,15 @@ def test_backfill_splits_runs_skips_unwanted_objects_and_is_idempotent(s3, sfn, 
     assert sfn.list_executions(stateMachineArn=machine)["executions"] == []
 
     _, started = backfill()
-    assert [p.new for p in started] == [True, True, True]
-    manifest = s3.get_object(Bucket="pipeline", Key=started[0].started.manifest.key)["Body"].read().decode()
+    assert [p.started.new for p in started] == [True, True, True]
+    key = started[0].started.execution_input.manifest.key
+    manifest = s3.get_object(Bucket="pipeline", Key=key)["Body"].read().decode()
     assert [o["key"] for line in manifest.splitlines() for o in json.loads(line)["objects"]] == [
         f"raw/2026/11/22/13/obj-{i}.gz" for i in range(3)
     ]
     _, again = backfill()
-    assert [p.new for p in again] == [False, False, False]
-    assert [p.run_id for p in again] == [p.run_id for p in started]
+    assert [p.started.new for p in again] == [False, False, False]
+    assert [p.started.run_id for p in again] == [p.started.run_id for p in started]
     assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 3
 
 

@@ -7,8 +7,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
 
 from landfall.jobs import default_job
+from landfall.layout import object_id
 from landfall.models import BatchInput, ManifestItem, ProcessorEvent
-from landfall.outputs import object_id
 from landfall.processing import TransientError, process_batch
 from landfall.settings import ProcessorSettings
 

@@ -7,10 +7,10 @@ import pytest
 from landfall.costs import Prices
 from landfall.jobs import default_job
 from landfall.jobs.events import EventsJob
+from landfall.manifests import ManifestBuilder
 from landfall.models import ManifestItem, ReducerEvent, RunConfig, S3Location
 from landfall.reduction import reduce_run
 from landfall.results import CorruptResultsError
-from landfall.runs import ManifestBuilder
 
 BUCKET = "pipeline"
 RUN = "notification-0123"

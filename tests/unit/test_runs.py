@@ -2,8 +2,8 @@ import json
 
 import pytest
 
+from landfall.manifests import ConflictingRunError, RunStarter
 from landfall.models import ManifestItem, RunConfig
-from landfall.runs import ConflictingRunError, start_run
 
 CONFIG = RunConfig(max_concurrency=1, max_items_per_batch=1, max_batch_bytes=1000, tolerated_failure_percentage=0)
 DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
@@ -22,10 +22,8 @@ def machine(s3, sfn):
 
 
 def start(s3, sfn, arn, batch, config=CONFIG):
-    started = start_run(
-        batch, "notification", s3_client=s3, sfn_client=sfn, state_machine_arn=arn, bucket="pipeline", config=config
-    )
-    return started[0] if started else None
+    started = RunStarter(s3, sfn, arn, "pipeline", config).start_items(batch, "notification")
+    return started.execution_input if started else None
 
 
 def test_the_run_id_depends_on_the_objects_not_their_order(s3, sfn, machine):
@@ -44,11 +42,12 @@ def test_the_manifest_is_written_before_the_execution_starts(s3, sfn, machine):
 
 
 def test_a_redelivered_batch_starts_no_second_execution(s3, sfn, machine):
-    first = start_run(items("raw/a.gz"), "notification", s3_client=s3, sfn_client=sfn, state_machine_arn=machine,
-                      bucket="pipeline", config=CONFIG)  # fmt: skip
-    again = start_run(items("raw/a.gz"), "notification", s3_client=s3, sfn_client=sfn, state_machine_arn=machine,
-                      bucket="pipeline", config=CONFIG)  # fmt: skip
-    assert first[0] == again[0] and (first[1], again[1]) == (True, False)
+    starter = RunStarter(s3, sfn, machine, "pipeline", CONFIG)
+    first, again = (
+        starter.start_items(items("raw/a.gz"), "notification"),
+        starter.start_items(items("raw/a.gz"), "notification"),
+    )
+    assert first.execution_input == again.execution_input and (first.new, again.new) == (True, False)
     assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 1
 
 

@@ -8,10 +8,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from landfall.manifests import RunStarter
 from landfall.models import ManifestItem
 from landfall.notifications import items_from_message, select
 from landfall.observability import metrics
-from landfall.runs import start_run
 from landfall.settings import ManifestWriterSettings
 
 
@@ -36,16 +36,10 @@ def ingest(event: dict[str, Any], *, s3_client, sfn_client, settings: ManifestWr
     else:
         items.extend(items_from_message(event))
 
-    started = start_run(
-        list(select(items, settings.key_prefix, settings.key_suffix)),
-        "notification",
-        s3_client=s3_client,
-        sfn_client=sfn_client,
-        state_machine_arn=settings.state_machine_arn,
-        bucket=settings.pipeline_bucket,
-        config=settings.run_config(),
-    )
+    config = settings.run_config()
+    starter = RunStarter(s3_client, sfn_client, settings.state_machine_arn, settings.pipeline_bucket, config)
+    started = starter.start_items(select(items, settings.key_prefix, settings.key_suffix), "notification")
     metrics.add_metric(name="ObjectsNotified", unit=MetricUnit.Count, value=len(items))
-    metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=int(started is not None and started[1]))
-    response["run_id"] = started[0].run_id if started else None
+    metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=int(started is not None and started.new))
+    response["run_id"] = started.run_id if started else None
     return response

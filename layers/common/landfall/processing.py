@@ -16,13 +16,13 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from landfall.compression import UnreadableObjectError, inflate
 from landfall.jobs import Job
+from landfall.layout import curated_key, object_id, quarantine_key, summary_key
 from landfall.models import BatchInput, BatchSummary, ManifestItem, ObjectSummary, ProcessorEvent
 from landfall.observability import logger, metrics
-from landfall.outputs import curated_key, object_id, quarantine_key, summary_key
 from landfall.records import Decoded, Rejection, batches, decode_and_fold
-from landfall.s3_output import Background, GzipS3Writer, S3ObjectWriter
 from landfall.settings import ProcessorSettings
 from landfall.streaming import Block, LongLine, ObjectSource, iter_blocks, read_ahead
+from landfall.writers import Background, GzipS3Writer, S3ObjectWriter
 
 # S3 errors that no retry can fix: the object is recorded as failed and the batch goes on.
 PERMANENT_S3_ERRORS = frozenset({"NoSuchKey", "NoSuchVersion", "404", "AccessDenied", "403", "InvalidObjectState"})

@@ -25,6 +25,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from landfall.batching import manifest_line
 from landfall.costs import Prices, Usage, estimate, run_usage
 from landfall.jobs import Job
+from landfall.layout import (
+    CURATED_PREFIX,
+    QUARANTINE_PREFIX,
+    redrive_manifest_key,
+    report_key,
+    results_prefix,
+)
 from landfall.models import (
     BatchSummary,
     Counts,
@@ -40,13 +47,6 @@ from landfall.models import (
     RunStatus,
 )
 from landfall.observability import logger, metrics
-from landfall.outputs import (
-    CURATED_PREFIX,
-    QUARANTINE_PREFIX,
-    redrive_manifest_key,
-    report_key,
-    results_prefix,
-)
 from landfall.results import ResultRecord, find_manifest, iter_records, read_manifest
 
 MAX_REPORTED_FAILURES = 1000  # in report.json/.md; every one is in the redrive manifest

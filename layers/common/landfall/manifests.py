@@ -12,12 +12,13 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Iterable
-from typing import IO
+from dataclasses import dataclass
+from typing import IO, Any
 
 from landfall.batching import Batcher, BatchLimits
+from landfall.layout import manifest_key
 from landfall.models import ExecutionInput, ManifestItem, RunConfig, S3Location, Source
 from landfall.observability import logger
-from landfall.outputs import manifest_key
 
 _SPOOL_BYTES = 1 << 20  # a manifest larger than this is spooled to disk while it is written
 
@@ -78,55 +79,57 @@ def _order(item: ManifestItem) -> tuple[str, str, str]:
     return (item.bucket, item.key, item.version_id or "")
 
 
-def start_run(
-    items: Iterable[ManifestItem],
-    source: Source,
-    *,
-    s3_client,
-    sfn_client,
-    state_machine_arn: str,
-    bucket: str,
-    config: RunConfig,
-) -> tuple[ExecutionInput, bool] | None:
-    """Write the manifest of `items` (any order; the same object twice is one) and start its execution:
-    the run and whether it is new. None when there is nothing to do."""
-    builder = ManifestBuilder(config)
-    unique = {_order(item): item for item in items}
-    for order in sorted(unique):
-        builder.add(unique[order])
-    return start_built_run(
-        builder, source, s3_client=s3_client, sfn_client=sfn_client, state_machine_arn=state_machine_arn, bucket=bucket
-    )
+@dataclass(frozen=True)
+class StartedRun:
+    execution_input: ExecutionInput
+    new: bool  # False: the run had started already (the same objects, notified or listed again)
+
+    @property
+    def run_id(self) -> str:
+        return self.execution_input.run_id
 
 
-def start_built_run(
-    builder: ManifestBuilder,
-    source: Source,
-    *,
-    s3_client,
-    sfn_client,
-    state_machine_arn: str,
-    bucket: str,
-) -> tuple[ExecutionInput, bool] | None:
-    """Upload a built manifest (before anything runs) and start its execution; the flag is False when
-    the run had started already (the same objects, listed or notified again)."""
-    if not builder.objects:
-        return None
-    run_id = builder.run_id(source)
-    location = S3Location(bucket=bucket, key=manifest_key(source, run_id))
-    builder.upload(s3_client, location)
-    execution_input = ExecutionInput(
-        run_id=run_id,
-        source=source,
-        manifest=location,
-        objects=builder.objects,
-        bytes=builder.bytes,
-        batches=builder.batches,
-        output_bucket=bucket,
-        config=builder.config,
-    )
-    new = start_execution(execution_input, sfn_client=sfn_client, state_machine_arn=state_machine_arn)
-    return execution_input, new
+@dataclass(frozen=True)
+class RunStarter:
+    """The one way runs start (notifications, backfill, redrive): write the manifest, then start the
+    execution named after it, with this deployment's state machine, bucket and settings."""
+
+    s3_client: Any
+    sfn_client: Any
+    state_machine_arn: str
+    bucket: str
+    config: RunConfig
+
+    def builder(self) -> ManifestBuilder:
+        return ManifestBuilder(self.config)
+
+    def start_items(self, items: Iterable[ManifestItem], source: Source) -> StartedRun | None:
+        """The run of `items`, in any order (the same object twice is one); None when there are none."""
+        builder = self.builder()
+        unique = {_order(item): item for item in items}
+        for order in sorted(unique):
+            builder.add(unique[order])
+        return self.start(builder, source)
+
+    def start(self, builder: ManifestBuilder, source: Source) -> StartedRun | None:
+        """Upload a built manifest (before anything runs) and start its execution."""
+        if not builder.objects:
+            return None
+        run_id = builder.run_id(source)
+        location = S3Location(bucket=self.bucket, key=manifest_key(source, run_id))
+        builder.upload(self.s3_client, location)
+        execution_input = ExecutionInput(
+            run_id=run_id,
+            source=source,
+            manifest=location,
+            objects=builder.objects,
+            bytes=builder.bytes,
+            batches=builder.batches,
+            output_bucket=self.bucket,
+            config=builder.config,
+        )
+        new = start_execution(execution_input, sfn_client=self.sfn_client, state_machine_arn=self.state_machine_arn)
+        return StartedRun(execution_input, new)
 
 
 def execution_arn(state_machine_arn: str, run_id: str) -> str:

@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from landfall.models import ExecutionInput, ManifestBatch, ManifestItem, RunReport
-from landfall.outputs import report_key
-from landfall.runs import ManifestBuilder, execution_arn, start_built_run
+from landfall.layout import report_key
+from landfall.manifests import StartedRun, execution_arn
+from landfall.models import ManifestBatch, ManifestItem, RunReport
 from landfall_cli.plan import RunPlan, Throughput
 from landfall_cli.target import Target
 
@@ -112,7 +112,7 @@ def _manifest_items(target: Target, bucket: str, key: str) -> Iterator[ManifestI
             yield from ManifestBatch.model_validate_json(line).objects
 
 
-def redrive(target: Target, run_id: str, dry_run: bool = False) -> tuple[RunPlan, tuple[ExecutionInput, bool] | None]:
+def redrive(target: Target, run_id: str, dry_run: bool = False) -> tuple[RunPlan, StartedRun | None]:
     """Start a run (source `redrive`) of the objects the run failed or left pending, from its report's
     redrive manifest. Redriving the same run twice starts one run."""
     report = RunReport.model_validate_json(read_report(target, run_id))
@@ -120,18 +120,13 @@ def redrive(target: Target, run_id: str, dry_run: bool = False) -> tuple[RunPlan
     key = report.outputs.redrive_manifest_key
     if not key:
         return plan, None
-    builder = None if dry_run else ManifestBuilder(target.config)
+    starter = target.starter()
+    builder = None if dry_run else starter.builder()
     for item in _manifest_items(target, report.outputs.bucket, key):
         plan.add(item)
         if builder is not None:
             builder.add(item)
-    if builder is None:
-        return plan, None
-    started = start_built_run(
-        builder, "redrive", s3_client=target.s3, sfn_client=target.sfn, state_machine_arn=target.state_machine_arn,
-        bucket=target.pipeline_bucket,
-    )  # fmt: skip
-    return plan, started
+    return plan, (starter.start(builder, "redrive") if builder is not None else None)
 
 
 def plan_rows(plan: RunPlan, target: Target, list_requests: int = 0) -> list[tuple[str, str]]:
