@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from landfall.layout import CURATED_PREFIX, report_key, report_prefix
+from landfall.ledger import where
+from landfall.models import RunReport
+from landfall.report import count_rows, totals
 from landfall_cli.local.emulator import Emulator, EmulatorTimeout, wait_for
 from landfall_cli.local.template import ParameterError, Stack, load_template
+from landfall_cli.operate import MapProgress
 from landfall_cli.synthetic import Dataset, LandedObject, make_dataset
 from landfall_cli.target import local_state_path, write_local_state
 
@@ -44,63 +47,53 @@ def dataset_from_dir(source: Path) -> Dataset:
     return dataset
 
 
-def _progress_table(runs: dict[str, dict[str, Any]]) -> Table:
+@dataclass
+class DemoRun:
+    """One execution the demo follows: its status and its map run's batches."""
+
+    status: str = "RUNNING"
+    batches: MapProgress = field(default_factory=MapProgress)
+
+
+def _progress_table(runs: dict[str, DemoRun]) -> Table:
     table = Table(title="Map runs: batches of objects", expand=False)
     for column in ("run", "status", "batches", "succeeded", "failed", "running", "pending"):
         table.add_column(column, justify="right" if column not in ("run", "status") else "left")
-    for name, state in sorted(runs.items()):
-        counts = state.get("items", {})
-        table.add_row(
-            name[:40],
-            state.get("status", "RUNNING"),
-            str(counts.get("total", 0)),
-            str(counts.get("succeeded", 0)),
-            str(counts.get("failed", 0) + counts.get("timedOut", 0) + counts.get("aborted", 0)),
-            str(counts.get("running", 0)),
-            str(
-                max(
-                    0,
-                    counts.get("total", 0)
-                    - counts.get("succeeded", 0)
-                    - counts.get("failed", 0)
-                    - counts.get("running", 0)
-                    - counts.get("timedOut", 0)
-                    - counts.get("aborted", 0),
-                )
-            ),
-        )
+    for name, run in sorted(runs.items()):
+        b = run.batches
+        table.add_row(name[:40], run.status, *map(str, (b.total, b.succeeded, b.failed, b.running, b.pending)))
     return table
 
 
-def _poll_runs(emulator: Emulator, runs: dict[str, dict[str, Any]]) -> bool:
-    """Refresh each execution's status and map-run item counts; True when all have ended."""
+def _poll_runs(emulator: Emulator, runs: dict[str, DemoRun]) -> bool:
+    """Refresh each execution's status and map-run progress; True when all have ended."""
     sfn = emulator.client("stepfunctions")
     for execution in emulator.executions():
-        state = runs.setdefault(execution["name"], {"arn": execution["executionArn"]})
-        state["status"] = execution["status"]
-        map_runs = sfn.list_map_runs(executionArn=execution["executionArn"]).get("mapRuns", [])
-        if map_runs:
-            state["items"] = sfn.describe_map_run(mapRunArn=map_runs[0]["mapRunArn"])["itemCounts"]
-    return bool(runs) and all(state["status"] != "RUNNING" for state in runs.values())
+        run = runs.setdefault(execution["name"], DemoRun())
+        run.status = execution["status"]
+        run.batches = MapProgress.of(sfn, execution["executionArn"])
+    return bool(runs) and all(run.status != "RUNNING" for run in runs.values())
 
 
-def run_demo(options: DemoOptions, console: Console | None = None) -> int:
-    console = console or Console()
-    dataset = (
-        dataset_from_dir(options.source)
-        if options.source
-        else make_dataset(options.objects, options.records, options.bad_ratio, options.seed)
-    )
-    if not dataset.objects:
-        console.print(f"[red]no files found in {options.source}[/red]")
-        return 2
-    overrides = {
+def _overrides(options: DemoOptions) -> dict[str, str]:
+    return {
         "IngestBatchSize": "10000",
         "IngestBatchingWindowSeconds": "2",
         "MaxItemsPerBatch": str(options.batch_size),
         "MaxConcurrency": str(options.concurrency),
         "ToleratedFailurePercentage": str(options.tolerated_failure_percentage),
     }
+
+
+def run_demo(options: DemoOptions, console: Console | None = None) -> int:
+    console = console or Console()
+    dataset = dataset_from_dir(options.source) if options.source else make_dataset(
+        options.objects, options.records, options.bad_ratio, options.seed
+    )  # fmt: skip
+    if not dataset.objects:
+        console.print(f"[red]no files found in {options.source}[/red]")
+        return 2
+    overrides = _overrides(options)
     try:  # the template's bounds, checked before anything starts, as CloudFormation checks them
         Stack(load_template(), parameter_overrides=overrides)
     except ParameterError as error:
@@ -108,38 +101,47 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         return 2
     started = time.monotonic()
     with Emulator(parameter_overrides=overrides, log_dir=options.log_dir) as emulator:
-        console.print(
-            f"emulator on {emulator.endpoint_url}; landing {len(dataset.objects)} objects "
-            f"in s3://{emulator.landing_bucket}/raw/"
-        )
-        s3 = emulator.client("s3")
-        for obj in dataset.objects:
-            s3.put_object(Bucket=emulator.landing_bucket, Key=obj.key, Body=obj.body)
-        emulator.wait_for_ingestion(len(dataset.objects), timeout=options.timeout)
-
-        runs: dict[str, dict[str, Any]] = {}
-        try:
-            with Live(_progress_table(runs), console=console, refresh_per_second=4) as live:
-
-                def ended() -> bool:
-                    done = _poll_runs(emulator, runs)
-                    live.update(_progress_table(runs))
-                    return done
-
-                wait_for(ended, options.timeout, "the runs to end", interval=0.25)
-            console.print()
-        except EmulatorTimeout as error:
-            console.print(f"[red]{error}[/red]")
+        runs = _land_and_follow(emulator, dataset, options, console)
+        if runs is None:
             return 1
-
-        reports = [_report(s3, emulator.pipeline_bucket, name) for name in sorted(runs)]
+        s3 = emulator.client("s3")
+        reports = {name: _report(s3, emulator.pipeline_bucket, name) for name in sorted(runs)}
         if options.out:
-            _save(s3, emulator.pipeline_bucket, reports, options.out)
+            _save(s3, emulator.pipeline_bucket, [r for r in reports.values() if r], options.out)
             console.print(f"report, curated output and quarantine saved to {options.out}")
         result = _summarise(console, dataset, runs, reports, time.monotonic() - started, options.source is None)
         if options.keep > 0:
             _keep_serving(emulator, options.keep, sorted(runs), console)
     return result
+
+
+def _land_and_follow(
+    emulator: Emulator, dataset: Dataset, options: DemoOptions, console: Console
+) -> dict[str, DemoRun] | None:
+    """Land the objects, let the notifications start the runs, show them until they end (None: timed out)."""
+    console.print(
+        f"emulator on {emulator.endpoint_url}; landing {len(dataset.objects)} objects "
+        f"in s3://{emulator.landing_bucket}/raw/"
+    )
+    s3 = emulator.client("s3")
+    for obj in dataset.objects:
+        s3.put_object(Bucket=emulator.landing_bucket, Key=obj.key, Body=obj.body)
+    emulator.wait_for_ingestion(len(dataset.objects), timeout=options.timeout)
+    runs: dict[str, DemoRun] = {}
+    try:
+        with Live(_progress_table(runs), console=console, refresh_per_second=4) as live:
+
+            def ended() -> bool:
+                done = _poll_runs(emulator, runs)
+                live.update(_progress_table(runs))
+                return done
+
+            wait_for(ended, options.timeout, "the runs to end", interval=0.25)
+    except EmulatorTimeout as error:
+        console.print(f"[red]{error}[/red]")
+        return None
+    console.print()
+    return runs
 
 
 def _keep_serving(emulator: Emulator, minutes: float, run_ids: list[str], console: Console) -> None:
@@ -162,18 +164,17 @@ def _keep_serving(emulator: Emulator, minutes: float, run_ids: list[str], consol
         state.unlink(missing_ok=True)
 
 
-def _report(s3, bucket: str, run_id: str) -> dict[str, Any] | None:
+def _report(s3, bucket: str, run_id: str) -> RunReport | None:
     try:
-        return json.loads(s3.get_object(Bucket=bucket, Key=f"reports/{run_id}/report.json")["Body"].read())
+        return RunReport.model_validate_json(s3.get_object(Bucket=bucket, Key=report_key(run_id))["Body"].read())
     except s3.exceptions.NoSuchKey:
         return None
 
 
-def _save(s3, bucket: str, reports: list[dict[str, Any] | None], out: Path) -> None:
-    prefixes = ["curated/"]
+def _save(s3, bucket: str, reports: list[RunReport], out: Path) -> None:
+    prefixes = [CURATED_PREFIX]
     for report in reports:
-        if report:
-            prefixes += [f"reports/{report['run_id']}/", report["outputs"]["quarantine_prefix"]]
+        prefixes += [report_prefix(report.run_id), report.outputs.quarantine_prefix]
     paginator = s3.get_paginator("list_objects_v2")
     for prefix in prefixes:
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
@@ -183,59 +184,48 @@ def _save(s3, bucket: str, reports: list[dict[str, Any] | None], out: Path) -> N
                 target.write_bytes(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
 
 
-def _summarise(
-    console: Console,
-    dataset: Dataset,
-    runs: dict[str, dict[str, Any]],
-    reports: list[dict[str, Any] | None],
-    elapsed: float,
-    known_truth: bool,
-) -> int:
-    table = Table(title="Landfall demo")
-    table.add_column("")
-    table.add_column("value", justify="right")
-    totals = {"processed": 0, "failed": 0, "pending": 0, "read": 0, "valid": 0, "rejected": 0}
+def _problems(runs: dict[str, DemoRun], reports: dict[str, RunReport | None], console: Console) -> list[str]:
     problems: list[str] = []
-    for name, report in zip(sorted(runs), reports, strict=True):
+    for name, report in reports.items():
         if report is None:
             problems.append(f"run {name} wrote no report")
             continue
-        for key in ("processed", "failed", "pending"):
-            totals[key] += report["objects"][key]
-        for key in ("read", "valid", "rejected"):
-            totals[key] += report["records"][key]
-        problems += [f"{name}: {p}" for p in report["reconciliation"]["problems"]]
-        if runs[name]["status"] != "SUCCEEDED":
-            problems.append(f"run {name} ended {runs[name]['status']}: {report['status_reason']}")
-        for failure in report["failures"][:5]:
-            console.print(
-                f"[yellow]! {failure['kind']} failure: s3://{failure['bucket']}/{failure['key']}: "
-                f"{failure['error']}[/yellow]"
-            )
-        if len(report["failures"]) > 5:
-            console.print(f"[yellow]! … and {len(report['failures']) - 5} more (see the report)[/yellow]")
+        problems += [f"{name}: {p}" for p in report.reconciliation.problems]
+        if runs[name].status != "SUCCEEDED":
+            problems.append(f"run {name} ended {runs[name].status}: {report.status_reason}")
+        for failure in report.failures[:5]:
+            place = where(failure.bucket, failure.key, failure.version_id)
+            console.print(f"[yellow]! {failure.kind} failure: {place}: {failure.error}[/yellow]")
+        if len(report.failures) > 5:
+            console.print(f"[yellow]! … and {len(report.failures) - 5} more (see the report)[/yellow]")
+    return problems
+
+
+def _summarise(
+    console: Console,
+    dataset: Dataset,
+    runs: dict[str, DemoRun],
+    reports: dict[str, RunReport | None],
+    elapsed: float,
+    known_truth: bool,
+) -> int:
+    problems = _problems(runs, reports, console)
+    objects, records = totals(r for r in reports.values() if r)
     if known_truth:
-        if totals["read"] != dataset.records:
-            problems.append(f"{dataset.records} records landed but {totals['read']} were read")
-        if totals["rejected"] != dataset.bad:
-            problems.append(f"{dataset.bad} bad lines landed but {totals['rejected']} were rejected")
-    rows = [
-        ("runs", len(runs)),
-        ("objects in", len(dataset.objects)),
-        ("objects processed", totals["processed"]),
-        ("objects failed", totals["failed"]),
-        ("objects pending", totals["pending"]),
-        ("records in", dataset.records if known_truth else totals["read"]),
-        ("records valid", totals["valid"]),
-        ("records rejected (quarantined)", totals["rejected"]),
-        ("seconds", f"{elapsed:.1f}"),
-    ]
-    for label, value in rows:
+        if records.read != dataset.records:
+            problems.append(f"{dataset.records} records landed but {records.read} were read")
+        if records.rejected != dataset.bad:
+            problems.append(f"{dataset.bad} bad lines landed but {records.rejected} were rejected")
+    table = Table(title="Landfall demo")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    rows = [("runs", len(runs)), ("objects landed", len(dataset.objects)), *count_rows(objects, records)]
+    for label, value in [*rows, ("seconds", f"{elapsed:.1f}")]:
         table.add_row(label, str(value))
     console.print(table)
+    for problem in problems:
+        console.print(f"[red]✗ {problem}[/red]")
     if problems:
-        for problem in problems:
-            console.print(f"[red]✗ {problem}[/red]")
         return 1
     console.print("[green]✓ every object and every record is accounted for[/green]")
     return 0

@@ -129,10 +129,10 @@ def _status(args: argparse.Namespace, target: Target, console: Console) -> int:
         status = run_status(target, args.run_id)
     else:
         status = follow(target, args.run_id, console, timeout=args.timeout)
+    batches = status.batches
     console.print(
-        f"{args.run_id}: {status.status}, {status.batches_done}/{status.batches_total} batches of "
-        f"{status.objects} objects"
-        + (f", {status.batches_failed} batches failed" if status.batches_failed else "")
+        f"{args.run_id}: {status.status}, {batches.done}/{batches.total} batches of {status.objects} objects"
+        + (f", {batches.failed} batches failed" if batches.failed else "")
         + (f" — {status.error}" if status.error else "")
     )
     return 0 if status.status in ("SUCCEEDED", "RUNNING") else 1

@@ -25,15 +25,40 @@ class RunNotFound(LookupError):
 
 
 @dataclass(frozen=True)
+class MapProgress:
+    """A map run's children (batches of objects) as Step Functions counts them."""
+
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0  # failed, timed out or aborted
+    running: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.succeeded + self.failed
+
+    @property
+    def pending(self) -> int:
+        return max(0, self.total - self.done - self.running)
+
+    @classmethod
+    def of(cls, sfn, execution_arn_: str, expected: int = 0) -> MapProgress:
+        """The progress of the execution's map run (`expected` batches before the map run exists)."""
+        map_runs = sfn.list_map_runs(executionArn=execution_arn_).get("mapRuns", [])
+        if not map_runs:
+            return cls(total=expected)
+        counts = sfn.describe_map_run(mapRunArn=map_runs[0]["mapRunArn"])["itemCounts"]
+        failed = counts.get("failed", 0) + counts.get("timedOut", 0) + counts.get("aborted", 0)
+        return cls(counts.get("total", 0) or expected, counts.get("succeeded", 0), failed, counts.get("running", 0))
+
+
+@dataclass(frozen=True)
 class RunStatus:
-    """An execution's status and its map run's progress. The map's items are batches (each a child
-    execution of up to MaxItemsPerBatch objects); `objects` is how many the run's manifest holds."""
+    """An execution's status and its map run's progress; `objects` is how many the manifest holds."""
 
     status: str  # the execution's: RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED
     objects: int
-    batches_total: int
-    batches_done: int
-    batches_failed: int
+    batches: MapProgress
     error: str | None = None
 
     @property
@@ -42,25 +67,18 @@ class RunStatus:
 
 
 def run_status(target: Target, run_id: str) -> RunStatus:
-    """The execution's status and its map run's item (batch) counts, as Step Functions reports them."""
+    """The execution's status and its map run's progress, as Step Functions reports them."""
     arn = execution_arn(target.state_machine_arn, run_id)
     try:
         execution = target.sfn.describe_execution(executionArn=arn)
     except target.sfn.exceptions.ExecutionDoesNotExist:
         raise RunNotFound(f"no run {run_id} in {target.where}") from None
     execution_input = json.loads(execution.get("input", "{}"))
-    total = execution_input.get("batches", 0)
-    done = failed = 0
-    map_runs = target.sfn.list_map_runs(executionArn=arn).get("mapRuns", [])
-    if map_runs:
-        counts = target.sfn.describe_map_run(mapRunArn=map_runs[0]["mapRunArn"])["itemCounts"]
-        total = counts.get("total", total) or total
-        failed = counts.get("failed", 0) + counts.get("timedOut", 0) + counts.get("aborted", 0)
-        done = counts.get("succeeded", 0) + failed
+    progress = MapProgress.of(target.sfn, arn, expected=execution_input.get("batches", 0))
     error = execution.get("error")
     if error:
         error = f"{error}: {execution.get('cause', '')}".strip(": ")
-    return RunStatus(execution["status"], execution_input.get("objects", 0), total, done, failed, error)
+    return RunStatus(execution["status"], execution_input.get("objects", 0), progress, error)
 
 
 def follow(
@@ -77,11 +95,10 @@ def follow(
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(run_id, total=status.batches_total or None, failed=0)
+        task = progress.add_task(run_id, total=status.batches.total or None, failed=0)
         while True:
-            progress.update(
-                task, total=status.batches_total or None, completed=status.batches_done, failed=status.batches_failed
-            )
+            batches = status.batches
+            progress.update(task, total=batches.total or None, completed=batches.done, failed=batches.failed)
             if status.ended or (deadline is not None and time.monotonic() >= deadline):
                 return status
             time.sleep(interval)

@@ -11,11 +11,10 @@ import math
 from dataclasses import dataclass, field
 
 from landfall.batching import Batcher, BatchLimits
-from landfall.costs import CostEstimate, Prices, estimate, run_usage
+from landfall.costs import CostEstimate, Prices, estimate, run_requests, run_usage
 from landfall.models import ManifestItem, RunConfig
+from landfall.writers import PART_BYTES
 from landfall_cli.capacity import GZIP_BYTES_PER_VCPU_SECOND
-
-MULTIPART_PART_BYTES = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -75,15 +74,20 @@ class RunPlan:
     ) -> CostEstimate:
         throughput = throughput or Throughput()
         curated_bytes = self.bytes * throughput.curated_ratio
-        curated_puts = math.ceil(self.objects * throughput.partitions_per_object + curated_bytes / MULTIPART_PART_BYTES)
-        result_files = math.ceil(self.batches / 1000)  # ResultWriter's files, roughly
+        curated_puts = math.ceil(self.objects * throughput.partitions_per_object + curated_bytes / PART_BYTES)
+        gets, puts = run_requests(
+            object_gets=self.objects,
+            object_puts=curated_puts,
+            result_files=math.ceil(self.batches / 1000),  # ResultWriter's files, roughly
+            redrive_manifest=True,
+            list_requests=list_requests,
+        )
         usage = run_usage(
             batches=self.batches,
             processor_seconds=self.processor_seconds(throughput),
             processor_gb_seconds=self.processor_seconds(throughput) * processor_memory_mb / 1024,
             reducer_gb_seconds=throughput.reducer_seconds * reducer_memory_mb / 1024,
-            s3_gets=self.objects + 4 + result_files,  # each object; the manifest thrice, the results
-            # curated output; the manifest, results, reports, redrive manifest; LISTs are PUT-priced
-            s3_puts=curated_puts + 5 + result_files + list_requests,
+            s3_gets=gets,
+            s3_puts=puts,
         )
         return estimate(usage, self.bytes, prices)

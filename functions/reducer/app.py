@@ -5,9 +5,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from landfall.clients import aws_client
 from landfall.costs import Prices
 from landfall.jobs import job_named
-from landfall.models import ReducerEvent
+from landfall.models import ReducerEvent, RunReport
 from landfall.observability import logger, metrics, tracer
-from landfall.reduction import reduce_run, summary_for_state
+from landfall.reduction import reduce_run
 from landfall.settings import ReducerSettings, settings_from_env
 
 
@@ -23,4 +23,4 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         prices=settings_from_env(Prices),
         memory_mb=settings.memory_mb,
     )
-    return summary_for_state(report)
+    return report.model_dump(mode="json", include=RunReport.STATE_FIELDS)

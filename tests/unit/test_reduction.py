@@ -8,8 +8,9 @@ from landfall.costs import Prices
 from landfall.jobs import default_job
 from landfall.jobs.events import EventsJob
 from landfall.manifests import ManifestBuilder
-from landfall.models import ManifestItem, ReducerEvent, RunConfig, S3Location
+from landfall.models import Counts, ManifestItem, RecordCounts, ReducerEvent, RunConfig, RunReport, S3Location
 from landfall.reduction import reduce_run
+from landfall.report import count_rows, render_markdown, totals
 from landfall.results import CorruptResultsError
 
 BUCKET = "pipeline"
@@ -334,3 +335,17 @@ def test_a_job_whose_merge_fails_still_gets_a_report_that_names_it(bucket):
     report = reduce_run(reducer_event(bucket, ["raw/a"]), bucket, BrokenMerge())
     assert report.objects.processed == 1 and report.status == "FAILED"
     assert any("could not be merged: TypeError" in p for p in report.reconciliation.problems)
+
+
+def test_every_count_of_the_report_model_shows_in_every_view(bucket):
+    put_results(bucket, {"SUCCEEDED": [([record("SUCCEEDED", ["raw/a"], batch_output(summary("raw/a")))], "JSONL")]})
+    report = reduce_run(reducer_event(bucket, ["raw/a"]), bucket, default_job())
+    markdown = render_markdown(report)
+    rows = dict(count_rows(report.objects, report.records))
+    for model in (Counts, RecordCounts):
+        for name, info in model.model_fields.items():
+            if info.annotation is int:  # a count added to the model appears in report.md and the tables
+                assert info.title and info.title in markdown and info.title in rows, name
+    state = report.model_dump(mode="json", include=RunReport.STATE_FIELDS)
+    assert state["objects"] == report.objects.model_dump() and len(json.dumps(state)) < 4096
+    assert totals([report, report])[0].processed == 2 * report.objects.processed

@@ -9,9 +9,12 @@ storage are not included.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from landfall.models import BatchSummary, ObjectSummary
 
 EXPRESS_MIN_GB = 64 / 1024
 ChildType = Literal["STANDARD", "EXPRESS"]
@@ -109,3 +112,58 @@ def run_usage(
         s3_gets=s3_gets,
         s3_puts=s3_puts,
     )
+
+
+def run_requests(
+    *, object_gets: int, object_puts: int, result_files: int, redrive_manifest: bool, list_requests: int = 0
+) -> tuple[int, int]:
+    """GET- and PUT-priced S3 requests of a run: its objects' own (reads; curated, quarantine and summary
+    writes), plus the manifest (written once, read by the ItemReader and twice by the reducer), the
+    ResultWriter's files and manifest, report.json and report.md, the redrive manifest, and LISTs."""
+    gets = object_gets + 3 + 1 + result_files
+    puts = object_puts + 1 + result_files + 1 + 2 + int(redrive_manifest) + list_requests
+    return gets, puts
+
+
+class MeasuredUsage:
+    """What a run used, added up from its batch summaries as the reducer reads them."""
+
+    DEFAULT_PROCESSOR_MB = 1769
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.processor_seconds = 0.0
+        self.processor_gb_seconds = 0.0
+        self.object_gets = 0  # the processors' reads, and the summaries they left in S3 (read back)
+        self.object_puts = 0  # the processors' writes (PUTs and multipart requests)
+        self.result_files = 0
+
+    def add_batch(self, summary: BatchSummary) -> None:
+        seconds = summary.duration_ms / 1000
+        self.batches += 1
+        self.processor_seconds += seconds
+        self.processor_gb_seconds += seconds * (summary.memory_mb or self.DEFAULT_PROCESSOR_MB) / 1024
+
+    def add_failed_batch(self) -> None:
+        self.batches += 1  # it ran; its duration is not reported
+
+    def add_object(self, obj: ObjectSummary) -> None:
+        self.object_gets += obj.s3_gets
+        self.object_puts += obj.s3_puts
+
+    def add_spilled(self) -> None:
+        """A summary file the processor wrote and the reducer reads."""
+        self.object_gets += 1
+        self.object_puts += 1
+
+    def usage(self, reducer_seconds: float, reducer_memory_mb: int, redrive_manifest: bool) -> Usage:
+        gets, puts = run_requests(object_gets=self.object_gets, object_puts=self.object_puts,
+                                  result_files=self.result_files, redrive_manifest=redrive_manifest)  # fmt: skip
+        return run_usage(
+            batches=self.batches,
+            processor_seconds=self.processor_seconds,
+            processor_gb_seconds=self.processor_gb_seconds,
+            reducer_gb_seconds=reducer_seconds * reducer_memory_mb / 1024,
+            s3_gets=gets,
+            s3_puts=puts,
+        )

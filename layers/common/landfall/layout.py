@@ -34,8 +34,12 @@ def results_prefix(run_id: str) -> str:
     return f"{RESULTS_PREFIX}{run_id}"
 
 
+def report_prefix(run_id: str) -> str:
+    return f"{REPORTS_PREFIX}{run_id}/"
+
+
 def report_key(run_id: str, name: str = "report.json") -> str:
-    return f"{REPORTS_PREFIX}{run_id}/{name}"
+    return f"{report_prefix(run_id)}{name}"
 
 
 def manifest_key(source: str, run_id: str) -> str:

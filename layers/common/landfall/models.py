@@ -10,7 +10,7 @@ run report     → what the reducer writes and returns
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -125,17 +125,21 @@ class ObjectFailure(BaseModel):
 
 
 class Counts(BaseModel):
-    in_manifest: int = 0
-    processed: int = 0
-    failed: int = 0
-    pending: int = 0
-    without_delimiters: int = 0  # processed objects whose records were written back to back
+    """Objects of a run. Each count's title is how every view of the report names it."""
+
+    in_manifest: int = Field(0, title="objects in manifest")
+    processed: int = Field(0, title="processed")
+    failed: int = Field(0, title="failed")
+    pending: int = Field(0, title="pending")
+    without_delimiters: int = Field(0, title="without delimiters")  # processed, records written back to back
 
 
 class RecordCounts(BaseModel):
-    read: int = 0
-    valid: int = 0
-    rejected: int = 0
+    """Records (lines) of a run's processed objects."""
+
+    read: int = Field(0, title="records")
+    valid: int = Field(0, title="valid")
+    rejected: int = Field(0, title="rejected")
     rejected_by_reason: dict[str, int] = Field(default_factory=dict)
 
 
@@ -166,6 +170,11 @@ class RunReport(Message):
     reconciliation: Reconciliation
     outputs: RunOutputs
     cost: CostEstimate | None = None
+
+    # what the reducer returns to the state machine: small, whatever the run's size
+    STATE_FIELDS: ClassVar[set[str]] = {
+        "version", "run_id", "status", "status_reason", "objects", "records", "reconciliation", "outputs",
+    }  # fmt: skip
 
 
 class ReducerEvent(ExecutionInput):

@@ -1,0 +1,145 @@
+"""What a map run's result records add up to: every object into the ledger, the counts, the failures,
+the merged aggregates and what the run used.
+
+A SUCCEEDED record's output is the processor's batch summary (its objects inline or in S3); a FAILED
+or PENDING record's objects come from its input (a batch that failed, timed out or never started).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from landfall.costs import MeasuredUsage
+from landfall.jobs import Job
+from landfall.ledger import Ledger, Outcome, where
+from landfall.models import BatchSummary, ManifestItem, ObjectFailure, ObjectSummary
+from landfall.results import ResultRecord
+
+MAX_REPORTED_FAILURES = 1000  # in report.json/.md; every one is in the redrive manifest
+
+
+@dataclass(slots=True)
+class Tally:
+    """Plain counters: a pydantic model's attribute writes cost more, per object."""
+
+    processed: int = 0
+    failed: int = 0
+    pending: int = 0
+    without_delimiters: int = 0
+    bytes_read: int = 0
+    read: int = 0
+    valid: int = 0
+    rejected: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
+
+    def add_processed(self, obj: ObjectSummary) -> None:
+        self.processed += 1
+        self.without_delimiters += obj.framing == "concatenated"
+        self.bytes_read += obj.bytes_read
+        self.read += obj.records
+        self.valid += obj.valid
+        self.rejected += obj.rejected
+        for reason, n in obj.rejected_by_reason.items():
+            self.by_reason[reason] = self.by_reason.get(reason, 0) + n
+
+
+class ResultAccumulator:
+    def __init__(self, s3_client, bucket: str, ledger: Ledger, job: Job) -> None:
+        self.s3, self.bucket, self.ledger, self.job = s3_client, bucket, ledger, job
+        self.tally = Tally()
+        self.failures: list[ObjectFailure] = []
+        self.aggregate = job.new_aggregate()
+        self.usage = MeasuredUsage()
+
+    def add(self, record: ResultRecord) -> None:
+        if record.kind == "SUCCEEDED":
+            self._succeeded(record)
+        else:
+            self._unfinished(record)
+
+    def _succeeded(self, record: ResultRecord) -> None:
+        if record.output is None:
+            self.ledger.problems.append("a succeeded batch's output was not included in its result record")
+            return
+        summary = BatchSummary.model_validate_json(record.output)
+        self.usage.add_batch(summary)
+        aggregates = self._spilled_aggregates(summary.aggregates_key) if summary.aggregates_key else summary.aggregates
+        self._merge(aggregates, "a batch")
+        for obj in self._objects_of(summary):
+            self._object(obj)
+
+    def _object(self, obj: ObjectSummary) -> None:
+        self.usage.add_object(obj)
+        if obj.status == "failed":
+            if self.ledger.account(obj.bucket, obj.key, obj.version_id, Outcome.FAILED):
+                self.tally.failed += 1
+                self._fail(obj.bucket, obj.key, obj.version_id, "object", obj.error or "")
+            return
+        if not self.ledger.account(obj.bucket, obj.key, obj.version_id, Outcome.PROCESSED):
+            return
+        self.tally.add_processed(obj)
+        if obj.records != obj.valid + obj.rejected:
+            self.ledger.problems.append(
+                f"{where(obj.bucket, obj.key, obj.version_id)}: {obj.records} records read but "
+                f"{obj.valid} valid + {obj.rejected} rejected"
+            )
+
+    def _unfinished(self, record: ResultRecord) -> None:
+        """A failed (or timed-out, aborted) batch, or one never started: its objects from its input."""
+        pending = record.kind == "PENDING"
+        if not pending:
+            self.usage.add_failed_batch()
+        error = f"{record.error}: {record.cause}" if record.error else f"batch {record.status.lower()}"
+        items = _batch_items(record.input)
+        if items is None:
+            self.ledger.problems.append(f"a {record.kind} batch's input was not included: its objects are unknown")
+            return
+        outcome, kind = (Outcome.PENDING, "pending") if pending else (Outcome.BATCH, "batch")
+        for item in items:
+            if self.ledger.account(item.bucket, item.key, item.version_id, outcome):
+                if pending:
+                    self.tally.pending += 1
+                else:
+                    self.tally.failed += 1
+                self._fail(item.bucket, item.key, item.version_id, kind, error)
+
+    def _fail(self, bucket: str, key: str, version_id: str | None, kind: str, error: str) -> None:
+        if len(self.failures) < MAX_REPORTED_FAILURES:
+            self.failures.append(
+                ObjectFailure(bucket=bucket, key=key, version_id=version_id, kind=kind, error=error)  # type: ignore[arg-type]
+            )
+
+    def _objects_of(self, summary: BatchSummary) -> Iterator[ObjectSummary]:
+        yield from summary.objects
+        if summary.objects_key:
+            self.usage.add_spilled()
+            body = self.s3.get_object(Bucket=self.bucket, Key=summary.objects_key)["Body"]
+            for line in body.iter_lines():
+                if line.strip():
+                    yield ObjectSummary.model_validate_json(line)
+
+    def _spilled_aggregates(self, key: str) -> dict[str, Any]:
+        self.usage.add_spilled()
+        body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return json.loads(body)["aggregates"]
+
+    def _merge(self, aggregates: dict[str, Any], source: str) -> None:
+        """The job's merge is user code: if it fails, the report says so and still accounts for every object."""
+        if not aggregates:
+            return
+        try:
+            self.aggregate = self.job.merge(self.aggregate, aggregates)
+        except Exception as error:
+            problem = f"the aggregates of {source} could not be merged: {type(error).__name__}: {error}"
+            self.ledger.problems.append(problem)
+
+
+def _batch_items(batch_input: str | None) -> list[ManifestItem] | None:
+    """The objects of a failed or pending batch, from its input (None when it was not included)."""
+    if batch_input is None:
+        return None
+    items = json.loads(batch_input).get("Items", [])
+    return [ManifestItem.model_validate(item) for item in items]
