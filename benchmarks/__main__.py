@@ -48,14 +48,14 @@ def zcat_wc(path: Path) -> float:
 
 class MotoServer:
     """A moto server in its own process on 127.0.0.1, so that it does not share our GIL; the
-    emulator's, with the per-request work that serves no request taken off (see moto_speedups)."""
+    emulator's, with the per-request work that serves no request taken off (see moto_compat)."""
 
     def __enter__(self) -> str:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         self._process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "landfall_cli.local.moto_speedups", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", "landfall_cli.local.moto_compat", "-H", "127.0.0.1", "-p", str(port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -10,10 +10,8 @@ import pytest
 
 from landfall.manifests import RunStarter, StartedRun, execution_arn
 from landfall.models import ManifestItem, RunConfig, Source
-from landfall_cli.local.asl_extensions import retry_clock
 from landfall_cli.local.emulator import Emulator
-
-pytestmark = pytest.mark.emulator
+from landfall_cli.local.map_children import retry_clock
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ import pytest
 from botocore.config import Config
 
 from landfall.models import ManifestItem, RunConfig
-from landfall_cli.local import asl_extensions
+from landfall_cli.local import map_children
 from landfall_cli.local.emulator import Emulator, wait_for
 from landfall_cli.local.lambda_runtime import FunctionSpec
 from tests.integration.conftest import execution_arn_of, read_json, read_result_file, run_definition, start_run
@@ -121,7 +121,7 @@ def test_an_item_batcher_without_batch_input_gives_children_their_items_only(emu
 
 
 def test_an_express_child_stops_at_its_limit(emulator, tmp_path, monkeypatch):
-    monkeypatch.setattr(asl_extensions.limits, "express_seconds", 1.0)  # AWS: 300 s
+    monkeypatch.setattr(map_children.limits, "express_seconds", 1.0)  # AWS: 300 s
     child = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3, "End": True}}}
     started = time.monotonic()
     described = run_definition(emulator, _map(emulator, "t/limits-express", child, ToleratedFailurePercentage=100),

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
 from typing import Any
 
 import pytest
 
-from landfall_cli.local import asl_extensions, moto_speedups
+from landfall_cli.local import map_children, moto_compat
 from tests.integration.conftest import read_json, read_result_file, run_definition
 
 pytestmark = pytest.mark.emulator
@@ -70,12 +71,30 @@ def results(emulator, output: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
     return manifest, files
 
 
-def test_a_moved_patch_point_fails_loudly(monkeypatch):
-    asl_extensions.verify_patch_points()
-    owner, name = asl_extensions.PATCH_POINTS[1]
-    monkeypatch.delattr(owner, name)
-    with pytest.raises(asl_extensions.PatchPointMoved, match=name):
-        asl_extensions.verify_patch_points()
+@pytest.mark.parametrize(
+    "patch", moto_compat.PATCHES, ids=lambda p: f"{getattr(p.owner, '__name__', p.owner)}.{p.name}"
+)
+def test_a_moved_patch_point_fails_loudly(monkeypatch, patch):
+    moto_compat.verify()
+    monkeypatch.delattr(patch.owner, patch.name)
+    with pytest.raises(moto_compat.PatchPointMoved, match=patch.name):
+        moto_compat.verify()
+
+
+def test_another_moto_version_fails_loudly(monkeypatch):
+    monkeypatch.setattr(moto_compat.moto, "__version__", "5.2.6")
+    with pytest.raises(moto_compat.PatchPointMoved, match="written for moto 5.2.5"):
+        moto_compat.verify()
+
+
+def test_every_patch_is_listed_in_one_place_and_in_place_once_the_emulator_runs(emulator):
+    def service(owner) -> str:
+        return (owner.__name__ if isinstance(owner, ModuleType) else owner.__module__).split(".")[1]
+
+    assert {service(p.owner) for p in moto_compat.PATCHES} == {"stepfunctions", "awslambda", "s3", "backends"}
+    for patch in moto_compat.PATCHES:
+        if patch.replacement is not None:
+            assert getattr(patch.owner, patch.name) is getattr(patch.replacement, "__func__", patch.replacement)
 
 
 def test_result_writer_files_follow_the_documented_format(emulator):
@@ -258,15 +277,15 @@ def test_retries_back_off_without_sleeping(emulator):
     started = time.monotonic()
     described = run_definition(emulator, definition, {})
     assert described["status"] == "SUCCEEDED", described
-    assert asl_extensions.retry_clock.requested == [30, 60]
+    assert map_children.retry_clock.requested == [30, 60]
     assert time.monotonic() - started < 30
 
 
 def test_the_server_lists_moto_once_and_finds_the_same_backends(emulator):
     # installed by the emulator: the listing is the one moto computes on every request, made once
-    assert moto_speedups.backends.list_of_moto_modules is moto_speedups._moto_modules
-    assert moto_speedups._moto_modules() == tuple(moto_speedups._original())
-    assert {"s3", "stepfunctions", "awslambda", "sqs"} <= set(moto_speedups._moto_modules())
+    assert moto_compat.backends.list_of_moto_modules is moto_compat._moto_modules
+    assert moto_compat._moto_modules() == tuple(moto_compat._original_list_of_moto_modules())
+    assert {"s3", "stepfunctions", "awslambda", "sqs"} <= set(moto_compat._moto_modules())
     s3 = emulator.client("s3")
     s3.create_bucket(Bucket="speedups-check")
     assert "speedups-check" in [b["Name"] for b in s3.list_buckets()["Buckets"]]

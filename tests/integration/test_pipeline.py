@@ -8,7 +8,7 @@ import json
 import pytest
 
 from landfall.models import ManifestItem, RunConfig
-from landfall_cli.local import asl_extensions
+from landfall_cli.local import map_children
 from landfall_cli.synthetic import make_dataset
 from tests.integration.conftest import execution_arn_of, manifest_keys, read_json, read_result_file, start_run
 
@@ -137,4 +137,4 @@ def test_a_throttled_processor_is_retried_to_success(emulator):
     run_id, described = run_manifest(emulator, items)
     assert described["status"] == "SUCCEEDED", described.get("cause")
     assert report_of(emulator, run_id)["objects"]["processed"] == 1
-    assert len(asl_extensions.retry_clock.requested) == 2  # two backoffs, no real sleep
+    assert len(map_children.retry_clock.requested) == 2  # two backoffs, no real sleep

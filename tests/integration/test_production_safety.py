@@ -15,7 +15,7 @@ import pytest
 
 from landfall.layout import curated_key, object_id
 from landfall.models import ManifestItem, RunConfig
-from landfall_cli.local import asl_extensions
+from landfall_cli.local import map_children
 from landfall_cli.local.emulator import Emulator, wait_for
 from tests.integration.conftest import execution_arn_of, read_json, start_run
 
@@ -58,7 +58,7 @@ def test_overlapping_runs_share_the_processor_ceiling_and_both_finish(emulator, 
     spec = emulator.lambdas.functions[processor]
     assert spec.reserved_concurrency == int(emulator.stack.parameters["ProcessorConcurrencyLimit"])
     monkeypatch.setitem(emulator.lambdas.functions, processor, replace(spec, reserved_concurrency=1))
-    monkeypatch.setattr(asl_extensions.retry_clock, "scale", 0.02)  # 2 % of each backoff passes: runs overlap
+    monkeypatch.setattr(map_children.retry_clock, "scale", 0.02)  # 2 % of each backoff passes: runs overlap
     throttled = emulator.lambdas.throttled.get(processor, 0)
     s3 = emulator.client("s3")
     config = RunConfig(max_concurrency=4, max_items_per_batch=1, max_batch_bytes=1 << 20,

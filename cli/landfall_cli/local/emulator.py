@@ -13,7 +13,6 @@ import io
 import json
 import logging
 import os
-import threading
 import time
 import zipfile
 from collections.abc import Callable
@@ -23,14 +22,13 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from landfall_cli.local import asl_extensions, moto_speedups, s3_events
+from landfall_cli.local import map_children, moto_compat
 from landfall_cli.local.lambda_runtime import FunctionSpec, LambdaRuntime
+from landfall_cli.local.sqs_event_source import SqsEventSource
 from landfall_cli.local.template import NO_VALUE, PROJECT_ROOT, Stack, load_template
 
 HOST = "127.0.0.1"
 LOG = logging.getLogger(__name__)
-_BATCH_PAYLOAD_BYTES = 6 * 1024 * 1024  # an event source mapping's batch stops at 6 MB of payload
-_LARGEST_SQS_RECORD = 300 * 1024  # an SQS message (256 KiB) with its record's fields
 
 
 class EmulatorTimeout(TimeoutError):
@@ -47,147 +45,6 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
         if time.monotonic() > deadline:
             raise EmulatorTimeout(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
-
-
-class SqsEventSource(threading.Thread):
-    """Lambda's SQS event source mapping: batch size, batching window, partial batch responses.
-
-    Messages a function fails become visible again after `retry_after` seconds instead of the
-    queue's visibility timeout (12 minutes), so that retries and the dead-letter queue's
-    maxReceiveCount play out within a local run.
-    """
-
-    def __init__(
-        self,
-        emulator: Emulator,
-        queue_url: str,
-        function_name: str,
-        properties: dict[str, Any],
-        retry_after: int = 1,
-    ) -> None:
-        super().__init__(name=f"esm-{function_name}", daemon=True)
-        self.queue_url = queue_url
-        self.queue_arn = emulator.stack.arn(emulator.queue_logical_id(queue_url))
-        self.function_name = function_name
-        self.batch_size = int(properties.get("BatchSize", 10))
-        self.window = float(properties.get("MaximumBatchingWindowInSeconds", 0))
-        self.partial = "ReportBatchItemFailures" in properties.get("FunctionResponseTypes", [])
-        self.sqs = emulator.client("sqs")
-        self.lambda_ = emulator.client("lambda")
-        self.region = emulator.stack.region
-        self.stopping = threading.Event()
-        self.idle = threading.Event()
-        self.retry_after = retry_after
-        self.messages_handled = 0
-        self.messages_failed = 0
-        self.invocations = 0
-        self.largest_payload = 0  # bytes of the largest batch delivered
-        self.errors: list[str] = []
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            messages: list[dict[str, Any]] = []
-            try:
-                messages = self._collect()
-                if messages:
-                    self.idle.clear()
-                    self._deliver(messages)
-                else:
-                    self.idle.set()
-            except Exception as error:  # as Lambda's poller does: report, back off, poll again
-                self.errors.append(repr(error))
-                LOG.warning("event source %s: %s", self.name, error)
-                self._release(messages)
-                self.stopping.wait(1.0)
-
-    def _release(self, messages: list[dict[str, Any]]) -> None:
-        """Messages a failed poll had received become visible again soon, not after the visibility timeout."""
-        for message in messages:
-            try:
-                self.sqs.change_message_visibility(
-                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=self.retry_after
-                )
-            except Exception as error:  # already deleted, or the queue is gone: the queue's own timeout applies
-                self.errors.append(repr(error))
-
-    def _collect(self) -> list[dict[str, Any]]:
-        """A batch as Lambda's poller gathers one: up to the batch size, the batching window, or 6 MB
-        of invocation payload, whichever comes first."""
-        messages: list[dict[str, Any]] = []
-        deadline = None
-        payload = 0
-        while len(messages) < self.batch_size and not self.stopping.is_set():
-            received = self.sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=min(10, self.batch_size - len(messages)),
-                AttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
-            for message in received:
-                size = len(json.dumps(self._record(message)))
-                if messages and payload + size > _BATCH_PAYLOAD_BYTES:  # back to the queue, for the next batch
-                    self.sqs.change_message_visibility(
-                        QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                    )
-                    continue
-                messages.append(message)
-                payload += size
-            if payload >= _BATCH_PAYLOAD_BYTES - _LARGEST_SQS_RECORD:
-                break
-            if messages and deadline is None:
-                deadline = time.monotonic() + self.window
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            if not received:
-                if not messages:
-                    return messages
-                self.stopping.wait(0.05)
-        return messages
-
-    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"],
-            "attributes": message.get("Attributes", {}),
-            "messageAttributes": message.get("MessageAttributes", {}),
-            "md5OfBody": message["MD5OfBody"],
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self.queue_arn,
-            "awsRegion": self.region,
-        }
-
-    def _deliver(self, messages: list[dict[str, Any]]) -> None:
-        payload = json.dumps({"Records": [self._record(m) for m in messages]}).encode()
-        self.largest_payload = max(self.largest_payload, len(payload))
-        response = self.lambda_.invoke(FunctionName=self.function_name, Payload=payload)
-        self.invocations += 1
-        payload = json.loads(response["Payload"].read() or b"null")
-        if response.get("FunctionError"):
-            failed = {m["MessageId"] for m in messages}  # the whole batch is retried
-        elif self.partial and isinstance(payload, dict):
-            failed = {f["itemIdentifier"] for f in payload.get("batchItemFailures", [])}
-        else:
-            failed = set()
-        done = [m for m in messages if m["MessageId"] not in failed]
-        retry = [m for m in messages if m["MessageId"] in failed]
-        for start in range(0, len(done), 10):
-            self.sqs.delete_message_batch(
-                QueueUrl=self.queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])
-                ],
-            )
-        for start in range(0, len(retry), 10):
-            self.sqs.change_message_visibility_batch(
-                QueueUrl=self.queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self.retry_after}
-                    for i, m in enumerate(retry[start : start + 10])
-                ],
-            )
-        self.messages_handled += len(done)
-        self.messages_failed += len(retry)
 
 
 class Emulator:
@@ -229,17 +86,15 @@ class Emulator:
             raise
 
     def _start(self) -> None:
-        asl_extensions.install()
-        moto_speedups.install()
-        s3_events.install()
+        moto_compat.install()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log per request
         if self.quiet:
             # moto logs every evaluation error of every state at ERROR level (a Choice probing an
             # absent field included) and warns about the tolerance fields this engine does honour.
             # Executions still report their errors through DescribeExecution.
             logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
-        asl_extensions.retry_clock.real_sleeps = self.real_retry_sleeps
-        asl_extensions.limits.express_seconds = self.express_seconds
+        map_children.retry_clock.real_sleeps = self.real_retry_sleeps
+        map_children.limits.express_seconds = self.express_seconds
         self._server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
         self._server.start()
         port = self._server.get_host_and_port()[1]
@@ -260,7 +115,7 @@ class Emulator:
             account_id=self.stack.account_id,
             log_dir=self.log_dir,
         )
-        self.lambdas.install()
+        self.lambdas.activate()
         self._create_resources()
 
     def stop(self) -> None:
@@ -280,8 +135,9 @@ class Emulator:
         else:
             os.environ["MOTO_PORT"] = self._saved_moto_port
 
-    def client(self, service: str):
-        return self.session.client(service, endpoint_url=self.endpoint_url)
+    def client(self, service: str) -> Any:
+        make: Any = self.session.client  # typed per service name; the callers name theirs
+        return make(service, endpoint_url=self.endpoint_url)
 
     def _post(self, path: str, body: dict[str, Any]) -> None:
         import urllib.request
@@ -420,11 +276,10 @@ class Emulator:
             if event["Type"] == "SQS":
                 props = stack.resolve(event["Properties"])
                 queue_name = props["Queue"].rsplit(":", 1)[-1]
-                self.event_sources.append(
-                    SqsEventSource(
-                        self, self.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"], name, props
-                    )
-                )
+                url = self.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]
+                queue = (url, self.stack.arn(self.queue_logical_id(url)))
+                clients = (self.client("sqs"), self.client("lambda"))
+                self.event_sources.append(SqsEventSource(clients, queue, name, props, self.stack.region))
 
     def _reserved_concurrency(self, logical_id: str) -> int | None:
         reserved = self.stack.function_property(logical_id, "ReservedConcurrentExecutions")

@@ -34,7 +34,6 @@ from typing import Any
 from moto.awslambda import models as lambda_models
 from moto.core.exceptions import JsonRESTError
 
-PATCH_POINTS = ((lambda_models.LambdaFunction, "_invoke_lambda"), (lambda_models.LambdaFunction, "function_name"))
 MAX_PAYLOAD_BYTES = 6_291_556  # a synchronous invocation's response, as Lambda counts it
 MAX_REQUEST_BYTES = 6_291_456
 
@@ -77,7 +76,7 @@ def _monotonic() -> float:
     return time.monotonic()
 
 
-_handler = None
+_handler: Any = None  # the function's handler, imported once in each worker process
 _spec: dict[str, Any] = {}
 
 
@@ -245,20 +244,9 @@ class LambdaRuntime:
 
     def invoke(self, function_name: str, event: Any) -> tuple[str, bool]:
         function = self._admit(function_name, event)
-        spec = function.spec
-        environment = function.idle.get()  # waits for a free environment
         try:
-            payload, errored = environment.invoke(event, spec.timeout_s)
-        except (FutureTimeout, BrokenProcessPool) as failure:
-            self._retire(function, environment)
-            environment = None  # the next invocation starts a new one (a cold start, as on Lambda)
-            if isinstance(failure, BrokenProcessPool):
-                return _error(f"RequestId: {uuid.uuid4()} Error: Runtime exited", "Runtime.ExitError"), True
-            message = f"RequestId: {uuid.uuid4()} Error: Task timed out after {spec.timeout_s:.2f} seconds"
-            return _error(message, "Sandbox.Timedout"), True
+            payload, errored = self._run(function, event)
         finally:
-            if environment is not None:
-                function.idle.put(environment)
             with self._lock:
                 function.in_flight -= 1
         if len(payload.encode()) > MAX_PAYLOAD_BYTES:
@@ -266,20 +254,34 @@ class LambdaRuntime:
             return _error(message, "Function.ResponseSizeTooLarge"), True
         return payload, errored
 
+    def _run(self, function: _Function, event: Any) -> tuple[str, bool]:
+        environment = function.idle.get()  # waits for a free environment
+        timeout_s = function.spec.timeout_s
+        try:
+            result = environment.invoke(event, timeout_s)
+        except FutureTimeout:  # Lambda stops the environment; the next invocation starts a new one (cold)
+            self._retire(function, environment)
+            return _error(f"RequestId: {uuid.uuid4()} Error: Task timed out after {timeout_s:.2f} seconds",
+                          "Sandbox.Timedout"), True  # fmt: skip
+        except BrokenProcessPool:  # the worker died (e.g. out of memory)
+            self._retire(function, environment)
+            return _error(f"RequestId: {uuid.uuid4()} Error: Runtime exited", "Runtime.ExitError"), True
+        except BaseException:
+            function.idle.put(environment)
+            raise
+        function.idle.put(environment)
+        return result
+
     def _retire(self, function: _Function, environment: _Environment) -> None:
         with self._lock:
             function.environments.discard(environment)
             function.started -= 1
         environment.stop(kill=True)
 
-    def install(self) -> None:
-        runtime = self
-
-        def _invoke_lambda(function: lambda_models.LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
-            payload, errored = runtime.invoke(function.function_name, event if event is not None else {})
-            return payload, errored, ""
-
-        lambda_models.LambdaFunction._invoke_lambda = _invoke_lambda
+    def activate(self) -> None:
+        """Make this the runtime moto's Lambda invokes (through `invoke_lambda`, see moto_compat)."""
+        global _active
+        _active = self
 
     def shutdown(self) -> None:
         with self._lock:
@@ -288,3 +290,14 @@ class LambdaRuntime:
             self._running.clear()
         for environment in environments:
             environment.stop(kill=True)
+
+
+_active: LambdaRuntime | None = None
+
+
+def invoke_lambda(function: lambda_models.LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+    """Stands in for moto's `LambdaFunction._invoke_lambda` (which would start a container)."""
+    if _active is None:
+        raise JsonRESTError("ServiceException", "no local Lambda runtime is running")
+    payload, errored = _active.invoke(function.function_name, event if event is not None else {})
+    return payload, errored, ""

@@ -37,6 +37,7 @@ SNAPPY_JAVA_MAGIC = b"\x82SNAPPY\x00"
 _GZIP_WBITS = 31  # gzip header and trailer
 _SNAPPY_JAVA_HEADER = 16  # magic, version, compatible version
 _HADOOP_MAX_BLOCK = 64 << 20  # larger "blocks" are not Hadoop's (its buffer is 256 KiB by default)
+_INFLATE_ERRORS: tuple[type[Exception], ...] = (isal_zlib.error,)  # ISA-L's zlib.error (its stubs say otherwise)
 _SNAPPY_FRAMES_PER_CALL = 16  # each frame inflates to at most 64 KiB: bounded output per call
 
 # Formats that are not JSON text, by their first bytes.
@@ -172,7 +173,7 @@ def _gunzip(chunks: Iterator[bytes], out_bytes: int) -> Iterator[bytes]:
                 while out:
                     yield out
                     out = decoder.decompress(decoder.unconsumed_tail, out_bytes)
-            except isal_zlib.error as error:
+            except _INFLATE_ERRORS as error:
                 raise CorruptObjectError(f"corrupt gzip stream: {error}") from None
             if decoder.eof:  # a member ended: the rest of `data` starts the next one (or padding)
                 data = decoder.unused_data
@@ -190,7 +191,7 @@ def _gunzip(chunks: Iterator[bytes], out_bytes: int) -> Iterator[bytes]:
 def _unzip(source: Readable, out_bytes: int) -> Iterator[bytes]:
     """Every file entry of the archive, in order; a newline between entries that lack one."""
     try:
-        archive = zipfile.ZipFile(source)  # type: ignore[arg-type]  # seeks: reads the directory at the end
+        archive = zipfile.ZipFile(source)  # seeks: reads the directory at the end
         ended_line = True
         for entry in archive.infolist():
             if entry.is_dir():

@@ -1,0 +1,122 @@
+"""Every moto internal the emulator patches, in one list, for the one moto version it is written for.
+
+moto is pinned exactly (requirements.lock) because these are internals: `verify()` fails loudly when
+the version or any patch point moved (the guard test runs it), and `install()` applies every patch
+once. What each patch does lives with the code it serves:
+
+- Step Functions' Distributed Map: `map_reading` (the grammar's gaps, the ItemReader, ItemSelector,
+  ItemBatcher), `map_children` (running children within AWS's limits, retries without sleeping),
+  `map_results` (the ResultWriter's files);
+- Lambda: `lambda_runtime` runs the real handlers in execution environments of their own;
+- S3: notifications name the object's version, as AWS's do for a versioned bucket;
+- the server: moto lists its own package directory (~175 `stat`s) twice per request to find a
+  backend; the listing never changes while the process runs, so it is made once: about a third of
+  the CPU moto spends on a small S3 request, paid under the emulator's GIL.
+
+`python -m landfall_cli.local.moto_compat -H 127.0.0.1 -p PORT` runs moto's own server with the
+server patch applied (what `make bench` uses for its stand-in S3).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import moto
+from moto import backends
+from moto import server as moto_server
+from moto.awslambda import models as lambda_models
+from moto.s3 import notifications
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_map import state_map as state_map_module
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
+    resource_eval_s3 as reader_s3,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+    distributed_iteration_component as distributed,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_component
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer import result_writer_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import (
+    resource_eval_s3 as writer_s3,
+)
+from moto.stepfunctions.parser.asl.parse import asl_parser
+
+from landfall_cli.local import lambda_runtime, map_children, map_reading, map_results
+
+MOTO_VERSION = "5.2.5"
+
+
+class PatchPointMoved(RuntimeError):
+    """moto changed an internal the emulator patches: re-check the patch against it."""
+
+
+_original_list_of_moto_modules = backends.list_of_moto_modules
+_original_s3_event = notifications._get_s3_event
+
+
+@functools.cache
+def _moto_modules() -> tuple[str, ...]:
+    return tuple(_original_list_of_moto_modules())
+
+
+def _s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+    event = _original_s3_event(event_name, bucket, key, notification_id)
+    version_id = getattr(key, "version_id", None)
+    if version_id and version_id != "null":  # "null": written while versioning was off or suspended
+        for record in event["Records"]:
+            record["s3"]["object"]["versionId"] = version_id
+    return event
+
+
+@dataclass(frozen=True)
+class Patch:
+    owner: Any
+    name: str
+    replacement: Any  # None: relied on as it is, not replaced
+
+
+PATCHES: tuple[Patch, ...] = (
+    Patch(asl_parser.AmazonStateLanguageParser, "parse", staticmethod(map_reading.parse)),
+    Patch(state_map_module.StateMap, "from_state_props", map_reading.from_state_props),
+    Patch(reader_s3.ResourceEvalS3, "_handle_list_objects_v2", staticmethod(map_reading.list_objects_v2)),
+    Patch(distributed.DistributedIterationComponent, "_map_run", map_children.map_run),
+    Patch(iteration_component.IterationComponent, "_get_iteration_program", None),
+    Patch(retrier_decl, "time", map_children.retry_clock),
+    Patch(retrier_decl.RetrierDecl, "_eval_body", map_children.retrier_eval_body),
+    Patch(result_writer_decl.ResultWriter, "_eval_body", map_results.result_writer_eval_body),
+    Patch(writer_s3.ResourceEvalS3, "_handle_put_object", staticmethod(map_results.put_object)),
+    Patch(writer_s3.ResourceEvalS3, "_get_s3_client", None),
+    Patch(lambda_models.LambdaFunction, "_invoke_lambda", lambda_runtime.invoke_lambda),
+    Patch(notifications, "_get_s3_event", _s3_event),
+    Patch(backends, "list_of_moto_modules", _moto_modules),
+)
+
+
+def _defines(owner: Any, name: str) -> bool:
+    """A class's own attribute (an inherited one would mean the patch point moved), a module's any."""
+    return name in vars(owner) if isinstance(owner, type) else hasattr(owner, name)
+
+
+def verify() -> None:
+    """Fail loudly unless moto is the version these patches are written for, with every patch point."""
+    if moto.__version__ != MOTO_VERSION:
+        raise PatchPointMoved(f"the emulator is written for moto {MOTO_VERSION}, found {moto.__version__}")
+    missing = [f"{getattr(p.owner, '__name__', p.owner)}.{p.name}" for p in PATCHES if not _defines(p.owner, p.name)]
+    if missing:
+        raise PatchPointMoved(f"moto internals moved: {', '.join(missing)}")
+
+
+def install() -> None:
+    """Apply every patch; idempotent."""
+    verify()
+    for patch in PATCHES:
+        if patch.replacement is not None:
+            setattr(patch.owner, patch.name, patch.replacement)
+
+
+if __name__ == "__main__":
+    verify()
+    backends.list_of_moto_modules = _moto_modules
+    moto_server.main()
