@@ -12,13 +12,15 @@ export AWS_EC2_METADATA_DISABLED := true
 # sam build looks up python3.13 on PATH: the venv provides it.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv demo test test-fast lint validate cfn-lint checkov build bench clean
+CODE := layers functions cli tests benchmarks examples
+
+.PHONY: help venv demo test test-fast lint style types validate cfn-lint checkov build bench clean
 
 help:
 	@echo "make demo   - run the whole pipeline on the embedded emulator"
-	@echo "make test   - validate and build the template, run every test"
+	@echo "make test   - every gate of make lint, build the template, run every test"
 	@echo "make bench  - throughput and memory, as ratios"
-	@echo "make lint   - ruff, cfn-lint, sam validate --lint, checkov"
+	@echo "make lint   - ruff (lint, format, complexity), mypy, cfn-lint, sam validate --lint, checkov"
 
 $(STAMP): requirements.lock requirements-dev.in pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,15 +51,23 @@ checkov: $(CHECKOV_STAMP)
 build: $(STAMP)
 	$(BIN)/sam build --cached --parallel
 
-test: validate cfn-lint checkov build
-	$(BIN)/ruff check layers functions cli tests benchmarks examples
+test: lint build
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not emulator" $(PYTEST_ARGS)
 
-lint: $(STAMP) validate cfn-lint checkov
-	$(BIN)/ruff check layers functions cli tests benchmarks examples
+# ruff's rules include C90 (complexity at most 15); the length of functions is a test (tests/infra/test_code_shape.py)
+style: $(STAMP)
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
+
+# the pydantic plugin checks the models; each function folder is checked alone (every handler is app.py)
+types: $(STAMP)
+	$(BIN)/mypy layers/common/landfall cli/landfall_cli
+	for f in functions/*/app.py; do $(BIN)/mypy "$$f" || exit 1; done
+
+lint: style types validate cfn-lint checkov
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(ARGS)

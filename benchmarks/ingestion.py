@@ -15,7 +15,7 @@ from typing import Any
 
 from landfall.ingestion import ingest
 from landfall.manifests import RunStarter
-from landfall.models import RunConfig
+from landfall.models import NotificationEvent, RunConfig
 from landfall.observability import logger
 from landfall.settings import ManifestWriterSettings, parse_settings
 from landfall_cli.backfill import Backfill, list_items
@@ -119,9 +119,9 @@ def manifest_writer(event: dict[str, Any]) -> tuple[float, float]:
     settings = parse_settings(ManifestWriterSettings, {"STATE_MACHINE_ARN": ARN, "PIPELINE_BUCKET": "pipeline"})
     s3, sfn = StandInS3(), StandInStepFunctions()
     started = time.perf_counter()
-    response = ingest(event, s3_client=s3, sfn_client=sfn, settings=settings)
+    response = ingest(NotificationEvent.model_validate(event), s3_client=s3, sfn_client=sfn, settings=settings)
     ours = time.perf_counter() - started
-    assert response["batchItemFailures"] == [] and sfn.started == 1
+    assert response.batchItemFailures == [] and sfn.started == 1
     started = time.perf_counter()
     for record in event["Records"]:
         json.loads(record["body"])

@@ -11,7 +11,6 @@ from rich.live import Live
 from rich.table import Table
 
 from landfall.layout import CURATED_PREFIX, report_key, report_prefix
-from landfall.ledger import where
 from landfall.models import RunReport
 from landfall.report import count_rows, totals
 from landfall_cli.local.emulator import Emulator, EmulatorTimeout, wait_for
@@ -194,8 +193,7 @@ def _problems(runs: dict[str, DemoRun], reports: dict[str, RunReport | None], co
         if runs[name].status != "SUCCEEDED":
             problems.append(f"run {name} ended {runs[name].status}: {report.status_reason}")
         for failure in report.failures[:5]:
-            place = where(failure.bucket, failure.key, failure.version_id)
-            console.print(f"[yellow]! {failure.kind} failure: {place}: {failure.error}[/yellow]")
+            console.print(f"[yellow]! {failure.kind} failure: {failure.url}: {failure.error}[/yellow]")
         if len(report.failures) > 5:
             console.print(f"[yellow]! … and {len(report.failures) - 5} more (see the report)[/yellow]")
     return problems

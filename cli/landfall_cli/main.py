@@ -34,8 +34,27 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="landfall", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    _demo_options(commands.add_parser("demo", help="run the whole pipeline on the embedded emulator"))
+    _backfill_options(commands.add_parser("backfill", help="process objects already landed (a prefix or a time range)"))
+    for name, text in (
+        ("status", "follow a run with a progress bar until it ends"),
+        ("report", "print a run's report"),
+        ("redrive", "start a run of the objects a run failed or left pending"),
+    ):
+        command = commands.add_parser(name, help=text)
+        _target_options(command)
+        command.add_argument("run_id")
+        if name == "status":
+            command.add_argument("--no-follow", action="store_true", help="print the status once")
+            command.add_argument("--timeout", type=float, help="stop following after this many seconds")
+        if name == "report":
+            command.add_argument("--json", action="store_true", help="the report.json model instead")
+        if name == "redrive":
+            command.add_argument("--dry-run", action="store_true", help="print the plan and its cost; start nothing")
+    return parser
 
-    demo = commands.add_parser("demo", help="run the whole pipeline on the embedded emulator")
+
+def _demo_options(demo: argparse.ArgumentParser) -> None:
     defaults = DemoOptions()
     demo.add_argument("--objects", type=int, default=defaults.objects, help="synthetic objects to land")
     demo.add_argument("--records", type=int, default=defaults.records, help="records per synthetic object")
@@ -53,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
         help="keep the emulator running this long afterwards, for the --local commands (Ctrl-C stops it)",
     )  # fmt: skip
 
-    backfill = commands.add_parser("backfill", help="process objects already landed (a prefix or a time range)")
+
+def _backfill_options(backfill: argparse.ArgumentParser) -> None:
     _target_options(backfill)
     backfill.add_argument("--bucket", help="default: the landing bucket")
     backfill.add_argument("--prefix", help="list this prefix (default: the pipeline's key prefix, e.g. raw/)")
@@ -61,23 +81,6 @@ def _parser() -> argparse.ArgumentParser:
     backfill.add_argument("--until", type=_hour, help="end hour, UTC, exclusive (default: now)")
     backfill.add_argument("--objects-per-run", type=int, default=100_000, help="split larger backfills into runs")
     backfill.add_argument("--dry-run", action="store_true", help="print the plan and its cost; start nothing")
-
-    for name, text in (
-        ("status", "follow a run with a progress bar until it ends"),
-        ("report", "print a run's report"),
-        ("redrive", "start a run of the objects a run failed or left pending"),
-    ):
-        command = commands.add_parser(name, help=text)
-        _target_options(command)
-        command.add_argument("run_id")
-        if name == "status":
-            command.add_argument("--no-follow", action="store_true", help="print the status once")
-            command.add_argument("--timeout", type=float, help="stop following after this many seconds")
-        if name == "report":
-            command.add_argument("--json", action="store_true", help="the report.json model instead")
-        if name == "redrive":
-            command.add_argument("--dry-run", action="store_true", help="print the plan and its cost; start nothing")
-    return parser
 
 
 def _target(args: argparse.Namespace) -> Target:

@@ -4,17 +4,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from landfall.clients import aws_client
 from landfall.ingestion import ingest
+from landfall.models import NotificationEvent
 from landfall.observability import logger, metrics, tracer
 from landfall.settings import ManifestWriterSettings, settings_from_env
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return ingest(
-        event,
+    result = ingest(
+        NotificationEvent.model_validate(event),
         s3_client=aws_client("s3"),
         sfn_client=aws_client("stepfunctions"),
         settings=settings_from_env(ManifestWriterSettings),
     )
+    return result.model_dump(mode="json")

@@ -12,7 +12,7 @@ from landfall.settings import ProcessorSettings, settings_from_env
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # a summary can be 64 KiB: not a trace annotation
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = settings_from_env(ProcessorSettings)
     summary = process_batch(ProcessorEvent.model_validate(event), aws_client("s3"), settings, job_named(settings.job))

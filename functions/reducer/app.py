@@ -13,7 +13,7 @@ from landfall.settings import ReducerSettings, settings_from_env
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = settings_from_env(ReducerSettings)
     report = reduce_run(

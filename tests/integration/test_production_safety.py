@@ -128,7 +128,7 @@ def failing(self):
 module.Emulator._create_resources = failing
 if __name__ == "__main__":
     try:
-        with Emulator():
+        with Emulator(parameter_overrides={"IngestBatchingWindowSeconds": "1"}):
             sys.exit("started")
     except EmulatorTimeout:
         print(started[0].endpoint_url)

@@ -4,9 +4,17 @@ import json
 
 import pytest
 
-from landfall.ingestion import ingest
+from landfall import ingestion
+from landfall.models import NotificationEvent
+from landfall.observability import metrics
 from landfall.settings import ManifestWriterSettings, parse_settings
 from tests.conftest import load_event
+
+
+def ingest(event: dict, **clients_and_settings) -> dict:
+    """As the handler does: the event parsed into its model, the result dumped from its model."""
+    return ingestion.ingest(NotificationEvent.model_validate(event), **clients_and_settings).model_dump(mode="json")
+
 
 DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
 
@@ -110,3 +118,13 @@ def test_keys_outside_the_prefix_and_suffix_start_nothing(env):
         load_event("manifest_writer/sqs-s3-notifications.json"), s3_client=s3, sfn_client=sfn, settings=narrow
     )
     assert response["run_id"] is None
+
+
+def test_runs_started_counts_a_redelivered_batch_as_no_new_run(env):
+    s3, sfn, settings = env
+    event = load_event("manifest_writer/sqs-s3-notifications.json")
+    metrics.clear_metrics()
+    ingest(event, s3_client=s3, sfn_client=sfn, settings=settings)
+    ingest(event, s3_client=s3, sfn_client=sfn, settings=settings)
+    assert metrics.metric_set["RunsStarted"]["Value"] == [1.0, 0.0]
+    metrics.clear_metrics()

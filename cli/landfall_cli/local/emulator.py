@@ -179,18 +179,34 @@ class Emulator:
 
     # ---------------------------------------------------------------- resources
     def _create_resources(self) -> None:
-        stack = self.stack
-        iam = self.client("iam")
-        role_arn = iam.create_role(
-            RoleName=f"{stack.name}-execution",
+        role_arn = self.client("iam").create_role(
+            RoleName=f"{self.stack.name}-execution",
             AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
         )["Role"]["Arn"]
+        self._create_queues()
+        for logical_id in self.stack.of_type("AWS::Serverless::Function"):
+            self._create_function(logical_id, role_arn)
+        sfn = self.client("stepfunctions")
+        for logical_id in self.stack.of_type("AWS::Serverless::StateMachine"):
+            sfn.create_state_machine(
+                name=self.stack.physical_name(logical_id),
+                definition=self.stack.state_machine_definition(logical_id),
+                roleArn=role_arn,
+                type=self.stack.resources[logical_id]["Properties"].get("Type", "STANDARD"),
+            )
+        self._create_buckets()
+        for source in self.event_sources:
+            source.start()
+        # Setting the notification sent an s3:TestEvent: let it pass before counting notifications.
+        wait_for(lambda: all(s.idle.is_set() for s in self.event_sources), 60, "the event sources to settle")
+        self._handled_at_start = sum(s.messages_handled for s in self.event_sources)
 
-        sqs = self.client("sqs")
+    def _create_queues(self) -> None:
+        sqs, stack = self.client("sqs"), self.stack
         queues = stack.of_type("AWS::SQS::Queue")
         for logical_id in queues:
             sqs.create_queue(QueueName=stack.physical_name(logical_id))
-        for logical_id in queues:
+        for logical_id in queues:  # a redrive policy names its DLQ: every queue exists first
             props = stack.resolve(stack.resources[logical_id].get("Properties", {}))
             attributes = {
                 key: str(props[key]) for key in ("VisibilityTimeout", "MessageRetentionPeriod") if key in props
@@ -200,19 +216,8 @@ class Emulator:
             if attributes:
                 sqs.set_queue_attributes(QueueUrl=self.queue_url(logical_id), Attributes=attributes)
 
-        for logical_id in stack.of_type("AWS::Serverless::Function"):
-            self._create_function(logical_id, role_arn)
-
-        sfn = self.client("stepfunctions")
-        for logical_id in stack.of_type("AWS::Serverless::StateMachine"):
-            sfn.create_state_machine(
-                name=stack.physical_name(logical_id),
-                definition=stack.state_machine_definition(logical_id),
-                roleArn=role_arn,
-                type=stack.resources[logical_id]["Properties"].get("Type", "STANDARD"),
-            )
-
-        s3 = self.client("s3")
+    def _create_buckets(self) -> None:
+        s3, stack = self.client("s3"), self.stack
         for logical_id in stack.of_type("AWS::S3::Bucket"):
             name = stack.physical_name(logical_id)
             s3.create_bucket(Bucket=name)
@@ -221,12 +226,6 @@ class Emulator:
                 s3.put_bucket_notification_configuration(
                     Bucket=name, NotificationConfiguration=self._notification(stack.resolve(notification))
                 )
-
-        for source in self.event_sources:
-            source.start()
-        # Setting the notification sent an s3:TestEvent: let it pass before counting notifications.
-        wait_for(lambda: all(s.idle.is_set() for s in self.event_sources), 60, "the event sources to settle")
-        self._handled_at_start = sum(s.messages_handled for s in self.event_sources)
 
     @staticmethod
     def _notification(config: dict[str, Any]) -> dict[str, Any]:

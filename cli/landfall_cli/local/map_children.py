@@ -17,7 +17,7 @@ import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
@@ -284,8 +284,9 @@ def _failure(env, error_type: StatesErrorNameType, cause: str) -> FailureEventEx
             env=env,
             error_name=error_name,
             event_type=HistoryEventType.MapRunFailed,
-            event_details=EventDetails(
-                mapRunFailedEventDetails=MapRunFailedEventDetails(error=error_name.error_name, cause=cause)
+            event_details=cast(
+                EventDetails,
+                {"mapRunFailedEventDetails": MapRunFailedEventDetails(error=error_name.error_name, cause=cause)},
             ),
         )
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 from landfall.costs import MeasuredUsage
 from landfall.jobs import Job
-from landfall.ledger import Ledger, Outcome, where
+from landfall.ledger import Ledger, Outcome
 from landfall.models import BatchSummary, ManifestItem, ObjectFailure, ObjectSummary
 from landfall.results import ResultRecord
 
@@ -83,8 +83,7 @@ class ResultAccumulator:
         self.tally.add_processed(obj)
         if obj.records != obj.valid + obj.rejected:
             self.ledger.problems.append(
-                f"{where(obj.bucket, obj.key, obj.version_id)}: {obj.records} records read but "
-                f"{obj.valid} valid + {obj.rejected} rejected"
+                f"{obj.url}: {obj.records} records read but {obj.valid} valid + {obj.rejected} rejected"
             )
 
     def _unfinished(self, record: ResultRecord) -> None:

@@ -23,7 +23,7 @@ import re
 import zipfile
 import zlib
 from collections.abc import Callable, Generator, Iterable, Iterator
-from typing import Protocol
+from typing import Protocol, cast
 
 import cramjam
 from isal import isal_zlib
@@ -37,7 +37,7 @@ SNAPPY_JAVA_MAGIC = b"\x82SNAPPY\x00"
 _GZIP_WBITS = 31  # gzip header and trailer
 _SNAPPY_JAVA_HEADER = 16  # magic, version, compatible version
 _HADOOP_MAX_BLOCK = 64 << 20  # larger "blocks" are not Hadoop's (its buffer is 256 KiB by default)
-_INFLATE_ERRORS: tuple[type[Exception], ...] = (isal_zlib.error,)  # ISA-L's zlib.error (its stubs say otherwise)
+_INFLATE_ERRORS = cast(tuple[type[Exception], ...], (isal_zlib.error,))  # a class (its stubs say otherwise)
 _SNAPPY_FRAMES_PER_CALL = 16  # each frame inflates to at most 64 KiB: bounded output per call
 
 # Formats that are not JSON text, by their first bytes.

@@ -2,44 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from landfall.manifests import RunStarter
-from landfall.models import ManifestItem
+from landfall.models import IngestResult, ManifestItem, NotificationEvent
 from landfall.notifications import items_from_message, select
 from landfall.observability import metrics
 from landfall.settings import ManifestWriterSettings
 
 
-def _is_sqs_batch(event: dict[str, Any]) -> bool:
-    records = event.get("Records")
-    return bool(records) and all(r.get("eventSource") == "aws:sqs" for r in records)
-
-
-def ingest(event: dict[str, Any], *, s3_client, sfn_client, settings: ManifestWriterSettings) -> dict[str, Any]:
+def ingest(event: NotificationEvent, *, s3_client, sfn_client, settings: ManifestWriterSettings) -> IngestResult:
     """Start the run for an event; for SQS, report malformed messages as partial batch failures."""
     items: list[ManifestItem] = []
-    response: dict[str, Any] = {}
-    if _is_sqs_batch(event):
+    result = IngestResult()
+    if (records := event.sqs_records) is not None:
         processor = BatchProcessor(event_type=EventType.SQS)
 
         def collect(record: SQSRecord) -> None:
             items.extend(items_from_message(record.body))
 
-        with processor(records=event["Records"], handler=collect):
+        with processor(records=records, handler=collect):
             processor.process()
-        response = processor.response()
+        result = IngestResult.model_validate(processor.response())
     else:
-        items.extend(items_from_message(event))
+        items.extend(items_from_message(event.model_dump()))
 
     config = settings.run_config()
     starter = RunStarter(s3_client, sfn_client, settings.state_machine_arn, settings.pipeline_bucket, config)
     started = starter.start_items(select(items, settings.key_prefix, settings.key_suffix), "notification")
     metrics.add_metric(name="ObjectsNotified", unit=MetricUnit.Count, value=len(items))
     metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=int(started is not None and started.new))
-    response["run_id"] = started.run_id if started else None
-    return response
+    result.run_id = started.run_id if started else None
+    return result

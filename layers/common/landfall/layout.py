@@ -12,6 +12,11 @@ SUMMARIES_PREFIX = "summaries/"
 MANIFESTS_PREFIX = "manifests/"
 
 
+def object_url(bucket: str, key: str, version_id: str | None = None) -> str:
+    """An object version as people (and the reports' problems) name it."""
+    return f"s3://{bucket}/{key}" + (f"?versionId={version_id}" if version_id else "")
+
+
 def object_id(bucket: str, key: str, version_id: str | None = None) -> str:
     """A short stable id for one source object (version), safe in any S3 key."""
     digest = hashlib.sha256(f"{bucket}\0{key}\0{version_id or ''}".encode()).hexdigest()

@@ -19,7 +19,7 @@ from enum import IntEnum
 import msgspec
 
 from landfall.batching import manifest_line
-from landfall.layout import redrive_manifest_key
+from landfall.layout import object_url, redrive_manifest_key
 from landfall.models import S3Location
 
 
@@ -46,11 +46,6 @@ class _Batch(msgspec.Struct):
 
 _batch_line = msgspec.json.Decoder(_Batch)
 _object_id = msgspec.json.Decoder(ObjectId)
-
-
-def where(bucket: str, key: str, version_id: str | None = None) -> str:
-    """An object version as people and the problems name it."""
-    return f"s3://{bucket}/{key}" + (f"?versionId={version_id}" if version_id else "")
 
 
 def _digest(bucket: str, key: str, version_id: str | None) -> int:
@@ -86,11 +81,11 @@ class Ledger:
         position = self._position(_digest(bucket, key, version_id))
         name = outcome.name.lower()
         if position is None:
-            self.problems.append(f"{where(bucket, key, version_id)} was {name} but is not in the manifest")
+            self.problems.append(f"{object_url(bucket, key, version_id)} was {name} but is not in the manifest")
             return False
         if self.outcomes[position] != Outcome.UNSEEN:
             before = Outcome(self.outcomes[position]).name.lower()
-            self.problems.append(f"{where(bucket, key, version_id)} was {name} and {before}")
+            self.problems.append(f"{object_url(bucket, key, version_id)} was {name} and {before}")
             return False
         self.outcomes[position] = outcome
         return True
@@ -119,7 +114,7 @@ def write_redrive(s3_client, manifest: S3Location, ledger: Ledger, run_id: str, 
             left = [(raw, ident) for raw, ident in batch if ledger.outcome_of(ident) != Outcome.PROCESSED]
             for _, ident in left:
                 if not first_missing and ledger.outcome_of(ident) == Outcome.UNSEEN:
-                    first_missing = where(ident.bucket, ident.key, ident.version_id)
+                    first_missing = object_url(ident.bucket, ident.key, ident.version_id)
             if left:
                 spool.write(manifest_line(sum(ident.size for _, ident in left), [bytes(raw) for raw, _ in left]))
                 written += len(left)

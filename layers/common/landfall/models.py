@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from landfall.costs import CostEstimate
+from landfall.layout import object_url
 
 MESSAGE_VERSION = 2  # 2: manifests of batches, object versions, batches cut by bytes of objects
 
@@ -34,6 +35,37 @@ class ManifestItem(Message):
     size: int = 0
     etag: str = ""
     version_id: str | None = None
+
+    @property
+    def url(self) -> str:
+        return object_url(self.bucket, self.key, self.version_id)
+
+
+class NotificationEvent(BaseModel):
+    """What the manifest writer is invoked with: a batch of SQS messages (each an S3 notification), an
+    S3 notification, or an EventBridge event. Its records stay as they came: `landfall.notifications`
+    reads every shape, and SQS's partial batch response needs each record whole."""
+
+    model_config = ConfigDict(extra="allow")
+
+    Records: list[dict[str, Any]] = Field(default_factory=list)
+
+    @property
+    def sqs_records(self) -> list[dict[str, Any]] | None:
+        """The SQS messages, if this is a batch of them."""
+        records = self.Records
+        return records if records and all(r.get("eventSource") == "aws:sqs" for r in records) else None
+
+
+class BatchItemFailure(BaseModel):
+    itemIdentifier: str
+
+
+class IngestResult(BaseModel):
+    """The manifest writer's answer: SQS messages to deliver again (partial batch response), the run."""
+
+    batchItemFailures: list[BatchItemFailure] = Field(default_factory=list)
+    run_id: str | None = None
 
 
 class ManifestBatch(Message):
@@ -102,6 +134,10 @@ class ObjectSummary(Message):
     s3_gets: int = 0  # requests this object cost, for the run's cost
     s3_puts: int = 0
 
+    @property
+    def url(self) -> str:
+        return object_url(self.bucket, self.key, self.version_id)
+
 
 class BatchSummary(Message):
     """The objects are inline, or (for large batches) JSON Lines at `objects_key` in the output bucket;
@@ -122,6 +158,10 @@ class ObjectFailure(BaseModel):
     version_id: str | None = None
     kind: Literal["object", "batch", "pending"]
     error: str
+
+    @property
+    def url(self) -> str:
+        return object_url(self.bucket, self.key, self.version_id)
 
 
 class Counts(BaseModel):

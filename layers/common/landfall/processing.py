@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -16,7 +16,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from landfall.compression import UnreadableObjectError, inflate
 from landfall.jobs import Job
-from landfall.layout import curated_key, object_id, quarantine_key, summary_key
+from landfall.layout import curated_key, object_id, object_url, quarantine_key, summary_key
 from landfall.models import BatchInput, BatchSummary, ManifestItem, ObjectSummary, ProcessorEvent
 from landfall.observability import logger, metrics
 from landfall.records import Decoded, Rejection, batches, decode_and_fold
@@ -58,7 +58,7 @@ class _ObjectRun:
     """The outputs and counts of one object while it streams."""
 
     def __init__(self, item: ManifestItem, batch: BatchInput, s3_client, job: Job, threaded: bool = True) -> None:
-        self.item, self.batch, self.s3, self.job = item, batch, s3_client, job
+        self.item, self.batch, self.s3, self.job, self.threaded = item, batch, s3_client, job, threaded
         self.source_id = object_id(item.bucket, item.key, item.version_id)
         self.summary = ObjectSummary(bucket=item.bucket, key=item.key, version_id=item.version_id, status="processed")
         self.aggregate = job.new_aggregate()
@@ -142,45 +142,54 @@ def process_object(
 ) -> ObjectSummary:
     """Process one object; permanent problems make a failed summary, transient ones raise."""
     # a small object is read and written inline: threads of its own would cost more than they save
-    threaded = item.size > settings.small_object_bytes
-    run = _ObjectRun(item, batch, s3_client, job, threaded=threaded)
+    run = _ObjectRun(item, batch, s3_client, job, threaded=item.size > settings.small_object_bytes)
     source = ObjectSource(s3_client, item.bucket, item.key, item.version_id)
-    inflated: Generator[bytes] | None = None
     try:
-        compression, inflated = inflate(source, settings.chunk_bytes)
-        run.summary.compression = compression
-        if threaded:  # fetched and inflated on a second thread (both release the GIL) while this one decodes
-            inflated = read_ahead(inflated)
-        framing, blocks = iter_blocks(inflated, settings.max_line_bytes, compressed=compression != "none")
-        run.summary.framing = framing
-        _decode_blocks(run, blocks, framing, settings)
-        summary = run.finish(source)
+        return _read(run, source, settings)
     except UnreadableObjectError as error:
         run.abandon()
         return _failed(item, str(error), source)
     except ClientError as error:
         run.abandon()
-        code = error.response.get("Error", {}).get("Code", "")
-        if code in TRANSIENT_S3_ERRORS or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
-            raise TransientError(f"{_where(item)}: {code}") from error
-        if code not in PERMANENT_S3_ERRORS:
-            raise
-        return _failed(item, f"s3 {code}: {error.response['Error'].get('Message', '')}", source)
+        return _failed(item, _permanent_s3_error(item, error), source)
     except (BotoConnectionError, ReadTimeoutError) as error:
         run.abandon()
-        raise TransientError(f"{_where(item)}: {error}") from error
+        raise TransientError(f"{object_url(item.bucket, item.key, item.version_id)}: {error}") from error
     except BaseException:
         run.abandon()
         raise
     finally:
-        if inflated is not None:
-            inflated.close()  # stops the read-ahead thread if the object ended early
         source.close()
         run.output.close()
         run.uploads.close()
+
+
+def _read(run: _ObjectRun, source: ObjectSource, settings: ProcessorSettings) -> ObjectSummary:
+    compression, inflated = inflate(source, settings.chunk_bytes)
+    run.summary.compression = compression
+    if run.threaded:  # fetched and inflated on a second thread (both release the GIL) while this one decodes
+        inflated = read_ahead(inflated)
+    try:
+        framing, blocks = iter_blocks(inflated, settings.max_line_bytes, compressed=compression != "none")
+        run.summary.framing = framing
+        _decode_blocks(run, blocks, framing, settings)
+    finally:
+        inflated.close()  # stops the read-ahead thread if the object ended early
     if framing == "concatenated":
-        logger.info("object has no record delimiters", extra={"bucket": item.bucket, "key": item.key})
-    return summary
+        logger.info("object has no record delimiters", extra={"object": run.summary.url})
+    return run.finish(source)
+
+
+def _permanent_s3_error(item: ManifestItem, error: ClientError) -> str:
+    """Why S3 refuses the object for good; raises TransientError for what a retry fixes, and the error
+    itself when nothing says which it is."""
+    code = error.response.get("Error", {}).get("Code", "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in TRANSIENT_S3_ERRORS or status >= 500:
+        raise TransientError(f"{object_url(item.bucket, item.key, item.version_id)}: {code}") from error
+    if code not in PERMANENT_S3_ERRORS:
+        raise error
+    return f"s3 {code}: {error.response.get('Error', {}).get('Message', '')}"
 
 
 def _decode_blocks(
@@ -202,13 +211,10 @@ def _decode_blocks(
         run.add_decoded(decode_and_fold(job, [(piece, number)]))
 
 
-def _where(item: ManifestItem | ObjectSummary) -> str:
-    version = f"?versionId={item.version_id}" if item.version_id else ""
-    return f"s3://{item.bucket}/{item.key}{version}"
-
-
 def _failed(item: ManifestItem, error: str, source: ObjectSource) -> ObjectSummary:
-    logger.warning("object failed", extra={"object": _where(item), "error": error})
+    logger.warning(
+        "object failed", extra={"object": object_url(item.bucket, item.key, item.version_id), "error": error}
+    )
     return ObjectSummary(
         bucket=item.bucket,
         key=item.key,
@@ -261,7 +267,7 @@ def summarise(
     aggregates_json = summary.model_dump_json(include={"aggregates"})
     if objects_bytes + len(aggregates_json) <= settings.inline_summary_bytes:
         return summary
-    identity = hashlib.sha256("\n".join(_where(o) for o in objects).encode()).hexdigest()[:32]
+    identity = hashlib.sha256("\n".join(o.url for o in objects).encode()).hexdigest()[:32]
     summary.objects_key = summary_key(batch.run_id, identity)
     s3_client.put_object(
         Bucket=batch.output_bucket, Key=summary.objects_key, Body="".join(f"{line}\n" for line in lines)

@@ -16,7 +16,7 @@ raises is folded again record by record to find the records at fault.
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Generator, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import compress
 from typing import Any
@@ -88,53 +88,78 @@ def decode_block(
     delimiters) are joined again before a piece is rejected. A bad last line that may continue in
     the next block goes to `unfinished` (number, bytes) instead: the caller puts it before that block.
     """
-    start = 0
-    size = len(data)
-    while start < size:
-        try:
-            records = job.decode_lines(data[start:] if start else data)
-        except Exception as error:  # any decoder error: locate the line, decode it alone below
-            bad = _locate(error, data, start)
-        else:
-            yield Segment(data[start:] if start else data, records, first_line + data.count(b"\n", 0, start))
-            return
-        if bad is None:  # no hint: bisect
-            middle = data.rfind(b"\n", start, (start + size) // 2) + 1
-            if middle <= start:
-                middle = data.find(b"\n", start) + 1 or size
-            if middle >= size:  # a single line
-                bad = start
-            else:
-                yield from decode_block(
-                    job, data[start:middle], first_line + data.count(b"\n", 0, start), rejections, rejoin
-                )
-                start = middle
-                continue
-        line_start = max(start, data.rfind(b"\n", start, bad) + 1)
-        if line_start > start:
-            prefix = data[start:line_start]
-            prefix_line = first_line + data.count(b"\n", 0, start)
+    return _BlockDecoder(job, data, first_line, rejections, rejoin, unfinished).segments()
+
+
+@dataclass
+class _BlockDecoder:
+    job: Job
+    data: bytes
+    first_line: int
+    rejections: list[Rejection]
+    rejoin: bool
+    unfinished: list[tuple[int, bytes]] | None
+
+    def _number(self, offset: int) -> int:
+        return self.first_line + self.data.count(b"\n", 0, offset)
+
+    def segments(self) -> Iterator[Segment]:
+        data, start, size = self.data, 0, len(self.data)
+        while start < size:
             try:
-                yield Segment(prefix, job.decode_lines(prefix), prefix_line)
-            except Exception:  # the hint pointed past the bad line (a record cut short): look again
-                yield from decode_block(job, prefix, prefix_line, rejections, rejoin)
+                records = self.job.decode_lines(data[start:] if start else data)
+            except Exception as error:  # any decoder error: locate the line, decode it alone below
+                bad = _locate(error, data, start)
+            else:
+                yield Segment(data[start:] if start else data, records, self._number(start))
+                return
+            if bad is None:  # no hint: bisect
+                middle = self._middle(start)
+                if middle < size:
+                    yield from decode_block(self.job, data[start:middle], self._number(start), self.rejections,
+                                            self.rejoin)  # fmt: skip
+                    start = middle
+                    continue
+                bad = start  # a single line
+            line_start = max(start, data.rfind(b"\n", start, bad) + 1)
+            if line_start > start:
+                yield from self._lines_before(start, line_start)
+            start = yield from self._line_at(line_start)
+
+    def _middle(self, start: int) -> int:
+        """Where to cut `data[start:]` in two at a line's end (its end if it is one line)."""
+        data, size = self.data, len(self.data)
+        middle = data.rfind(b"\n", start, (start + size) // 2) + 1
+        return middle if middle > start else (data.find(b"\n", start) + 1 or size)
+
+    def _lines_before(self, start: int, end: int) -> Iterator[Segment]:
+        prefix = self.data[start:end]
+        try:
+            yield Segment(prefix, self.job.decode_lines(prefix), self._number(start))
+        except Exception:  # the hint pointed past the bad line (a record cut short): look again
+            yield from decode_block(self.job, prefix, self._number(start), self.rejections, self.rejoin)
+
+    def _line_at(self, line_start: int) -> Generator[Segment, None, int]:
+        """The line at `line_start` decoded alone: kept, rejoined with the pieces after it, held over as
+        unfinished, or rejected. Returns where it (or its rejoined record) ends."""
+        data, size = self.data, len(self.data)
         line_end = data.find(b"\n", line_start)
         line_end = size if line_end < 0 else line_end + 1
-        number = first_line + data.count(b"\n", 0, line_start)
+        number = self._number(line_start)
         line = data[line_start:line_end].rstrip(b"\r\n")
-        record, rejection = decode_alone(job, line)
+        record, rejection = decode_alone(self.job, line)
         if rejection is None:  # decodes alone (e.g. whitespace the bulk decoder refused): keep it
             yield Segment(data[line_start:line_end], [record], number)
+            return line_end
+        joined = _rejoin(self.job, data, line_start, line_end, size) if self.rejoin else None
+        if joined is not None:
+            record, record_bytes, line_end = joined
+            yield Segment(record_bytes + b"\n", [record], number)
+        elif self.rejoin and self.unfinished is not None and line_end >= size and line.endswith(b"}"):
+            self.unfinished.append((number, line))
         else:
-            joined = _rejoin(job, data, line_start, line_end, size) if rejoin else None
-            if joined is not None:
-                record, record_bytes, line_end = joined
-                yield Segment(record_bytes + b"\n", [record], number)
-            elif rejoin and unfinished is not None and line_end >= size and line.endswith(b"}"):
-                unfinished.append((number, line))
-            else:
-                rejections.append(Rejection(number, line, rejection.reason, rejection.detail))
-        start = line_end
+            self.rejections.append(Rejection(number, line, rejection.reason, rejection.detail))
+        return line_end
 
 
 def _rejoin(job: Job, data: bytes, line_start: int, line_end: int, size: int) -> tuple[Any, bytes, int] | None:

@@ -12,10 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from landfall.accumulator import ResultAccumulator
+from landfall.accumulator import ResultAccumulator, Tally
 from landfall.costs import CostEstimate
 from landfall.layout import CURATED_PREFIX, QUARANTINE_PREFIX, report_key
-from landfall.ledger import Ledger, where
+from landfall.ledger import Ledger
 from landfall.models import (
     Counts,
     Reconciliation,
@@ -71,10 +71,7 @@ def build_report(
     """The report of a reduced run: `redrive` is the redrive manifest's key and the first object
     nothing accounted for (see `ledger.write_redrive`)."""
     tally = accumulated.tally
-    counts = Counts(in_manifest=ledger.objects, processed=tally.processed, failed=tally.failed,
-                    pending=tally.pending, without_delimiters=tally.without_delimiters)  # fmt: skip
-    records = RecordCounts(read=tally.read, valid=tally.valid, rejected=tally.rejected,
-                           rejected_by_reason=tally.by_reason)  # fmt: skip
+    counts, records = _counts(ledger, tally)
     redrive_key, first_missing = redrive
     problems = reconcile(ledger, counts, records, first_missing)
     map_error = f"{event.map_error.get('Error')}: {event.map_error.get('Cause')}" if event.map_error else None
@@ -102,6 +99,14 @@ def build_report(
         ),
         cost=cost,
     )
+
+
+def _counts(ledger: Ledger, tally: Tally) -> tuple[Counts, RecordCounts]:
+    objects = Counts(in_manifest=ledger.objects, processed=tally.processed, failed=tally.failed,
+                     pending=tally.pending, without_delimiters=tally.without_delimiters)  # fmt: skip
+    records = RecordCounts(read=tally.read, valid=tally.valid, rejected=tally.rejected,
+                           rejected_by_reason=tally.by_reason)  # fmt: skip
+    return objects, records
 
 
 # ------------------------------------------------------------------------------------------ views
@@ -152,7 +157,7 @@ def render_markdown(report: RunReport) -> str:
     lines += _aggregates_markdown(report.aggregates)
     if report.failures:
         lines += ["", "## Failures", ""]
-        lines += [f"- `{where(f.bucket, f.key, f.version_id)}` ({f.kind}): {f.error}" for f in report.failures]
+        lines += [f"- `{f.url}` ({f.kind}): {f.error}" for f in report.failures]
         if report.failures_omitted:
             lines.append(f"- … and {report.failures_omitted} more: every one is in the redrive manifest")
     if report.cost:

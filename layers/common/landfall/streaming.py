@@ -119,43 +119,49 @@ def read_ahead(items: Iterable[bytes], depth: int = 2) -> Generator[bytes]:
     consumer's on a second core. What it raises is raised here, in order; memory stays bounded by
     `depth` items; closing this iterator early stops the thread.
     """
-    handoff: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+    producer = _Producer(iter(items), depth)
+    worker = threading.Thread(target=producer.run, name="landfall-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while (item := producer.handoff.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        producer.stop.set()
+        worker.join()
 
-    def offer(item: Any) -> bool:
-        while not stop.is_set():
+
+class _Producer:
+    """The read-ahead thread's side: it hands items (then the end, or what it raised) over."""
+
+    def __init__(self, source: Iterator[bytes], depth: int) -> None:
+        self.source = source
+        self.handoff: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+
+    def offer(self, item: Any) -> bool:
+        """Hand `item` over; False if the consumer stopped first."""
+        while not self.stop.is_set():
             try:
-                handoff.put(item, timeout=0.1)
+                self.handoff.put(item, timeout=0.1)
             except queue.Full:
                 continue
             return True
         return False
 
-    source = iter(items)
-
-    def produce() -> None:
+    def run(self) -> None:
         try:
-            for item in source:
-                if not offer(item):
+            for item in self.source:
+                if not self.offer(item):
                     return
         except BaseException as error:  # handed to the consumer, raised there
-            offer(error)
+            self.offer(error)
         else:
-            offer(_END)
+            self.offer(_END)
         finally:
-            if close := getattr(source, "close", None):
+            if close := getattr(self.source, "close", None):
                 close()  # e.g. the S3 response of an object left unfinished
-
-    worker = threading.Thread(target=produce, name="landfall-read-ahead", daemon=True)
-    worker.start()
-    try:
-        while (item := handoff.get()) is not _END:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join()
 
 
 def sniff_framing(head: bytes) -> Framing:
