@@ -30,7 +30,6 @@ class TargetError(RuntimeError):
 class Target:
     s3: Any
     sfn: Any
-    lambda_: Any
     outputs: dict[str, str]
     settings: ManifestWriterSettings
     processor_memory_mb: int
@@ -109,7 +108,6 @@ def _target(clients: dict[str, Any], outputs: dict[str, str], where: str) -> Tar
     return Target(
         s3=clients["s3"],
         sfn=clients["stepfunctions"],
-        lambda_=lambda_,
         outputs=outputs,
         settings=settings,
         processor_memory_mb=memory["Processor"],

@@ -28,3 +28,16 @@ def test_no_function_is_longer_than_a_screen():
         if (node.end_lineno or node.lineno) - node.lineno + 1 > MAX_FUNCTION_LINES
     ]
     assert long == []
+
+
+def test_every_test_module_that_needs_the_emulator_is_marked_so():
+    """`make test-fast` leaves out the tests marked `emulator`: each module of these folders declares it
+    (a `pytestmark` in a conftest.py applies to nothing)."""
+    unmarked = [
+        path.name
+        for folder in ("tests/integration", "tests/artifact")
+        for path in sorted((PROJECT_ROOT / folder).glob("test_*.py"))
+        if "pytest.mark.emulator"
+        not in next((line for line in path.read_text().splitlines() if line.startswith("pytestmark")), "")
+    ]
+    assert unmarked == []
