@@ -17,6 +17,7 @@ from typing import Any
 
 from landfall.batching import item_json, manifest_line
 from landfall.jobs import default_job
+from landfall.layout import curated_key, manifest_key, quarantine_key, results_prefix
 from landfall.models import ManifestItem, ReducerEvent, RunConfig, S3Location
 from landfall.observability import logger
 from landfall.reduction import reduce_run
@@ -76,12 +77,12 @@ def make_results(root: Path, records: int, per_file: int = 10_000) -> None:
     """A run of `records` one-object batches, as ResultWriter (JSONL) and the manifest writer leave it."""
     rng = random.Random(4)  # noqa: S311 - test data
     keys = [f"raw/2026/11/22/13/landfall-1-2026-11-22-13-05-00-{n:08d}.gz" for n in range(records)]
-    (root / "manifests").mkdir(parents=True, exist_ok=True)
-    with (root / f"manifests/{RUN}.jsonl").open("wb") as manifest:
+    (root / manifest_key("backfill", RUN)).parent.mkdir(parents=True, exist_ok=True)
+    with (root / manifest_key("backfill", RUN)).open("wb") as manifest:
         for key in keys:  # one object a batch, as a run of 64 MiB objects with MaxBatchMiB 64 cuts them
             item = ManifestItem(bucket="landing", key=key, size=64 << 20, etag="e")
             manifest.write(manifest_line(item.size, [item_json(item)]))
-    results = root / f"results/{RUN}/6f2a0a3e"
+    results = root / results_prefix(RUN) / "6f2a0a3e"
     results.mkdir(parents=True, exist_ok=True)
     files = []
     for number, start in enumerate(range(0, records, per_file)):
@@ -111,8 +112,8 @@ def _record(rng: random.Random, key: str) -> dict[str, Any]:
         "valid": 199_800,
         "rejected": 200,
         "rejected_by_reason": {"schema": 150, "invalid_json": 50},
-        "curated_keys": [f"curated/dt=2026-11-22/hour={h}/0123456789abcdef01234567.jsonl.gz" for h in (12, 13)],
-        "quarantine_key": f"quarantine/{RUN}/0123456789abcdef01234567.jsonl",
+        "curated_keys": [curated_key(f"dt=2026-11-22/hour={h}", "0123456789abcdef01234567") for h in (12, 13)],
+        "quarantine_key": quarantine_key(RUN, "0123456789abcdef01234567"),
         "s3_gets": 1,
         "s3_puts": 9,
     }
@@ -141,9 +142,9 @@ def reducer(root: str) -> float:
     """The reducer's whole work on the run in `root`; its seconds."""
     logger.setLevel("WARNING")
     folder = Path(root)
-    records = sum(1 for _ in (folder / f"manifests/{RUN}.jsonl").open())
+    records = sum(1 for _ in (folder / manifest_key("backfill", RUN)).open())
     event = ReducerEvent(
-        run_id=RUN, source="backfill", manifest=S3Location(bucket=BUCKET, key=f"manifests/{RUN}.jsonl"),
+        run_id=RUN, source="backfill", manifest=S3Location(bucket=BUCKET, key=manifest_key("backfill", RUN)),
         objects=records, bytes=records * (64 << 20), output_bucket=BUCKET,
         batches=records, config=RunConfig(max_concurrency=100, max_items_per_batch=1, max_batch_bytes=64 << 20,
                                           tolerated_failure_percentage=5),
@@ -160,7 +161,7 @@ def naive(root: str) -> float:
     folder = Path(root)
     job = default_job()
     started = time.perf_counter()
-    (manifest_path,) = folder.glob(f"results/{RUN}/*/manifest.json")
+    (manifest_path,) = folder.glob(f"{results_prefix(RUN)}/*/manifest.json")
     manifest = json.loads(manifest_path.read_bytes())
     loaded = []
     for entry in manifest["ResultFiles"]["SUCCEEDED"]:

@@ -26,6 +26,7 @@ import pytest
 import samcli
 
 from landfall.batching import manifest_line
+from landfall.layout import manifest_key
 from landfall_cli.local.emulator import wait_for
 from landfall_cli.local.template import PROJECT_ROOT
 from landfall_cli.synthetic import event_lines
@@ -173,7 +174,7 @@ def test_the_manifest_writer_answers_each_sample(function, emulator, sample, fai
         assert len(body["batchItemFailures"]) == failed
     assert (body["run_id"] is not None) == starts_run
     if starts_run:
-        manifest = f"manifests/notification/{body['run_id']}.jsonl"
+        manifest = manifest_key("notification", body["run_id"])
         assert emulator.client("s3").head_object(Bucket=emulator.pipeline_bucket, Key=manifest)
 
 

@@ -15,6 +15,14 @@ from typing import Any
 import pytest
 from samtranslator.translator.transform import transform
 
+from landfall.layout import (
+    CURATED_PREFIX,
+    MANIFESTS_PREFIX,
+    QUARANTINE_PREFIX,
+    REPORTS_PREFIX,
+    RESULTS_PREFIX,
+    SUMMARIES_PREFIX,
+)
 from landfall_cli.local.template import PROJECT_ROOT, Stack, load_template
 
 TEMPLATE = load_template()
@@ -233,5 +241,5 @@ def test_the_event_source_mapping_is_bounded_and_reports_partial_failures():
 def test_working_files_quarantine_and_reports_expire():
     rules = {r["Prefix"]: r for r in RESOURCES["PipelineBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
              if "Prefix" in r}  # fmt: skip
-    assert set(rules) >= {"manifests/", "results/", "summaries/", "quarantine/", "reports/"}
-    assert "curated/" not in rules  # the product is kept
+    assert set(rules) >= {MANIFESTS_PREFIX, RESULTS_PREFIX, SUMMARIES_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX}
+    assert CURATED_PREFIX not in rules  # the product is kept

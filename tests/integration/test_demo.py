@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from landfall.layout import CURATED_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX
 from landfall_cli.local.emulator import wait_for
 from landfall_cli.synthetic import make_dataset
 
@@ -44,13 +45,13 @@ def test_the_demo_lands_a_users_files_and_saves_the_outputs(tmp_path: Path):
     out = tmp_path / "out"
     result = demo("--source", str(source), "--out", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
-    (report_path,) = out.glob("reports/*/report.json")
+    (report_path,) = out.glob(f"{REPORTS_PREFIX}*/report.json")
     report = json.loads(report_path.read_text())
     assert report["records"]["read"] == dataset.records
     assert report["records"]["rejected"] == dataset.bad
-    curated = sum(len(gzip.decompress(p.read_bytes()).splitlines()) for p in out.glob("curated/**/*.jsonl.gz"))
+    curated = sum(len(gzip.decompress(p.read_bytes()).splitlines()) for p in out.glob(f"{CURATED_PREFIX}**/*.jsonl.gz"))
     assert curated == dataset.records - dataset.bad
-    quarantined = sum(len(p.read_text().splitlines()) for p in out.glob("quarantine/**/*.jsonl"))
+    quarantined = sum(len(p.read_text().splitlines()) for p in out.glob(f"{QUARANTINE_PREFIX}**/*.jsonl"))
     assert quarantined == dataset.bad
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from botocore.config import Config
 
+from landfall.layout import report_key
 from landfall.models import ManifestItem, RunConfig
 from landfall_cli.local import map_children
 from landfall_cli.local.emulator import Emulator, wait_for
@@ -161,7 +162,7 @@ def test_the_shipped_configuration_keeps_the_largest_batch_inside_every_limit(em
     )  # cut by the 256 KiB of a child's input, not by the 1,000 objects allowed
     described = emulator.wait_for_execution(execution_arn_of(emulator, started))
     assert described["status"] == "SUCCEEDED"  # every object is missing: all failed, within a 100 % tolerance
-    report = read_json(emulator, emulator.pipeline_bucket, f"reports/{started.run_id}/report.json")
+    report = read_json(emulator, emulator.pipeline_bucket, report_key(started.run_id))
     assert report["reconciliation"]["ok"], report["reconciliation"]["problems"]
     assert (report["objects"]["failed"], report["objects"]["in_manifest"]) == (300, 300)
     assert {f["kind"] for f in report["failures"]} == {"object"}  # each object failed alone: no batch did

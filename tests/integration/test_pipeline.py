@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from landfall.layout import CURATED_PREFIX, report_key, results_prefix
 from landfall.models import ManifestItem, RunConfig
 from landfall_cli.local import map_children
 from landfall_cli.synthetic import make_dataset
@@ -36,7 +37,7 @@ def land(emulator, prefix: str, bodies: dict[str, bytes]) -> list[ManifestItem]:
 
 
 def report_of(emulator, run_id: str) -> dict:
-    return read_json(emulator, emulator.pipeline_bucket, f"reports/{run_id}/report.json")
+    return read_json(emulator, emulator.pipeline_bucket, report_key(run_id))
 
 
 def test_landed_objects_are_processed_by_themselves_and_everything_reconciles(emulator):
@@ -60,7 +61,7 @@ def test_landed_objects_are_processed_by_themselves_and_everything_reconciles(em
     assert report["records"]["rejected"] == dataset.bad
     assert sum(t["count"] for t in report["aggregates"]["by_type"].values()) == dataset.records - dataset.bad
 
-    curated = s3.list_objects_v2(Bucket=emulator.pipeline_bucket, Prefix="curated/")["Contents"]
+    curated = s3.list_objects_v2(Bucket=emulator.pipeline_bucket, Prefix=CURATED_PREFIX)["Contents"]
     curated_lines = sum(
         len(gzip.decompress(s3.get_object(Bucket=emulator.pipeline_bucket, Key=o["Key"])["Body"].read()).splitlines())
         for o in curated
@@ -107,7 +108,7 @@ def test_one_object_failing_within_tolerance(emulator):
     )
     assert manifest_keys(redrive["Body"].read()) == ["raw/lost.gz"]
     s3 = emulator.client("s3")
-    listed = s3.list_objects_v2(Bucket=emulator.pipeline_bucket, Prefix=f"results/{run_id}/")["Contents"]
+    listed = s3.list_objects_v2(Bucket=emulator.pipeline_bucket, Prefix=results_prefix(run_id) + "/")["Contents"]
     manifest = read_json(
         emulator, emulator.pipeline_bucket, next(o["Key"] for o in listed if o["Key"].endswith("manifest.json"))
     )

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import pytest
 
-from landfall.layout import curated_key, object_id
+from landfall.layout import curated_key, object_id, report_key
 from landfall.models import ManifestItem, RunConfig
 from landfall_cli.local import map_children
 from landfall_cli.local.emulator import Emulator, wait_for
@@ -42,7 +42,7 @@ def test_two_versions_of_one_key_are_two_objects_each_processed_once(emulator):
         s3.put_bucket_versioning(Bucket=emulator.landing_bucket, VersioningConfiguration={"Status": "Suspended"})
     (execution,) = new_runs(emulator, before)
     assert emulator.wait_for_execution(execution["executionArn"])["status"] == "SUCCEEDED"
-    report = read_json(emulator, emulator.pipeline_bucket, f"reports/{execution['name']}/report.json")
+    report = read_json(emulator, emulator.pipeline_bucket, report_key(execution["name"]))
     assert report["reconciliation"] == {"ok": True, "problems": []}
     assert (report["objects"]["in_manifest"], report["objects"]["processed"], report["records"]["valid"]) == (2, 2, 3)
     for version, lines in ((first["VersionId"], 1), (second["VersionId"], 2)):  # each version its own output
@@ -74,7 +74,7 @@ def test_overlapping_runs_share_the_processor_ceiling_and_both_finish(emulator, 
         started.append(start_run(emulator, items, config))
     for run in started:
         assert emulator.wait_for_execution(execution_arn_of(emulator, run), timeout=300)["status"] == "SUCCEEDED"
-        report = read_json(emulator, emulator.pipeline_bucket, f"reports/{run.run_id}/report.json")
+        report = read_json(emulator, emulator.pipeline_bucket, report_key(run.run_id))
         assert report["objects"]["processed"] == 4 and report["reconciliation"]["ok"]
     assert emulator.lambdas.throttled.get(processor, 0) > throttled  # the ceiling held: invocations over it waited
 

@@ -4,6 +4,7 @@ from benchmarks.__main__ import MotoServer
 from benchmarks.ingestion import backfill, manifest_writer, sqs_batch
 from benchmarks.reduction import make_results, naive, reducer
 from benchmarks.workloads import INPUT, OUTPUT, client, small_objects
+from landfall.layout import CURATED_PREFIX, REPORTS_PREFIX
 
 
 def test_the_manifest_writer_workload_starts_one_run_from_a_realistic_batch():
@@ -22,7 +23,7 @@ def test_the_reducer_workloads_agree_on_a_generated_run(tmp_path):
     make_results(tmp_path, 300, per_file=120)  # three result files
     assert reducer(str(tmp_path)) > 0  # asserts: SUCCEEDED, every object processed
     assert naive(str(tmp_path)) > 0
-    (report,) = tmp_path.glob("reports/*/report.json")
+    (report,) = tmp_path.glob(f"{REPORTS_PREFIX}*/report.json")
     assert '"processed": 300' in report.read_text()
 
 
@@ -32,5 +33,5 @@ def test_the_small_object_workload_runs_on_the_benchmarks_own_server():
         s3.create_bucket(Bucket=INPUT)
         s3.create_bucket(Bucket=OUTPUT)
         concurrent, one_by_one = small_objects(endpoint, count=12, latency_s=0.0)  # asserts: all processed
-        assert len(s3.list_objects_v2(Bucket=OUTPUT, Prefix="curated/")["Contents"]) == 12
+        assert len(s3.list_objects_v2(Bucket=OUTPUT, Prefix=CURATED_PREFIX)["Contents"]) == 12
     assert concurrent > 0 and one_by_one > 0

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from landfall import ingestion
+from landfall.layout import manifest_key
 from landfall.models import NotificationEvent
 from landfall.observability import metrics
 from landfall.settings import ManifestWriterSettings, parse_settings
@@ -30,7 +31,7 @@ def env(s3, sfn):
 
 
 def manifest_objects(s3, response):
-    key = f"manifests/notification/{response['run_id']}.jsonl"
+    key = manifest_key("notification", response["run_id"])
     lines = s3.get_object(Bucket="pipeline", Key=key)["Body"].read().splitlines()
     return [o for line in lines for o in json.loads(line)["objects"]]
 

@@ -7,7 +7,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
 
 from landfall.jobs import default_job
-from landfall.layout import object_id
+from landfall.layout import CURATED_PREFIX, curated_key, object_id, summary_prefix
 from landfall.models import BatchInput, ManifestItem, ProcessorEvent
 from landfall.processing import TransientError, process_batch
 from landfall.settings import ProcessorSettings
@@ -46,8 +46,8 @@ def test_valid_lines_go_to_curated_partitions_as_original_bytes_and_bad_lines_to
     assert (summary.status, summary.records, summary.valid, summary.rejected) == ("processed", 4, 3, 1)
     source = object_id("landing", "raw/a.gz")
     assert summary.curated_keys == [
-        f"curated/dt=2026-11-22/hour=12/{source}.jsonl.gz",
-        f"curated/dt=2026-11-22/hour=13/{source}.jsonl.gz",
+        curated_key("dt=2026-11-22/hour=12", source),
+        curated_key("dt=2026-11-22/hour=13", source),
     ]
     hour12 = gzip.decompress(buckets.get_object(Bucket="pipeline", Key=summary.curated_keys[0])["Body"].read())
     assert hour12 == lines[0] + b"\n" + lines[3] + b"\n"
@@ -66,7 +66,7 @@ def test_reprocessing_overwrites_instead_of_duplicating(buckets, settings):
     first = run(buckets, settings, "raw/a.gz")
     second = run(buckets, settings, "raw/a.gz")
     assert first.objects[0].curated_keys == second.objects[0].curated_keys
-    listed = buckets.list_objects_v2(Bucket="pipeline", Prefix="curated/")["KeyCount"]
+    listed = buckets.list_objects_v2(Bucket="pipeline", Prefix=CURATED_PREFIX)["KeyCount"]
     assert listed == 1
 
 
@@ -133,7 +133,7 @@ def test_a_large_batch_summary_is_kept_in_s3_and_the_output_stays_small(buckets,
         buckets.put_object(Bucket="landing", Key=key, Body=gzip.compress(GOOD % (1, 2, 1)))
     summary = run(buckets, settings, *keys)
     assert len(summary.model_dump_json()) < 16 * 1024
-    assert summary.objects == [] and summary.objects_key.startswith("summaries/run-1/")
+    assert summary.objects == [] and summary.objects_key.startswith(summary_prefix("run-1"))
     spilled = buckets.get_object(Bucket="pipeline", Key=summary.objects_key)["Body"].read().splitlines()
     assert [json.loads(line)["key"] for line in spilled] == keys
     assert summary.aggregates["by_type"]["click"]["count"] == 400
@@ -158,7 +158,7 @@ def test_a_failed_object_leaves_no_partial_output_even_after_multipart_parts(buc
     buckets.put_object(Bucket="landing", Key="raw/cut.gz", Body=body[:-8])  # the trailer is missing
     (summary,) = run(buckets, settings, "raw/cut.gz").objects
     assert summary.status == "failed" and "truncated" in summary.error
-    assert buckets.list_objects_v2(Bucket="pipeline", Prefix="curated/")["KeyCount"] == 0
+    assert buckets.list_objects_v2(Bucket="pipeline", Prefix=CURATED_PREFIX)["KeyCount"] == 0
     assert buckets.list_multipart_uploads(Bucket="pipeline").get("Uploads", []) == []
 
 

@@ -7,6 +7,7 @@ import pytest
 from landfall.costs import Prices
 from landfall.jobs import default_job
 from landfall.jobs.events import EventsJob
+from landfall.layout import REPORTS_PREFIX, manifest_key, report_key, results_prefix, summary_key
 from landfall.manifests import ManifestBuilder
 from landfall.models import Counts, ManifestItem, RecordCounts, ReducerEvent, RunConfig, RunReport, S3Location
 from landfall.reduction import reduce_run
@@ -16,7 +17,7 @@ from landfall.results import CorruptResultsError
 BUCKET = "pipeline"
 RUN = "notification-0123"
 MAP_RUN = f"arn:aws:states:us-east-1:123456789012:mapRun:p/ProcessObjects:{'6f2a0a3e-3b53-4c47-b9b5-31c1c7d8c1a2'}"
-PREFIX = f"results/{RUN}/6f2a0a3e-3b53-4c47-b9b5-31c1c7d8c1a2/"
+PREFIX = f"{results_prefix(RUN)}/6f2a0a3e-3b53-4c47-b9b5-31c1c7d8c1a2/"
 
 
 def item(key, version_id=None):
@@ -98,7 +99,7 @@ def reducer_event(s3, keys, map_error=None, tolerance=10.0):
     builder = ManifestBuilder(config)
     for key in sorted(keys):
         builder.add(item(*key) if isinstance(key, tuple) else item(key))
-    location = S3Location(bucket=BUCKET, key=f"manifests/notification/{RUN}.jsonl")
+    location = S3Location(bucket=BUCKET, key=manifest_key("notification", RUN))
     builder.upload(s3, location)
     return ReducerEvent(
         run_id=RUN, source="notification", manifest=location, objects=len(keys), bytes=100 * len(keys),
@@ -147,7 +148,7 @@ def test_every_kind_of_result_file_is_read_and_reconciled(bucket):
     assert sorted(key for key, _ in redrive_objects(bucket, report)) == ["raw/c", "raw/d", "raw/e", "raw/f", "raw/g"]
     stored = json.loads(bucket.get_object(Bucket=BUCKET, Key=report.outputs.report_key)["Body"].read())
     assert stored["status"] == "PARTIAL" and stored["version"] == 2
-    markdown = bucket.get_object(Bucket=BUCKET, Key=f"reports/{RUN}/report.md")["Body"].read().decode()
+    markdown = bucket.get_object(Bucket=BUCKET, Key=report_key(RUN, "report.md"))["Body"].read().decode()
     assert "raw/d" in markdown and "States.Timeout" in markdown
 
 
@@ -182,7 +183,7 @@ def test_a_corrupt_result_file_is_a_clear_error_and_nothing_is_reported(bucket):
     )
     with pytest.raises(CorruptResultsError, match="SUCCEEDED_0.json"):
         reduce_run(reducer_event(bucket, ["raw/a"]), bucket, default_job())
-    assert "Contents" not in bucket.list_objects_v2(Bucket=BUCKET, Prefix="reports/")
+    assert "Contents" not in bucket.list_objects_v2(Bucket=BUCKET, Prefix=REPORTS_PREFIX)
 
 
 @pytest.mark.parametrize(("tolerance", "status"), [(50.0, "PARTIAL"), (49.9, "FAILED")])
@@ -197,9 +198,9 @@ def test_failed_objects_beyond_the_tolerance_fail_the_run(bucket, tolerance, sta
 
 def test_object_summaries_kept_in_s3_are_read_and_batch_aggregates_merged(bucket):
     spilled = "".join(json.dumps(summary(k) | {"aggregates": {}}) + "\n" for k in ("raw/a", "raw/b"))
-    bucket.put_object(Bucket=BUCKET, Key=f"summaries/{RUN}/batch-1.jsonl", Body=spilled.encode())
+    bucket.put_object(Bucket=BUCKET, Key=summary_key(RUN, "batch-1"), Body=spilled.encode())
     output = batch_output() | {
-        "objects_key": f"summaries/{RUN}/batch-1.jsonl",
+        "objects_key": summary_key(RUN, "batch-1"),
         "aggregates": {"by_type": {"click": {"count": 6, "sum": 12.0, "min": 1.0, "max": 3.0}}, "by_hour": {}},
     }
     put_results(bucket, {"SUCCEEDED": [([record("SUCCEEDED", ["raw/a", "raw/b"], output)], "JSONL")]})
@@ -237,7 +238,7 @@ def test_a_corrupt_json_array_file_is_a_clear_error(bucket):
     bucket.put_object(Bucket=BUCKET, Key=f"{PREFIX}SUCCEEDED_0.json", Body=b'[{"Status": "SUCCEEDED", "Output": ')
     with pytest.raises(CorruptResultsError, match="SUCCEEDED_0.json"):
         reduce_run(reducer_event(bucket, ["raw/a"]), bucket, default_job())
-    assert "Contents" not in bucket.list_objects_v2(Bucket=BUCKET, Prefix="reports/")
+    assert "Contents" not in bucket.list_objects_v2(Bucket=BUCKET, Prefix=REPORTS_PREFIX)
 
 
 def test_a_batch_whose_input_was_not_included_cannot_be_accounted_for(bucket):
@@ -262,7 +263,7 @@ def test_many_failures_are_listed_up_to_a_limit_and_all_redriven(bucket):
     assert report.objects.pending == 1200 and report.reconciliation.ok
     assert (len(report.failures), report.failures_omitted) == (1000, 200)
     assert len(redrive_objects(bucket, report)) == 1200
-    markdown = bucket.get_object(Bucket=BUCKET, Key=f"reports/{RUN}/report.md")["Body"].read().decode()
+    markdown = bucket.get_object(Bucket=BUCKET, Key=report_key(RUN, "report.md"))["Body"].read().decode()
     assert "200 more" in markdown
 
 
@@ -281,7 +282,7 @@ def test_the_report_estimates_the_runs_cost_from_what_the_processors_measured(bu
     assert (usage.express_requests, usage.state_transitions, usage.lambda_requests) == (0, 6 + 2 * 2, 4)
     assert usage.s3_gets >= 2 + 3 and usage.s3_puts >= 9 + 3
     assert report.cost.usd_per_gb == pytest.approx(report.cost.total_usd / (200 / 1e9), rel=1e-3)
-    markdown = bucket.get_object(Bucket=BUCKET, Key=f"reports/{RUN}/report.md")["Body"].read().decode()
+    markdown = bucket.get_object(Bucket=BUCKET, Key=report_key(RUN, "report.md"))["Body"].read().decode()
     assert "Estimated AWS cost" in markdown
 
 
@@ -313,12 +314,8 @@ def test_the_same_version_reported_twice_is_named(bucket):
 
 def test_aggregates_kept_in_s3_are_read(bucket):
     aggregates = {"by_type": {"click": {"count": 7, "sum": 7.0, "min": 1.0, "max": 1.0}}, "by_hour": {}}
-    bucket.put_object(
-        Bucket=BUCKET, Key=f"summaries/{RUN}/b-aggregates.jsonl", Body=json.dumps({"aggregates": aggregates})
-    )
-    output = batch_output(summary("raw/a") | {"aggregates": {}}) | {
-        "aggregates_key": f"summaries/{RUN}/b-aggregates.jsonl"
-    }
+    bucket.put_object(Bucket=BUCKET, Key=summary_key(RUN, "b-aggregates"), Body=json.dumps({"aggregates": aggregates}))
+    output = batch_output(summary("raw/a") | {"aggregates": {}}) | {"aggregates_key": summary_key(RUN, "b-aggregates")}
     put_results(bucket, {"SUCCEEDED": [([record("SUCCEEDED", ["raw/a"], output)], "JSONL")]})
     report = reduce_run(reducer_event(bucket, ["raw/a"]), bucket, default_job())
     assert report.reconciliation.ok and report.aggregates["by_type"]["click"]["count"] == 7

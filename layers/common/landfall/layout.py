@@ -31,8 +31,12 @@ def quarantine_key(run_id: str, source_id: str) -> str:
     return f"{QUARANTINE_PREFIX}{run_id}/{source_id}.jsonl"
 
 
+def summary_prefix(run_id: str) -> str:
+    return f"{SUMMARIES_PREFIX}{run_id}/"
+
+
 def summary_key(run_id: str, batch_id: str) -> str:
-    return f"{SUMMARIES_PREFIX}{run_id}/{batch_id}.jsonl"
+    return f"{summary_prefix(run_id)}{batch_id}.jsonl"
 
 
 def results_prefix(run_id: str) -> str:
