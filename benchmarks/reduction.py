@@ -18,7 +18,7 @@ from typing import Any
 from landfall.batching import item_json, manifest_line
 from landfall.jobs import default_job
 from landfall.layout import curated_key, manifest_key, quarantine_key, results_prefix
-from landfall.models import ManifestItem, ReducerEvent, RunConfig, S3Location
+from landfall.models import MESSAGE_VERSION, ManifestItem, ReducerEvent, RunConfig, S3Location
 from landfall.observability import logger
 from landfall.reduction import reduce_run
 
@@ -102,7 +102,7 @@ def _record(rng: random.Random, key: str) -> dict[str, Any]:
         for t in TYPES
     }
     obj = {
-        "version": 2,
+        "version": MESSAGE_VERSION,
         "bucket": "landing",
         "key": key,
         "status": "processed",
@@ -112,13 +112,20 @@ def _record(rng: random.Random, key: str) -> dict[str, Any]:
         "valid": 199_800,
         "rejected": 200,
         "rejected_by_reason": {"schema": 150, "invalid_json": 50},
-        "curated_keys": [curated_key(f"dt=2026-11-22/hour={h}", "0123456789abcdef01234567") for h in (12, 13)],
+        "curated": [
+            {
+                "key": curated_key("events", f"dt=2026-11-22/hour={h}", "0123456789abcdef01234567"),
+                "rows": rows,
+                "bytes": rows * 25,
+            }
+            for h, rows in ((12, 50_000), (13, 149_800))
+        ],
         "quarantine_key": quarantine_key(RUN, "0123456789abcdef01234567"),
         "s3_gets": 1,
         "s3_puts": 9,
     }
     output = {
-        "version": 2,
+        "version": MESSAGE_VERSION,
         "run_id": RUN,
         "objects": [obj],
         "duration_ms": 5200,
@@ -126,8 +133,8 @@ def _record(rng: random.Random, key: str) -> dict[str, Any]:
         "aggregates": {"by_type": by_type, "by_hour": {"2026-11-22T12": 50_000, "2026-11-22T13": 149_800}},
     }
     child_input = {
-        "BatchInput": {"version": 2, "run_id": RUN, "output_bucket": BUCKET},
-        "Items": [{"version": 2, "bucket": "landing", "key": key, "size": 64 << 20, "etag": "e"}],
+        "BatchInput": {"version": MESSAGE_VERSION, "run_id": RUN, "output_bucket": BUCKET},
+        "Items": [{"version": MESSAGE_VERSION, "bucket": "landing", "key": key, "size": 64 << 20, "etag": "e"}],
     }
     return {"ExecutionArn": f"arn:aws:states:us-east-1:123456789012:execution:p/m:{key[-12:]}",
             "Input": json.dumps(child_input), "InputDetails": {"Included": True}, "Name": key[-12:],

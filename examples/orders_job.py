@@ -2,26 +2,29 @@
 
     {"order_id": "o-1", "ts": "2026-11-22T13:05:00Z", "amount": 12.5, "currency": "EUR"}
 
-Deploy it by copying this file into the layer (`layers/common/orders_job.py`) and setting the
-template's `Job` parameter to `orders_job:OrdersJob`.
+The `Order` struct is the only declaration of a record: it validates every line, and the curated
+table `orders` (its columns, the catalog's and the README's) comes from it, with one row per
+`order_id` in the `orders_unique` view. Deploy it by copying this file into the layer
+(`layers/common/orders_job.py`) and setting the template's `Job` parameter to `orders_job:OrdersJob`.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from datetime import datetime
+from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
 
 from landfall.jobs import RecordRejected
+from landfall.partitioning import DAILY
 
 
 class Order(msgspec.Struct, gc=False):
-    order_id: str
-    ts: Annotated[datetime, msgspec.Meta(tz=True)]
-    amount: Annotated[float, msgspec.Meta(ge=0)]
-    currency: Literal["EUR", "USD", "GBP"]
+    order_id: Annotated[str, msgspec.Meta(description="the shop's order id")]
+    ts: Annotated[datetime, msgspec.Meta(tz=True, description="when the order was placed, in UTC")]
+    amount: Annotated[float, msgspec.Meta(ge=0, le=1e12, description="the order's total")]
+    currency: Annotated[Literal["EUR", "USD", "GBP"], msgspec.Meta(description="EUR, USD or GBP")]
 
 
 _decoder = msgspec.json.Decoder(Order)
@@ -29,6 +32,9 @@ _decoder = msgspec.json.Decoder(Order)
 
 class OrdersJob:
     name = "orders"
+    record_type = Order
+    partitioning = DAILY
+    record_key = "order_id"
 
     def decode_lines(self, data: bytes) -> list[Order]:
         return _decoder.decode_lines(data)
@@ -41,19 +47,20 @@ class OrdersJob:
         except (msgspec.DecodeError, UnicodeDecodeError) as error:
             raise RecordRejected("invalid_json", str(error)) from None
 
-    def fold(self, aggregate: dict[str, Any], records: list[Order]) -> list[str]:
+    def fold(self, aggregate: dict[str, Any], records: list[Order]) -> list[int]:
         revenue: defaultdict[str, float] = defaultdict(float)
         for order in records:
             revenue[order.currency] += order.amount
         for currency, amount in revenue.items():
             aggregate["revenue"][currency] = aggregate["revenue"].get(currency, 0.0) + amount
-        days = [order.ts.date().isoformat() for order in records]
-        for day, count in Counter(days).items():
-            aggregate["orders_per_day"][day] = aggregate["orders_per_day"].get(day, 0) + count
+        days, per_day = DAILY.keys([order.ts.astimezone(UTC) for order in records])
+        for day, count in per_day.items():
+            label = DAILY.path(day).removeprefix("dt=")
+            aggregate["orders_per_day"][label] = aggregate["orders_per_day"].get(label, 0) + count
         return days
 
     def partition_path(self, key: Any) -> str:
-        return f"dt={key}"
+        return DAILY.path(key)
 
     def new_aggregate(self) -> dict[str, Any]:
         return {"revenue": {}, "orders_per_day": {}}

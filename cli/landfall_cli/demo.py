@@ -10,12 +10,15 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from landfall.jobs import load_job
 from landfall.layout import CURATED_PREFIX, report_key, report_prefix
 from landfall.models import RunReport
 from landfall.report import count_rows, totals
+from landfall.schema import table_of
 from landfall_cli.local.emulator import Emulator, EmulatorTimeout, wait_for
 from landfall_cli.local.template import ParameterError, Stack, load_template
 from landfall_cli.operate import MapProgress
+from landfall_cli.query import LOCAL_DATA, export_local, print_result, query_local
 from landfall_cli.synthetic import Dataset, LandedObject, make_dataset
 from landfall_cli.target import local_state_path, write_local_state
 
@@ -34,6 +37,7 @@ class DemoOptions:
     timeout: float = 600.0
     log_dir: Path | None = None
     keep: float = 0.0  # minutes the emulator stays up afterwards, for the --local commands
+    data: Path = LOCAL_DATA  # where the table is copied for `landfall query --local`
 
 
 def dataset_from_dir(source: Path) -> Dataset:
@@ -109,6 +113,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
             _save(s3, emulator.pipeline_bucket, [r for r in reports.values() if r], options.out)
             console.print(f"report, curated output and quarantine saved to {options.out}")
         result = _summarise(console, dataset, runs, reports, time.monotonic() - started, options.source is None)
+        _query_the_table(emulator, options.data, console)
         if options.keep > 0:
             _keep_serving(emulator, options.keep, sorted(runs), console)
     return result
@@ -143,16 +148,37 @@ def _land_and_follow(
     return runs
 
 
+# the demo's look at the table: the same SQL runs on Athena (`landfall query --stack`)
+DEMO_QUERY = (
+    'SELECT dt, hour, type, count(*) AS events, round(sum(value), 2) AS "value" FROM events_unique '
+    "GROUP BY dt, hour, type ORDER BY events DESC, dt, hour, type LIMIT 10"
+)
+
+
+def _query_the_table(emulator: Emulator, data: Path, console: Console) -> None:
+    """Copy the run's table out of the emulator and query it with DuckDB, by the catalog's names."""
+    job = emulator.stack.function_environment("ProcessorFunction")["LANDFALL_JOB"]
+    table = table_of(load_job(job))
+    files = export_local(emulator.client("s3"), emulator.pipeline_bucket, table, job, data)
+    console.print(f"\nthe table {table.name} ({files} files) is copied to {data}; DuckDB says:")
+    if table.name == "events":
+        print_result(console, query_local(DEMO_QUERY, data), title=f"top type-hours in {table.unique_view}")
+    example = f"SELECT count(*) FROM {table.unique_view or table.name}"  # noqa: S608 - a hint printed, not run
+    console.print(f'query it yourself: landfall query --local "{example}"')
+
+
 def _keep_serving(emulator: Emulator, minutes: float, run_ids: list[str], console: Console) -> None:
     """Leave the emulator up for the `--local` commands; it stops by itself after `minutes`."""
     state = local_state_path()
     write_local_state(state, emulator.endpoint_url, emulator.stack.region, emulator.stack.outputs())
     example = run_ids[0] if run_ids else "RUN_ID"
+    query = "SELECT type, count(*) FROM events_unique GROUP BY type"  # noqa: S608 - a command to try, printed
     console.print(
         f"\nthe emulator stays up for {minutes:g} min at {emulator.endpoint_url} (Ctrl-C stops it). Try:\n"
         f"  landfall report {example} --local\n"
         f"  landfall redrive {example} --local --dry-run\n"
         "  landfall backfill --local --dry-run\n"
+        f'  landfall query --local "{query}"\n'
         f"  aws --endpoint-url {emulator.endpoint_url} s3 ls s3://{emulator.landing_bucket}/raw/ --recursive"
     )
     try:

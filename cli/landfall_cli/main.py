@@ -10,10 +10,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from landfall.jobs import load_job
 from landfall.manifests import StartedRun
+from landfall.schema import table_of
 from landfall_cli.backfill import Backfill, hour_prefixes, list_items
 from landfall_cli.demo import DemoOptions, run_demo
 from landfall_cli.operate import RunNotFound, follow, plan_rows, print_report, redrive, run_status
+from landfall_cli.query import LOCAL_DATA, QueryError, export_local, print_result, query_athena, query_local
 from landfall_cli.target import Target, TargetError, aws_target, local_target
 
 
@@ -36,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     _demo_options(commands.add_parser("demo", help="run the whole pipeline on the embedded emulator"))
     _backfill_options(commands.add_parser("backfill", help="process objects already landed (a prefix or a time range)"))
+    query = commands.add_parser("query", help="SQL over the curated table: Athena (--stack) or DuckDB (--local)")
+    _target_options(query)
+    query.add_argument("sql", help='e.g. "SELECT type, count(*) FROM events_unique GROUP BY type"')
+    query.add_argument(
+        "--data", type=Path, default=LOCAL_DATA, help=f"--local: the table's copy (default {LOCAL_DATA})"
+    )
     for name, text in (
         ("status", "follow a run with a progress bar until it ends"),
         ("report", "print a run's report"),
@@ -65,6 +74,7 @@ def _demo_options(demo: argparse.ArgumentParser) -> None:
     demo.add_argument("--seed", type=int, default=defaults.seed)
     demo.add_argument("--source", type=Path, help="land the files of this folder instead of synthetic ones")
     demo.add_argument("--out", type=Path, help="save the report, curated output and quarantine here")
+    demo.add_argument("--data", type=Path, default=defaults.data, help="copy the table here for landfall query --local")
     demo.add_argument("--timeout", type=float, default=defaults.timeout, help="seconds before giving up")
     demo.add_argument("--logs", type=Path, dest="log_dir", help="write each function's log to this folder")
     demo.add_argument(
@@ -81,6 +91,27 @@ def _backfill_options(backfill: argparse.ArgumentParser) -> None:
     backfill.add_argument("--until", type=_hour, help="end hour, UTC, exclusive (default: now)")
     backfill.add_argument("--objects-per-run", type=int, default=100_000, help="split larger backfills into runs")
     backfill.add_argument("--dry-run", action="store_true", help="print the plan and its cost; start nothing")
+
+
+def _query(args: argparse.Namespace, console: Console) -> int:
+    """Locally, the copy is refreshed from the emulator first when `make demo ARGS='--keep N'` runs it."""
+    if args.local:
+        try:
+            target = local_target()
+        except TargetError:
+            target = None  # the demo's copy as it is
+        if target is not None:
+            table = table_of(load_job(target.job))
+            export_local(target.s3, target.pipeline_bucket, table, target.job, args.data)
+        result = query_local(args.sql, args.data)
+    else:
+        target = aws_target(args.stack, args.region, args.profile)
+        database, workgroup = target.outputs["DatabaseName"], target.outputs["WorkGroupName"]
+        with console.status("Athena: queued…") as status:
+            result = query_athena(target.athena, args.sql, database, workgroup,
+                                  waiting=lambda state: status.update(f"Athena: {state.lower()}…"))  # fmt: skip
+    print_result(console, result)
+    return 0
 
 
 def _target(args: argparse.Namespace) -> Target:
@@ -167,10 +198,15 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo(options)
     console = Console()
     try:
+        if args.command == "query":
+            return _query(args, console)
         return _COMMANDS[args.command](args, _target(args), console)
     except (TargetError, RunNotFound) as error:
         console.print(f"[red]{error}[/red]")
         return 2
+    except QueryError as error:
+        console.print(f"[red]{error}[/red]")
+        return 1
 
 
 if __name__ == "__main__":

@@ -15,9 +15,10 @@ from typing import Any
 
 import boto3
 
+from landfall.jobs import DEFAULT_JOB
 from landfall.manifests import RunStarter
 from landfall.models import RunConfig
-from landfall.settings import ManifestWriterSettings, parse_settings
+from landfall.settings import JobSettings, ManifestWriterSettings, parse_settings
 
 LOCAL_STATE = Path(".landfall/local.json")
 
@@ -30,11 +31,13 @@ class TargetError(RuntimeError):
 class Target:
     s3: Any
     sfn: Any
+    athena: Any
     outputs: dict[str, str]
     settings: ManifestWriterSettings
     processor_memory_mb: int
     reducer_memory_mb: int
     where: str  # for messages: "stack NAME in REGION" or "the local emulator at URL"
+    job: str = DEFAULT_JOB  # the deployment's LANDFALL_JOB: its table's name and columns
 
     @property
     def state_machine_arn(self) -> str:
@@ -76,7 +79,8 @@ def local_target(path: Path | None = None) -> Target:
         ) from None
     session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=state["region"])
     clients = {
-        name: session.client(name, endpoint_url=state["endpoint_url"]) for name in ("s3", "stepfunctions", "lambda")
+        name: session.client(name, endpoint_url=state["endpoint_url"])
+        for name in ("s3", "stepfunctions", "lambda", "athena")
     }
     return _target(clients, state["outputs"], f"the local emulator at {state['endpoint_url']}")
 
@@ -89,7 +93,7 @@ def aws_target(stack: str, region: str | None = None, profile: str | None = None
     except cloudformation.exceptions.ClientError as error:
         raise TargetError(f"stack {stack}: {error}") from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
-    clients = {name: session.client(name) for name in ("s3", "stepfunctions", "lambda")}
+    clients = {name: session.client(name) for name in ("s3", "stepfunctions", "lambda", "athena")}
     return _target(clients, outputs, f"stack {stack} in {session.region_name}")
 
 
@@ -100,7 +104,8 @@ def _target(clients: dict[str, Any], outputs: dict[str, str], where: str) -> Tar
     if missing:
         raise TargetError(f"{where} lacks the outputs {sorted(missing)}: deploy this version of the template")
     writer = lambda_.get_function_configuration(FunctionName=outputs["ManifestWriterFunctionName"])
-    settings = parse_settings(ManifestWriterSettings, writer.get("Environment", {}).get("Variables", {}))
+    environment = writer.get("Environment", {}).get("Variables", {})
+    settings = parse_settings(ManifestWriterSettings, environment)
     memory = {
         name: lambda_.get_function_configuration(FunctionName=outputs[f"{name}FunctionName"])["MemorySize"]
         for name in ("Processor", "Reducer")
@@ -108,9 +113,11 @@ def _target(clients: dict[str, Any], outputs: dict[str, str], where: str) -> Tar
     return Target(
         s3=clients["s3"],
         sfn=clients["stepfunctions"],
+        athena=clients["athena"],
         outputs=outputs,
         settings=settings,
         processor_memory_mb=memory["Processor"],
         reducer_memory_mb=memory["Reducer"],
         where=where,
+        job=parse_settings(JobSettings, environment).job,
     )

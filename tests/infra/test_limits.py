@@ -33,6 +33,13 @@ def stack(**overrides: object) -> Stack:
     return Stack(TEMPLATE, parameter_overrides={name: str(value) for name, value in overrides.items()})
 
 
+def test_the_spill_storage_is_what_the_batch_size_needs_and_lambda_allows():
+    assert TEMPLATE["Mappings"]["ProcessorStorage"] == capacity.storage_mapping()
+    for mib in capacity.BATCH_MIB:
+        size = stack(MaxBatchMiB=mib).resolve(TEMPLATE["Resources"]["ProcessorFunction"]["Properties"])
+        assert 512 <= size["EphemeralStorage"]["Size"] <= 10240
+
+
 def test_the_timeout_mapping_is_what_the_measured_throughput_gives_for_every_allowed_size():
     assert TEMPLATE["Mappings"]["ProcessorTimeouts"] == capacity.timeout_mapping()
     assert PARAMETERS["ProcessorMemorySize"]["AllowedValues"] == list(capacity.MEMORY_SIZES_MB)
@@ -96,7 +103,7 @@ def test_a_childs_input_stays_under_256_kib_whatever_the_keys():
              for n in range(1000)]  # fmt: skip
     lines = [line for line in [*lines, batcher.close()] if line]
     assert len(lines) > 10
-    batch_input = {"version": 2, "run_id": "notification-" + "0" * 32, "output_bucket": "b" * 63}
+    batch_input = {"version": 3, "run_id": "notification-" + "0" * 32, "output_bucket": "b" * 63}
     for line in lines:
         child_input = {
             "BatchInput": batch_input,

@@ -19,6 +19,7 @@ from landfall.layout import (
     CURATED_PREFIX,
     MANIFESTS_PREFIX,
     QUARANTINE_PREFIX,
+    QUERY_RESULTS_PREFIX,
     REPORTS_PREFIX,
     RESULTS_PREFIX,
     SUMMARIES_PREFIX,
@@ -241,5 +242,31 @@ def test_the_event_source_mapping_is_bounded_and_reports_partial_failures():
 def test_working_files_quarantine_and_reports_expire():
     rules = {r["Prefix"]: r for r in RESOURCES["PipelineBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
              if "Prefix" in r}  # fmt: skip
-    assert set(rules) >= {MANIFESTS_PREFIX, RESULTS_PREFIX, SUMMARIES_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX}
+    assert set(rules) >= {MANIFESTS_PREFIX, RESULTS_PREFIX, SUMMARIES_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX,
+                          QUERY_RESULTS_PREFIX}  # fmt: skip
     assert CURATED_PREFIX not in rules  # the product is kept
+
+
+@pytest.mark.parametrize("key", ["", "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"])
+def test_query_results_stay_in_the_pipeline_bucket_encrypted_and_scans_are_capped(key):
+    stack = Stack(TEMPLATE, parameter_overrides={"KmsKeyArn": key})
+    configuration = stack.resolve(RESOURCES["QueryWorkGroup"]["Properties"])["WorkGroupConfiguration"]
+    results = configuration["ResultConfiguration"]
+    assert results["OutputLocation"] == f"s3://{stack.physical_name('PipelineBucket')}/{QUERY_RESULTS_PREFIX}"
+    expected = {"EncryptionOption": "SSE_KMS", "KmsKey": key} if key else {"EncryptionOption": "SSE_S3"}
+    assert results["EncryptionConfiguration"] == expected
+    assert configuration["EnforceWorkGroupConfiguration"] is True  # no query writes its results elsewhere
+    assert int(configuration["BytesScannedCutoffPerQuery"]) == TEMPLATE["Parameters"]["QueryScanLimitBytes"]["Default"]
+
+
+def test_the_catalog_function_may_change_tables_of_its_own_database_only(transformed):
+    statements = [s for name, s in _iam_statements(transformed["Resources"]) if name == "CatalogRole"]
+    glue = [s for s in statements if any(a.startswith("glue:") for a in _as_list(s["Action"]))]
+    (statement,) = glue
+    assert set(statement["Action"]) == {"glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
+                                        "glue:DeleteTable"}  # fmt: skip
+    resources = [json.dumps(r) for r in statement["Resource"]]
+    assert len(resources) == 3 and all("CatalogDatabase" in r for r in resources[1:])
+    assert not any("s3:" in a for s in statements for a in _as_list(s["Action"]))  # it reads no data
+    writers = [s for name, s in _iam_statements(transformed["Resources"]) if "s3:DeleteObject" in _as_list(s["Action"])]
+    assert [s["Resource"] for s in writers] == [{"Fn::Sub": "${PipelineBucket.Arn}/curated/*"}]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from landfall.layout import results_prefix
 from landfall.manifests import RunStarter, StartedRun, execution_arn
 from landfall.models import ManifestItem, RunConfig, Source
 from landfall_cli.local.emulator import Emulator
@@ -60,3 +61,20 @@ def read_result_file(emulator: Emulator, bucket: str, key: str) -> list[dict[str
 def manifest_keys(body: bytes) -> list[str]:
     """The keys of a manifest's (or a redrive manifest's) objects, batch after batch."""
     return [o["key"] for line in body.splitlines() if line.strip() for o in json.loads(line)["objects"]]
+
+
+def object_summaries(emulator: Emulator, run_id: str) -> list[dict[str, Any]]:
+    """Every object summary the run's processors returned, from its ResultWriter files."""
+    bucket = emulator.pipeline_bucket
+    s3 = emulator.client("s3")
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=results_prefix(run_id) + "/")["Contents"]
+    manifest = read_json(emulator, bucket, next(o["Key"] for o in listed if o["Key"].endswith("manifest.json")))
+    summaries: list[dict[str, Any]] = []
+    for entry in manifest["ResultFiles"]["SUCCEEDED"]:
+        for record in read_result_file(emulator, bucket, entry["Key"]):
+            output = json.loads(record["Output"])
+            if output.get("objects_key"):
+                summaries += read_result_file(emulator, bucket, output["objects_key"])
+            else:
+                summaries += output["objects"]
+    return summaries

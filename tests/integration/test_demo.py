@@ -7,8 +7,10 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from landfall.layout import CURATED_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX
@@ -18,12 +20,18 @@ from landfall_cli.synthetic import make_dataset
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
 
-def demo(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def landfall(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "landfall_cli.main", "demo", *args],
+        [sys.executable, "-m", "landfall_cli.main", *args],
         env={**os.environ, "COLUMNS": "250"},  # no wrapped lines to search
         capture_output=True, text=True, timeout=timeout, check=False,
     )  # fmt: skip
+
+
+def demo(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    if "--data" not in args:  # the table's copy goes to a folder of the test's, not the working directory
+        args = (*args, "--data", tempfile.mkdtemp(prefix="landfall-demo-data-"))
+    return landfall("demo", *args, timeout=timeout)
 
 
 def test_the_demo_runs_the_pipeline_and_reports_that_everything_reconciles():
@@ -43,16 +51,22 @@ def test_the_demo_lands_a_users_files_and_saves_the_outputs(tmp_path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(obj.body)
     out = tmp_path / "out"
-    result = demo("--source", str(source), "--out", str(out))
+    data = tmp_path / "data"
+    result = demo("--source", str(source), "--out", str(out), "--data", str(data))
     assert result.returncode == 0, result.stdout + result.stderr
     (report_path,) = out.glob(f"{REPORTS_PREFIX}*/report.json")
     report = json.loads(report_path.read_text())
     assert report["records"]["read"] == dataset.records
     assert report["records"]["rejected"] == dataset.bad
-    curated = sum(len(gzip.decompress(p.read_bytes()).splitlines()) for p in out.glob(f"{CURATED_PREFIX}**/*.jsonl.gz"))
-    assert curated == dataset.records - dataset.bad
+    curated = sum(pq.read_metadata(p).num_rows for p in out.glob(f"{CURATED_PREFIX}**/*.parquet"))
+    assert curated == report["records"]["written"] == dataset.records - dataset.bad
     quarantined = sum(len(p.read_text().splitlines()) for p in out.glob(f"{QUARANTINE_PREFIX}**/*.jsonl"))
     assert quarantined == dataset.bad
+    assert "top type-hours in events_unique" in result.stdout  # the demo's DuckDB query of the table
+    counted = landfall("query", "--local", "--data", str(data), "SELECT count(*) AS n FROM events", timeout=60)
+    assert counted.returncode == 0 and f"│ {dataset.records - dataset.bad} " in counted.stdout, counted.stdout
+    rejected = landfall("query", "--local", "--data", str(data), "SELECT count(*) FROM quarantine", timeout=60)
+    assert f"│ {dataset.bad} " in rejected.stdout, rejected.stdout
 
 
 def test_the_demo_fails_when_the_source_is_empty(tmp_path: Path):
@@ -81,7 +95,8 @@ def test_the_kept_emulator_serves_the_local_commands_then_stops_by_itself(tmp_pa
     state = tmp_path / "local.json"
     env = {**os.environ, "COLUMNS": "250", "LANDFALL_LOCAL_STATE": str(state)}
     process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "landfall_cli.main", "demo", "--objects", "2", "--records", "20", "--keep", "0.2"],
+        [sys.executable, "-m", "landfall_cli.main", "demo", "--objects", "2", "--records", "20", "--keep", "0.2",
+         "--data", str(tmp_path / "data")],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:

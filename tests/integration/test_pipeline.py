@@ -7,11 +7,19 @@ import json
 
 import pytest
 
-from landfall.layout import CURATED_PREFIX, report_key, results_prefix
+from landfall.layout import report_key, results_prefix
 from landfall.models import ManifestItem, RunConfig
 from landfall_cli.local import map_children
 from landfall_cli.synthetic import make_dataset
-from tests.integration.conftest import execution_arn_of, manifest_keys, read_json, read_result_file, start_run
+from tests.integration.conftest import (
+    execution_arn_of,
+    manifest_keys,
+    object_summaries,
+    read_json,
+    read_result_file,
+    start_run,
+)
+from tests.tables import parquet_rows
 
 pytestmark = pytest.mark.emulator
 
@@ -61,12 +69,10 @@ def test_landed_objects_are_processed_by_themselves_and_everything_reconciles(em
     assert report["records"]["rejected"] == dataset.bad
     assert sum(t["count"] for t in report["aggregates"]["by_type"].values()) == dataset.records - dataset.bad
 
-    curated = s3.list_objects_v2(Bucket=emulator.pipeline_bucket, Prefix=CURATED_PREFIX)["Contents"]
-    curated_lines = sum(
-        len(gzip.decompress(s3.get_object(Bucket=emulator.pipeline_bucket, Key=o["Key"])["Body"].read()).splitlines())
-        for o in curated
-    )
-    assert curated_lines >= dataset.records - dataset.bad
+    files = [file for obj in object_summaries(emulator, execution["name"]) for file in obj["curated"]]
+    rows = parquet_rows(s3, emulator.pipeline_bucket, [file["key"] for file in files])
+    assert len(rows) == sum(file["rows"] for file in files) == report["records"]["written"]
+    assert len(rows) == dataset.records - dataset.bad
 
 
 def test_bad_records_are_quarantined_with_line_and_reason(emulator):
@@ -79,6 +85,7 @@ def test_bad_records_are_quarantined_with_line_and_reason(emulator):
         "read": 5,
         "valid": 2,
         "rejected": 3,
+        "written": 2,
         "rejected_by_reason": None,
     }
     assert report["records"]["rejected_by_reason"] == {"invalid_json": 1, "schema": 1, "invalid_utf8": 1}

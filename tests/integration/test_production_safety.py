@@ -18,6 +18,7 @@ from landfall.models import ManifestItem, RunConfig
 from landfall_cli.local import map_children
 from landfall_cli.local.emulator import Emulator, wait_for
 from tests.integration.conftest import execution_arn_of, read_json, start_run
+from tests.tables import parquet_rows
 
 pytestmark = pytest.mark.emulator
 
@@ -45,10 +46,10 @@ def test_two_versions_of_one_key_are_two_objects_each_processed_once(emulator):
     report = read_json(emulator, emulator.pipeline_bucket, report_key(execution["name"]))
     assert report["reconciliation"] == {"ok": True, "problems": []}
     assert (report["objects"]["in_manifest"], report["objects"]["processed"], report["records"]["valid"]) == (2, 2, 3)
-    for version, lines in ((first["VersionId"], 1), (second["VersionId"], 2)):  # each version its own output
-        curated = curated_key("dt=2026-11-22/hour=13", object_id(emulator.landing_bucket, key, version))
-        body = s3.get_object(Bucket=emulator.pipeline_bucket, Key=curated)["Body"].read()
-        assert len(gzip.decompress(body).splitlines()) == lines
+    for version, ids in ((first["VersionId"], ["a"]), (second["VersionId"], ["b", "c"])):  # each its own file
+        curated = curated_key("events", "dt=2026-11-22/hour=13", object_id(emulator.landing_bucket, key, version))
+        rows = parquet_rows(s3, emulator.pipeline_bucket, [curated])
+        assert [(r["event_id"], r["source_version_id"]) for r in rows] == [(i, version) for i in ids]
 
 
 def test_overlapping_runs_share_the_processor_ceiling_and_both_finish(emulator, monkeypatch):

@@ -39,4 +39,7 @@ def test_the_example_job_runs_through_the_processor(s3):
         "revenue": {"EUR": 20.0, "USD": 3.0},
         "orders_per_day": {"2026-11-22": 2, "2026-11-23": 1},
     }
-    assert [key.split("/")[1] for key in obj.curated_keys] == ["dt=2026-11-22", "dt=2026-11-23"]
+    assert [(file.key.split("/")[1:3], file.rows) for file in obj.curated] == [
+        (["orders", "dt=2026-11-22"], 2),
+        (["orders", "dt=2026-11-23"], 1),
+    ]

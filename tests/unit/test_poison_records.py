@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 
 from landfall.jobs import RecordRejected, default_job
 from landfall.jobs.events import EventsJob
-from landfall.models import BatchInput, ManifestItem, ProcessorEvent
+from landfall.models import BatchInput, CuratedFile, ManifestItem, ProcessorEvent
 from landfall.processing import process_batch
 from landfall.settings import ProcessorSettings
+from tests.tables import parquet_rows
 
 VALID = b'{"event_id":"v%d","ts":"2026-11-22T13:%02d:00Z","type":"click","value":%d}'
 
@@ -68,12 +69,9 @@ def run_batch(s3, objects: dict[str, bytes], job=None):
     return process_batch(event_, s3, ProcessorSettings(), job or default_job())
 
 
-def curated_lines(s3, keys: list[str]) -> list[bytes]:
-    return [
-        line
-        for key in keys
-        for line in gzip.decompress(s3.get_object(Bucket="pipeline", Key=key)["Body"].read()).splitlines()
-    ]
+def curated_lines(s3, files: list[CuratedFile]) -> list[int]:
+    """The line numbers of the rows in the curated files (read with pyarrow)."""
+    return [row["source_line"] for row in parquet_rows(s3, "pipeline", [file.key for file in files])]
 
 
 def quarantined(s3, key: str | None) -> list[dict]:
@@ -100,8 +98,8 @@ def test_every_known_hostile_shape_costs_only_its_line_and_innocent_objects_are_
         (2 * n + 2, reason) for n, reason in enumerate(HOSTILE.values())
     ]
     assert all(entry["detail"] for entry in entries)
-    kept = curated_lines(landing, hostile.curated_keys)
-    assert sorted(kept) == sorted(line for line in lines if line not in HOSTILE)
+    kept = curated_lines(landing, hostile.curated)
+    assert sorted(kept) == [n for n, line in enumerate(lines, start=1) if line not in HOSTILE]
     assert summary.aggregates["by_type"]["click"]["count"] == expected_valid + 10
 
 
@@ -177,8 +175,8 @@ def test_arbitrary_lines_mixed_into_valid_objects_never_lose_a_record(landing, f
     valid = [line for kind, line in lines if kind == "valid"]
     others = [line for kind, line in lines if kind == "other" and line.strip(JSON_SPACE)]  # blank: not records
     assert (obj.valid, obj.rejected, obj.records) == (len(valid), len(others), len(valid) + len(others))
-    kept = [line for line in curated_lines(landing, obj.curated_keys) if line.strip()]  # blank lines may stay
-    assert sorted(kept) == sorted(valid)
+    kept = curated_lines(landing, obj.curated)
+    assert sorted(kept) == [n for n, (kind, _) in enumerate(lines, start=1) if kind == "valid"]
     numbers = [entry["line"] for entry in quarantined(landing, obj.quarantine_key)]
     expected = [n for n, (kind, line) in enumerate(lines, start=1) if kind == "other" and line.strip(JSON_SPACE)]
     assert numbers == expected

@@ -1,6 +1,7 @@
 import gzip
 import json
 import os
+from datetime import UTC, datetime
 
 import pytest
 from botocore.awsrequest import AWSRequest
@@ -11,6 +12,7 @@ from landfall.layout import CURATED_PREFIX, curated_key, object_id, summary_pref
 from landfall.models import BatchInput, ManifestItem, ProcessorEvent
 from landfall.processing import TransientError, process_batch
 from landfall.settings import ProcessorSettings
+from tests.tables import parquet_rows
 
 GOOD = b'{"event_id":"e%d","ts":"2026-11-22T1%d:00:00Z","type":"click","value":%d}'
 
@@ -39,18 +41,22 @@ def run(s3, settings, *keys):
     return process_batch(event(*keys), s3, settings, default_job())
 
 
-def test_valid_lines_go_to_curated_partitions_as_original_bytes_and_bad_lines_to_quarantine(buckets, settings):
+def test_valid_records_go_to_parquet_partitions_with_their_lineage_and_bad_lines_to_quarantine(buckets, settings):
     lines = [GOOD % (1, 2, 1), GOOD % (2, 3, 2), b"{broken", GOOD % (3, 2, 3)]
     buckets.put_object(Bucket="landing", Key="raw/a.gz", Body=gzip.compress(b"\n".join(lines)))
     (summary,) = run(buckets, settings, "raw/a.gz").objects
     assert (summary.status, summary.records, summary.valid, summary.rejected) == ("processed", 4, 3, 1)
     source = object_id("landing", "raw/a.gz")
-    assert summary.curated_keys == [
-        curated_key("dt=2026-11-22/hour=12", source),
-        curated_key("dt=2026-11-22/hour=13", source),
+    assert [(f.key, f.rows) for f in summary.curated] == [
+        (curated_key("events", "dt=2026-11-22/hour=12", source), 2),
+        (curated_key("events", "dt=2026-11-22/hour=13", source), 1),
     ]
-    hour12 = gzip.decompress(buckets.get_object(Bucket="pipeline", Key=summary.curated_keys[0])["Body"].read())
-    assert hour12 == lines[0] + b"\n" + lines[3] + b"\n"
+    hour12 = parquet_rows(buckets, "pipeline", [summary.curated[0].key])
+    assert [(r["event_id"], r["ts"], r["value"], r["source_key"], r["source_line"]) for r in hour12] == [
+        ("e1", datetime(2026, 11, 22, 12, tzinfo=UTC), 1.0, "raw/a.gz", 1),
+        ("e3", datetime(2026, 11, 22, 12, tzinfo=UTC), 3.0, "raw/a.gz", 4),
+    ]
+    assert {r["source_bucket"] for r in hour12} == {"landing"} and {r["source_version_id"] for r in hour12} == {None}
     quarantined = buckets.get_object(Bucket="pipeline", Key=summary.quarantine_key)["Body"].read().splitlines()
     entry = json.loads(quarantined[0])
     assert (entry["source_key"], entry["line"], entry["reason"], entry["raw"]) == (
@@ -65,9 +71,10 @@ def test_reprocessing_overwrites_instead_of_duplicating(buckets, settings):
     buckets.put_object(Bucket="landing", Key="raw/a.gz", Body=gzip.compress(GOOD % (1, 2, 1)))
     first = run(buckets, settings, "raw/a.gz")
     second = run(buckets, settings, "raw/a.gz")
-    assert first.objects[0].curated_keys == second.objects[0].curated_keys
+    assert first.objects[0].curated == second.objects[0].curated
     listed = buckets.list_objects_v2(Bucket="pipeline", Prefix=CURATED_PREFIX)["KeyCount"]
     assert listed == 1
+    assert len(parquet_rows(buckets, "pipeline", [first.objects[0].curated[0].key])) == 1
 
 
 def test_permanent_problems_fail_the_object_not_the_batch(buckets, settings):
@@ -107,8 +114,9 @@ def test_an_object_without_record_delimiters_is_split_and_reported(buckets, sett
     buckets.put_object(Bucket="landing", Key="raw/undelimited.gz", Body=gzip.compress(b"".join(records)))
     (summary,) = run(buckets, settings, "raw/undelimited.gz").objects
     assert (summary.framing, summary.valid, summary.rejected) == ("concatenated", 31, 0)
-    curated = gzip.decompress(buckets.get_object(Bucket="pipeline", Key=summary.curated_keys[0])["Body"].read())
-    assert curated.splitlines() == records
+    rows = parquet_rows(buckets, "pipeline", [summary.curated[0].key])
+    assert [r["event_id"] for r in rows] == [f"e{n}" for n in range(30)] + ["s"]
+    assert rows[-1]["props"] == '{"q":"}{"}'  # the JSON text as it came
 
 
 def test_a_line_over_the_limit_is_quarantined_cut(buckets, settings):

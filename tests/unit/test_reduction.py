@@ -26,10 +26,12 @@ def item(key, version_id=None):
 
 def summary(key, valid=3, rejected=1, status="processed", error=None, version_id=None):
     return {
-        "version": 2, "bucket": "landing", "key": key, "version_id": version_id, "status": status, "error": error,
+        "version": 3, "bucket": "landing", "key": key, "version_id": version_id, "status": status, "error": error,
         "bytes_read": 100, "records": valid + rejected if status == "processed" else 0,
         "valid": valid if status == "processed" else 0, "rejected": rejected if status == "processed" else 0,
         "rejected_by_reason": {"schema": rejected} if status == "processed" and rejected else {},
+        "curated": [{"key": f"curated/events/dt=2026-11-22/hour=13/{key}.parquet", "rows": valid, "bytes": 9}]
+        if status == "processed" and valid else [],
         "aggregates": {"by_type": {"click": {"count": valid, "sum": 2.0 * valid, "min": 1.0, "max": 3.0}},
                        "by_hour": {"2026-11-22T13": valid}} if status == "processed" else {},
     }  # fmt: skip
@@ -38,7 +40,7 @@ def summary(key, valid=3, rejected=1, status="processed", error=None, version_id
 def child_input(*keys):
     items = [item(*k) if isinstance(k, tuple) else item(k) for k in keys]
     return {
-        "BatchInput": {"version": 2, "run_id": RUN, "output_bucket": BUCKET},
+        "BatchInput": {"version": 3, "run_id": RUN, "output_bucket": BUCKET},
         "Items": [i.model_dump() for i in items],
     }
 
@@ -73,7 +75,7 @@ def batch_output(*summaries):
     for each in summaries:
         aggregates = default_job().merge(aggregates, each.get("aggregates", {}))
     objects = [each | {"aggregates": {}} for each in summaries]
-    return {"version": 2, "run_id": RUN, "objects": objects, "aggregates": aggregates, "duration_ms": 5}
+    return {"version": 3, "run_id": RUN, "objects": objects, "aggregates": aggregates, "duration_ms": 5}
 
 
 def put_results(s3, files):
@@ -147,7 +149,7 @@ def test_every_kind_of_result_file_is_read_and_reconciled(bucket):
     }
     assert sorted(key for key, _ in redrive_objects(bucket, report)) == ["raw/c", "raw/d", "raw/e", "raw/f", "raw/g"]
     stored = json.loads(bucket.get_object(Bucket=BUCKET, Key=report.outputs.report_key)["Body"].read())
-    assert stored["status"] == "PARTIAL" and stored["version"] == 2
+    assert stored["status"] == "PARTIAL" and stored["version"] == 3
     markdown = bucket.get_object(Bucket=BUCKET, Key=report_key(RUN, "report.md"))["Body"].read().decode()
     assert "raw/d" in markdown and "States.Timeout" in markdown
 

@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from landfall_cli.local import map_children, moto_compat
+from landfall_cli.local import custom_resources, map_children, moto_compat
 from landfall_cli.local.lambda_runtime import FunctionSpec, LambdaRuntime
 from landfall_cli.local.sqs_event_source import SqsEventSource
 from landfall_cli.local.template import NO_VALUE, PROJECT_ROOT, Stack, load_template
@@ -195,6 +195,7 @@ class Emulator:
                 type=self.stack.resources[logical_id]["Properties"].get("Type", "STANDARD"),
             )
         self._create_buckets()
+        self._create_catalog()
         for source in self.event_sources:
             source.start()
         # Setting the notification sent an s3:TestEvent: let it pass before counting notifications.
@@ -226,6 +227,26 @@ class Emulator:
                 s3.put_bucket_notification_configuration(
                     Bucket=name, NotificationConfiguration=self._notification(stack.resolve(notification))
                 )
+
+    def _create_catalog(self) -> None:
+        """The Glue databases and Athena workgroups, then the custom resources that fill the catalog."""
+        stack = self.stack
+        for logical_id in stack.of_type("AWS::Glue::Database"):
+            database = stack.resolve(stack.resources[logical_id]["Properties"]["DatabaseInput"])
+            self.client("glue").create_database(DatabaseInput=database)
+        for logical_id in stack.of_type("AWS::Athena::WorkGroup"):
+            props = stack.resolve(stack.resources[logical_id]["Properties"])
+            configuration = props.get("WorkGroupConfiguration", {})
+            if "BytesScannedCutoffPerQuery" in configuration:  # a parameter: text in the template
+                configuration["BytesScannedCutoffPerQuery"] = int(configuration["BytesScannedCutoffPerQuery"])
+            self.client("athena").create_work_group(
+                Name=props["Name"], Description=props.get("Description", ""), Configuration=configuration
+            )
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=custom_resources.RESPONSES_BUCKET)
+        for logical_id, resource in stack.resources.items():
+            if resource["Type"].startswith("Custom::"):
+                custom_resources.run(stack, s3, self.lambdas.invoke, logical_id)
 
     @staticmethod
     def _notification(config: dict[str, Any]) -> dict[str, Any]:

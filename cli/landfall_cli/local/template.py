@@ -91,6 +91,7 @@ class Stack:
         for key, value in self.parameters.items():
             check_parameter(key, specs[key], value)
         self.resources: dict[str, Any] = self.template["Resources"]
+        self.custom_resources: dict[str, tuple[str, dict[str, str]]] = {}  # created: (physical id, Data)
         self.stack_id = f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/{self.name}/{self._uuid()}"
 
     def _uuid(self) -> str:
@@ -110,9 +111,12 @@ class Stack:
             "AWS::SNS::Topic": "TopicName",
             "AWS::CloudWatch::Dashboard": "DashboardName",
             "AWS::Kinesis::Stream": "Name",
+            "AWS::Athena::WorkGroup": "Name",
         }.get(resource["Type"])
         if explicit and explicit in props:
             return str(self.resolve(props[explicit]))
+        if resource["Type"] == "AWS::Glue::Database":
+            return str(self.resolve(props["DatabaseInput"]["Name"]))
         # as CloudFormation names what the template does not: stack and logical id, cut to fit every service
         return f"{self.name[:30]}-{logical_id[:30]}"
 
@@ -148,9 +152,18 @@ class Stack:
             return self.arn(name)
         if kind == "AWS::SQS::Queue":
             return f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{self.physical_name(name)}"
+        if kind.startswith("Custom::"):
+            return self._custom(name)[0]
         return self.physical_name(name)
 
+    def _custom(self, logical_id: str) -> tuple[str, dict[str, str]]:
+        if logical_id not in self.custom_resources:
+            raise KeyError(f"the custom resource {logical_id} was not created")
+        return self.custom_resources[logical_id]
+
     def get_att(self, logical_id: str, attribute: str) -> str:
+        if self.resources[logical_id]["Type"].startswith("Custom::"):
+            return self._custom(logical_id)[1][attribute]
         if attribute == "Arn":
             return self.arn(logical_id)
         if attribute in ("Name", "QueueName"):

@@ -33,9 +33,12 @@ class Tally:
     read: int = 0
     valid: int = 0
     rejected: int = 0
+    written: int = 0  # rows in the curated table's files
+    curated_bytes: int = 0
     by_reason: dict[str, int] = field(default_factory=dict)
 
-    def add_processed(self, obj: ObjectSummary) -> None:
+    def add_processed(self, obj: ObjectSummary) -> int:
+        """Count a processed object; returns the rows it wrote to the table."""
         self.processed += 1
         self.without_delimiters += obj.framing == "concatenated"
         self.bytes_read += obj.bytes_read
@@ -44,6 +47,10 @@ class Tally:
         self.rejected += obj.rejected
         for reason, n in obj.rejected_by_reason.items():
             self.by_reason[reason] = self.by_reason.get(reason, 0) + n
+        written = sum(file.rows for file in obj.curated)
+        self.written += written
+        self.curated_bytes += sum(file.bytes for file in obj.curated)
+        return written
 
 
 class ResultAccumulator:
@@ -80,11 +87,13 @@ class ResultAccumulator:
             return
         if not self.ledger.account(obj.bucket, obj.key, obj.version_id, Outcome.PROCESSED):
             return
-        self.tally.add_processed(obj)
+        written = self.tally.add_processed(obj)
         if obj.records != obj.valid + obj.rejected:
             self.ledger.problems.append(
                 f"{obj.url}: {obj.records} records read but {obj.valid} valid + {obj.rejected} rejected"
             )
+        if written != obj.valid:
+            self.ledger.problems.append(f"{obj.url}: {obj.valid} valid records but {written} rows written")
 
     def _unfinished(self, record: ResultRecord) -> None:
         """A failed (or timed-out, aborted) batch, or one never started: its objects from its input."""

@@ -10,6 +10,7 @@ REPORTS_PREFIX = "reports/"
 RESULTS_PREFIX = "results/"
 SUMMARIES_PREFIX = "summaries/"
 MANIFESTS_PREFIX = "manifests/"
+QUERY_RESULTS_PREFIX = "athena-results/"  # the Athena workgroup's (template.yaml)
 
 
 def object_url(bucket: str, key: str, version_id: str | None = None) -> str:
@@ -23,8 +24,14 @@ def object_id(bucket: str, key: str, version_id: str | None = None) -> str:
     return digest[:24]
 
 
-def curated_key(partition: str, source_id: str) -> str:
-    return f"{CURATED_PREFIX}{partition}/{source_id}.jsonl.gz"
+def curated_prefix(table: str) -> str:
+    """Where a table's files are: its catalog location."""
+    return f"{CURATED_PREFIX}{table}/"
+
+
+def curated_key(table: str, partition: str, source_id: str) -> str:
+    """One file per object version and partition: processing the object again overwrites it."""
+    return f"{curated_prefix(table)}{partition}/{source_id}.parquet"
 
 
 def quarantine_key(run_id: str, source_id: str) -> str:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from landfall.costs import CostEstimate
 from landfall.layout import object_url
 
-MESSAGE_VERSION = 2  # 2: manifests of batches, object versions, batches cut by bytes of objects
+MESSAGE_VERSION = 3  # 2: manifests of batches, object versions; 3: curated Parquet files with their rows
 
 Source = Literal["notification", "backfill", "redrive"]
 RunStatus = Literal["SUCCEEDED", "PARTIAL", "FAILED"]
@@ -115,6 +115,14 @@ class ProcessorEvent(BaseModel):
     items: list[ManifestItem] = Field(alias="Items")
 
 
+class CuratedFile(BaseModel):
+    """One Parquet file of the curated table: an object's rows in one partition."""
+
+    key: str
+    rows: int
+    bytes: int
+
+
 class ObjectSummary(Message):
     bucket: str
     key: str
@@ -129,7 +137,7 @@ class ObjectSummary(Message):
     rejected: int = 0
     rejected_by_reason: dict[str, int] = Field(default_factory=dict)
     aggregates: dict[str, Any] = Field(default_factory=dict)
-    curated_keys: list[str] = Field(default_factory=list)
+    curated: list[CuratedFile] = Field(default_factory=list)
     quarantine_key: str | None = None
     s3_gets: int = 0  # requests this object cost, for the run's cost
     s3_puts: int = 0
@@ -180,6 +188,7 @@ class RecordCounts(BaseModel):
     read: int = Field(0, title="records")
     valid: int = Field(0, title="valid")
     rejected: int = Field(0, title="rejected")
+    written: int = Field(0, title="rows written")  # to the curated table; equal to valid
     rejected_by_reason: dict[str, int] = Field(default_factory=dict)
 
 

@@ -2,86 +2,61 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass
 
-import msgspec
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from landfall.columnar import Source
 from landfall.compression import UnreadableObjectError, inflate
+from landfall.curated import Budget, CuratedOutput
 from landfall.jobs import Job
-from landfall.layout import curated_key, object_id, object_url, quarantine_key, summary_key
+from landfall.layout import object_id, object_url, quarantine_key, summary_key
 from landfall.models import BatchInput, BatchSummary, ManifestItem, ObjectSummary, ProcessorEvent
 from landfall.observability import logger, metrics
+from landfall.quarantine import entry_line
 from landfall.records import Decoded, Rejection, batches, decode_and_fold
+from landfall.schema import table_of
 from landfall.settings import ProcessorSettings
 from landfall.streaming import Block, LongLine, ObjectSource, iter_blocks, read_ahead
-from landfall.writers import Background, GzipS3Writer, S3ObjectWriter
+from landfall.writers import Background, S3ObjectWriter
 
 # S3 errors that no retry can fix: the object is recorded as failed and the batch goes on.
 PERMANENT_S3_ERRORS = frozenset({"NoSuchKey", "NoSuchVersion", "404", "AccessDenied", "403", "InvalidObjectState"})
 # S3 errors that a retry fixes: raised as TransientError, which the state machine retries with backoff.
 TRANSIENT_S3_ERRORS = frozenset({"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "503", "500"})
-_QUARANTINE_RAW_LIMIT = 64 * 1024
 
 
 class TransientError(RuntimeError):
     """A failure a retry can fix; its name is in the state machine's Retry list."""
 
 
-def _quarantine_entry(item: ManifestItem, rejection: Rejection, truncated: bool) -> bytes:
-    entry: dict[str, Any] = {
-        "source_bucket": item.bucket,
-        "source_key": item.key,
-        "source_version_id": item.version_id,
-        "line": rejection.line,
-        "reason": rejection.reason,
-        "detail": rejection.detail,
-    }
-    raw = rejection.data[:_QUARANTINE_RAW_LIMIT]
-    try:
-        entry["raw"] = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        entry["raw_base64"] = base64.b64encode(raw).decode("ascii")
-    if truncated or len(rejection.data) > _QUARANTINE_RAW_LIMIT:
-        entry["raw_truncated"] = True
-    return msgspec.json.encode(entry) + b"\n"
-
-
 class _ObjectRun:
     """The outputs and counts of one object while it streams."""
 
-    def __init__(self, item: ManifestItem, batch: BatchInput, s3_client, job: Job, threaded: bool = True) -> None:
-        self.item, self.batch, self.s3, self.job, self.threaded = item, batch, s3_client, job, threaded
+    def __init__(self, item: ManifestItem, batch: BatchInput, s3_client, job: Job, context: _BatchContext) -> None:
+        self.item, self.batch, self.s3, self.job = item, batch, s3_client, job
+        self.source = Source(item.bucket, item.key, item.version_id)
         self.source_id = object_id(item.bucket, item.key, item.version_id)
         self.summary = ObjectSummary(bucket=item.bucket, key=item.key, version_id=item.version_id, status="processed")
         self.aggregate = job.new_aggregate()
-        self.output = Background(threaded=threaded)  # compression and small writes
-        self.uploads = Background(backlog=1, threaded=threaded)  # multipart parts, while the next compresses
-        self.partitions: dict[str, GzipS3Writer] = {}
+        # multipart parts go on the wire while the next is made; a small object's inline
+        self.uploads = Background(backlog=1, threaded=item.size > context.settings.small_object_bytes)
+        self.curated = CuratedOutput(s3_client, batch.output_bucket, table_of(job), self.source_id, context.budget,
+                                     uploads=self.uploads, spill_dir=context.settings.spill_dir)  # fmt: skip
         self.quarantine: S3ObjectWriter | None = None
 
-    def _writer_at(self, partition: str) -> GzipS3Writer:
-        writer = self.partitions.get(partition)
-        if writer is None:
-            path = curated_key(partition, self.source_id)
-            writer = self.partitions[partition] = GzipS3Writer(
-                self.s3, self.batch.output_bucket, path, uploads=self.uploads
-            )
-        return writer
-
     def add_decoded(self, decoded: Decoded) -> None:
-        """Merge what a message of blocks decoded to: its aggregate, its lines by partition, its rejections."""
+        """Merge what a message of blocks decoded to: its aggregate, its rows by partition, its rejections."""
         self.aggregate = self.job.merge(self.aggregate, decoded.aggregate)
         self.summary.valid += decoded.valid
-        for partition, data in decoded.partitions:
-            self.output.submit(self._writer_at(partition).write, data)
+        for partition, rows in decoded.partitions:
+            self.curated.add(partition, rows)
         self.reject(decoded.rejections)
 
     def reject(self, rejections: list[Rejection], truncated: bool = False) -> None:
@@ -94,32 +69,26 @@ class _ObjectRun:
         if self.quarantine is None:
             summary.quarantine_key = quarantine_key(self.batch.run_id, self.source_id)
             self.quarantine = S3ObjectWriter(self.s3, self.batch.output_bucket, summary.quarantine_key)
-        body = b"".join(_quarantine_entry(self.item, r, truncated) for r in rejections)
-        self.output.submit(self.quarantine.write, body)
-
-    def writers(self) -> list[S3ObjectWriter]:
-        return [*self.partitions.values(), *([self.quarantine] if self.quarantine else [])]
+        source = (self.item.bucket, self.item.key, self.item.version_id)
+        self.quarantine.write(b"".join(entry_line(self.batch.run_id, source, r, truncated) for r in rejections))
 
     def finish(self, source: ObjectSource) -> ObjectSummary:
-        self.output.drain()
-        for writer in sorted(self.partitions.values(), key=lambda w: w.key):
-            writer.close()
-            self.summary.curated_keys.append(writer.key)
+        self.summary.curated = self.curated.finish()
         if self.quarantine is not None:
             self.quarantine.close()
         self.summary.records = self.summary.valid + self.summary.rejected
         self.summary.aggregates = self.aggregate
         self.summary.bytes_read = source.bytes_read
         self.summary.s3_gets = source.requests  # one GET, unless the object is a ZIP archive
-        self.summary.s3_puts = sum(writer.requests for writer in self.writers())
+        self.summary.s3_puts = self.curated.requests + (self.quarantine.requests if self.quarantine else 0)
         return self.summary
 
     def abandon(self) -> None:
-        """Nothing of a failed object stays visible: drop queued writes, abort multipart uploads."""
-        self.output.close()
+        """Nothing of a failed object stays visible: abort uploads, delete written files, drop spills."""
         self.uploads.close()
-        for writer in self.writers():
-            writer.abort()
+        self.curated.abort()
+        if self.quarantine is not None:
+            self.quarantine.abort()
 
 
 def _line_blocks(
@@ -133,19 +102,20 @@ def _line_blocks(
             yield block.data, block.first_line
 
 
-def process_object(
-    item: ManifestItem,
-    batch: BatchInput,
-    s3_client,
-    settings: ProcessorSettings,
-    job: Job,
-) -> ObjectSummary:
+@dataclass(frozen=True)
+class _BatchContext:
+    """What the objects of a batch share: the settings, and the memory their curated rows may hold."""
+
+    settings: ProcessorSettings
+    budget: Budget
+
+
+def process_object(item: ManifestItem, batch: BatchInput, s3_client, context: _BatchContext, job: Job) -> ObjectSummary:
     """Process one object; permanent problems make a failed summary, transient ones raise."""
-    # a small object is read and written inline: threads of its own would cost more than they save
-    run = _ObjectRun(item, batch, s3_client, job, threaded=item.size > settings.small_object_bytes)
+    run = _ObjectRun(item, batch, s3_client, job, context)
     source = ObjectSource(s3_client, item.bucket, item.key, item.version_id)
     try:
-        return _read(run, source, settings)
+        return _read(run, source, context.settings)
     except UnreadableObjectError as error:
         run.abandon()
         return _failed(item, str(error), source)
@@ -160,15 +130,15 @@ def process_object(
         raise
     finally:
         source.close()
-        run.output.close()
         run.uploads.close()
 
 
 def _read(run: _ObjectRun, source: ObjectSource, settings: ProcessorSettings) -> ObjectSummary:
     compression, inflated = inflate(source, settings.chunk_bytes)
     run.summary.compression = compression
-    if run.threaded:  # fetched and inflated on a second thread (both release the GIL) while this one decodes
-        inflated = read_ahead(inflated)
+    # a small object is read inline: a thread of its own would cost more than it saves
+    if run.item.size > settings.small_object_bytes:  # fetched and inflated on a second thread (both release
+        inflated = read_ahead(inflated)  # the GIL) while this one decodes
     try:
         framing, blocks = iter_blocks(inflated, settings.max_line_bytes, compressed=compression != "none")
         run.summary.framing = framing
@@ -198,17 +168,17 @@ def _decode_blocks(
     job = run.job
     if framing == "newline":
         for message in batches(_line_blocks(blocks, run, settings)):
-            run.add_decoded(decode_and_fold(job, message))
+            run.add_decoded(decode_and_fold(job, message, run.source))
         return
     unfinished: list[tuple[int, bytes]] = []  # records back to back: a piece of one may go on in the next block
     for data, first_line in _line_blocks(blocks, run, settings):
         if unfinished:
             first_line, piece = unfinished.pop()
             data = piece + data
-        run.add_decoded(decode_and_fold(job, [(data, first_line)], rejoin=True, unfinished=unfinished))
+        run.add_decoded(decode_and_fold(job, [(data, first_line)], run.source, rejoin=True, unfinished=unfinished))
     if unfinished:  # the object ended: the piece is what it is
         number, piece = unfinished.pop()
-        run.add_decoded(decode_and_fold(job, [(piece, number)]))
+        run.add_decoded(decode_and_fold(job, [(piece, number)], run.source))
 
 
 def _failed(item: ManifestItem, error: str, source: ObjectSource) -> ObjectSummary:
@@ -231,16 +201,17 @@ def process_batch(event: ProcessorEvent, s3_client, settings: ProcessorSettings,
     started = time.monotonic()
     batch = event.batch_input
     items = event.items
+    context = _BatchContext(settings, Budget(settings.buffer_mib << 20))
     small = [i for i, item in enumerate(items) if item.size <= settings.small_object_bytes]
     summaries: list[ObjectSummary | None] = [None] * len(items)
     if len(small) > 1:
         with ThreadPoolExecutor(max_workers=min(settings.fetch_concurrency, len(small))) as pool:
-            results = pool.map(lambda i: process_object(items[i], batch, s3_client, settings, job), small)
+            results = pool.map(lambda i: process_object(items[i], batch, s3_client, context, job), small)
             for index, summary in zip(small, results, strict=True):
                 summaries[index] = summary
     for index, item in enumerate(items):
         if summaries[index] is None:
-            summaries[index] = process_object(item, batch, s3_client, settings, job)
+            summaries[index] = process_object(item, batch, s3_client, context, job)
     done = [s for s in summaries if s is not None]
     _record_metrics(done)
     return summarise(batch, done, job, s3_client, settings, int((time.monotonic() - started) * 1000))

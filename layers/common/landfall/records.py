@@ -11,6 +11,10 @@ while decoding, folding or partitioning one record (a RecursionError for deep ne
 OverflowError for a date at the calendar's edge, a bug) rejects that record's line with a reason
 code and the exception as detail. The fast paths stay as they are; only a message whose fold
 raises is folded again record by record to find the records at fault.
+
+Valid records become rows of the job's table (`columnar.py`) a message at a time; a value that its
+column cannot hold (an integer beyond 64 bits, say) rejects its record as `unrepresentable`, found
+by halving the message, before the rest is folded.
 """
 
 from __future__ import annotations
@@ -18,10 +22,15 @@ from __future__ import annotations
 import re
 from collections.abc import Generator, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import compress
+from itertools import compress, repeat
+from operator import eq
 from typing import Any
 
+from arro3.core import RecordBatch
+
+from landfall.columnar import ConversionError, Source, to_batch
 from landfall.jobs import Job, RecordRejected
+from landfall.schema import TableSchema, table_of
 
 _RECORD_INDEX = re.compile(r"at `\$\[(\d+)\]")
 _BYTE_OFFSET = re.compile(r"\(byte (\d+)\)")
@@ -210,44 +219,117 @@ class Decoded:
 
     aggregate: dict[str, Any]
     valid: int
-    partitions: list[tuple[str, bytes]]  # (curated path, valid lines), in first-seen order
+    partitions: list[tuple[str, RecordBatch]]  # (partition path, its rows in the table's schema), first-seen order
     rejections: list[Rejection]
+
+
+_Group = tuple[str, list[Any], list[int]]  # a partition's path, its records and their line numbers
+
+
+@dataclass
+class _Rows:
+    """A message's records, their line numbers, and the segments that hold their bytes."""
+
+    records: list[Any]
+    lines: list[int]
+    segments: list[Segment]
+
+    @classmethod
+    def of(cls, segments: list[Segment]) -> _Rows:
+        records: list[Any] = []
+        lines: list[int] = []
+        for segment in segments:
+            count = len(segment.records)
+            records += segment.records
+            if segment.data.endswith(b"\n") and segment.data.count(b"\n") == count:  # a record on every line
+                lines += range(segment.first_line, segment.first_line + count)
+            else:  # blank lines, or no newline at the end
+                lines += (number for number, _ in _record_lines(segment))
+        return cls(records, lines, segments)
+
+    def line_of(self, index: int) -> bytes:
+        """The bytes of record `index`'s line (for a rejection: rare, so found by walking the segments)."""
+        for segment in self.segments:
+            if index < len(segment.records):
+                return _record_lines(segment)[index][1]
+            index -= len(segment.records)
+        raise IndexError(index)
+
+    def keep(self, kept: list[int]) -> None:
+        self.records = [self.records[i] for i in kept]
+        self.lines = [self.lines[i] for i in kept]
 
 
 def decode_and_fold(
     job: Job,
     blocks: list[tuple[bytes, int]],
+    source: Source,
     rejoin: bool = False,
     unfinished: list[tuple[int, bytes]] | None = None,
 ) -> Decoded:
-    """The processor's per-block work: decode, fold, group valid lines by partition (see decode_block
-    for `rejoin` and `unfinished`, used for objects without delimiters)."""
+    """The processor's per-block work: decode, fold, convert each partition's records to the table's
+    rows (see decode_block for `rejoin` and `unfinished`, used for objects without delimiters)."""
     rejections: list[Rejection] = []
     segments: list[Segment] = []
     for data, first_line in blocks:
         segments += (s for s in decode_block(job, data, first_line, rejections, rejoin, unfinished) if s.records)
-    if not segments:
-        return Decoded(job.new_aggregate(), 0, [], rejections)
-    records = [record for segment in segments for record in segment.records]
+    rows = _Rows.of(segments)
+    table = table_of(job)
+    while True:  # twice at most: a record no column can hold is rejected, and the others folded again
+        aggregate, groups = _fold(job, rows, rejections)
+        try:
+            partitions = [(path, to_batch(table, records, lines, source)) for path, records, lines in groups]
+        except ConversionError:
+            _reject_unrepresentable(table, rows, source, rejections)
+            continue
+        rejections.sort(key=lambda rejection: rejection.line)
+        return Decoded(aggregate, len(rows.records), partitions, rejections)
+
+
+def _fold(job: Job, rows: _Rows, rejections: list[Rejection]) -> tuple[dict[str, Any], list[_Group]]:
+    """Fold the rows' records (rejecting, and dropping from `rows`, those the job fails on) and group
+    them by partition, in first-seen order."""
     aggregate = job.new_aggregate()
+    if not rows.records:
+        return aggregate, []
     try:  # once per message: the job's per-call work is paid once
-        keys = _checked_keys(job.fold(aggregate, records), len(records))
+        keys = _checked_keys(job.fold(aggregate, rows.records), len(rows.records))
         paths = {key: job.partition_path(key) for key in dict.fromkeys(keys)}
     except Exception:  # some record makes the job fail: find it, and fold the others again
-        return _fold_each(job, segments, rejections)
-    body = b"".join(s.data if s.data.endswith(b"\n") else s.data + b"\n" for s in segments)
+        aggregate, keys, paths = _fold_each(job, rows, rejections)
     if len(paths) == 1:
-        return Decoded(aggregate, len(records), [(paths[keys[0]], body)], rejections)
-    lines = body.split(b"\n")
-    lines.pop()  # after the last newline
-    if len(lines) != len(records):  # blank lines are not records
-        lines = [line for line in lines if line.strip()]
-    partitions = []
-    for key, path in paths.items():  # first-seen order
-        selected = list(compress(lines, map(key.__eq__, keys)))
-        selected.append(b"")
-        partitions.append((path, b"\n".join(selected)))
-    return Decoded(aggregate, len(records), partitions, rejections)
+        return aggregate, [(paths[keys[0]], rows.records, rows.lines)]
+    groups = []
+    for key, path in paths.items():
+        selected = list(map(eq, repeat(key), keys))
+        groups.append((path, list(compress(rows.records, selected)), list(compress(rows.lines, selected))))
+    return aggregate, groups
+
+
+def _reject_unrepresentable(table: TableSchema, rows: _Rows, source: Source, rejections: list[Rejection]) -> None:
+    """Reject the records with a value their column cannot hold, found by halving, and drop them from `rows`."""
+    kept: list[int] = []
+    failed: list[tuple[int, str]] = []
+    _bisect(table, rows, source, range(len(rows.records)), kept, failed)
+    for index, detail in failed:
+        rejections.append(Rejection(rows.lines[index], rows.line_of(index), "unrepresentable", detail))
+    rows.keep(kept)
+
+
+def _bisect(
+    table: TableSchema, rows: _Rows, source: Source, indices: range, kept: list[int], failed: list[tuple[int, str]]
+) -> None:
+    try:
+        to_batch(table, rows.records[indices.start : indices.stop], rows.lines[indices.start : indices.stop], source)
+    except ConversionError as error:
+        if len(indices) == 1:
+            failed.append((indices.start, _utf8(str(error), _DETAIL_CHARS)))
+            return
+        middle = len(indices) // 2
+        _bisect(table, rows, source, indices[:middle], kept, failed)
+        _bisect(table, rows, source, indices[middle:], kept, failed)
+        return
+    kept += indices
 
 
 def _checked_keys(keys: Sequence[Hashable], count: int) -> Sequence[Hashable]:
@@ -262,36 +344,28 @@ def _record_lines(segment: Segment) -> list[tuple[int, bytes]]:
     return [(number, line.rstrip(b"\r")) for number, line in numbered if line.strip()]
 
 
-def _fold_each(job: Job, segments: list[Segment], rejections: list[Rejection]) -> Decoded:
+def _fold_each(job: Job, rows: _Rows, rejections: list[Rejection]) -> tuple[dict[str, Any], list[Hashable], dict]:
     """Fold record by record into throwaway aggregates to find the records the job fails on; reject
-    their lines, then fold the rest together. Only a message with such a record takes this path."""
-    good: list[Any] = []
-    good_lines: list[bytes] = []
+    their lines and drop them from `rows`, then fold the rest together: (aggregate, keys, paths).
+    Only a message with such a record takes this path."""
+    kept: list[int] = []
     paths: dict[Hashable, str | RecordRejected] = {}
-    for segment in segments:
-        for record, (number, line) in zip(segment.records, _record_lines(segment), strict=True):
-            try:
-                (key,) = _checked_keys(job.fold(job.new_aggregate(), [record]), 1)
-                if key not in paths:
-                    paths[key] = _partition_path(job, key)
-                path = paths[key]
-            except Exception as error:
-                path = RecordRejected("fold_error", _failure_detail(error))
-            if isinstance(path, RecordRejected):
-                rejections.append(Rejection(number, line, path.reason, path.detail))
-            else:
-                good.append(record)
-                good_lines.append(line)
-    rejections.sort(key=lambda rejection: rejection.line)
+    for index, record in enumerate(rows.records):
+        try:
+            (key,) = _checked_keys(job.fold(job.new_aggregate(), [record]), 1)
+            if key not in paths:
+                paths[key] = _partition_path(job, key)
+            path = paths[key]
+        except Exception as error:
+            path = RecordRejected("fold_error", _failure_detail(error))
+        if isinstance(path, RecordRejected):
+            rejections.append(Rejection(rows.lines[index], rows.line_of(index), path.reason, path.detail))
+        else:
+            kept.append(index)
+    rows.keep(kept)
     aggregate = job.new_aggregate()
-    if not good:
-        return Decoded(aggregate, 0, [], rejections)
-    keys = _checked_keys(job.fold(aggregate, good), len(good))  # each of them folded alone already
-    grouped: dict[str, list[bytes]] = {}
-    for key, line in zip(keys, good_lines, strict=True):
-        grouped.setdefault(str(paths[key]), []).append(line)
-    partitions = [(path, b"\n".join([*lines, b""])) for path, lines in grouped.items()]
-    return Decoded(aggregate, len(good), partitions, rejections)
+    keys = list(_checked_keys(job.fold(aggregate, rows.records), len(rows.records))) if rows.records else []
+    return aggregate, keys, {key: path for key, path in paths.items() if isinstance(path, str)}
 
 
 def _partition_path(job: Job, key: Hashable) -> str | RecordRejected:

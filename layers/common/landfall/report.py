@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from landfall.accumulator import ResultAccumulator, Tally
 from landfall.costs import CostEstimate
-from landfall.layout import CURATED_PREFIX, QUARANTINE_PREFIX, report_key
+from landfall.layout import QUARANTINE_PREFIX, curated_prefix, report_key
 from landfall.ledger import Ledger
 from landfall.models import (
     Counts,
@@ -40,6 +40,8 @@ def reconcile(ledger: Ledger, counts: Counts, records: RecordCounts, first_missi
         )
     if records.read != records.valid + records.rejected:
         problems.append(f"{records.read} records read but {records.valid} valid + {records.rejected} rejected")
+    if records.written != records.valid:
+        problems.append(f"{records.valid} valid records but {records.written} rows written to the table")
     return problems
 
 
@@ -92,7 +94,7 @@ def build_report(
         reconciliation=Reconciliation(ok=not problems, problems=problems),
         outputs=RunOutputs(
             bucket=event.output_bucket,
-            curated_prefix=CURATED_PREFIX,
+            curated_prefix=curated_prefix(accumulated.job.name),
             quarantine_prefix=f"{QUARANTINE_PREFIX}{event.run_id}/",
             report_key=report_key(event.run_id),
             redrive_manifest_key=redrive_key,
@@ -104,7 +106,7 @@ def build_report(
 def _counts(ledger: Ledger, tally: Tally) -> tuple[Counts, RecordCounts]:
     objects = Counts(in_manifest=ledger.objects, processed=tally.processed, failed=tally.failed,
                      pending=tally.pending, without_delimiters=tally.without_delimiters)  # fmt: skip
-    records = RecordCounts(read=tally.read, valid=tally.valid, rejected=tally.rejected,
+    records = RecordCounts(read=tally.read, valid=tally.valid, rejected=tally.rejected, written=tally.written,
                            rejected_by_reason=tally.by_reason)  # fmt: skip
     return objects, records
 

@@ -1,10 +1,9 @@
-"""Write S3 objects from streams of bytes in bounded memory, compressing off the main thread.
+"""Write S3 objects from streams of bytes in bounded memory, uploading off the main thread.
 
 `S3ObjectWriter` sends one PUT when the object is small and a multipart upload when it grows past
-`part_bytes`; nothing is visible until `close()`, and `abort()` leaves nothing behind, so a failed
-object never leaves partial output. `GzipS3Writer` compresses with ISA-L on the way. `Background`
-runs the writes on one worker thread (ISA-L releases the GIL), so compression and uploads overlap
-the decoding of the next block on a machine with a second core.
+`part_bytes`; nothing is visible until `close()`, and `abort()` leaves nothing behind (it deletes what
+was completed), so a failed object never leaves partial output. `Background` runs calls on one
+worker thread, so that a part is on the wire while the next one is made.
 """
 
 from __future__ import annotations
@@ -14,14 +13,12 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from isal import isal_zlib
-
-PART_BYTES = 5 * 1024 * 1024  # the smallest part S3 takes (but the last): memory per open partition
+PART_BYTES = 5 * 1024 * 1024  # the smallest part S3 takes (but the last)
 
 
 class S3ObjectWriter:
     """`uploads`: where parts are sent (e.g. a Background shared by an object's writers), so that
-    the next part is compressed while the last one is on the wire; inline when None."""
+    the next part is made while the last one is on the wire; inline when None."""
 
     def __init__(
         self, s3_client, bucket: str, key: str, part_bytes: int = PART_BYTES, uploads: Background | None = None
@@ -31,6 +28,7 @@ class S3ObjectWriter:
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
         self._uploads = uploads
+        self._completed = False
         self.bytes_written = 0
 
     @property
@@ -64,45 +62,27 @@ class S3ObjectWriter:
     def close(self) -> None:
         if self._upload_id is None:
             self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer))
-            return
-        if self._buffer:
-            self._upload_part()
-        if self._uploads is not None:
-            self._uploads.drain()
-        self.s3.complete_multipart_upload(
-            Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
-        )
+        else:
+            if self._buffer:
+                self._upload_part()
+            if self._uploads is not None:
+                self._uploads.drain()
+            self.s3.complete_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
+            )
+        self._buffer = bytearray()
+        self._completed = True
 
     def abort(self) -> None:
         if self._uploads is not None:
             self._uploads.close()
-        if self._upload_id is not None:
+        if self._completed:
+            self.s3.delete_object(Bucket=self.bucket, Key=self.key)
+            self._completed = False
+        elif self._upload_id is not None:
             self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
-            self._upload_id = None
+        self._upload_id = None
         self._buffer.clear()
-
-
-class GzipS3Writer(S3ObjectWriter):
-    """Gzip-compresses what it is given (ISA-L; level 1: fast, about 3.5× smaller for JSON lines)."""
-
-    def __init__(
-        self,
-        s3_client,
-        bucket: str,
-        key: str,
-        level: int = 1,
-        part_bytes: int = PART_BYTES,
-        uploads: Background | None = None,
-    ) -> None:
-        super().__init__(s3_client, bucket, key, part_bytes, uploads)
-        self._compressor = isal_zlib.compressobj(level, isal_zlib.DEFLATED, 31)
-
-    def write(self, data: bytes) -> None:
-        super().write(self._compressor.compress(data))
-
-    def close(self) -> None:
-        super().write(self._compressor.flush())
-        super().close()
 
 
 class Background:

@@ -15,6 +15,10 @@ from collections.abc import Hashable, Sequence
 from functools import cache
 from typing import Any, Protocol
 
+import msgspec
+
+from landfall.partitioning import Partitioning
+
 
 class RecordRejected(ValueError):
     """A line is not a valid record. `reason` is a short code, `detail` says why."""
@@ -26,7 +30,12 @@ class RecordRejected(ValueError):
 
 
 class Job(Protocol):
-    name: str
+    name: str  # the curated table's name too
+    # The one declaration of a record (a msgspec Struct): decoding validates with it, and the table's
+    # columns, the catalog and the README's column table are derived from it (`landfall.schema`).
+    record_type: type[msgspec.Struct]
+    partitioning: Partitioning  # how `fold`'s keys become partitions: HOURLY or DAILY event time
+    record_key: str | None  # the column the `<name>_unique` view keeps one row per (None: no view)
 
     def decode_lines(self, data: bytes) -> list[Any]:
         """Decode newline-delimited records (blank lines skipped); raise on the first bad one."""
@@ -38,7 +47,7 @@ class Job(Protocol):
         """Add records to an aggregate; return each record's partition key, in order."""
 
     def partition_path(self, key: Hashable) -> str:
-        """The curated-output prefix of a partition key, like `dt=2026-11-22/hour=13`."""
+        """The partition of a key, like `dt=2026-11-22/hour=13` (usually `self.partitioning.path(key)`)."""
 
     def new_aggregate(self) -> dict[str, Any]:
         """An empty aggregate (JSON-serialisable)."""

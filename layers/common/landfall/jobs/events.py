@@ -5,14 +5,16 @@
 
 Required: event_id (string), ts (RFC 3339 with an offset), type (one of EVENT_TYPES), value (a number
 within ±VALUE_LIMIT, so that no sum of values a run could hold overflows to infinity).
-Optional: user_id (string), props (object). Unknown fields are allowed (and kept in curated output).
+Optional: user_id (string), props (a JSON object, kept in the table as JSON text as it came).
+Unknown fields are allowed, and not in the table (the raw object keeps them).
 Aggregates: count, sum, min and max of value per type; record count per UTC hour.
-Partitions: the event's UTC date and hour.
+Partitions: the event's UTC date and hour. One row per event_id in the `events_unique` view.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import re
+from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -21,52 +23,39 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from landfall.jobs import RecordRejected
+from landfall.partitioning import HOURLY
 
 EventType = Literal[
     "page_view", "click", "add_to_cart", "purchase", "search",
     "signup", "login", "logout", "share", "error",
 ]  # fmt: skip
 
-
-class _AnyObject(msgspec.Struct, gc=False):
-    """Validates that a value is a JSON object without building it (its fields are skipped)."""
-
-
 VALUE_LIMIT = 1e15
 
 
 class Event(msgspec.Struct, gc=False):
-    event_id: str
-    ts: Annotated[datetime, msgspec.Meta(tz=True)]
-    type: EventType
-    value: Annotated[float, msgspec.Meta(ge=-VALUE_LIMIT, le=VALUE_LIMIT)]
-    user_id: str | None = None
-    props: _AnyObject | None = None
+    event_id: Annotated[str, msgspec.Meta(description="the producer's id of the event; a duplicate repeats it")]
+    ts: Annotated[datetime, msgspec.Meta(tz=True, description="when the event happened, in UTC")]
+    type: Annotated[EventType, msgspec.Meta(description="page_view, click, add_to_cart, purchase, search, "
+                                            "signup, login, logout, share or error")]  # fmt: skip
+    value: Annotated[float, msgspec.Meta(ge=-VALUE_LIMIT, le=VALUE_LIMIT, description="a number within ±10¹⁵")]
+    user_id: Annotated[str | None, msgspec.Meta(description="who, if known")] = None
+    props: Annotated[msgspec.Raw, msgspec.Meta(description="a JSON object, as it came")] = msgspec.Raw()
 
 
 _decoder = msgspec.json.Decoder(Event)
 _ts = attrgetter("ts")
 _type = attrgetter("type")
 _value = attrgetter("value")
+_props = attrgetter("props")
 _tzinfo = attrgetter("tzinfo")
-_hour = attrgetter("hour")
-_hour_key = attrgetter("year", "month", "day", "hour")
+# a props line that is not an object: neither `{…}`, `null` nor absent (the empty line)
+_NOT_AN_OBJECT = re.compile(rb"^(?!\{|null$|$)", re.MULTILINE)
+_JSON_TYPES = {ord("["): "array", ord('"'): "str", ord("t"): "bool", ord("f"): "bool"}
 
 
-def _hour_keys(stamps: list[datetime]) -> tuple[list[int], dict[int, int]]:
-    """Each stamp's hour as YYYYMMDDHH, and how many share each, in C-speed passes (a block of
-    Firehose records usually spans an hour or two of one day)."""
-    count = len(stamps)
-    low, high = min(stamps), max(stamps)
-    day = ((low.year * 100 + low.month) * 100 + low.day) * 100
-    if low.date() != high.date():
-        keys = [((y * 100 + m) * 100 + d) * 100 + h for y, m, d, h in map(_hour_key, stamps)]
-        return keys, Counter(keys)
-    if low.hour == high.hour:
-        return [day + low.hour] * count, {day + low.hour: count}
-    hours = list(map(_hour, stamps))
-    per_hour = {day + hour: n for hour in range(low.hour, high.hour + 1) if (n := hours.count(hour))}
-    return list(map(day.__add__, hours)), per_hour
+def _not_an_object(props: bytes) -> str:
+    return f"Expected `object`, got `{_JSON_TYPES.get(props[0], 'number')}`"
 
 
 def _is_utf8(line: bytes) -> bool:
@@ -80,8 +69,19 @@ def _is_utf8(line: bytes) -> bool:
 class EventsJob:
     name = "events"
 
+    record_type = Event
+    partitioning = HOURLY
+    record_key = "event_id"
+
     def decode_lines(self, data: bytes) -> list[Event]:
-        return _decoder.decode_lines(data)
+        events = _decoder.decode_lines(data)
+        joined = b"\n".join(map(_props, events))
+        if joined.count(b"\n{") + joined.startswith(b"{") == len(events):  # every props an object: in C
+            return events
+        if (found := _NOT_AN_OBJECT.search(joined)) is not None:  # in msgspec's words: records.py finds the line
+            index = joined.count(b"\n", 0, found.start())
+            raise msgspec.ValidationError(f"{_not_an_object(bytes(events[index].props))} - at `$[{index}].props`")
+        return events
 
     def decode(self, line: bytes) -> Event:
         try:
@@ -94,6 +94,9 @@ class EventsJob:
             if not _is_utf8(line):  # say so rather than "malformed JSON"
                 raise RecordRejected("invalid_utf8", "line is not valid UTF-8") from None
             raise RecordRejected("invalid_json", str(error)) from None
+        props = bytes(event.props)
+        if props and props[0] != ord("{") and props != b"null":
+            raise RecordRejected("schema", f"{_not_an_object(props)} - at `$.props`")
         return event
 
     def fold(self, aggregate: dict[str, Any], records: Sequence[Event]) -> list[int]:
@@ -101,10 +104,10 @@ class EventsJob:
         count = len(stamps)
         if list(map(_tzinfo, stamps)).count(UTC) != count:  # offsets other than Z are rare
             stamps = [stamp.astimezone(UTC) for stamp in stamps]
-        keys, per_hour = _hour_keys(stamps)
+        keys, per_hour = HOURLY.keys(stamps)
         by_hour = aggregate["by_hour"]
         for key, n in per_hour.items():
-            label = f"{key // 1000000:04d}-{key // 10000 % 100:02d}-{key // 100 % 100:02d}T{key % 100:02d}"
+            label = HOURLY.label(key)
             by_hour[label] = by_hour.get(label, 0) + n
         groups: defaultdict[str, list[float]] = defaultdict(list)
         for kind, value in zip(map(_type, records), map(_value, records), strict=True):
@@ -116,8 +119,7 @@ class EventsJob:
         return keys
 
     def partition_path(self, key: Hashable) -> str:
-        hour = int(key)  # type: ignore[call-overload]
-        return f"dt={hour // 1000000:04d}-{hour // 10000 % 100:02d}-{hour // 100 % 100:02d}/hour={hour % 100:02d}"
+        return HOURLY.path(key)
 
     def new_aggregate(self) -> dict[str, Any]:
         return {"by_type": {}, "by_hour": {}}

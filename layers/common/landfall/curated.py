@@ -1,0 +1,166 @@
+"""One object's share of the curated table: a Parquet file (zstd) per partition, in bounded memory.
+
+Rows arrive a message at a time, in any partition, and are held as Arrow batches. When the batches of
+all objects in flight pass the budget, the object that adds to them spills its own to local disk as
+Arrow IPC streams (LZ4) — the files are written when the object is done, one partition at a time,
+each read back from disk and memory in order and streamed into a multipart upload, so memory holds a
+row group and a part or two whatever the object's size or its number of partitions. A file's key
+names the object version and the partition: processing the object again overwrites it.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, cast
+
+from arro3.core import RecordBatch, RecordBatchReader
+from arro3.io import read_ipc_stream, write_ipc_stream, write_parquet
+
+from landfall.layout import curated_key
+from landfall.models import CuratedFile
+from landfall.schema import TableSchema
+from landfall.writers import Background, S3ObjectWriter
+
+CURATED_PART_BYTES = 16 * 1024 * 1024  # larger parts than the 5 MiB minimum: fewer PUTs, one file at a time
+ROW_GROUP_ROWS = 512 * 1024  # what the writer holds, encoded, before it writes a row group
+
+
+def write_parquet_file(batches: RecordBatchReader, file: IO[bytes] | io.RawIOBase) -> None:
+    """The curated table's Parquet: zstd level 1 (measured: higher levels cost a third more time for 2 %
+    smaller files), line numbers delta-encoded (consecutive, they pack into almost nothing), and no
+    Arrow schema stored: every reader takes the Parquet types (UTC timestamps, strings) as they are."""
+    write_parquet(
+        batches, cast(IO[bytes], file), compression="zstd(1)", max_row_group_size=ROW_GROUP_ROWS,
+        skip_arrow_metadata=True, column_encoding={"source_line": "delta_binary_packed"},
+        column_dictionary_enabled={"source_line": False},
+    )  # fmt: skip
+
+
+class Budget:
+    """Bytes of batches held in memory by every object in flight (small objects run concurrently)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._used = 0
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> bool:
+        """Count `size` more; whether the total is now over the limit."""
+        with self._lock:
+            self._used += size
+            return self._used > self.limit
+
+    def give_back(self, size: int) -> None:
+        with self._lock:
+            self._used -= size
+
+
+@dataclass
+class _Partition:
+    path: str
+    batches: list[RecordBatch] = field(default_factory=list)
+    held: int = 0  # bytes of `batches`
+    rows: int = 0
+    spills: list[Path] = field(default_factory=list)
+
+    def stream(self) -> Iterator[RecordBatch]:
+        """Every batch in the order it came: the spilled ones first."""
+        for spill in self.spills:
+            yield from read_ipc_stream(str(spill))
+            spill.unlink()
+        yield from self.batches
+
+
+class _Sink(io.RawIOBase):
+    """A file the Parquet writer streams into; its bytes go to `write`."""
+
+    def __init__(self, write: Callable[[bytes], None]) -> None:
+        self._write = write
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self._write(bytes(data))
+        return len(data)
+
+
+class CuratedOutput:
+    def __init__(  # noqa: PLR0913 - an object's output: where, what, and its memory
+        self, s3_client, bucket: str, table: TableSchema, source_id: str, budget: Budget,
+        uploads: Background | None = None, spill_dir: str | None = None,
+    ) -> None:  # fmt: skip
+        self.s3, self.bucket, self.table, self.source_id = s3_client, bucket, table, source_id
+        self.budget, self.uploads, self._spill_root = budget, uploads, spill_dir
+        self._partitions: dict[str, _Partition] = {}
+        self._writers: list[S3ObjectWriter] = []
+        self._spill_dir: Path | None = None
+
+    @property
+    def requests(self) -> int:
+        """PUT-priced requests of the files written so far."""
+        return sum(writer.requests for writer in self._writers)
+
+    def add(self, path: str, batch: RecordBatch) -> None:
+        partition = self._partitions.get(path)
+        if partition is None:
+            partition = self._partitions[path] = _Partition(path)
+        size = batch.nbytes
+        partition.batches.append(batch)
+        partition.held += size
+        partition.rows += batch.num_rows
+        if self.budget.take(size):
+            self._spill()
+
+    def _spill(self) -> None:
+        if self._spill_dir is None:
+            if self._spill_root:
+                Path(self._spill_root).mkdir(parents=True, exist_ok=True)
+            self._spill_dir = Path(tempfile.mkdtemp(prefix="landfall-spill-", dir=self._spill_root))
+        for number, partition in enumerate(self._partitions.values()):
+            if not partition.batches:
+                continue
+            spill = self._spill_dir / f"{number}-{len(partition.spills)}.arrow"
+            with spill.open("wb") as file:
+                write_ipc_stream(RecordBatchReader.from_batches(self.table.arrow_schema, partition.batches), file,
+                                 compression="lz4")  # fmt: skip
+            partition.spills.append(spill)
+            partition.batches = []
+            self.budget.give_back(partition.held)
+            partition.held = 0
+
+    def finish(self) -> list[CuratedFile]:
+        """Write every partition's file, in the order of their paths."""
+        try:
+            return [self._write(self._partitions[path]) for path in sorted(self._partitions)]
+        finally:
+            self._release()
+
+    def _write(self, partition: _Partition) -> CuratedFile:
+        writer = S3ObjectWriter(self.s3, self.bucket, curated_key(self.table.name, partition.path, self.source_id),
+                                part_bytes=CURATED_PART_BYTES, uploads=self.uploads)  # fmt: skip
+        self._writers.append(writer)
+        batches = RecordBatchReader.from_batches(self.table.arrow_schema, partition.stream())
+        write_parquet_file(batches, _Sink(writer.write))
+        writer.close()
+        return CuratedFile(key=writer.key, rows=partition.rows, bytes=writer.bytes_written)
+
+    def abort(self) -> None:
+        """Leave nothing behind: no upload, no spill, no held bytes."""
+        for writer in self._writers:
+            writer.abort()
+        self._release()
+
+    def _release(self) -> None:
+        held = sum(partition.held for partition in self._partitions.values())
+        self._partitions.clear()
+        self.budget.give_back(held)
+        if self._spill_dir is not None:
+            shutil.rmtree(self._spill_dir, ignore_errors=True)
+            self._spill_dir = None

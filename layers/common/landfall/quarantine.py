@@ -1,0 +1,51 @@
+"""The quarantine: every rejected line with where it came from and why, as JSON Lines that the
+catalog's `quarantine` table reads. `QuarantineEntry` is the one declaration of an entry: the
+processor writes it and the table's columns come from it (`landfall.schema`).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+import msgspec
+
+from landfall.records import Rejection
+from landfall.schema import table_schema
+
+RAW_LIMIT = 64 * 1024  # bytes of a rejected line kept
+
+
+def _doc(text: str) -> msgspec.Meta:
+    return msgspec.Meta(description=text)
+
+
+class QuarantineEntry(msgspec.Struct, omit_defaults=True):
+    run_id: Annotated[str, _doc("the run that rejected the line")]
+    source_bucket: Annotated[str, _doc("bucket of the object the line came from")]
+    source_key: Annotated[str, _doc("key of that object")]
+    source_version_id: Annotated[str | None, _doc("version of that object (versioned landing buckets)")]
+    line: Annotated[int, _doc("line number in that object (from 1)")]
+    reason: Annotated[str, _doc("why: invalid_json, invalid_utf8, schema, line_too_long, too_deep, …")]
+    detail: Annotated[str, _doc("the decoder's or the job's words, naming the field")]
+    raw: Annotated[str | None, _doc("the line as it came (its first 64 KiB), when it is UTF-8")] = None
+    raw_base64: Annotated[str | None, _doc("the line's bytes in base64, when it is not UTF-8")] = None
+    raw_truncated: Annotated[bool, _doc("the line was longer than what is kept")] = False
+
+
+QUARANTINE_TABLE = table_schema("quarantine", QuarantineEntry, lineage=False)
+_encoder = msgspec.json.Encoder()
+
+
+def entry_line(run_id: str, source: tuple[str, str, str | None], rejection: Rejection, truncated: bool) -> bytes:
+    """One JSON line for a rejected line of `source` (bucket, key, version)."""
+    raw = rejection.data[:RAW_LIMIT]
+    try:
+        text, encoded = raw.decode("utf-8"), None
+    except UnicodeDecodeError:
+        text, encoded = None, base64.b64encode(raw).decode("ascii")
+    entry = QuarantineEntry(
+        run_id, *source, rejection.line, rejection.reason, rejection.detail, raw=text, raw_base64=encoded,
+        raw_truncated=truncated or len(rejection.data) > RAW_LIMIT,
+    )  # fmt: skip
+    return _encoder.encode(entry) + b"\n"
