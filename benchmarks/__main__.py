@@ -31,19 +31,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import ingestion, reduction, workloads
+from benchmarks import cost, ingestion, reduction, speed, workloads
+from landfall.layout import CURATED_PREFIX
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _median(run: Callable[[], float], rounds: int) -> float:
     return statistics.median(run() for _ in range(rounds))
-
-
-def zcat_wc(path: Path) -> float:
-    started = time.perf_counter()
-    subprocess.run(f"zcat '{path}' | wc -l", shell=True, check=True, capture_output=True)  # noqa: S602
-    return time.perf_counter() - started
 
 
 class MotoServer:
@@ -103,6 +98,73 @@ def _in_subprocess(function: str, *args: str, module: str = "workloads", in_lamb
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _ratio_text(ratio: tuple[float, float, float], of: str) -> str:
+    median, low, high = ratio
+    return f"{median:.2f}× {of} ({low:.2f}–{high:.2f})"
+
+
+def _measure(path: Path, endpoint: str, rounds: int, core: int) -> dict[str, speed.Timings]:
+    """zcat | wc -l, the core loop, the processor through S3, and the previous release's processor
+    (gzip JSON lines), each pinned to `core`, rounds interleaved."""
+    measured = {name: speed.Timings() for name in ("zcat", "core", "parquet", "json_lines")}
+    key = "events.jsonl.gz"
+    with speed.previous_release() as previous:
+        for _ in range(rounds):
+            measured["zcat"].seconds.append(speed.zcat_wc(path, core))
+            measured["core"].seconds.append(speed.workload(ROOT, "core_loop", str(path), core=core))
+            measured["parquet"].seconds.append(speed.workload(ROOT, "handler", endpoint, key, core=core))
+            if previous is not None:
+                measured["json_lines"].seconds.append(speed.workload(previous, "handler", endpoint, key, core=core))
+    return measured
+
+
+def _speed(path: Path, endpoint: str, size: int, rounds: int) -> tuple[dict[str, Any], list[tuple[str, str, str]]]:
+    core, mb = speed.bench_core(), size / 1e6
+    measured = _measure(path, endpoint, rounds, core)
+    zcat, parquet, lines = measured["zcat"], measured["parquet"], measured["json_lines"]
+    s3 = workloads.client(endpoint)
+    stored = s3.head_object(Bucket=workloads.INPUT, Key="events.jsonl.gz")["ContentLength"]
+    parquet_bytes = speed.output_bytes(s3, workloads.OUTPUT, CURATED_PREFIX, ".parquet")
+    files = speed.output_files(s3, workloads.OUTPUT, CURATED_PREFIX, ".parquet")
+    terabyte = cost.terabyte(stored / parquet.median, parquet_bytes / stored, files)
+    results: dict[str, Any] = {
+        "core": core, "zcat_wc_s": zcat.median, "core_loop_s": measured["core"].median, "handler_s": parquet.median,
+        "core_loop_x_zcat": zcat.median / measured["core"].median, "handler_x_zcat": zcat.median / parquet.median,
+        "parquet_bytes_per_input_byte": parquet_bytes / stored, "parquet_files_per_object": files,
+        "terabyte": terabyte,
+    }  # fmt: skip
+    core_loop = measured["core"]
+    rows = [
+        (f"zcat FILE | wc -l (reference, core {core})", f"{mb / zcat.median:.0f} MB/s", "1.00×"),
+        ("core loop", f"{mb / core_loop.median:.0f} MB/s", _ratio_text(core_loop.ratio(zcat), "zcat|wc")),
+        ("processor via S3, Parquet output", f"{mb / parquet.median:.0f} MB/s",
+         _ratio_text(parquet.ratio(zcat), "zcat|wc")),
+    ]  # fmt: skip
+    if lines.seconds:
+        json_bytes = speed.output_bytes(s3, workloads.OUTPUT, CURATED_PREFIX, ".jsonl.gz")
+        results |= {"json_lines_handler_s": lines.median, "json_lines_x_zcat": zcat.median / lines.median,
+                    "parquet_x_json_lines": lines.median / parquet.median,
+                    "json_lines_bytes_per_input_byte": json_bytes / stored,
+                    "parquet_bytes_x_json_lines": parquet_bytes / json_bytes}  # fmt: skip
+        rows += _comparison_rows(mb, zcat, parquet, lines, (parquet_bytes, json_bytes, stored))
+    else:
+        rows.append(("previous release (gzip JSON lines)", "", "not measured: git cannot give it here"))
+    return results, rows + cost.rows(terabyte)
+
+
+def _comparison_rows(
+    mb: float, zcat: speed.Timings, parquet: speed.Timings, lines: speed.Timings, sizes: tuple[int, int, int]
+) -> list[tuple[str, str, str]]:
+    parquet_bytes, json_bytes, stored = sizes
+    return [
+        (f"previous release via S3, gzip JSON lines ({speed.JSON_LINES_RELEASE})", f"{mb / lines.median:.0f} MB/s",
+         _ratio_text(lines.ratio(zcat), "zcat|wc")),
+        ("Parquet output vs gzip JSON lines, speed", "", _ratio_text(parquet.ratio(lines), "")),
+        ("curated bytes per input (gzip) byte", f"{parquet_bytes / stored:.2f}",
+         f"gzip JSON lines {json_bytes / stored:.2f}: Parquet is {100 * parquet_bytes / json_bytes:.0f} %"),
+    ]  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--mb", type=int, default=200, help="uncompressed size of the speed test file")
@@ -118,28 +180,14 @@ def main() -> None:
         path = work / "events.jsonl.gz"
         size = workloads.make_file(path, args.mb * 1_000_000)
         results["uncompressed_mb"] = round(size / 1e6, 1)
-        reference = _median(lambda: zcat_wc(path), args.rounds)
-        core = _median(lambda: workloads.core_loop(path), args.rounds)
         workloads.upload(endpoint, path, "events.jsonl.gz")
-        handler = _median(lambda: workloads.handler(endpoint, "events.jsonl.gz"), args.rounds)
+        results["speed"], speed_rows = _speed(path, endpoint, size, args.rounds)
+        rows += speed_rows
         common = _median(lambda: workloads.common_approach(endpoint, "events.jsonl.gz"), 1)
-        mb = size / 1e6
-        results["speed"] = {
-            "zcat_wc_s": reference,
-            "core_loop_s": core,
-            "handler_s": handler,
-            "common_approach_s": common,
-            "core_loop_x_zcat": reference / core,
-            "handler_x_zcat": reference / handler,
-            "handler_x_common_approach": common / handler,
-        }
-        rows += [
-            ("zcat FILE | wc -l (reference)", f"{mb / reference:.0f} MB/s", "1.00×"),
-            ("core loop", f"{mb / core:.0f} MB/s", f"{reference / core:.2f}× zcat|wc"),
-            ("processor via S3, output included", f"{mb / handler:.0f} MB/s", f"{reference / handler:.2f}× zcat|wc"),
-            ("common approach (read all + json.loads + pydantic)", f"{mb / common:.0f} MB/s",
-             f"ours is {common / handler:.1f}× faster"),
-        ]  # fmt: skip
+        handler = results["speed"]["handler_s"]
+        results["speed"] |= {"common_approach_s": common, "handler_x_common_approach": common / handler}
+        rows.append(("common approach (read all + json.loads + pydantic)", f"{size / 1e6 / common:.0f} MB/s",
+                     f"ours is {common / handler:.1f}× faster"))  # fmt: skip
 
         memory: dict[str, Any] = {}
         for mib in (int(s) for s in args.memory_sizes.split(",")):

@@ -43,14 +43,14 @@ def make_file(path: Path, uncompressed_bytes: int) -> int:
     return written
 
 
-def core_loop(path: Path) -> float:
+def core_loop(path: Path | str) -> float:
     """Decompress + frame + decode + validate + aggregate, as the processor does with a large object
     (inflating on its read-ahead thread), without output."""
     job = default_job()
     aggregate = job.new_aggregate()
     rejections: list[Rejection] = []
     started = time.perf_counter()
-    with path.open("rb") as raw:
+    with Path(path).open("rb") as raw:
         _, content = inflate(raw, CHUNK)
         _, blocks = iter_blocks(read_ahead(content), 8 << 20, compressed=True)
         for block in blocks:

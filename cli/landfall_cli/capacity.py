@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import math
 
-# gzip input per second per vCPU: `make bench` measured ~11 MB/s (67 MB/s of JSON) on one core
-GZIP_BYTES_PER_VCPU_SECOND = 8e6
+# gzip input per second per vCPU, written as Parquet: `make bench` measured ~11 MB/s (40 MB/s of JSON) on
+# one core here, taken down for a Lambda vCPU as the gzip JSON-lines output's 18 MB/s once was to 8 MB/s
+GZIP_BYTES_PER_VCPU_SECOND = 5e6
+# what the table costs per object, as `make bench` measured it (benchmarks/results/latest.json)
+CURATED_BYTES_PER_STORED_BYTE = 0.66  # Parquet (zstd) per gzip byte of JSON lines
+CURATED_FILES_PER_OBJECT = 3  # the hours an object's records span: Firehose buffers by arrival, late events
 VCPU_MB = 1769  # Lambda gives one full vCPU at this memory size
 HEADROOM = 3.0  # a slower vCPU, a slower S3, objects that compress better than the measured ones
 STARTUP_SECONDS = 30  # a cold start, the batch's first and last requests, its summary
@@ -33,6 +37,11 @@ def batch_seconds(batch_bytes: float, memory_mb: int) -> float:
     return batch_bytes / (GZIP_BYTES_PER_VCPU_SECOND * vcpus(memory_mb))
 
 
+def fits(memory_mb: int, batch_mib: int) -> bool:
+    """Whether batches of `batch_mib` fit Lambda's 900 s with headroom (the template's Rules refuse the rest)."""
+    return HEADROOM * batch_seconds(batch_mib << 20, memory_mb) + STARTUP_SECONDS <= LAMBDA_MAX_TIMEOUT
+
+
 def processor_timeout(memory_mb: int, batch_mib: int) -> int:
     """The processor's timeout for batches of up to `batch_mib` MiB: the expected time with headroom,
     in whole tens of seconds, within Lambda's 900."""
@@ -40,9 +49,9 @@ def processor_timeout(memory_mb: int, batch_mib: int) -> int:
     return min(LAMBDA_MAX_TIMEOUT, math.ceil(seconds / 10) * 10)
 
 
-# An object's rows beyond the processor's buffer are spilled to /tmp as LZ4 Arrow until its Parquet files
-# are written: measured, about half the size of its JSON, and JSON lines compress about 4-10× in gzip.
-SPILL_PER_STORED_BYTE = 8
+# An object's rows beyond the processor's buffer are spilled to /tmp as Arrow until its Parquet files are
+# written: measured, two thirds of the size of its JSON, and JSON lines compress about 4-10× in gzip.
+SPILL_PER_STORED_BYTE = 8  # /tmp per MiB of a batch: the whole batch's rows at 12× of gzip
 LAMBDA_STORAGE_MIB = (512, 10240)  # the ephemeral storage Lambda allows
 
 

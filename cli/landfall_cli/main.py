@@ -106,6 +106,9 @@ def _query(args: argparse.Namespace, console: Console) -> int:
         result = query_local(args.sql, args.data)
     else:
         target = aws_target(args.stack, args.region, args.profile)
+        missing = sorted({"DatabaseName", "WorkGroupName"} - target.outputs.keys())
+        if missing:
+            raise TargetError(f"{target.where} lacks the outputs {missing}: deploy this version of the template")
         database, workgroup = target.outputs["DatabaseName"], target.outputs["WorkGroupName"]
         with console.status("Athena: queued…") as status:
             result = query_athena(target.athena, args.sql, database, workgroup,

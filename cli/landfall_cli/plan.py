@@ -12,17 +12,17 @@ from dataclasses import dataclass, field
 
 from landfall.batching import Batcher, BatchLimits
 from landfall.costs import CostEstimate, Prices, estimate, run_requests, run_usage
+from landfall.curated import CURATED_PART_BYTES
 from landfall.models import ManifestItem, RunConfig
-from landfall.writers import PART_BYTES
-from landfall_cli.capacity import GZIP_BYTES_PER_VCPU_SECOND
+from landfall_cli.capacity import CURATED_BYTES_PER_STORED_BYTE, CURATED_FILES_PER_OBJECT, GZIP_BYTES_PER_VCPU_SECOND
 
 
 @dataclass(frozen=True)
 class Throughput:
     stored_bytes_per_second: float = GZIP_BYTES_PER_VCPU_SECOND  # per processor at one vCPU, gzip JSON lines
     seconds_per_batch: float = 0.3  # invocation, first requests, summary
-    partitions_per_object: float = 1.5  # curated objects written per input object (hours it spans)
-    curated_ratio: float = 1.3  # curated (gzip level 1) bytes per input (gzip level 6) byte
+    files_per_object: float = CURATED_FILES_PER_OBJECT  # Parquet files written per input object
+    curated_ratio: float = CURATED_BYTES_PER_STORED_BYTE  # Parquet bytes per input (gzip) byte
     reducer_seconds: float = 2.0
 
 
@@ -73,8 +73,10 @@ class RunPlan:
         list_requests: int = 0,
     ) -> CostEstimate:
         throughput = throughput or Throughput()
-        curated_bytes = self.bytes * throughput.curated_ratio
-        curated_puts = math.ceil(self.objects * throughput.partitions_per_object + curated_bytes / PART_BYTES)
+        # a PUT per file, one file's multipart upload (its create, its parts, its complete), the quarantine
+        per_object = throughput.files_per_object + 2 + 1
+        curated_parts = self.bytes * throughput.curated_ratio / CURATED_PART_BYTES
+        curated_puts = math.ceil(self.objects * per_object + curated_parts)
         gets, puts = run_requests(
             object_gets=self.objects,
             object_puts=curated_puts,

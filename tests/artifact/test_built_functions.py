@@ -224,10 +224,36 @@ def _write_results(s3, run: dict[str, Any], batch: dict[str, Any], summary: dict
     s3.put_object(Bucket=details["Bucket"], Key=details["Key"], Body=json.dumps(manifest).encode())
 
 
+def test_the_catalog_function_answers_cloudformation_with_the_tables_it_made(function, emulator):
+    """The sample Create request, with its response URL presigned on the emulator's S3 (as CloudFormation
+    presigns one on its own bucket) and the emulator's database."""
+    s3, glue = emulator.client("s3"), emulator.client("glue")
+    glue.create_database(DatabaseInput={"Name": "landfall_artifact"})
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": emulator.pipeline_bucket, "Key": "t/response"})
+    event = load_event("catalog/create.json")
+    event["ResponseURL"] = url
+    event["ResourceProperties"] |= {"DatabaseName": "landfall_artifact", "Bucket": emulator.pipeline_bucket}
+    with function("CatalogFunction") as catalog:
+        status, body = catalog.invoke(event)
+        assert status == 200 and body["status"] == "SUCCESS", (body, catalog.output())
+    response = json.loads(s3.get_object(Bucket=emulator.pipeline_bucket, Key="t/response")["Body"].read())
+    assert response["Status"] == "SUCCESS" and response["RequestId"] == event["RequestId"]
+    assert response["Data"] == {"Table": "events", "QuarantineTable": "quarantine", "UniqueView": "events_unique"}
+    tables = {t["Name"] for t in glue.get_tables(DatabaseName="landfall_artifact")["TableList"]}
+    assert tables == {"events", "events_unique", "quarantine"}
+
+
+def test_the_built_layer_stays_far_below_lambdas_limit(built):
+    """Lambda allows 250 MB unzipped for a function and its layers; the layer keeps 100 MB for the rest."""
+    size = sum(path.stat().st_size for path in (built / "CommonLayer").rglob("*") if path.is_file())
+    assert size <= 150 * 1024 * 1024, f"the layer is {size / 2**20:.0f} MiB"
+
+
 def test_the_layer_ships_every_dependency_pinned_and_nothing_the_runtime_already_has(built):
     shipped = {path.name for path in (built / "CommonLayer" / "python").iterdir()}
     assert not shipped & {"boto3", "botocore", "s3transfer", "urllib3", "dateutil", "six.py", "jmespath"}
     requirements = (PROJECT_ROOT / "layers" / "common" / "requirements.txt").read_text().splitlines()
     pins = [line for line in requirements if line and not line.startswith("#")]
     assert pins and all("==" in pin for pin in pins)
-    assert {"landfall", "cramjam", "msgspec", "isal", "pydantic_core"} <= shipped
+    assert {"landfall", "cramjam", "msgspec", "isal", "pydantic_core", "arro3"} <= shipped
+    assert not shipped & {"duckdb", "pyarrow", "polars"}  # the local engine and the tests' readers stay out

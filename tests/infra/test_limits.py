@@ -26,7 +26,7 @@ PARAMETERS = TEMPLATE["Parameters"]
 ASL = json.loads((PROJECT_ROOT / "statemachine/pipeline.asl.json").read_text())
 MAP = ASL["States"]["ProcessObjects"]
 CHILD_LIFETIME = {"EXPRESS": 300, "STANDARD": 365 * 24 * 3600}  # seconds, retries and waits included
-SIZES = list(itertools.product(capacity.MEMORY_SIZES_MB, capacity.BATCH_MIB))
+SIZES = [size for size in itertools.product(capacity.MEMORY_SIZES_MB, capacity.BATCH_MIB) if capacity.fits(*size)]
 
 
 def stack(**overrides: object) -> Stack:
@@ -44,6 +44,15 @@ def test_the_timeout_mapping_is_what_the_measured_throughput_gives_for_every_all
     assert TEMPLATE["Mappings"]["ProcessorTimeouts"] == capacity.timeout_mapping()
     assert PARAMETERS["ProcessorMemorySize"]["AllowedValues"] == list(capacity.MEMORY_SIZES_MB)
     assert PARAMETERS["MaxBatchMiB"]["AllowedValues"] == list(capacity.BATCH_MIB)
+
+
+@pytest.mark.parametrize(("memory", "mib"), list(itertools.product(capacity.MEMORY_SIZES_MB, capacity.BATCH_MIB)))
+def test_the_template_refuses_exactly_the_sizes_whose_batches_cannot_fit_900_s(memory, mib):
+    if capacity.fits(memory, mib):
+        stack(ProcessorMemorySize=memory, MaxBatchMiB=mib)
+    else:
+        with pytest.raises(ParameterError, match="BatchesFitTheTimeout"):
+            stack(ProcessorMemorySize=memory, MaxBatchMiB=mib)
 
 
 @pytest.mark.parametrize(("memory", "mib"), SIZES)

@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 import pytest
 
 from landfall.costs import Prices, Usage, estimate
+from landfall.curated import CURATED_PART_BYTES
 from landfall.manifests import ManifestBuilder, RunStarter
 from landfall.models import ManifestItem, RunConfig
 from landfall_cli.backfill import Backfill, hour_prefixes, list_items
+from landfall_cli.capacity import CURATED_BYTES_PER_STORED_BYTE, CURATED_FILES_PER_OBJECT, GZIP_BYTES_PER_VCPU_SECOND
 from landfall_cli.plan import RunPlan, Throughput
 
 CONFIG = RunConfig(max_concurrency=10, max_items_per_batch=4, max_batch_bytes=10_000, tolerated_failure_percentage=5)
@@ -88,13 +90,19 @@ def test_a_terabyte_plan_counts_every_billed_unit():
     cost = plan.cost(processor_memory_mb=1769, reducer_memory_mb=1024)
     assert plan.batches == math.ceil(15_625 / 4)  # 256 MiB of objects a batch
     batches = plan.batches
-    processor_seconds = 1e12 / 8e6 + batches * 0.3
+    processor_seconds = 1e12 / GZIP_BYTES_PER_VCPU_SECOND + batches * 0.3
     assert cost.usage.lambda_gb_seconds == pytest.approx(processor_seconds * 1769 / 1024 + 2.0 * 1024 / 1024)
     # per STANDARD child: the map's transition that starts it and its own task; plus the parent's own
     assert cost.usage.state_transitions == 6 + 2 * batches
     assert cost.usage.express_requests == 0 and cost.usage.lambda_requests == batches + 2
     assert cost.usage.s3_gets == 15_625 + 4 + math.ceil(batches / 1000)  # each object; manifest; result files
-    assert 4 < cost.total_usd < 7  # the README's "about $5 per TB of gzip input"
+    # each object: a PUT per file, one multipart upload's create and complete, the quarantine; and the parts
+    parts = 1e12 * CURATED_BYTES_PER_STORED_BYTE / CURATED_PART_BYTES
+    per_object = CURATED_FILES_PER_OBJECT + 3
+    assert cost.usage.s3_puts == pytest.approx(
+        15_625 * per_object + parts + 1 + math.ceil(batches / 1000) + 1 + 2 + 1, abs=2
+    )
+    assert 3 < cost.total_usd < 8
 
 
 @pytest.fixture

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import datetime
+from typing import Annotated
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,6 +20,7 @@ from hypothesis import strategies as st
 from landfall.jobs import RecordRejected, default_job
 from landfall.jobs.events import EventsJob
 from landfall.models import BatchInput, CuratedFile, ManifestItem, ProcessorEvent
+from landfall.partitioning import HOURLY
 from landfall.processing import process_batch
 from landfall.settings import ProcessorSettings
 from tests.tables import parquet_rows
@@ -180,3 +184,52 @@ def test_arbitrary_lines_mixed_into_valid_objects_never_lose_a_record(landing, f
     numbers = [entry["line"] for entry in quarantined(landing, obj.quarantine_key)]
     expected = [n for n, (kind, line) in enumerate(lines, start=1) if kind == "other" and line.strip(JSON_SPACE)]
     assert numbers == expected
+
+
+class Tally(msgspec.Struct, gc=False):
+    event_id: str
+    ts: Annotated[datetime, msgspec.Meta(tz=True)]
+    n: int  # unbounded: JSON holds integers no 64-bit column can
+
+
+class TallyJob:
+    """A job whose record may hold a value its table's column cannot."""
+
+    name, record_type, partitioning, record_key = "tallies", Tally, HOURLY, "event_id"
+    decoder = msgspec.json.Decoder(Tally)
+
+    def decode_lines(self, data):
+        return self.decoder.decode_lines(data)
+
+    def decode(self, line):
+        try:
+            return self.decoder.decode(line)
+        except msgspec.DecodeError as error:
+            raise RecordRejected("schema", str(error)) from None
+
+    def fold(self, aggregate, records):
+        keys, per_hour = HOURLY.keys([record.ts for record in records])
+        aggregate["n"] = aggregate.get("n", 0) + len(records)
+        return keys
+
+    def partition_path(self, key):
+        return HOURLY.path(key)
+
+    def new_aggregate(self):
+        return {"n": 0}
+
+    def merge(self, left, right):
+        return {"n": left["n"] + right["n"]}
+
+
+def test_a_value_the_table_cannot_hold_costs_its_line_and_is_in_no_aggregate(landing):
+    lines = [b'{"event_id":"t%d","ts":"2026-11-22T13:00:00Z","n":%d}' % (i, n)
+             for i, n in enumerate([1, 2**63, -(2**63), 10**30, 5])]  # fmt: skip
+    summary = run_batch(landing, {"raw/t": b"\n".join(lines)}, job=TallyJob())
+    (obj,) = summary.objects
+    assert (obj.valid, obj.rejected, obj.rejected_by_reason) == (3, 2, {"unrepresentable": 2})
+    assert summary.aggregates == {"n": 3} and sum(f.rows for f in obj.curated) == 3
+    entries = quarantined(landing, obj.quarantine_key)
+    assert [(e["line"], e["reason"]) for e in entries] == [(2, "unrepresentable"), (4, "unrepresentable")]
+    assert "column n" in entries[0]["detail"]
+    assert sorted(curated_lines(landing, obj.curated)) == [1, 3, 5]

@@ -93,6 +93,16 @@ class Stack:
         self.resources: dict[str, Any] = self.template["Resources"]
         self.custom_resources: dict[str, tuple[str, dict[str, str]]] = {}  # created: (physical id, Data)
         self.stack_id = f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/{self.name}/{self._uuid()}"
+        self._check_rules()
+
+    def _check_rules(self) -> None:
+        """The template's Rules, as CloudFormation checks them before it creates anything."""
+        for name, rule in self.template.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self._evaluate(rule["RuleCondition"]):
+                continue
+            for assertion in rule["Assertions"]:
+                if not self._evaluate(assertion["Assert"]):
+                    raise ParameterError(f"{name}: {assertion.get('AssertDescription', 'refused')}")
 
     def _uuid(self) -> str:
         """A stack id's UUID, the same for the same stack name (so local names are stable)."""

@@ -36,6 +36,14 @@ class TransientError(RuntimeError):
     """A failure a retry can fix; its name is in the state machine's Retry list."""
 
 
+@dataclass(frozen=True)
+class _BatchContext:
+    """What the objects of a batch share: the settings, and the memory their curated rows may hold."""
+
+    settings: ProcessorSettings
+    budget: Budget
+
+
 class _ObjectRun:
     """The outputs and counts of one object while it streams."""
 
@@ -100,14 +108,6 @@ def _line_blocks(
             run.reject([Rejection(block.number, block.head, "line_too_long", detail)], truncated=True)
         else:
             yield block.data, block.first_line
-
-
-@dataclass(frozen=True)
-class _BatchContext:
-    """What the objects of a batch share: the settings, and the memory their curated rows may hold."""
-
-    settings: ProcessorSettings
-    budget: Budget
 
 
 def process_object(item: ManifestItem, batch: BatchInput, s3_client, context: _BatchContext, job: Job) -> ObjectSummary:

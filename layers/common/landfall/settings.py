@@ -69,7 +69,7 @@ class ProcessorSettings(JobSettings):
     # object summaries beyond this size go to S3 and the batch output points to them
     inline_summary_bytes: int = Field(default=64 * 1024, ge=1024, le=200 * 1024, alias="INLINE_SUMMARY_BYTES")
     # curated rows the batch's objects hold in memory before spilling them to SPILL_DIR (Lambda's /tmp)
-    buffer_mib: int = Field(default=64, ge=1, alias="CURATED_BUFFER_MIB")
+    buffer_mib: int = Field(default=16, ge=1, alias="CURATED_BUFFER_MIB")
     spill_dir: str | None = Field(default=None, alias="SPILL_DIR")
     memory_mb: int = Field(default=0, ge=0, alias="AWS_LAMBDA_FUNCTION_MEMORY_SIZE")  # set by the Lambda runtime
 
