@@ -1,10 +1,12 @@
 """`make bench`: the processor's speed and memory as ratios measured in one run on the same data.
 
-Every figure compares two runs made here, one after the other, on the same generated file (realistic
-events, ~0.1 % bad lines), so the ratios hold whatever the machine's speed:
+Every figure compares runs made here on the same generated file (realistic events, ~0.1 % bad lines),
+so the ratios hold whatever the machine's speed (`benchmarks/speed.py` pins and interleaves them):
 
 - core loop (decompress + frame + decode + validate + aggregate) vs `zcat FILE | wc -l`
-- the whole processor through S3 (a moto server on 127.0.0.1, output writing included) vs `zcat | wc -l`
+- the whole processor through S3 (a moto server on 127.0.0.1, Parquet written) vs `zcat | wc -l`, and
+  the previous release's (gzip JSON lines written) in the same rounds; curated bytes per input byte
+- what 1 TB costs, planned from those measurements (`benchmarks/cost.py`)
 - the common approach (whole get_object read + json.loads per line + a pydantic model) vs ours
 - peak RSS of the processor at 256 MiB and 1 GiB of input (flat) and of the common approach (grows)
 - 500 small objects with 20 ms added S3 latency: concurrent fetches vs one by one

@@ -1,9 +1,13 @@
 """The benchmarks' ingestion workloads do the real work they claim to measure (no timings asserted)."""
 
-from benchmarks.__main__ import MotoServer
+import subprocess
+
+from benchmarks.__main__ import ROOT, MotoServer
+from benchmarks.cost import terabyte
 from benchmarks.ingestion import backfill, manifest_writer, sqs_batch
 from benchmarks.reduction import make_results, naive, reducer
-from benchmarks.workloads import INPUT, OUTPUT, client, small_objects
+from benchmarks.speed import bench_core, previous_release, workload
+from benchmarks.workloads import INPUT, OUTPUT, client, make_file, small_objects
 from landfall.layout import CURATED_PREFIX, REPORTS_PREFIX
 
 
@@ -35,3 +39,31 @@ def test_the_small_object_workload_runs_on_the_benchmarks_own_server():
         concurrent, one_by_one = small_objects(endpoint, count=12, latency_s=0.0)  # asserts: all processed
         assert len(s3.list_objects_v2(Bucket=OUTPUT, Prefix=CURATED_PREFIX)["Contents"]) == 12
     assert concurrent > 0 and one_by_one > 0
+
+
+def test_the_previous_release_the_bench_compares_with_wrote_gzip_json_lines():
+    with previous_release() as tree:
+        if tree is None:  # only a clone without that history cannot give it (the bench then says so)
+            shallow = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--is-shallow-repository"],  # noqa: S607
+                                     capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
+            assert shallow in ("true", ""), "the release is in this clone's history but could not be read"
+            return
+        assert "class GzipS3Writer" in (tree / "layers/common/landfall/writers.py").read_text()
+        assert (tree / "benchmarks/workloads.py").exists()
+
+
+def test_a_pinned_workload_reports_the_seconds_it_measured(tmp_path):
+    path = tmp_path / "events.jsonl.gz"
+    make_file(path, 200_000)
+    seconds = workload(ROOT, "core_loop", str(path), core=bench_core())
+    assert 0 < seconds < 60
+
+
+def test_the_terabyte_plan_prices_what_was_measured():
+    slow, fast = terabyte(5e6, 0.6, 3), terabyte(10e6, 0.6, 3)
+    assert slow["batches"] == fast["batches"] == 3907
+    assert slow["cost"]["lambda_usd"] > 1.9 * fast["cost"]["lambda_usd"] - 0.01  # Lambda time follows throughput
+    assert slow["cost"]["usage"]["s3_puts"] == fast["cost"]["usage"]["s3_puts"]
+    assert (
+        terabyte(5e6, 1.2, 3)["cost"]["usage"]["s3_puts"] > slow["cost"]["usage"]["s3_puts"]
+    )  # bigger files, more parts
