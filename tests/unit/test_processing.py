@@ -57,6 +57,7 @@ def test_valid_records_go_to_parquet_partitions_with_their_lineage_and_bad_lines
         ("e3", datetime(2026, 11, 22, 12, tzinfo=UTC), 3.0, "raw/a.gz", 4),
     ]
     assert {r["source_bucket"] for r in hour12} == {"landing"} and {r["source_version_id"] for r in hour12} == {None}
+    assert (summary.s3_gets, summary.s3_puts) == (1, 3)  # the run's cost counts two files and the quarantine
     quarantined = buckets.get_object(Bucket="pipeline", Key=summary.quarantine_key)["Body"].read().splitlines()
     entry = json.loads(quarantined[0])
     assert (entry["source_key"], entry["line"], entry["reason"], entry["raw"]) == (
@@ -179,9 +180,22 @@ def request_handlers(client) -> int:
 def test_reading_objects_leaves_nothing_behind_on_the_warm_client(buckets, settings):
     # the processor's client lives as long as the execution environment: a handler left on it per
     # object read would make every later request slower, without end
-    buckets.put_object(Bucket="landing", Key="raw/a.gz", Body=gzip.compress(GOOD % (1, 2, 1)))
+    for key in ("raw/a.gz", "raw/b.gz"):
+        buckets.put_object(Bucket="landing", Key=key, Body=gzip.compress(GOOD % (1, 2, 1)))
     run(buckets, settings, "raw/a.gz")
     before = request_handlers(buckets)
-    for _ in range(20):
-        run(buckets, settings, "raw/a.gz", "raw/a.gz")
+    for _ in range(20):  # two objects (a batch never holds one object twice): fetched concurrently
+        run(buckets, settings, "raw/a.gz", "raw/b.gz")
     assert request_handlers(buckets) == before
+
+
+def test_fields_the_record_type_does_not_declare_stay_in_the_raw_object_only(buckets, settings):
+    line = b'{"event_id":"x","ts":"2026-11-22T12:00:00Z","type":"click","value":1,"campaign":"c-7","n":{"deep":1}}'
+    buckets.put_object(Bucket="landing", Key="raw/extra.gz", Body=gzip.compress(line))
+    (summary,) = run(buckets, settings, "raw/extra.gz").objects
+    assert (summary.valid, summary.rejected) == (1, 0)  # an unknown field is no reason to reject a record
+    (row,) = parquet_rows(buckets, "pipeline", [summary.curated[0].key])
+    assert "campaign" not in row and "n" not in row and row["event_id"] == "x"
+    assert b'"campaign":"c-7"' in gzip.decompress(
+        buckets.get_object(Bucket="landing", Key="raw/extra.gz")["Body"].read()
+    )
