@@ -49,7 +49,10 @@ class FolderS3:
     def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803 - boto3's shape
         return {"Body": _FileBody(self.root / Key)}
 
-    def put_object(self, Bucket: str, Key: str, Body: bytes | str) -> None:  # noqa: N803
+    def head_object(self, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803 - boto3's shape
+        return {"LastModified": datetime.fromtimestamp((self.root / Key).stat().st_mtime, UTC)}
+
+    def put_object(self, Bucket: str, Key: str, Body: bytes | str, **_: Any) -> None:  # noqa: N803
         path = self.root / Key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(Body.encode() if isinstance(Body, str) else Body)

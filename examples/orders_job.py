@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from landfall.jobs import RecordRejected
+from landfall.models import AggregateTable
 from landfall.partitioning import DAILY
 
 
@@ -64,6 +65,14 @@ class OrdersJob:
 
     def new_aggregate(self) -> dict[str, Any]:
         return {"revenue": {}, "orders_per_day": {}}
+
+    def describe(self, aggregate: dict[str, Any]) -> list[AggregateTable]:
+        return [
+            AggregateTable(title="Revenue per currency", columns=["currency", "revenue"],
+                           rows=[[c, round(v, 2)] for c, v in sorted(aggregate.get("revenue", {}).items())]),
+            AggregateTable(title="Orders per UTC day", columns=["day", "orders"],
+                           rows=[[d, n] for d, n in sorted(aggregate.get("orders_per_day", {}).items())]),
+        ]  # fmt: skip
 
     def merge(self, left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
         merged = self.new_aggregate()

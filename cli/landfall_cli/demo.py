@@ -1,9 +1,18 @@
-"""`landfall demo`: the whole pipeline on the embedded emulator, from landing to the run report."""
+"""`landfall demo`: the whole pipeline on the embedded emulator, from landing to the run report.
+
+Quiet by default: the functions' logs go to files (`--logs`, or a new folder under `.landfall/logs/`),
+the terminal shows the live table and the summary (`--verbose` streams the logs instead). Every count
+is of objects and records, and adds up on screen; whatever is off is said, and the exit status is
+not 0: a failed, partial or unreconciled run, objects with no valid line, too many rejected lines.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -11,33 +20,22 @@ from rich.live import Live
 from rich.table import Table
 
 from landfall.jobs import load_job
-from landfall.layout import CURATED_PREFIX, report_key, report_prefix
-from landfall.models import RunReport
+from landfall.layout import report_key, report_prefix
+from landfall.models import BatchProgress, RunReport
 from landfall.report import count_rows, totals
 from landfall.schema import table_of
-from landfall_cli.local.emulator import Emulator, EmulatorTimeout, wait_for
+from landfall_cli.local.emulator import Emulator, EmulatorTimeout, FunctionFailed, wait_for
 from landfall_cli.local.template import ParameterError, Stack, load_template
-from landfall_cli.operate import MapProgress
-from landfall_cli.query import LOCAL_DATA, export_local, print_result, query_local
+from landfall_cli.operate import ProgressReader
+from landfall_cli.options import WORK_DIR, DemoOptions, landfall_command
+from landfall_cli.query import export_local, print_result, query_local
 from landfall_cli.synthetic import Dataset, LandedObject, make_dataset
 from landfall_cli.target import local_state_path, write_local_state
 
-
-@dataclass
-class DemoOptions:
-    objects: int = 40
-    records: int = 2000
-    bad_ratio: float = 0.01
-    batch_size: int = 4
-    concurrency: int = 8
-    tolerated_failure_percentage: float = 5.0
-    seed: int = 7
-    source: Path | None = None
-    out: Path | None = None
-    timeout: float = 600.0
-    log_dir: Path | None = None
-    keep: float = 0.0  # minutes the emulator stays up afterwards, for the --local commands
-    data: Path = LOCAL_DATA  # where the table is copied for `landfall query --local`
+# the template parameter each demo option sets, for messages that name the option
+OPTION_OF = {"MaxItemsPerBatch": "--batch-size", "MaxConcurrency": "--concurrency",
+             "ToleratedFailurePercentage": "--tolerated-failure-percentage",
+             "RejectedWarningPercentage": "--max-rejected-percentage"}  # fmt: skip
 
 
 def dataset_from_dir(source: Path) -> Dataset:
@@ -52,30 +50,41 @@ def dataset_from_dir(source: Path) -> Dataset:
 
 @dataclass
 class DemoRun:
-    """One execution the demo follows: its status and its map run's batches."""
+    """One execution the demo follows: its status, and its objects and records so far."""
 
+    reader: ProgressReader
+    objects: int = 0
     status: str = "RUNNING"
-    batches: MapProgress = field(default_factory=MapProgress)
+    progress: BatchProgress = field(default_factory=BatchProgress)
 
 
 def _progress_table(runs: dict[str, DemoRun]) -> Table:
-    table = Table(title="Map runs: batches of objects", expand=False)
-    for column in ("run", "status", "batches", "succeeded", "failed", "running", "pending"):
-        table.add_column(column, justify="right" if column not in ("run", "status") else "left")
+    table = Table(title="Runs: objects and records so far", expand=False)
+    table.add_column("run", overflow="fold")  # a run id whole, folded if the terminal is narrow
+    for column in ("status", "objects done", "failed", "records", "rejected"):
+        table.add_column(column, justify="left" if column == "status" else "right", no_wrap=True)
     for name, run in sorted(runs.items()):
-        b = run.batches
-        table.add_row(name[:40], run.status, *map(str, (b.total, b.succeeded, b.failed, b.running, b.pending)))
+        done = run.progress
+        table.add_row(name, run.status, f"{done.processed + done.failed:,} of {run.objects:,}", f"{done.failed:,}",
+                      f"{done.records:,}", f"{done.rejected:,}")  # fmt: skip
     return table
 
 
-def _poll_runs(emulator: Emulator, runs: dict[str, DemoRun]) -> bool:
-    """Refresh each execution's status and map-run progress; True when all have ended."""
-    sfn = emulator.client("stepfunctions")
+def _poll_runs(emulator: Emulator, runs: dict[str, DemoRun], expected: set[str]) -> bool:
+    """Refresh each execution's status and progress; True when the expected runs have all ended."""
     for execution in emulator.executions():
-        run = runs.setdefault(execution["name"], DemoRun())
+        run = runs.get(execution["name"])
+        if run is None:
+            described = emulator.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
+            reader = ProgressReader(emulator.client("s3"), emulator.pipeline_bucket, execution["name"])
+            run = runs[execution["name"]] = DemoRun(reader, objects=_objects_in(described))
         run.status = execution["status"]
-        run.batches = MapProgress.of(sfn, execution["executionArn"])
-    return bool(runs) and all(run.status != "RUNNING" for run in runs.values())
+        run.progress = run.reader.read()
+    return expected <= runs.keys() and all(runs[name].status != "RUNNING" for name in expected)
+
+
+def _objects_in(described: dict) -> int:
+    return int(json.loads(described.get("input", "{}")).get("objects", 0))
 
 
 def _overrides(options: DemoOptions) -> dict[str, str]:
@@ -84,8 +93,19 @@ def _overrides(options: DemoOptions) -> dict[str, str]:
         "IngestBatchingWindowSeconds": "2",
         "MaxItemsPerBatch": str(options.batch_size),
         "MaxConcurrency": str(options.concurrency),
-        "ToleratedFailurePercentage": str(options.tolerated_failure_percentage),
+        "ToleratedFailurePercentage": f"{options.tolerated_failure_percentage:g}",
+        "RejectedWarningPercentage": f"{options.max_rejected_percentage:g}",
     }
+
+
+def _refused(overrides: dict[str, str]) -> str | None:
+    """The template's bounds, checked before anything starts, as CloudFormation checks them."""
+    try:
+        Stack(load_template(), parameter_overrides=overrides)
+    except ParameterError as error:
+        parameter, _, reason = str(error).partition(": ")
+        return f"{OPTION_OF.get(parameter, parameter)} ({parameter}): {reason}" if reason else str(error)
+    return None
 
 
 def run_demo(options: DemoOptions, console: Console | None = None) -> int:
@@ -94,28 +114,40 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         options.objects, options.records, options.bad_ratio, options.seed
     )  # fmt: skip
     if not dataset.objects:
-        console.print(f"[red]no files found in {options.source}[/red]")
+        print(f"landfall demo: --source {options.source} holds no files", file=sys.stderr)  # as the parser's errors
         return 2
     overrides = _overrides(options)
-    try:  # the template's bounds, checked before anything starts, as CloudFormation checks them
-        Stack(load_template(), parameter_overrides=overrides)
-    except ParameterError as error:
-        console.print(f"[red]refused: {error}[/red]")
+    if (refusal := _refused(overrides)) is not None:
+        print(f"landfall demo: {refusal}", file=sys.stderr)
         return 2
+    logs = None if options.verbose else (options.log_dir or WORK_DIR / "logs" / f"{datetime.now(UTC):%Y%m%dT%H%M%S}")
     started = time.monotonic()
-    with Emulator(parameter_overrides=overrides, log_dir=options.log_dir) as emulator:
-        runs = _land_and_follow(emulator, dataset, options, console)
+    with Emulator(parameter_overrides=overrides, log_dir=logs) as emulator:
+        try:
+            runs = _land_and_follow(emulator, dataset, options, console)
+        except FunctionFailed as error:
+            console.print(f"[red]✗ a function refused its work: {error}[/red]")
+            console.print(f"its log: {logs}" if logs else "(its log is above)")
+            return 1
         if runs is None:
             return 1
-        s3 = emulator.client("s3")
-        reports = {name: _report(s3, emulator.pipeline_bucket, name) for name in sorted(runs)}
-        if options.out:
-            _save(s3, emulator.pipeline_bucket, [r for r in reports.values() if r], options.out)
-            console.print(f"report, curated output and quarantine saved to {options.out}")
-        result = _summarise(console, dataset, runs, reports, time.monotonic() - started, options.source is None)
-        _query_the_table(emulator, options.data, console)
-        if options.keep > 0:
-            _keep_serving(emulator, options.keep, sorted(runs), console)
+        return _finish(emulator, dataset, runs, options, console, (time.monotonic() - started, logs))
+
+
+def _finish(
+    emulator: Emulator, dataset: Dataset, runs: dict[str, DemoRun], options: DemoOptions, console: Console,
+    how: tuple[float, Path | None],
+) -> int:  # fmt: skip
+    elapsed, logs = how
+    s3 = emulator.client("s3")
+    reports = {name: _report(s3, emulator.pipeline_bucket, name) for name in sorted(runs)}
+    if options.out:
+        _save(s3, emulator.pipeline_bucket, [r for r in reports.values() if r], options.out)
+    result = _summarise(console, dataset, emulator, runs, reports, elapsed, options.source is None)
+    _query_the_table(emulator, options.data, console)
+    _where_it_is(console, emulator, reports, options, logs)
+    if options.keep > 0:
+        _keep_serving(emulator, options.keep, console)
     return result
 
 
@@ -123,26 +155,25 @@ def _land_and_follow(
     emulator: Emulator, dataset: Dataset, options: DemoOptions, console: Console
 ) -> dict[str, DemoRun] | None:
     """Land the objects, let the notifications start the runs, show them until they end (None: timed out)."""
-    console.print(
-        f"emulator on {emulator.endpoint_url}; landing {len(dataset.objects)} objects "
-        f"in s3://{emulator.landing_bucket}/raw/"
-    )
+    console.print(f"emulator on {emulator.endpoint_url}; landing {len(dataset.objects)} objects "
+                  f"in s3://{emulator.landing_bucket}/raw/")  # fmt: skip
     s3 = emulator.client("s3")
     for obj in dataset.objects:
         s3.put_object(Bucket=emulator.landing_bucket, Key=obj.key, Body=obj.body)
     emulator.wait_for_ingestion(len(dataset.objects), timeout=options.timeout)
+    expected = emulator.started_runs()
     runs: dict[str, DemoRun] = {}
     try:
         with Live(_progress_table(runs), console=console, refresh_per_second=4) as live:
 
             def ended() -> bool:
-                done = _poll_runs(emulator, runs)
+                done = _poll_runs(emulator, runs, expected)
                 live.update(_progress_table(runs))
                 return done
 
             wait_for(ended, options.timeout, "the runs to end", interval=0.25)
     except EmulatorTimeout as error:
-        console.print(f"[red]{error}[/red]")
+        console.print(f"[red]✗ {error}[/red]")
         return None
     console.print()
     return runs
@@ -163,93 +194,126 @@ def _query_the_table(emulator: Emulator, data: Path, console: Console) -> None:
     console.print(f"\nthe table {table.name} ({files} files) is copied to {data}; DuckDB says:")
     if table.name == "events":
         print_result(console, query_local(DEMO_QUERY, data), title=f"top type-hours in {table.unique_view}")
-    example = f"SELECT count(*) FROM {table.unique_view or table.name}"  # noqa: S608 - a hint printed, not run
-    console.print(f'query it yourself: landfall query --local "{example}"')
 
 
-def _keep_serving(emulator: Emulator, minutes: float, run_ids: list[str], console: Console) -> None:
+def _where_it_is(
+    console: Console, emulator: Emulator, reports: dict[str, RunReport | None], options: DemoOptions, logs: Path | None
+) -> None:
+    """Everything a user looks for next, as it must be typed."""
+    command, bucket = landfall_command(), emulator.pipeline_bucket
+    lines = ["", "[bold]Where it is[/bold]"]
+    for run_id, report in reports.items():
+        lines.append(f"run {run_id}: {report.status if report else 'no report'}")
+        lines.append(f"  report: s3://{bucket}/{report_prefix(run_id)}report.md"
+                     + (f", saved in {options.out / report_prefix(run_id)}" if options.out else ""))  # fmt: skip
+        if report:
+            lines.append(f"  curated: s3://{bucket}/{report.outputs.curated_prefix}  quarantine: "
+                         f"s3://{bucket}/{report.outputs.quarantine_prefix}")  # fmt: skip
+    query = "SELECT count(*) FROM events_unique"  # noqa: S608 - a command to try, printed
+    lines.append(f'  query the table: {command} query --local "{query}"')
+    lines.append(f"  the functions' logs: {logs}" if logs else "  the functions' logs: above (--verbose)")
+    if options.keep <= 0 and reports:
+        example = next(iter(reports))
+        lines.append(f'  with the emulator kept up (make demo ARGS="--keep 30"): {command} report {example} --local')
+    console.print("\n".join(lines), highlight=False, soft_wrap=True)
+
+
+def _keep_serving(emulator: Emulator, minutes: float, console: Console) -> None:
     """Leave the emulator up for the `--local` commands; it stops by itself after `minutes`."""
     state = local_state_path()
     write_local_state(state, emulator.endpoint_url, emulator.stack.region, emulator.stack.outputs())
-    example = run_ids[0] if run_ids else "RUN_ID"
-    query = "SELECT type, count(*) FROM events_unique GROUP BY type"  # noqa: S608 - a command to try, printed
+    run_ids = sorted(e["name"] for e in emulator.executions())
+    example, command = (run_ids[0] if run_ids else "RUN_ID"), landfall_command()
+    credentials = f"AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={emulator.stack.region}"
     console.print(
-        f"\nthe emulator stays up for {minutes:g} min at {emulator.endpoint_url} (Ctrl-C stops it). Try:\n"
-        f"  landfall report {example} --local\n"
-        f"  landfall redrive {example} --local --dry-run\n"
-        "  landfall backfill --local --dry-run\n"
-        f'  landfall query --local "{query}"\n'
-        f"  aws --endpoint-url {emulator.endpoint_url} s3 ls s3://{emulator.landing_bucket}/raw/ --recursive"
-    )
+        f"\nthe emulator stays up for {minutes:g} min at {emulator.endpoint_url} (Ctrl-C stops it). Try, from any "
+        f"directory of this checkout:\n"
+        f"  {command} status {example} --local\n"
+        f"  {command} report {example} --local\n"
+        f"  {command} redrive {example} --local --dry-run\n"
+        f"  {command} backfill --local --dry-run\n"
+        f"  {credentials} aws --endpoint-url {emulator.endpoint_url} s3 ls s3://{emulator.landing_bucket}/raw/ "
+        "--recursive",
+        highlight=False, soft_wrap=True,
+    )  # fmt: skip
     try:
         time.sleep(minutes * 60)
-    except KeyboardInterrupt:
-        pass
     finally:
         state.unlink(missing_ok=True)
 
 
 def _report(s3, bucket: str, run_id: str) -> RunReport | None:
     try:
-        return RunReport.model_validate_json(s3.get_object(Bucket=bucket, Key=report_key(run_id))["Body"].read())
+        body = s3.get_object(Bucket=bucket, Key=report_key(run_id))["Body"].read()
     except s3.exceptions.NoSuchKey:
         return None
+    return RunReport.model_validate_json(body)
 
 
 def _save(s3, bucket: str, reports: list[RunReport], out: Path) -> None:
-    prefixes = [CURATED_PREFIX]
-    for report in reports:
-        prefixes += [report_prefix(report.run_id), report.outputs.quarantine_prefix]
+    """Everything the reports name: their folders (report, objects, timeline), the curated table, the
+    quarantine and the redrive manifests."""
+    prefixes = sorted({p for r in reports for p in (report_prefix(r.run_id), r.outputs.curated_prefix,
+                                                      r.outputs.quarantine_prefix)})  # fmt: skip
+    keys = [r.outputs.redrive_manifest_key for r in reports if r.outputs.redrive_manifest_key]
     paginator = s3.get_paginator("list_objects_v2")
     for prefix in prefixes:
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                target = out / obj["Key"]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
+            keys += [obj["Key"] for obj in page.get("Contents", [])]
+    for key in keys:
+        target = out / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
-def _problems(runs: dict[str, DemoRun], reports: dict[str, RunReport | None], console: Console) -> list[str]:
+def _verdicts(runs: dict[str, DemoRun], reports: dict[str, RunReport | None]) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of the runs: each fails the demo."""
     problems: list[str] = []
+    warnings: list[str] = []
     for name, report in reports.items():
         if report is None:
-            problems.append(f"run {name} wrote no report")
+            problems.append(f"run {name} ended {runs[name].status} and wrote no report")
             continue
         problems += [f"{name}: {p}" for p in report.reconciliation.problems]
-        if runs[name].status != "SUCCEEDED":
-            problems.append(f"run {name} ended {runs[name].status}: {report.status_reason}")
-        for failure in report.failures[:5]:
-            console.print(f"[yellow]! {failure.kind} failure: {failure.url}: {failure.error}[/yellow]")
+        if report.status == "FAILED":
+            problems.append(f"run {name} FAILED: {report.status_reason}")
+        warnings += [f"{name}: {w}" for w in report.warnings]
+        warnings += [f"{f.kind} failure: {f.url}: {f.error}" for f in report.failures[:5]]
         if len(report.failures) > 5:
-            console.print(f"[yellow]! … and {len(report.failures) - 5} more (see the report)[/yellow]")
-    return problems
+            warnings.append(f"… and {len(report.failures) - 5} more failures (see the report)")
+    return problems, warnings
 
 
 def _summarise(
-    console: Console,
-    dataset: Dataset,
-    runs: dict[str, DemoRun],
-    reports: dict[str, RunReport | None],
-    elapsed: float,
-    known_truth: bool,
-) -> int:
-    problems = _problems(runs, reports, console)
+    console: Console, dataset: Dataset, emulator: Emulator, runs: dict[str, DemoRun],
+    reports: dict[str, RunReport | None], elapsed: float, known_truth: bool,
+) -> int:  # fmt: skip
+    problems, warnings = _verdicts(runs, reports)
     objects, records = totals(r for r in reports.values() if r)
-    if known_truth:
-        if records.read != dataset.records:
-            problems.append(f"{dataset.records} records landed but {records.read} were read")
-        if records.rejected != dataset.bad:
-            problems.append(f"{dataset.bad} bad lines landed but {records.rejected} were rejected")
+    _, dropped = emulator.ingested()
+    landed = len(dataset.objects)
+    if landed != objects.in_manifest + sum(dropped.values()):
+        problems.append(f"{landed} objects landed but {objects.in_manifest} in manifests + "
+                        f"{sum(dropped.values())} dropped")  # fmt: skip
+    if known_truth and records.read != dataset.records:
+        problems.append(f"{dataset.records} records landed but {records.read} were read")
+    if known_truth and records.rejected != dataset.bad:
+        problems.append(f"{dataset.bad} bad lines landed but {records.rejected} were rejected")
     table = Table(title="Landfall demo")
     table.add_column("")
     table.add_column("value", justify="right")
-    rows = [("runs", len(runs)), ("objects landed", len(dataset.objects)), *count_rows(objects, records)]
+    rows: list[tuple[str, int | str]] = [("runs", len(runs)), ("objects landed", landed)]
+    rows += [(f"  dropped: {reason}", n) for reason, n in sorted(dropped.items())]
+    rows += [*count_rows(objects, records)]
     for label, value in [*rows, ("seconds", f"{elapsed:.1f}")]:
-        table.add_row(label, str(value))
+        table.add_row(label, f"{value:,}" if isinstance(value, int) else value)
     console.print(table)
+    for warning in warnings:
+        console.print(f"[yellow]⚠ {warning}[/yellow]", highlight=False)
     for problem in problems:
-        console.print(f"[red]✗ {problem}[/red]")
-    if problems:
+        console.print(f"[red]✗ {problem}[/red]", highlight=False)
+    if problems or warnings:
         return 1
-    console.print("[green]✓ every object and every record is accounted for[/green]")
+    console.print(f"[green]✓ every object and every record is accounted for: {landed:,} objects landed = "
+                  f"{objects.processed:,} processed + {sum(dropped.values()):,} dropped[/green]")  # fmt: skip
     return 0

@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from landfall.layout import report_key
+from landfall.layout import progress_prefix, report_key
 from landfall.manifests import StartedRun, execution_arn
-from landfall.models import ManifestBatch, ManifestItem, RunReport
+from landfall.models import BatchProgress, ManifestBatch, ManifestItem, RunReport
 from landfall_cli.plan import RunPlan, Throughput
 from landfall_cli.target import Target
 
@@ -52,12 +52,37 @@ class MapProgress:
         return cls(counts.get("total", 0) or expected, counts.get("succeeded", 0), failed, counts.get("running", 0))
 
 
+class ProgressReader:
+    """A run's objects and records so far, from the counts each finished batch wrote: one LIST a poll,
+    and one GET for each batch that finished (or was retried) since the last."""
+
+    def __init__(self, s3, bucket: str, run_id: str) -> None:
+        self.s3, self.bucket, self.run_id = s3, bucket, run_id
+        self._batches: dict[str, tuple[str, BatchProgress]] = {}  # key → (ETag, counts)
+
+    def read(self) -> BatchProgress:
+        for page in self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=progress_prefix(self.run_id)
+        ):
+            for entry in page.get("Contents", []):
+                known = self._batches.get(entry["Key"])
+                if known is None or known[0] != entry["ETag"]:
+                    body = self.s3.get_object(Bucket=self.bucket, Key=entry["Key"])["Body"].read()
+                    self._batches[entry["Key"]] = (entry["ETag"], BatchProgress.model_validate_json(body))
+        total = BatchProgress()
+        for _, counts in self._batches.values():
+            total.add(counts)
+        return total
+
+
 @dataclass(frozen=True)
 class RunStatus:
-    """An execution's status and its map run's progress; `objects` is how many the manifest holds."""
+    """An execution's status, and its objects and records so far; `objects` is how many the manifest
+    holds. The map's failed batches are counted apart: their objects are known when the run ends."""
 
     status: str  # the execution's: RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED
     objects: int
+    progress: BatchProgress
     batches: MapProgress
     error: str | None = None
 
@@ -66,43 +91,74 @@ class RunStatus:
         return self.status in _ENDED
 
 
-def run_status(target: Target, run_id: str) -> RunStatus:
-    """The execution's status and its map run's progress, as Step Functions reports them."""
+def run_status(target: Target, run_id: str, reader: ProgressReader | None = None) -> RunStatus:
+    """The execution's status, as Step Functions reports it, and the run's progress in objects."""
     arn = execution_arn(target.state_machine_arn, run_id)
     try:
         execution = target.sfn.describe_execution(executionArn=arn)
     except target.sfn.exceptions.ExecutionDoesNotExist:
         raise RunNotFound(f"no run {run_id} in {target.where}") from None
     execution_input = json.loads(execution.get("input", "{}"))
-    progress = MapProgress.of(target.sfn, arn, expected=execution_input.get("batches", 0))
+    batches = MapProgress.of(target.sfn, arn, expected=execution_input.get("batches", 0))
+    progress = (reader or ProgressReader(target.s3, target.pipeline_bucket, run_id)).read()
     error = execution.get("error")
     if error:
         error = f"{error}: {execution.get('cause', '')}".strip(": ")
-    return RunStatus(execution["status"], execution_input.get("objects", 0), progress, error)
+    return RunStatus(execution["status"], execution_input.get("objects", 0), progress, batches, error)
 
 
 def follow(
     target: Target, run_id: str, console: Console, interval: float = 1.0, timeout: float | None = None
 ) -> RunStatus:
-    """A live progress bar of the run's batches until it ends (or `timeout` seconds pass)."""
+    """A live progress bar of the run's objects until it ends (or `timeout` seconds pass)."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    status = run_status(target, run_id)
+    reader = ProgressReader(target.s3, target.pipeline_bucket, run_id)
+    status = run_status(target, run_id, reader)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("batches, {task.fields[failed]} failed"),
+        TextColumn("objects · {task.fields[failed]} failed · {task.fields[records]:,} records, "
+                   "{task.fields[rejected]:,} rejected"),
         TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(run_id, total=status.batches.total or None, failed=0)
+    )  # fmt: skip
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(run_id, total=status.objects or None, failed=0, records=0, rejected=0)
         while True:
-            batches = status.batches
-            progress.update(task, total=batches.total or None, completed=batches.done, failed=batches.failed)
+            done = status.progress
+            bar.update(task, total=status.objects or None, completed=done.processed + done.failed,
+                       failed=done.failed, records=done.records, rejected=done.rejected)  # fmt: skip
             if status.ended or (deadline is not None and time.monotonic() >= deadline):
                 return status
             time.sleep(interval)
-            status = run_status(target, run_id)
+            status = run_status(target, run_id, reader)
+
+
+def status_line(run_id: str, status: RunStatus, report: RunReport | None) -> str:
+    """One line in objects and records: the report's once the run has one, the progress before."""
+    if report is not None:
+        objects, records = report.objects, report.records
+        share = f" ({100 * records.rejected / records.read:.1f} %)" if records.read else ""
+        return (
+            f"{run_id}: {report.status} — {objects.in_manifest:,} objects: {objects.processed:,} processed, "
+            f"{objects.failed:,} failed, {objects.pending:,} pending; {records.read:,} records: "
+            f"{records.valid:,} valid, {records.rejected:,} rejected{share}"
+        )
+    done = status.progress
+    line = (
+        f"{run_id}: {status.status} — {done.processed + done.failed:,} of {status.objects:,} objects done "
+        f"({done.failed:,} failed); {done.records:,} records, {done.rejected:,} rejected"
+    )
+    if status.batches.failed:
+        line += f"; {status.batches.failed:,} batches failed (their objects are counted in the report)"
+    return line + (f" — {status.error}" if status.error else "")
+
+
+def find_report(target: Target, run_id: str) -> RunReport | None:
+    try:
+        return RunReport.model_validate_json(read_report(target, run_id))
+    except RunNotFound:
+        return None
 
 
 def read_report(target: Target, run_id: str, name: str = "report.json") -> bytes:

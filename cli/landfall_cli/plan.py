@@ -80,6 +80,7 @@ class RunPlan:
         gets, puts = run_requests(
             object_gets=self.objects,
             object_puts=curated_puts,
+            progress_markers=self.batches,
             result_files=math.ceil(self.batches / 1000),  # ResultWriter's files, roughly
             redrive_manifest=True,
             list_requests=list_requests,

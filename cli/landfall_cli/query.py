@@ -20,8 +20,8 @@ from landfall.jobs import load_job
 from landfall.layout import QUARANTINE_PREFIX, curated_prefix
 from landfall.quarantine import QUARANTINE_TABLE
 from landfall.schema import TableSchema, table_of
+from landfall_cli.options import LOCAL_DATA
 
-LOCAL_DATA = Path(".landfall/data")  # the demo's copy of the emulator's table and quarantine
 DESCRIPTION = "landfall.json"  # in that folder: which job made the table
 ATHENA_POLL_S = 0.5
 

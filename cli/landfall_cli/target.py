@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,7 @@ from landfall.jobs import DEFAULT_JOB
 from landfall.manifests import RunStarter
 from landfall.models import RunConfig
 from landfall.settings import JobSettings, ManifestWriterSettings, parse_settings
-
-LOCAL_STATE = Path(".landfall/local.json")
+from landfall_cli.options import LOCAL_STATE
 
 
 class TargetError(RuntimeError):
@@ -61,12 +61,27 @@ class Target:
 
 
 def local_state_path() -> Path:
-    return Path(os.environ.get("LANDFALL_LOCAL_STATE", LOCAL_STATE))
+    return Path(os.environ.get("LANDFALL_LOCAL_STATE", LOCAL_STATE))  # the checkout's, from any directory
 
 
 def write_local_state(path: Path, endpoint_url: str, region: str, outputs: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"endpoint_url": endpoint_url, "region": region, "outputs": outputs}, indent=2))
+    state = {"endpoint_url": endpoint_url, "region": region, "outputs": outputs, "pid": os.getpid()}
+    path.write_text(json.dumps(state, indent=2))
+
+
+def _alive(state: dict[str, Any]) -> bool:
+    """Whether the emulator the state describes still runs and answers (its process may have died)."""
+    try:
+        os.kill(int(state["pid"]), 0)
+    except (KeyError, ValueError, ProcessLookupError, PermissionError):
+        return False
+    address = state["endpoint_url"].removeprefix("http://").rsplit(":", 1)
+    try:
+        socket.create_connection((address[0], int(address[1])), timeout=2).close()
+    except OSError:
+        return False
+    return True
 
 
 def local_target(path: Path | None = None) -> Target:
@@ -77,6 +92,14 @@ def local_target(path: Path | None = None) -> Target:
         raise TargetError(
             f"no local emulator is running ({path} is missing): start one with `make demo ARGS='--keep 30'`"
         ) from None
+    except ValueError:
+        state = {}
+    if not _alive(state):
+        path.unlink(missing_ok=True)
+        raise TargetError(
+            f"the local emulator that {path} named has stopped (its state is removed): start one with "
+            "`make demo ARGS='--keep 30'`"
+        )
     session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=state["region"])
     clients = {
         name: session.client(name, endpoint_url=state["endpoint_url"])

@@ -22,5 +22,6 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         job_named(settings.job),
         prices=settings_from_env(Prices),
         memory_mb=settings.memory_mb,
+        redrive_with=settings.redrive_with,
     )
     return report.model_dump(mode="json", include=RunReport.STATE_FIELDS)

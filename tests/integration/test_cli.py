@@ -71,7 +71,10 @@ def test_backfill_runs_once_reports_and_follows(local, capsys):
     assert manifest_keys(manifest["Body"].read()) == sorted(keys)
 
     assert main(["status", run_id, "--local", "--timeout", "300"]) == 0
-    assert f"{run_id}: SUCCEEDED, 2/2 batches of 3 objects" in capsys.readouterr().out  # two objects a batch
+    out = capsys.readouterr().out
+    # in objects and records, as the demo and the report count them (the map's two batches are not shown)
+    assert f"{run_id}: SUCCEEDED — 3 objects: 3 processed, 0 failed, 0 pending; " in out
+    assert f"report {run_id} --local" in out
 
     # the same objects again: the same run, no second execution
     count = len(_backfills(local))

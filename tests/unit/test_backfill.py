@@ -95,12 +95,13 @@ def test_a_terabyte_plan_counts_every_billed_unit():
     # per STANDARD child: the map's transition that starts it and its own task; plus the parent's own
     assert cost.usage.state_transitions == 6 + 2 * batches
     assert cost.usage.express_requests == 0 and cost.usage.lambda_requests == batches + 2
-    assert cost.usage.s3_gets == 15_625 + 4 + math.ceil(batches / 1000)  # each object; manifest; result files
+    # each object; the manifest (and when it was written); the result files
+    assert cost.usage.s3_gets == 15_625 + 5 + math.ceil(batches / 1000)
     # each object: a PUT per file, one multipart upload's create and complete, the quarantine; and the parts
     parts = 1e12 * CURATED_BYTES_PER_STORED_BYTE / CURATED_PART_BYTES
     per_object = CURATED_FILES_PER_OBJECT + 3
     assert cost.usage.s3_puts == pytest.approx(
-        15_625 * per_object + parts + 1 + math.ceil(batches / 1000) + 1 + 2 + 1, abs=2
+        15_625 * per_object + parts + batches + 1 + math.ceil(batches / 1000) + 1 + 4 + 1, abs=2
     )
     assert 3 < cost.total_usd < 8
 

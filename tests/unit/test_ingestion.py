@@ -71,7 +71,7 @@ def test_the_test_event_starts_nothing(env):
     response = ingest(
         load_event("manifest_writer/sqs-test-event.json"), s3_client=s3, sfn_client=sfn, settings=settings
     )
-    assert response == {"batchItemFailures": [], "run_id": None}
+    assert response == {"batchItemFailures": [], "run_id": None, "objects": 0, "dropped": {}}
     assert sfn.list_executions(stateMachineArn=settings.state_machine_arn)["executions"] == []
 
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from landfall.jobs import RecordRejected, default_job
 from landfall.jobs.events import EventsJob
-from landfall.models import BatchInput, CuratedFile, ManifestItem, ProcessorEvent
+from landfall.models import AggregateTable, BatchInput, CuratedFile, ManifestItem, ProcessorEvent
 from landfall.partitioning import HOURLY
 from landfall.processing import process_batch
 from landfall.settings import ProcessorSettings
@@ -220,6 +220,9 @@ class TallyJob:
 
     def merge(self, left, right):
         return {"n": left["n"] + right["n"]}
+
+    def describe(self, aggregate):
+        return [AggregateTable(title="Tallies", columns=["records"], rows=[[aggregate["n"]]])]
 
 
 def test_a_value_the_table_cannot_hold_costs_its_line_and_is_in_no_aggregate(landing):

@@ -11,7 +11,8 @@ from landfall.layout import REPORTS_PREFIX, manifest_key, report_key, results_pr
 from landfall.manifests import ManifestBuilder
 from landfall.models import Counts, ManifestItem, RecordCounts, ReducerEvent, RunConfig, RunReport, S3Location
 from landfall.reduction import reduce_run
-from landfall.report import count_rows, render_markdown, totals
+from landfall.report import count_rows, totals
+from landfall.report_text import render_markdown
 from landfall.results import CorruptResultsError
 
 BUCKET = "pipeline"

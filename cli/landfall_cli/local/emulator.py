@@ -35,6 +35,10 @@ class EmulatorTimeout(TimeoutError):
     """Something did not happen within its deadline."""
 
 
+class FunctionFailed(RuntimeError):
+    """A function refused its invocation (an unhandled error): waiting longer would not help."""
+
+
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
     """Poll `condition` until it returns something truthy, or fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -201,6 +205,7 @@ class Emulator:
         # Setting the notification sent an s3:TestEvent: let it pass before counting notifications.
         wait_for(lambda: all(s.idle.is_set() for s in self.event_sources), 60, "the event sources to settle")
         self._handled_at_start = sum(s.messages_handled for s in self.event_sources)
+        self._errors_at_start = {s.function_name: len(s.function_errors) for s in self.event_sources}
 
     def _create_queues(self) -> None:
         sqs, stack = self.client("sqs"), self.stack
@@ -263,7 +268,8 @@ class Emulator:
     def _create_function(self, logical_id: str, role_arn: str) -> None:
         stack = self.stack
         name = stack.physical_name(logical_id)
-        environment = stack.function_environment(logical_id)
+        # the report's commands say --local here, not --stack: the one thing a function is told of the emulator
+        environment = {**stack.function_environment(logical_id), "LANDFALL_LOCAL_EMULATOR": "true"}
         code_dir = PROJECT_ROOT / stack.function_property(logical_id, "CodeUri")
         handler = stack.function_property(logical_id, "Handler")
         archive = io.BytesIO()
@@ -292,14 +298,17 @@ class Emulator:
                 reserved_concurrency=self._reserved_concurrency(logical_id),
             )
         )
-        for event in stack.resources[logical_id]["Properties"].get("Events", {}).values():
+        self._create_event_sources(logical_id, name)
+
+    def _create_event_sources(self, logical_id: str, function_name: str) -> None:
+        for event in self.stack.resources[logical_id]["Properties"].get("Events", {}).values():
             if event["Type"] == "SQS":
-                props = stack.resolve(event["Properties"])
+                props = self.stack.resolve(event["Properties"])
                 queue_name = props["Queue"].rsplit(":", 1)[-1]
                 url = self.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]
                 queue = (url, self.stack.arn(self.queue_logical_id(url)))
                 clients = (self.client("sqs"), self.client("lambda"))
-                self.event_sources.append(SqsEventSource(clients, queue, name, props, self.stack.region))
+                self.event_sources.append(SqsEventSource(clients, queue, function_name, props, self.stack.region))
 
     def _reserved_concurrency(self, logical_id: str) -> int | None:
         reserved = self.stack.function_property(logical_id, "ReservedConcurrentExecutions")
@@ -317,6 +326,10 @@ class Emulator:
         urls = [source.queue_url for source in self.event_sources]
 
         def drained() -> bool:
+            for source in self.event_sources:
+                if len(source.function_errors) > self._errors_at_start.get(source.function_name, 0):
+                    self._errors_at_start[source.function_name] = len(source.function_errors)
+                    raise FunctionFailed(f"{source.function_name}: {source.function_errors[-1]}")
             handled = sum(s.messages_handled for s in self.event_sources)
             if handled - self._handled_at_start < notifications or not all(s.idle.is_set() for s in self.event_sources):
                 return False
@@ -333,6 +346,26 @@ class Emulator:
         except EmulatorTimeout as error:
             errors = [f"{s.name}: {e}" for s in self.event_sources for e in s.errors[-3:]]
             raise EmulatorTimeout("; ".join([str(error), *errors])) from None
+
+    def ingested(self) -> tuple[int, dict[str, int]]:
+        """What the manifest writer was told of, in all: objects, and those it dropped by reason."""
+        objects, dropped = 0, dict[str, int]()
+        for source in self.event_sources:
+            for result in source.results:
+                if isinstance(result, dict):
+                    objects += result.get("objects", 0)
+                    for reason, count in result.get("dropped", {}).items():
+                        dropped[reason] = dropped.get(reason, 0) + count
+        return objects, dropped
+
+    def started_runs(self) -> set[str]:
+        """The run ids the manifest writer answered with (a run it found started already included)."""
+        return {
+            result["run_id"]
+            for source in self.event_sources
+            for result in source.results
+            if isinstance(result, dict) and result.get("run_id")
+        }
 
     def wait_for_execution(self, execution_arn: str, timeout: float = 300) -> dict[str, Any]:
         sfn = self.client("stepfunctions")

@@ -21,13 +21,15 @@ import json
 import multiprocessing
 import os
 import queue
+import signal
 import threading
+import time
 import traceback
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +73,6 @@ class LambdaContext:
 
 
 def _monotonic() -> float:
-    import time
-
     return time.monotonic()
 
 
@@ -81,8 +81,11 @@ _spec: dict[str, Any] = {}
 
 
 def _worker_init(spec: dict[str, Any], log_path: str | None) -> None:
-    """Runs once in each worker process: the function's cold start."""
+    """Runs once in each worker process: the function's cold start. Ctrl-C in the terminal is for the
+    process that started the workers (it stops them); a worker whose parent is gone stops by itself."""
     global _handler, _spec
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True, name="parent-watch").start()
     if log_path:  # the function's stdout/stderr (its CloudWatch log) go to a file
         log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(log, 1)
@@ -96,6 +99,12 @@ def _worker_init(spec: dict[str, Any], log_path: str | None) -> None:
     module_spec.loader.exec_module(module)
     _handler = getattr(module, function_name)
     _spec = spec
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
 
 
 def _invoke_in_worker(event: Any) -> tuple[str, bool]:
@@ -168,6 +177,16 @@ class LambdaRuntime:
 
     def register(self, spec: FunctionSpec) -> None:
         self.functions[spec.name] = spec
+
+    def reconfigure(self, function_name: str, environment: dict[str, str]) -> None:
+        """As UpdateFunctionConfiguration on an idle function: the invocations that follow run with the
+        changed variables, each in a new execution environment (the warm ones are stopped)."""
+        with self._lock:
+            spec = self.functions[function_name]
+            self.functions[function_name] = replace(spec, environment={**spec.environment, **environment})
+            running = self._running.pop(function_name, None)
+        while running is not None and not running.idle.empty():
+            running.idle.get_nowait().stop()
 
     def throttle(self, function_name: str, times: int) -> None:
         """The next `times` invocations of the function fail with TooManyRequestsException (429)."""

@@ -53,7 +53,9 @@ class SqsEventSource(threading.Thread):
         self.messages_failed = 0
         self.invocations = 0
         self.largest_payload = 0  # bytes of the largest batch delivered
-        self.errors: list[str] = []
+        self.errors: list[str] = []  # the poller's own
+        self.function_errors: list[str] = []  # the function's unhandled errors, in its own words
+        self.results: list[Any] = []  # what the function returned, invocation by invocation
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -136,10 +138,15 @@ class SqsEventSource(threading.Thread):
         payload = json.loads(response["Payload"].read() or b"null")
         if response.get("FunctionError"):
             failed = {m["MessageId"] for m in messages}  # the whole batch is retried
-        elif self.partial and isinstance(payload, dict):
-            failed = {f["itemIdentifier"] for f in payload.get("batchItemFailures", [])}
+            error = payload if isinstance(payload, dict) else {}
+            # Every message of the batch failing is the messages' fault (retried, then dead-lettered);
+            # anything else the function raised is its own: a refusal of its settings, a bug.
+            if error.get("errorType") != "BatchProcessingError":
+                self.function_errors.append(f"{error.get('errorType', 'Error')}: {error.get('errorMessage', payload)}")
         else:
-            failed = set()
+            self.results.append(payload)
+            partial = payload.get("batchItemFailures", []) if self.partial and isinstance(payload, dict) else []
+            failed = {f["itemIdentifier"] for f in partial}
         done = [m for m in messages if m["MessageId"] not in failed]
         retry = [m for m in messages if m["MessageId"] in failed]
         for start in range(0, len(done), 10):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from landfall.costs import MeasuredUsage
+from landfall.details import RunDetails
 from landfall.jobs import Job
 from landfall.ledger import Ledger, Outcome
 from landfall.models import BatchSummary, ManifestItem, ObjectFailure, ObjectSummary
@@ -60,6 +61,7 @@ class ResultAccumulator:
         self.failures: list[ObjectFailure] = []
         self.aggregate = job.new_aggregate()
         self.usage = MeasuredUsage()
+        self.details = RunDetails()
 
     def add(self, record: ResultRecord) -> None:
         if record.kind == "SUCCEEDED":
@@ -73,6 +75,7 @@ class ResultAccumulator:
             return
         summary = BatchSummary.model_validate_json(record.output)
         self.usage.add_batch(summary)
+        self.details.add_child(record.started, record.stopped, record.status, summary.duration_ms)
         aggregates = self._spilled_aggregates(summary.aggregates_key) if summary.aggregates_key else summary.aggregates
         self._merge(aggregates, "a batch")
         for obj in self._objects_of(summary):
@@ -80,6 +83,7 @@ class ResultAccumulator:
 
     def _object(self, obj: ObjectSummary) -> None:
         self.usage.add_object(obj)
+        self.details.add_object(obj)
         if obj.status == "failed":
             if self.ledger.account(obj.bucket, obj.key, obj.version_id, Outcome.FAILED):
                 self.tally.failed += 1
@@ -100,6 +104,7 @@ class ResultAccumulator:
         pending = record.kind == "PENDING"
         if not pending:
             self.usage.add_failed_batch()
+            self.details.add_child(record.started, record.stopped, record.status)
         error = f"{record.error}: {record.cause}" if record.error else f"batch {record.status.lower()}"
         items = _batch_items(record.input)
         if items is None:
@@ -108,6 +113,7 @@ class ResultAccumulator:
         outcome, kind = (Outcome.PENDING, "pending") if pending else (Outcome.BATCH, "batch")
         for item in items:
             if self.ledger.account(item.bucket, item.key, item.version_id, outcome):
+                self.details.add_unfinished(item.url, kind, error)
                 if pending:
                     self.tally.pending += 1
                 else:

@@ -115,13 +115,15 @@ def run_usage(
 
 
 def run_requests(
-    *, object_gets: int, object_puts: int, result_files: int, redrive_manifest: bool, list_requests: int = 0
-) -> tuple[int, int]:
+    *, object_gets: int, object_puts: int, result_files: int, redrive_manifest: bool, progress_markers: int,
+    list_requests: int = 0,
+) -> tuple[int, int]:  # fmt: skip
     """GET- and PUT-priced S3 requests of a run: its objects' own (reads; curated, quarantine and summary
-    writes), plus the manifest (written once, read by the ItemReader and twice by the reducer), the
-    ResultWriter's files and manifest, report.json and report.md, the redrive manifest, and LISTs."""
-    gets = object_gets + 3 + 1 + result_files
-    puts = object_puts + 1 + result_files + 1 + 2 + int(redrive_manifest) + list_requests
+    writes), each batch's progress, the manifest (written once, read by the ItemReader and twice by the
+    reducer, which also asks when it was written), the ResultWriter's files and manifest, report.json,
+    report.md, objects.jsonl and the timeline, the redrive manifest, and LISTs."""
+    gets = object_gets + 3 + 1 + 1 + result_files
+    puts = object_puts + progress_markers + 1 + result_files + 1 + 4 + int(redrive_manifest) + list_requests
     return gets, puts
 
 
@@ -132,6 +134,7 @@ class MeasuredUsage:
 
     def __init__(self) -> None:
         self.batches = 0
+        self.succeeded_batches = 0  # each wrote its progress
         self.processor_seconds = 0.0
         self.processor_gb_seconds = 0.0
         self.object_gets = 0  # the processors' reads, and the summaries they left in S3 (read back)
@@ -141,6 +144,7 @@ class MeasuredUsage:
     def add_batch(self, summary: BatchSummary) -> None:
         seconds = summary.duration_ms / 1000
         self.batches += 1
+        self.succeeded_batches += 1
         self.processor_seconds += seconds
         self.processor_gb_seconds += seconds * (summary.memory_mb or self.DEFAULT_PROCESSOR_MB) / 1024
 
@@ -158,7 +162,8 @@ class MeasuredUsage:
 
     def usage(self, reducer_seconds: float, reducer_memory_mb: int, redrive_manifest: bool) -> Usage:
         gets, puts = run_requests(object_gets=self.object_gets, object_puts=self.object_puts,
-                                  result_files=self.result_files, redrive_manifest=redrive_manifest)  # fmt: skip
+                                  progress_markers=self.succeeded_batches, result_files=self.result_files,
+                                  redrive_manifest=redrive_manifest)  # fmt: skip
         return run_usage(
             batches=self.batches,
             processor_seconds=self.processor_seconds,

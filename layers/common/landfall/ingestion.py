@@ -31,8 +31,11 @@ def ingest(event: NotificationEvent, *, s3_client, sfn_client, settings: Manifes
 
     config = settings.run_config()
     starter = RunStarter(s3_client, sfn_client, settings.state_machine_arn, settings.pipeline_bucket, config)
-    started = starter.start_items(select(items, settings.key_prefix, settings.key_suffix), "notification")
+    dropped: dict[str, int] = {}
+    started = starter.start_items(select(items, settings.key_prefix, settings.key_suffix, dropped), "notification")
     metrics.add_metric(name="ObjectsNotified", unit=MetricUnit.Count, value=len(items))
+    metrics.add_metric(name="ObjectsDropped", unit=MetricUnit.Count, value=sum(dropped.values()))
     metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=int(started is not None and started.new))
     result.run_id = started.run_id if started else None
+    result.objects, result.dropped = len(items), dropped
     return result

@@ -9,6 +9,7 @@ QUARANTINE_PREFIX = "quarantine/"
 REPORTS_PREFIX = "reports/"
 RESULTS_PREFIX = "results/"
 SUMMARIES_PREFIX = "summaries/"
+PROGRESS_PREFIX = "progress/"
 MANIFESTS_PREFIX = "manifests/"
 QUERY_RESULTS_PREFIX = "athena-results/"  # the Athena workgroup's (template.yaml)
 
@@ -44,6 +45,15 @@ def summary_prefix(run_id: str) -> str:
 
 def summary_key(run_id: str, batch_id: str) -> str:
     return f"{summary_prefix(run_id)}{batch_id}.jsonl"
+
+
+def progress_prefix(run_id: str) -> str:
+    return f"{PROGRESS_PREFIX}{run_id}/"
+
+
+def progress_key(run_id: str, batch_id: str) -> str:
+    """A batch's counts, written when it ends (a retry overwrites them): how a run is followed live."""
+    return f"{progress_prefix(run_id)}{batch_id}.json"
 
 
 def results_prefix(run_id: str) -> str:

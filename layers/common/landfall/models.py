@@ -10,6 +10,7 @@ run report     → what the reducer writes and returns
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,10 +63,13 @@ class BatchItemFailure(BaseModel):
 
 
 class IngestResult(BaseModel):
-    """The manifest writer's answer: SQS messages to deliver again (partial batch response), the run."""
+    """The manifest writer's answer: SQS messages to deliver again (partial batch response), the run, and
+    what the notifications named: objects, and those dropped by reason (empty, folder marker, ...)."""
 
     batchItemFailures: list[BatchItemFailure] = Field(default_factory=list)
     run_id: str | None = None
+    objects: int = 0
+    dropped: dict[str, int] = Field(default_factory=dict)
 
 
 class ManifestBatch(Message):
@@ -88,6 +92,7 @@ class RunConfig(BaseModel):
     max_items_per_batch: int
     max_batch_bytes: int
     tolerated_failure_percentage: float  # of the map's batches; the run's status counts objects
+    rejected_warning_percentage: float = 5.0  # a run rejecting more of its lines is flagged in its report
 
 
 class ExecutionInput(Message):
@@ -123,6 +128,14 @@ class CuratedFile(BaseModel):
     bytes: int
 
 
+class RejectionExample(BaseModel):
+    """The first line of an object rejected for a reason: enough to see what went wrong."""
+
+    line: int
+    detail: str
+    raw: str  # its first 200 characters (invalid UTF-8 replaced)
+
+
 class ObjectSummary(Message):
     bucket: str
     key: str
@@ -136,6 +149,7 @@ class ObjectSummary(Message):
     valid: int = 0
     rejected: int = 0
     rejected_by_reason: dict[str, int] = Field(default_factory=dict)
+    rejection_examples: dict[str, RejectionExample] = Field(default_factory=dict)  # the first per reason
     aggregates: dict[str, Any] = Field(default_factory=dict)
     curated: list[CuratedFile] = Field(default_factory=list)
     quarantine_key: str | None = None
@@ -158,6 +172,28 @@ class BatchSummary(Message):
     aggregates_key: str | None = None  # when the aggregates are large: {"aggregates": {...}} in the output bucket
     duration_ms: int = 0
     memory_mb: int = 0  # the processor's memory size: with the duration, its GB-seconds
+
+
+class BatchProgress(BaseModel):
+    """A finished batch's counts (`layout.progress_key`), so that a run is followed in objects and records."""
+
+    objects: int = 0
+    processed: int = 0
+    failed: int = 0
+    records: int = 0
+    valid: int = 0
+    rejected: int = 0
+
+    @classmethod
+    def of(cls, objects: list[ObjectSummary]) -> BatchProgress:
+        processed = [o for o in objects if o.status == "processed"]
+        return cls(objects=len(objects), processed=len(processed), failed=len(objects) - len(processed),
+                   records=sum(o.records for o in processed), valid=sum(o.valid for o in processed),
+                   rejected=sum(o.rejected for o in processed))  # fmt: skip
+
+    def add(self, other: BatchProgress) -> None:
+        for name in type(self).model_fields:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 class ObjectFailure(BaseModel):
@@ -202,7 +238,38 @@ class RunOutputs(BaseModel):
     curated_prefix: str
     quarantine_prefix: str
     report_key: str
+    objects_key: str | None = None  # every object's outputs (JSON Lines): curated files, quarantine, error
+    timeline_key: str | None = None  # the map run's children over time (SVG)
     redrive_manifest_key: str | None = None
+
+
+class ReasonSummary(BaseModel):
+    """Lines rejected for one reason, and the first of them."""
+
+    reason: str
+    count: int
+    example: RejectionExample | None = None
+    source: str | None = None  # the object the example is from
+
+
+class ObjectRejections(BaseModel):
+    url: str
+    records: int
+    rejected: int
+
+
+class AggregateTable(BaseModel):
+    """A table of a job's aggregates, as the job describes them for the report (`Job.describe`)."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+class RunTiming(BaseModel):
+    started_at: datetime | None = None  # when its manifest was written, just before its execution started
+    ended_at: datetime
+    seconds: float | None = None
 
 
 class RunReport(Message):
@@ -210,12 +277,21 @@ class RunReport(Message):
     status: RunStatus
     status_reason: str = ""
     map_error: str | None = None
+    job: str = ""
+    timing: RunTiming | None = None
+    settings: RunConfig | None = None
     objects: Counts
     records: RecordCounts
     bytes_read: int = 0
+    warnings: list[str] = Field(default_factory=list)  # what someone acting on the run should look at
+    rejections: list[ReasonSummary] = Field(default_factory=list)  # by count, each with an example
+    rows_by_partition: dict[str, int] = Field(default_factory=dict)
+    worst_objects: list[ObjectRejections] = Field(default_factory=list)  # the most rejections
     aggregates: dict[str, Any] = Field(default_factory=dict)
+    aggregate_tables: list[AggregateTable] = Field(default_factory=list)
     failures: list[ObjectFailure] = Field(default_factory=list)
     failures_omitted: int = 0  # beyond the first failures listed; all are in the redrive manifest
+    redrive_command: str | None = None
     reconciliation: Reconciliation
     outputs: RunOutputs
     cost: CostEstimate | None = None

@@ -96,19 +96,32 @@ def _item(bucket: str, key: str, size: int, etag: str, version_id: str | None) -
     return ManifestItem(bucket=bucket, key=key, size=size, etag=etag, version_id=version_id or None)
 
 
+def unwanted(item: ManifestItem, prefix: str, suffix: str) -> str | None:
+    """Why an object is no data to process (None when it is: a real object under prefix and suffix)."""
+    if item.key.endswith("/"):
+        return "folder marker"
+    if item.size == 0:
+        return "empty"
+    if not (item.key.startswith(prefix) and item.key.endswith(suffix)):
+        return "outside prefix or suffix"
+    return None
+
+
 def wanted(item: ManifestItem, prefix: str, suffix: str) -> bool:
-    """A real data object (no folder marker, not empty) under the configured prefix and suffix."""
-    key = item.key
-    return item.size > 0 and not key.endswith("/") and key.startswith(prefix) and key.endswith(suffix)
+    return unwanted(item, prefix, suffix) is None
 
 
-def select(items: Iterable[ManifestItem], prefix: str, suffix: str) -> Iterator[ManifestItem]:
-    """The wanted items, each (bucket, key, version) once."""
+def select(
+    items: Iterable[ManifestItem], prefix: str, suffix: str, dropped: dict[str, int] | None = None
+) -> Iterator[ManifestItem]:
+    """The wanted items, each (bucket, key, version) once; the others counted in `dropped` by reason."""
     seen: set[tuple[str, str, str | None]] = set()
     for item in items:
-        if not wanted(item, prefix, suffix):
-            continue
         identity = (item.bucket, item.key, item.version_id)
-        if identity not in seen:
-            seen.add(identity)
-            yield item
+        reason = unwanted(item, prefix, suffix) or ("duplicate" if identity in seen else None)
+        if reason is not None:
+            if dropped is not None:
+                dropped[reason] = dropped.get(reason, 0) + 1
+            continue
+        seen.add(identity)
+        yield item

@@ -16,8 +16,16 @@ from landfall.columnar import Source
 from landfall.compression import UnreadableObjectError, inflate
 from landfall.curated import Budget, CuratedOutput
 from landfall.jobs import Job
-from landfall.layout import object_id, object_url, quarantine_key, summary_key
-from landfall.models import BatchInput, BatchSummary, ManifestItem, ObjectSummary, ProcessorEvent
+from landfall.layout import object_id, object_url, progress_key, quarantine_key, summary_key
+from landfall.models import (
+    BatchInput,
+    BatchProgress,
+    BatchSummary,
+    ManifestItem,
+    ObjectSummary,
+    ProcessorEvent,
+    RejectionExample,
+)
 from landfall.observability import logger, metrics
 from landfall.quarantine import entry_line
 from landfall.records import Decoded, Rejection, batches, decode_and_fold
@@ -30,6 +38,9 @@ from landfall.writers import Background, S3ObjectWriter
 PERMANENT_S3_ERRORS = frozenset({"NoSuchKey", "NoSuchVersion", "404", "AccessDenied", "403", "InvalidObjectState"})
 # S3 errors that a retry fixes: raised as TransientError, which the state machine retries with backoff.
 TRANSIENT_S3_ERRORS = frozenset({"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "503", "500"})
+
+
+EXAMPLE_CHARS = 200  # of a rejected line and its detail, in the object's summary (the quarantine has them whole)
 
 
 class TransientError(RuntimeError):
@@ -74,6 +85,11 @@ class _ObjectRun:
         for rejection in rejections:
             summary.rejected += 1
             summary.rejected_by_reason[rejection.reason] = summary.rejected_by_reason.get(rejection.reason, 0) + 1
+            if rejection.reason not in summary.rejection_examples:
+                summary.rejection_examples[rejection.reason] = RejectionExample(
+                    line=rejection.line, detail=rejection.detail[:EXAMPLE_CHARS],
+                    raw=rejection.data[:EXAMPLE_CHARS].decode("utf-8", "replace"),
+                )  # fmt: skip
         if self.quarantine is None:
             summary.quarantine_key = quarantine_key(self.batch.run_id, self.source_id)
             self.quarantine = S3ObjectWriter(self.s3, self.batch.output_bucket, summary.quarantine_key)
@@ -214,7 +230,15 @@ def process_batch(event: ProcessorEvent, s3_client, settings: ProcessorSettings,
             summaries[index] = process_object(item, batch, s3_client, context, job)
     done = [s for s in summaries if s is not None]
     _record_metrics(done)
-    return summarise(batch, done, job, s3_client, settings, int((time.monotonic() - started) * 1000))
+    progress = BatchProgress.of(done).model_dump_json()  # before summarise moves large summaries to S3
+    result = summarise(batch, done, job, s3_client, settings, int((time.monotonic() - started) * 1000))
+    s3_client.put_object(Bucket=batch.output_bucket, Key=progress_key(batch.run_id, batch_id(done)), Body=progress)
+    return result
+
+
+def batch_id(objects: list[ObjectSummary]) -> str:
+    """The same for the same objects, so that a retried batch overwrites what it wrote."""
+    return hashlib.sha256("\n".join(o.url for o in objects).encode()).hexdigest()[:32]
 
 
 def summarise(
@@ -238,7 +262,7 @@ def summarise(
     aggregates_json = summary.model_dump_json(include={"aggregates"})
     if objects_bytes + len(aggregates_json) <= settings.inline_summary_bytes:
         return summary
-    identity = hashlib.sha256("\n".join(o.url for o in objects).encode()).hexdigest()[:32]
+    identity = batch_id(objects)
     summary.objects_key = summary_key(batch.run_id, identity)
     s3_client.put_object(
         Bucket=batch.output_bucket, Key=summary.objects_key, Body="".join(f"{line}\n" for line in lines)

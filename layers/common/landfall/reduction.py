@@ -18,13 +18,20 @@ from landfall.layout import report_key, results_prefix
 from landfall.ledger import Ledger, write_redrive
 from landfall.models import ReducerEvent, RunReport
 from landfall.observability import logger, metrics
-from landfall.report import build_report, render_markdown
+from landfall.report import ReportContext, build_report
+from landfall.report_text import render_markdown
 from landfall.results import find_manifest, iter_records, read_manifest
+from landfall.timeline import draw
 
 
-def reduce_run(event: ReducerEvent, s3_client, job: Job, prices: Prices | None = None, memory_mb: int = 0) -> RunReport:
-    """Read the run's results, reconcile them with its manifest, write and return the report."""
+def reduce_run(
+    event: ReducerEvent, s3_client, job: Job, prices: Prices | None = None, memory_mb: int = 0,
+    redrive_with: str = "--stack STACK",
+) -> RunReport:  # fmt: skip
+    """Read the run's results, reconcile them with its manifest, write and return the report (`redrive_with`:
+    how the report's redrive command reaches this deployment)."""
     started = time.monotonic()
+    written = s3_client.head_object(Bucket=event.manifest.bucket, Key=event.manifest.key)["LastModified"]
     ledger = Ledger(s3_client, event.manifest)
     accumulated = _accumulate(event, s3_client, ledger, job)
     redrive = write_redrive(s3_client, event.manifest, ledger, event.run_id, event.output_bucket)
@@ -33,8 +40,9 @@ def reduce_run(event: ReducerEvent, s3_client, job: Job, prices: Prices | None =
         reducer_memory_mb=memory_mb or 1024,
         redrive_manifest=bool(redrive[0]),
     )
-    report = build_report(event, ledger, accumulated, redrive, estimate(usage, event.bytes, prices or Prices()))
-    _write(s3_client, report)
+    cost = estimate(usage, event.bytes, prices or Prices())
+    report = build_report(event, ledger, accumulated, redrive, cost, ReportContext(written, redrive_with))
+    _write(s3_client, report, accumulated)
     _record_metrics(report)
     return report
 
@@ -52,9 +60,17 @@ def _accumulate(event: ReducerEvent, s3_client, ledger: Ledger, job: Job) -> Res
     return accumulated
 
 
-def _write(s3_client, report: RunReport) -> None:
-    bucket = report.outputs.bucket
-    s3_client.put_object(Bucket=bucket, Key=report.outputs.report_key, Body=report.model_dump_json(indent=2))
+def _write(s3_client, report: RunReport, accumulated: ResultAccumulator) -> None:
+    """report.json and report.md, each object's outputs (streamed from their spooled file), the timeline."""
+    bucket, outputs = report.outputs.bucket, report.outputs
+    details = accumulated.details
+    with details.objects_file as objects:
+        objects.seek(0)
+        s3_client.upload_fileobj(objects, bucket, outputs.objects_key)
+    title = f"Run {report.run_id}: {report.status}"
+    s3_client.put_object(Bucket=bucket, Key=outputs.timeline_key, Body=draw(details.children, title).encode(),
+                         ContentType="image/svg+xml")  # fmt: skip
+    s3_client.put_object(Bucket=bucket, Key=outputs.report_key, Body=report.model_dump_json(indent=2))
     s3_client.put_object(Bucket=bucket, Key=report_key(report.run_id, "report.md"), Body=render_markdown(report))
     logger.info("run reduced", extra={"run_id": report.run_id, "status": report.status})
 

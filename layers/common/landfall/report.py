@@ -1,22 +1,25 @@
-"""The run report: its reconciliation, its status, and every view of it.
+"""The run report: its reconciliation, its status, its warnings, and the counts every view shows.
 
-Each view — report.json, report.md, the state machine's output, the CLI's and the demo's tables — is
-rendered from the one model (`landfall.models.RunReport`): the count tables list the fields of
-`Counts` and `RecordCounts` under their titles, so a count added there shows everywhere.
+Each view — report.json, report.md (`report_text.py`), the state machine's output, the CLI's and the
+demo's tables — is rendered from the one model (`landfall.models.RunReport`): the count tables list
+the fields of `Counts` and `RecordCounts` under their titles, so a count added there shows everywhere.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
 from landfall.accumulator import ResultAccumulator, Tally
 from landfall.costs import CostEstimate
+from landfall.details import RunDetails
 from landfall.layout import QUARANTINE_PREFIX, curated_prefix, report_key
 from landfall.ledger import Ledger
 from landfall.models import (
+    AggregateTable,
     Counts,
     Reconciliation,
     RecordCounts,
@@ -25,7 +28,11 @@ from landfall.models import (
     RunOutputs,
     RunReport,
     RunStatus,
+    RunTiming,
 )
+
+OBJECTS_FILE = "objects.jsonl"  # every object's outputs, next to report.json
+TIMELINE_FILE = "timeline.svg"
 
 
 def reconcile(ledger: Ledger, counts: Counts, records: RecordCounts, first_missing: str) -> list[str]:
@@ -63,44 +70,90 @@ def run_status(
     return "PARTIAL", f"{failed} of {total} objects failed, within the tolerated {tolerance} %"
 
 
+@dataclass(frozen=True)
+class ReportContext:
+    """What the report says that the results do not: when the run started, how to redrive it."""
+
+    started_at: datetime | None = None
+    redrive_with: str = "--stack STACK"  # how the `landfall` commands reach this deployment
+
+
 def build_report(
     event: ReducerEvent,
     ledger: Ledger,
     accumulated: ResultAccumulator,
     redrive: tuple[str | None, str],
     cost: CostEstimate | None,
+    context: ReportContext | None = None,
 ) -> RunReport:
     """The report of a reduced run: `redrive` is the redrive manifest's key and the first object
     nothing accounted for (see `ledger.write_redrive`)."""
-    tally = accumulated.tally
+    context = context or ReportContext()
+    tally, details = accumulated.tally, accumulated.details
     counts, records = _counts(ledger, tally)
     redrive_key, first_missing = redrive
     problems = reconcile(ledger, counts, records, first_missing)
     map_error = f"{event.map_error.get('Error')}: {event.map_error.get('Cause')}" if event.map_error else None
     failed = counts.failed + counts.pending
     status, status_reason = run_status(problems, map_error, failed, counts.in_manifest, event.config)
-    failures = accumulated.failures
     return RunReport(
-        run_id=event.run_id,
-        status=status,
-        status_reason=status_reason,
-        map_error=map_error,
-        objects=counts,
-        records=records,
-        bytes_read=tally.bytes_read,
-        aggregates=accumulated.aggregate,
-        failures=failures,
-        failures_omitted=max(0, failed - len(failures)),
+        run_id=event.run_id, status=status, status_reason=status_reason, map_error=map_error,
+        job=accumulated.job.name, timing=_timing(context.started_at), settings=event.config,
+        objects=counts, records=records, bytes_read=tally.bytes_read,
+        warnings=_warnings(counts, records, details, event.config),
+        rejections=details.top_reasons(), rows_by_partition=details.partitions(),
+        worst_objects=details.worst_objects(), aggregates=accumulated.aggregate,
+        aggregate_tables=_describe(accumulated), failures=accumulated.failures,
+        failures_omitted=max(0, failed - len(accumulated.failures)),
+        redrive_command=f"landfall redrive {event.run_id} {context.redrive_with}" if redrive_key else None,
         reconciliation=Reconciliation(ok=not problems, problems=problems),
-        outputs=RunOutputs(
-            bucket=event.output_bucket,
-            curated_prefix=curated_prefix(accumulated.job.name),
-            quarantine_prefix=f"{QUARANTINE_PREFIX}{event.run_id}/",
-            report_key=report_key(event.run_id),
-            redrive_manifest_key=redrive_key,
-        ),
-        cost=cost,
+        outputs=_outputs(event, accumulated.job.name, redrive_key), cost=cost,
+    )  # fmt: skip
+
+
+def _timing(started_at: datetime | None) -> RunTiming:
+    ended = datetime.now(UTC)
+    return RunTiming(started_at=started_at, ended_at=ended,
+                     seconds=(ended - started_at).total_seconds() if started_at else None)  # fmt: skip
+
+
+def _outputs(event: ReducerEvent, table: str, redrive_key: str | None) -> RunOutputs:
+    return RunOutputs(
+        bucket=event.output_bucket,
+        curated_prefix=curated_prefix(table),
+        quarantine_prefix=f"{QUARANTINE_PREFIX}{event.run_id}/",
+        report_key=report_key(event.run_id),
+        objects_key=report_key(event.run_id, OBJECTS_FILE),
+        timeline_key=report_key(event.run_id, TIMELINE_FILE),
+        redrive_manifest_key=redrive_key,
     )
+
+
+def _warnings(counts: Counts, records: RecordCounts, details: RunDetails, config: RunConfig) -> list[str]:
+    """What someone acting on the run should look at, though nothing is unaccounted for."""
+    warnings = []
+    if counts.failed + counts.pending:
+        warnings.append(f"{counts.failed + counts.pending} of {counts.in_manifest} objects were not processed "
+                        "(see Failures): the redrive command runs them again")  # fmt: skip
+    if details.without_valid:
+        named = ", ".join(details.named_without_valid)
+        more = f" and {details.without_valid - len(details.named_without_valid)} more" if details.without_valid > len(
+            details.named_without_valid) else ""  # fmt: skip
+        warnings.append(f"{details.without_valid} objects had no valid line (every line was rejected): {named}{more}")
+    share = 100 * records.rejected / records.read if records.read else 0.0
+    if share > config.rejected_warning_percentage:
+        warnings.append(f"{share:.1f} % of the lines were rejected, above the {config.rejected_warning_percentage:g} %"
+                        " this run warns at (RejectedWarningPercentage)")  # fmt: skip
+    return warnings
+
+
+def _describe(accumulated: ResultAccumulator) -> list[AggregateTable]:
+    """The job's own tables of its aggregates (user code: a failure is named, and the report goes on)."""
+    try:
+        return accumulated.job.describe(accumulated.aggregate)
+    except Exception as error:
+        note = f"the job could not describe its aggregates: {type(error).__name__}: {error}"
+        return [AggregateTable(title="Aggregates", columns=["note"], rows=[[note]])]
 
 
 def _counts(ledger: Ledger, tally: Tally) -> tuple[Counts, RecordCounts]:
@@ -140,57 +193,3 @@ def _add(into: BaseModel, more: BaseModel) -> None:
         value = getattr(more, name)
         if isinstance(value, int):
             setattr(into, name, getattr(into, name) + value)
-
-
-def render_markdown(report: RunReport) -> str:
-    rows = count_rows(report.objects, report.records)
-    lines = [
-        f"# Run {report.run_id}: {report.status}",
-        "",
-        report.status_reason,
-        "",
-        "| " + " | ".join(title for title, _ in rows) + " |",
-        "|" + "---:|" * len(rows),
-        "| " + " | ".join(str(value) for _, value in rows) + " |",
-        "",
-        f"Reconciliation: {'everything accounted for' if report.reconciliation.ok else 'FAILED'}",
-    ]
-    lines += [f"- {problem}" for problem in report.reconciliation.problems]
-    lines += _aggregates_markdown(report.aggregates)
-    if report.failures:
-        lines += ["", "## Failures", ""]
-        lines += [f"- `{f.url}` ({f.kind}): {f.error}" for f in report.failures]
-        if report.failures_omitted:
-            lines.append(f"- … and {report.failures_omitted} more: every one is in the redrive manifest")
-    if report.cost:
-        lines += ["", _cost_markdown(report.cost)]
-    outputs = report.outputs
-    lines += [
-        "",
-        f"Curated output: `s3://{outputs.bucket}/{outputs.curated_prefix}`  ",
-        f"Quarantine: `s3://{outputs.bucket}/{outputs.quarantine_prefix}`",
-    ]
-    if outputs.redrive_manifest_key:
-        lines.append(f"Redrive manifest: `s3://{outputs.bucket}/{outputs.redrive_manifest_key}`")
-    return "\n".join(lines) + "\n"
-
-
-def _aggregates_markdown(aggregates: dict[str, Any]) -> list[str]:
-    by_type: dict[str, Any] = aggregates.get("by_type", {})
-    if not by_type:
-        return []
-    lines = ["", "| type | count | sum | min | max |", "|---|---:|---:|---:|---:|"]
-    for kind, stats in sorted(by_type.items()):
-        lines.append(f"| {kind} | {stats['count']} | {stats['sum']:.2f} | {stats['min']:.2f} | {stats['max']:.2f} |")
-    return lines
-
-
-def _cost_markdown(cost: CostEstimate) -> str:
-    per_gb = f", ${cost.usd_per_gb:.4f} per GB of input" if cost.usd_per_gb else ""
-    usage = cost.usage
-    return (
-        f"Estimated AWS cost: **${cost.total_usd:.4f}**{per_gb} — Lambda ${cost.lambda_usd:.4f} "
-        f"({usage.lambda_gb_seconds:.1f} GB-s), Step Functions ${cost.step_functions_usd:.4f} "
-        f"({usage.state_transitions} transitions, {usage.express_requests} Express children), "
-        f"S3 ${cost.s3_usd:.4f} ({usage.s3_gets} GET, {usage.s3_puts} PUT)"
-    )

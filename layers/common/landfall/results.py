@@ -38,6 +38,8 @@ class _RawRecord(msgspec.Struct):
     OutputDetails: _Details | None = None
     Error: str | None = None
     Cause: str | None = None
+    StartDate: str | None = None
+    StopDate: str | None = None
 
 
 _line_decoder = msgspec.json.Decoder(_RawRecord)
@@ -51,6 +53,8 @@ class ResultRecord:
     output: str | None
     error: str | None
     cause: str | None
+    started: str | None = None  # ISO 8601, as the ResultWriter writes them; a PENDING child has none
+    stopped: str | None = None
 
 
 def find_manifest(s3_client, bucket: str, prefix: str) -> str | None:
@@ -150,6 +154,8 @@ def _record(kind: ResultKind, raw: _RawRecord) -> ResultRecord:
         output=_included(raw.Output, raw.OutputDetails),
         error=raw.Error,
         cause=raw.Cause,
+        started=raw.StartDate,
+        stopped=raw.StopDate,
     )
 
 

@@ -37,6 +37,7 @@ class ManifestWriterSettings(_Settings):
     max_items_per_batch: int = Field(default=20, ge=1, le=1000, alias="MAX_ITEMS_PER_BATCH")
     max_batch_mib: int = Field(default=256, ge=1, le=10 * 1024, alias="MAX_BATCH_MIB")
     tolerated_failure_percentage: float = Field(default=5.0, ge=0, le=100, alias="TOLERATED_FAILURE_PERCENTAGE")
+    rejected_warning_percentage: float = Field(default=5.0, ge=0, le=100, alias="REJECTED_WARNING_PERCENTAGE")
 
     def run_config(self) -> RunConfig:
         """A run's settings; its concurrency within the processor's limit, so that one run alone never
@@ -49,6 +50,7 @@ class ManifestWriterSettings(_Settings):
             max_items_per_batch=self.max_items_per_batch,
             max_batch_bytes=self.max_batch_mib << 20,
             tolerated_failure_percentage=self.tolerated_failure_percentage,
+            rejected_warning_percentage=self.rejected_warning_percentage,
         )
 
 
@@ -58,6 +60,13 @@ class JobSettings(_Settings):
 
 class ReducerSettings(JobSettings):
     memory_mb: int = Field(default=0, ge=0, alias="AWS_LAMBDA_FUNCTION_MEMORY_SIZE")  # set by the Lambda runtime
+    stack_name: str = Field(default="STACK", alias="STACK_NAME")
+    local_emulator: bool = Field(default=False, alias="LANDFALL_LOCAL_EMULATOR")  # set by the local emulator
+
+    @property
+    def redrive_with(self) -> str:
+        """How the report's `landfall` commands reach this deployment."""
+        return "--local" if self.local_emulator else f"--stack {self.stack_name}"
 
 
 class ProcessorSettings(JobSettings):

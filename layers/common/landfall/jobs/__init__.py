@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from landfall.models import AggregateTable
 from landfall.partitioning import Partitioning
 
 
@@ -51,6 +52,9 @@ class Job(Protocol):
 
     def new_aggregate(self) -> dict[str, Any]:
         """An empty aggregate (JSON-serialisable)."""
+
+    def describe(self, aggregate: dict[str, Any]) -> list[AggregateTable]:
+        """The aggregate as tables for the run's report (a title, column names, rows)."""
 
     def merge(self, left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
         """Merge `right` into `left` and return the result (associative, order-independent).

@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from landfall.jobs import RecordRejected
+from landfall.models import AggregateTable
 from landfall.partitioning import HOURLY
 
 EventType = Literal[
@@ -123,6 +124,16 @@ class EventsJob:
 
     def new_aggregate(self) -> dict[str, Any]:
         return {"by_type": {}, "by_hour": {}}
+
+    def describe(self, aggregate: dict[str, Any]) -> list[AggregateTable]:
+        by_type = sorted(aggregate.get("by_type", {}).items())
+        by_hour = sorted(aggregate.get("by_hour", {}).items())
+        return [
+            AggregateTable(title="Events per type", columns=["type", "events", "sum of value", "min", "max"],
+                           rows=[[kind, s["count"], round(s["sum"], 2), s["min"], s["max"]] for kind, s in by_type]),
+            AggregateTable(title="Events per UTC hour", columns=["hour", "events"],
+                           rows=[[hour, count] for hour, count in by_hour]),
+        ]  # fmt: skip
 
     def merge(self, left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
         by_type = left.setdefault("by_type", {})

@@ -1,0 +1,201 @@
+"""The `landfall` commands, loaded when one runs (`main.py` parses and checks the options first)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import tempfile
+from dataclasses import fields
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from rich.console import Console
+from rich.table import Table
+
+from landfall.jobs import load_job
+from landfall.manifests import StartedRun
+from landfall.schema import table_of
+from landfall_cli.backfill import Backfill, hour_prefixes, list_items
+from landfall_cli.demo import run_demo
+from landfall_cli.invoke import BuildError, build, invoke_built, stale_sources
+from landfall_cli.operate import (
+    RunNotFound,
+    find_report,
+    follow,
+    plan_rows,
+    print_report,
+    read_report,
+    redrive,
+    run_status,
+    status_line,
+)
+from landfall_cli.options import DemoOptions, landfall_command
+from landfall_cli.query import QueryError, export_local, print_result, query_athena, query_local
+from landfall_cli.target import Target, TargetError, aws_target, local_target
+
+
+class Stopped(Exception):
+    """SIGTERM: unwound like Ctrl-C, so that every context manager stops what it started."""
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise Stopped
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command; 2 for a target that cannot be found, 130 after Ctrl-C, 143 after SIGTERM."""
+    console = Console()
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        return _COMMANDS[args.command](args, console)
+    except (TargetError, RunNotFound, BuildError) as error:
+        console.print(f"[red]{error}[/red]")
+        return 2
+    except QueryError as error:
+        console.print(f"[red]{error}[/red]")
+        return 1
+    except KeyboardInterrupt:
+        console.print("\n[yellow]interrupted: every process this command started is stopped[/yellow]")
+        return 130
+    except Stopped:
+        console.print("\n[yellow]terminated: every process this command started is stopped[/yellow]")
+        return 143
+
+
+def _demo(args: argparse.Namespace, console: Console) -> int:
+    names = {f.name for f in fields(DemoOptions)}
+    return run_demo(DemoOptions(**{k: v for k, v in vars(args).items() if k in names}), console)
+
+
+def _target(args: argparse.Namespace) -> Target:
+    return local_target() if args.local else aws_target(args.stack, args.region, args.profile)
+
+
+def _query(args: argparse.Namespace, console: Console) -> int:
+    """Locally, the copy is refreshed from the emulator first when `make demo ARGS='--keep N'` runs it."""
+    if args.local:
+        try:
+            target = local_target()
+        except TargetError:
+            target = None  # the demo's copy as it is
+        if target is not None:
+            table = table_of(load_job(target.job))
+            export_local(target.s3, target.pipeline_bucket, table, target.job, args.data)
+        result = query_local(args.sql, args.data)
+    else:
+        target = aws_target(args.stack, args.region, args.profile)
+        missing = sorted({"DatabaseName", "WorkGroupName"} - target.outputs.keys())
+        if missing:
+            raise TargetError(f"{target.where} lacks the outputs {missing}: deploy this version of the template")
+        database, workgroup = target.outputs["DatabaseName"], target.outputs["WorkGroupName"]
+        with console.status("Athena: queued…") as status:
+            result = query_athena(target.athena, args.sql, database, workgroup,
+                                  waiting=lambda state: status.update(f"Athena: {state.lower()}…"))  # fmt: skip
+    print_result(console, result)
+    return 0
+
+
+def _print_plan(console: Console, title: str, rows: list[tuple[str, str]]) -> None:
+    table = Table(title=title, show_header=False)
+    table.add_column("")
+    table.add_column("", justify="right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def _backfill(args: argparse.Namespace, console: Console) -> int:
+    target = _target(args)
+    bucket = args.bucket or target.landing_bucket
+    prefix = args.prefix if args.prefix is not None else target.settings.key_prefix
+    prefixes = list(hour_prefixes(prefix, args.since, args.until or datetime.now(UTC))) if args.since else [prefix]
+    settings = target.settings
+    backfill = Backfill(target.starter(), settings.key_prefix, settings.key_suffix, args.objects_per_run, args.dry_run)
+    lists = [0]
+    runs = backfill.run(list_items(target.s3, bucket, prefixes, lists))
+    if not runs:
+        console.print(f"nothing to process under s3://{bucket}/{prefix} ({backfill.skipped} objects skipped)")
+        return 0
+    for number, planned in enumerate(runs, 1):
+        title = f"run {number} of {len(runs)}" + (f": {planned.started.run_id}" if planned.started else " (dry run)")
+        _print_plan(console, title, plan_rows(planned.plan, target, lists[0] if number == 1 else 0))
+    if args.dry_run:
+        console.print(f"dry run: nothing started ({backfill.skipped} objects skipped by prefix, suffix or size)")
+    for planned in runs:
+        if planned.started:
+            _print_started(console, planned.started, args)
+    return 0
+
+
+def _print_started(console: Console, started: StartedRun, args: argparse.Namespace) -> None:
+    verb = "started" if started.new else "had started already (the same objects):"
+    console.print(f"{verb} {started.run_id} → landfall status {started.run_id} {_where(args)}")
+
+
+def _where(args: argparse.Namespace) -> str:
+    return "--local" if args.local else f"--stack {args.stack}"
+
+
+def _status(args: argparse.Namespace, console: Console) -> int:
+    target = _target(args)
+    if args.no_follow:
+        status = run_status(target, args.run_id)
+    else:
+        status = follow(target, args.run_id, console, timeout=args.timeout)
+    report = find_report(target, args.run_id) if status.ended else None
+    console.print(status_line(args.run_id, status, report))
+    if report is not None:
+        console.print(f"the report: {landfall_command()} report {args.run_id} {_where(args)}")
+    failed = status.status not in ("SUCCEEDED", "RUNNING") or (report is not None and report.status != "SUCCEEDED")
+    return 1 if failed else 0
+
+
+def _report(args: argparse.Namespace, console: Console) -> int:
+    target = _target(args)
+    report = print_report(target, args.run_id, console, as_json=args.json)
+    if args.timeline:
+        args.timeline.mkdir(parents=True, exist_ok=True)
+        path = args.timeline / f"{args.run_id}-timeline.svg"
+        path.write_bytes(read_report(target, args.run_id, "timeline.svg"))
+        Console(stderr=True).print(f"the timeline: {path}")  # stdout stays the report (--json pipes)
+    return 1 if report.status == "FAILED" else 0
+
+
+def _invoke(args: argparse.Namespace, console: Console) -> int:
+    """The response on stdout (JSON, as `sam local invoke` prints it); everything else on stderr."""
+    notes = Console(stderr=True, soft_wrap=True)
+    with notes.status("sam build…"):
+        build_dir = build()
+    stale = stale_sources(build_dir)
+    if stale:
+        notes.print(f"[yellow]{os.path.relpath(stale[0])} changed since `sam build`: the old code runs[/yellow]")
+    with tempfile.TemporaryDirectory(prefix="landfall-invoke-") as work, notes.status(f"{args.function}…"):
+        invocation = invoke_built(args.function, json.loads(args.event.read_text()), Path(work), build_dir)
+    for line in invocation.made:
+        notes.print(f"[dim]{line}[/dim]")
+    notes.print(invocation.logs.rstrip(), markup=False, highlight=False, soft_wrap=True)
+    print(json.dumps(invocation.body, indent=2))
+    if invocation.cloudformation is not None:
+        notes.print("CloudFormation got:", json.dumps(invocation.cloudformation, indent=2), soft_wrap=True)
+    return 1 if invocation.failed else 0
+
+
+def _redrive(args: argparse.Namespace, console: Console) -> int:
+    target = _target(args)
+    plan, started = redrive(target, args.run_id, dry_run=args.dry_run)
+    if not plan.objects:
+        console.print(f"{args.run_id} has nothing to redrive")
+        return 0
+    _print_plan(console, f"redrive of {args.run_id}", plan_rows(plan, target))
+    if started:
+        _print_started(console, started, args)
+    return 0
+
+
+_COMMANDS = {
+    "demo": _demo, "backfill": _backfill, "status": _status, "report": _report, "redrive": _redrive,
+    "query": _query, "invoke": _invoke,
+}  # fmt: skip

@@ -1,0 +1,133 @@
+"""The `landfall` command line's options, each checked before anything starts.
+
+Only the standard library is imported here, so `landfall --help` answers at once; a command's own
+modules load when it runs. A value out of bounds stops the command with one line that names the
+option and its bounds, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NoReturn
+
+CHECKOUT = Path(__file__).resolve().parents[2]  # the checkout the command is installed from (pip -e)
+WORK_DIR = CHECKOUT / ".landfall"  # the local emulator's state, the table's copy, logs: wherever you run from
+LOCAL_STATE = WORK_DIR / "local.json"
+LOCAL_DATA = WORK_DIR / "data"
+
+
+@dataclass
+class DemoOptions:
+    objects: int = 40
+    records: int = 2000
+    bad_ratio: float = 0.01
+    batch_size: int = 4
+    concurrency: int = 8
+    tolerated_failure_percentage: float = 5.0
+    max_rejected_percentage: float = 5.0  # a run rejecting more lines is flagged, and the demo fails
+    seed: int = 7
+    source: Path | None = None
+    out: Path | None = None
+    data: Path = LOCAL_DATA  # where the table is copied for `landfall query --local`
+    timeout: float = 600.0
+    log_dir: Path | None = None
+    verbose: bool = False  # the functions' logs on the terminal instead of in files
+    keep: float = 0.0  # minutes the emulator stays up afterwards, for the --local commands
+
+
+class Parser(argparse.ArgumentParser):
+    """An error is one line (the option, the value, the bounds) and exit status 2: no usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: {message}\n")
+        raise SystemExit(2)
+
+
+def whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"{value} is not {_bounds(minimum, maximum)}")
+        return value
+
+    return parse
+
+
+def number(minimum: float, maximum: float | None = None, above: bool = False) -> Callable[[str], float]:
+    """A number of at least `minimum` (more than it when `above`) and at most `maximum`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        low = value <= minimum if above else value < minimum
+        if low or (maximum is not None and value > maximum) or value != value:
+            raise argparse.ArgumentTypeError(f"{text} is not {_bounds(minimum, maximum, above)}")
+        return value
+
+    return parse
+
+
+def _bounds(minimum: float, maximum: float | None, above: bool = False) -> str:
+    if maximum is None:
+        return f"{'more than' if above else 'at least'} {minimum:g}"
+    return f"between {minimum:g} and {maximum:g}"
+
+
+def hour(text: str) -> datetime:
+    """An hour in UTC: 2026-11-22T13, 2026-11-22, or a full ISO 8601 time."""
+    try:
+        moment = datetime.fromisoformat(text if len(text) != 13 else f"{text}:00")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an hour: write 2026-11-22T13 or 2026-11-22") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def folder(must_exist: bool) -> Callable[[str], Path]:
+    """A folder: one that exists (with `must_exist`), or one that can be made (not an existing file)."""
+
+    def parse(text: str) -> Path:
+        path = Path(text).expanduser()
+        if must_exist and not path.is_dir():
+            raise argparse.ArgumentTypeError(f"{text} is not a folder")
+        if path.exists() and not path.is_dir():
+            raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
+        return path
+
+    return parse
+
+
+def json_file(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text} is not a file")
+    try:
+        json.loads(path.read_bytes())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text} is not JSON: {error}") from None
+    return path
+
+
+def landfall_command() -> str:
+    """The `landfall` command as it must be typed here: its name when the shell finds this one, else the
+    path of the checkout's (`.venv/bin/landfall` from the checkout's root)."""
+    installed = CHECKOUT / ".venv" / "bin" / "landfall"
+    found = shutil.which("landfall")
+    if found and installed.exists() and Path(found).resolve() == installed.resolve():
+        return "landfall"
+    if not installed.exists():
+        return "landfall"
+    relative = os.path.relpath(installed)
+    return relative if not relative.startswith(os.pardir * 3) else str(installed)
