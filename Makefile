@@ -22,11 +22,15 @@ help:
 	@echo "make bench  - throughput and memory, as ratios"
 	@echo "make lint   - ruff (lint, format, complexity), mypy, cfn-lint, sam validate --lint, checkov"
 
+# the first make says what it installs and how long it takes: nothing is silent for minutes
 $(STAMP): requirements.lock requirements-dev.in pyproject.toml
+	@echo "make: creating $(VENV) with $(PYTHON) and installing the $$(grep -c '==' requirements.lock) pinned packages of" \
+	      "requirements.lock (the SAM CLI, moto, DuckDB, pytest, ...): about 3 minutes, once"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
+	@echo "make: $(VENV) is ready; landfall is $(BIN)/landfall"
 
 venv: $(STAMP)
 
@@ -34,6 +38,7 @@ demo: $(STAMP)
 	$(BIN)/landfall demo $(ARGS)
 
 $(CHECKOV_STAMP): requirements-checkov.lock
+	@echo "make: creating $(CHECKOV_VENV) for checkov ($$(grep -c '==' requirements-checkov.lock) pinned packages): about 1 minute, once"
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.lock
 	touch $(CHECKOV_STAMP)
@@ -69,6 +74,7 @@ types: $(STAMP)
 
 lint: style types validate cfn-lint checkov
 
+# progress on stderr, the table and each figure beside its aim on stdout
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(ARGS)
 

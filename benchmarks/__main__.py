@@ -33,10 +33,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import cost, ingestion, reduction, speed, workloads
+from benchmarks import aims, cost, ingestion, reduction, speed, workloads
 from landfall.layout import CURATED_PREFIX
 
 ROOT = Path(__file__).resolve().parents[1]
+Row = tuple[str, str, str]  # what is measured, the figure, beside what
 
 
 def _median(run: Callable[[], float], rounds: int) -> float:
@@ -111,7 +112,9 @@ def _measure(path: Path, endpoint: str, rounds: int, core: int) -> dict[str, spe
     measured = {name: speed.Timings() for name in ("zcat", "core", "parquet", "json_lines")}
     key = "events.jsonl.gz"
     with speed.previous_release() as previous:
-        for _ in range(rounds):
+        for number in range(1, rounds + 1):
+            progress(f"speed, round {number} of {rounds}: zcat | wc -l, the core loop, the processor"
+                     + (", the previous release" if previous is not None else ""))  # fmt: skip
             measured["zcat"].seconds.append(speed.zcat_wc(path, core))
             measured["core"].seconds.append(speed.workload(ROOT, "core_loop", str(path), core=core))
             measured["parquet"].seconds.append(speed.workload(ROOT, "handler", endpoint, key, core=core))
@@ -120,7 +123,7 @@ def _measure(path: Path, endpoint: str, rounds: int, core: int) -> dict[str, spe
     return measured
 
 
-def _speed(path: Path, endpoint: str, size: int, rounds: int) -> tuple[dict[str, Any], list[tuple[str, str, str]]]:
+def _speed(path: Path, endpoint: str, size: int, rounds: int) -> tuple[dict[str, Any], list[Row]]:
     core, mb = speed.bench_core(), size / 1e6
     measured = _measure(path, endpoint, rounds, core)
     zcat, parquet, lines = measured["zcat"], measured["parquet"], measured["json_lines"]
@@ -156,7 +159,7 @@ def _speed(path: Path, endpoint: str, size: int, rounds: int) -> tuple[dict[str,
 
 def _comparison_rows(
     mb: float, zcat: speed.Timings, parquet: speed.Timings, lines: speed.Timings, sizes: tuple[int, int, int]
-) -> list[tuple[str, str, str]]:
+) -> list[Row]:
     parquet_bytes, json_bytes, stored = sizes
     return [
         (f"previous release via S3, gzip JSON lines ({speed.JSON_LINES_RELEASE})", f"{mb / lines.median:.0f} MB/s",
@@ -167,78 +170,74 @@ def _comparison_rows(
     ]  # fmt: skip
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="make bench")
-    parser.add_argument("--mb", type=int, default=200, help="uncompressed size of the speed test file")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--memory-sizes", default="256,1024", help="MiB of input for the memory test")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/latest.json")
-    args = parser.parse_args()
-    results: dict[str, Any] = {"rounds": args.rounds}
-    rows: list[tuple[str, str, str]] = []
+_STARTED = time.monotonic()
 
-    with tempfile.TemporaryDirectory() as tmp, MotoServer() as endpoint:
-        work = Path(tmp)
-        path = work / "events.jsonl.gz"
-        size = workloads.make_file(path, args.mb * 1_000_000)
-        results["uncompressed_mb"] = round(size / 1e6, 1)
-        workloads.upload(endpoint, path, "events.jsonl.gz")
-        results["speed"], speed_rows = _speed(path, endpoint, size, args.rounds)
-        rows += speed_rows
-        common = _median(lambda: workloads.common_approach(endpoint, "events.jsonl.gz"), 1)
-        handler = results["speed"]["handler_s"]
-        results["speed"] |= {"common_approach_s": common, "handler_x_common_approach": common / handler}
-        rows.append(("common approach (read all + json.loads + pydantic)", f"{size / 1e6 / common:.0f} MB/s",
-                     f"ours is {common / handler:.1f}× faster"))  # fmt: skip
 
-        memory: dict[str, Any] = {}
-        for mib in (int(s) for s in args.memory_sizes.split(",")):
-            key = f"input_{mib}mib.jsonl.gz"
-            big = work / key
-            workloads.make_file(big, mib * 1024 * 1024)
-            workloads.upload(endpoint, big, key)
-            big.unlink()
-            ours = _in_subprocess("handler", endpoint, key)
-            memory[f"processor_{mib}mib_rss_mb"] = round(ours["max_rss_mb"], 1)
-            rows.append((f"peak RSS, processor, {mib} MiB in", f"{ours['max_rss_mb']:.0f} MB", ""))
-            if mib <= 256:
-                theirs = _in_subprocess("common_approach", endpoint, key)
-                memory[f"common_approach_{mib}mib_rss_mb"] = round(theirs["max_rss_mb"], 1)
-                rows.append((f"peak RSS, common approach, {mib} MiB in", f"{theirs['max_rss_mb']:.0f} MB", ""))
-        results["memory"] = memory
+def progress(message: str) -> None:
+    """A line on stderr per step, so that minutes of measuring are never silent."""
+    elapsed = int(time.monotonic() - _STARTED)
+    print(f"bench {elapsed // 60:2d}:{elapsed % 60:02d}  {message}", file=sys.stderr, flush=True)
 
-        concurrent, sequential = workloads.small_objects(endpoint, count=500, latency_s=0.02)
-        results["small_objects"] = {
-            "concurrent_s": concurrent,
-            "one_by_one_s": sequential,
-            "x": sequential / concurrent,
-        }
-        rows.append(
-            (
-                "500 small objects, +20 ms S3 latency",
-                f"{concurrent:.1f} s",
-                f"{sequential / concurrent:.1f}× one by one",
-            )
-        )
 
+def _memory(endpoint: str, work: Path, sizes: list[int]) -> tuple[dict[str, Any], list[Row]]:
+    memory: dict[str, Any] = {}
+    rows: list[Row] = []
+    for mib in sizes:
+        progress(f"memory: the processor on {mib} MiB of input")
+        key = f"input_{mib}mib.jsonl.gz"
+        big = work / key
+        workloads.make_file(big, mib * 1024 * 1024)
+        workloads.upload(endpoint, big, key)
+        big.unlink()
+        ours = _in_subprocess("handler", endpoint, key)
+        memory[f"processor_{mib}mib_rss_mb"] = round(ours["max_rss_mb"], 1)
+        rows.append((f"peak RSS, processor, {mib} MiB in", f"{ours['max_rss_mb']:.0f} MB", ""))
+        if mib <= 256:
+            theirs = _in_subprocess("common_approach", endpoint, key)
+            memory[f"common_approach_{mib}mib_rss_mb"] = round(theirs["max_rss_mb"], 1)
+            rows.append((f"peak RSS, common approach, {mib} MiB in", f"{theirs['max_rss_mb']:.0f} MB", ""))
+    return memory, rows
+
+
+def _small_objects(endpoint: str) -> tuple[dict[str, Any], list[Row]]:
+    progress("500 small objects with 20 ms added S3 latency, concurrent and one by one")
+    concurrent, sequential = workloads.small_objects(endpoint, count=500, latency_s=0.02)
+    result = {"concurrent_s": concurrent, "one_by_one_s": sequential, "x": sequential / concurrent}
+    return result, [("500 small objects, +20 ms S3 latency", f"{concurrent:.1f} s",
+                     f"{sequential / concurrent:.1f}× one by one")]  # fmt: skip
+
+
+def _ingestion(rounds: int) -> tuple[dict[str, Any], list[Row]]:
+    progress("the manifest writer on 10,000 notifications")
     batch = ingestion.sqs_batch(10_000)
-    timings = [ingestion.manifest_writer(batch) for _ in range(max(args.rounds, 5))]
+    timings = [ingestion.manifest_writer(batch) for _ in range(max(rounds, 5))]
     ours = statistics.median(t[0] for t in timings)
     bare = statistics.median(t[1] for t in timings)
-    results["manifest_writer"] = {"notifications": 10_000, "seconds": ours, "per_second": 10_000 / ours,
-                                  "json_loads_per_second": 10_000 / bare}  # fmt: skip
-    rows.append(("manifest writer, 10,000 notifications", f"{10_000 / ours:,.0f}/s",
-                 f"json.loads alone: {10_000 / bare:,.0f}/s"))  # fmt: skip
+    writer = {
+        "notifications": 10_000,
+        "seconds": ours,
+        "per_second": 10_000 / ours,
+        "json_loads_per_second": 10_000 / bare,
+    }
+    results: dict[str, Any] = {"manifest_writer": writer}
+    rows = [("manifest writer, 10,000 notifications", f"{10_000 / ours:,.0f}/s",
+             f"json.loads alone: {10_000 / bare:,.0f}/s")]  # fmt: skip
     backfill: dict[str, float] = {}
     for keys in (10_000, 100_000):
+        progress(f"backfill of {keys:,} listed keys")
         measured = _in_subprocess("backfill", str(keys), module="ingestion", in_lambda=False)  # a CLI command
         backfill[f"keys_{keys}_rss_mb"] = round(measured["max_rss_mb"], 1)
         rows.append((f"peak RSS, backfill of {keys:,} keys", f"{measured['max_rss_mb']:.0f} MB", ""))
     results["backfill"] = backfill
+    return results, rows
 
+
+def _reduction(rounds: int) -> tuple[dict[str, Any], list[Row]]:
     reducer: dict[str, float] = {}
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         for count in (10_000, 100_000):
+            progress(f"the reducer and a naive json.load on {count:,} result records")
             folder = Path(tmp) / str(count)
             reduction.make_results(folder, count)
             ours_rss = _in_subprocess("reducer", str(folder), module="reduction")["max_rss_mb"]
@@ -247,17 +246,59 @@ def main() -> None:
             rows.append(
                 (f"peak RSS, reducer / naive, {count:,} results", f"{ours_rss:.0f} MB", f"naive: {naive_rss:.0f} MB")
             )
+        progress(f"the reducer's speed on 100,000 result records, {rounds} rounds")
         folder = str(Path(tmp) / "100000")
-        ours = _median(lambda: reduction.reducer(folder), args.rounds)
-        naive = _median(lambda: reduction.naive(folder), args.rounds)
+        ours = _median(lambda: reduction.reducer(folder), rounds)
+        naive = _median(lambda: reduction.naive(folder), rounds)
     reducer |= {"reducer_100000_s": ours, "naive_100000_s": naive, "x_naive": naive / ours}
     rows.append(("reducer, 100,000 result records", f"{ours:.1f} s", f"{naive / ours:.2f}× naive json.load"))
-    results["reducer"] = reducer
+    return reducer, rows
+
+
+def _processor(args: argparse.Namespace) -> tuple[dict[str, Any], list[Row]]:
+    """Speed, cost and memory of the processor, on one moto server."""
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp, MotoServer() as endpoint:
+        work = Path(tmp)
+        path = work / "events.jsonl.gz"
+        progress(f"generating {args.mb} MB of events")
+        size = workloads.make_file(path, args.mb * 1_000_000)
+        results["uncompressed_mb"] = round(size / 1e6, 1)
+        workloads.upload(endpoint, path, "events.jsonl.gz")
+        results["speed"], rows = _speed(path, endpoint, size, args.rounds)
+        progress("the common approach (whole read + json.loads + pydantic) on the same file")
+        common = _median(lambda: workloads.common_approach(endpoint, "events.jsonl.gz"), 1)
+        handler = results["speed"]["handler_s"]
+        results["speed"] |= {"common_approach_s": common, "handler_x_common_approach": common / handler}
+        rows.append(("common approach (read all + json.loads + pydantic)", f"{size / 1e6 / common:.0f} MB/s",
+                     f"ours is {common / handler:.1f}× faster"))  # fmt: skip
+        results["memory"], memory_rows = _memory(endpoint, work, [int(s) for s in args.memory_sizes.split(",")])
+        results["small_objects"], small_rows = _small_objects(endpoint)
+    return results, rows + memory_rows + small_rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--mb", type=int, default=200, help="uncompressed size of the speed test file")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--memory-sizes", default="256,1024", help="MiB of input for the memory test")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/latest.json")
+    args = parser.parse_args()
+    progress(f"{args.rounds} rounds on {args.mb} MB; about 15 minutes on 2 cores at the defaults")
+    measured, rows = _processor(args)
+    results: dict[str, Any] = {"rounds": args.rounds, **measured}
+    ingested, ingestion_rows = _ingestion(args.rounds)
+    results["reducer"], reducer_rows = _reduction(args.rounds)
+    results |= ingested
+    rows += ingestion_rows + reducer_rows
+    results["aims"] = aims.check(results)
 
     width = max(len(r[0]) for r in rows)
     print(f"{results['uncompressed_mb']:.0f} MB uncompressed, medians of {args.rounds} rounds")
     for name, value, ratio in rows:
         print(f"{name:{width}}  {value:>10}  {ratio}")
+    print("\nthe aims")
+    print("\n".join(aims.table(results["aims"])))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"written to {os.path.relpath(args.out)}")

@@ -209,6 +209,10 @@ def _where_it_is(
         if report:
             lines.append(f"  curated: s3://{bucket}/{report.outputs.curated_prefix}  quarantine: "
                          f"s3://{bucket}/{report.outputs.quarantine_prefix}")  # fmt: skip
+        if report and report.outputs.redrive_manifest_key:
+            again = report.objects.failed + report.objects.pending
+            lines.append(f"  {again:,} object{'' if again == 1 else 's'} to run again, with the emulator kept up "
+                         f"(--keep): {command} redrive {run_id} --local")  # fmt: skip
     query = "SELECT count(*) FROM events_unique"  # noqa: S608 - a command to try, printed
     lines.append(f'  query the table: {command} query --local "{query}"')
     lines.append(f"  the functions' logs: {logs}" if logs else "  the functions' logs: above (--verbose)")
@@ -236,8 +240,12 @@ def _keep_serving(emulator: Emulator, minutes: float, console: Console) -> None:
         "--recursive",
         highlight=False, soft_wrap=True,
     )  # fmt: skip
+    deadline = time.monotonic() + minutes * 60
     try:
-        time.sleep(minutes * 60)
+        # in short sleeps: a signal may reach any of the process's threads, and Python runs its handler
+        # (Ctrl-C, SIGTERM) only when the main thread wakes
+        while time.monotonic() < deadline:
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
     finally:
         state.unlink(missing_ok=True)
 
@@ -266,39 +274,52 @@ def _save(s3, bucket: str, reports: list[RunReport], out: Path) -> None:
         target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
-def _verdicts(runs: dict[str, DemoRun], reports: dict[str, RunReport | None]) -> tuple[list[str], list[str]]:
-    """(problems, warnings) of the runs: each fails the demo."""
-    problems: list[str] = []
-    warnings: list[str] = []
+@dataclass
+class Verdicts:
+    """What fails the demo: counts that do not add up, runs that failed, and warnings."""
+
+    unaccounted: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def closing(self) -> str | None:
+        said = [f"{len(v)} {what}{'s' if len(v) > 1 else ''}" for v, what in
+                ((self.unaccounted, "count that does not add up"), (self.failed, "failed run"),
+                 (self.warnings, "warning")) if v]  # fmt: skip
+        return f"the demo fails: {', '.join(said)}" if said else None
+
+
+def _verdicts(runs: dict[str, DemoRun], reports: dict[str, RunReport | None]) -> Verdicts:
+    verdicts = Verdicts()
     for name, report in reports.items():
         if report is None:
-            problems.append(f"run {name} ended {runs[name].status} and wrote no report")
+            verdicts.failed.append(f"run {name} ended {runs[name].status} and wrote no report")
             continue
-        problems += [f"{name}: {p}" for p in report.reconciliation.problems]
+        verdicts.unaccounted += [f"{name}: {p}" for p in report.reconciliation.problems]
         if report.status == "FAILED":
-            problems.append(f"run {name} FAILED: {report.status_reason}")
-        warnings += [f"{name}: {w}" for w in report.warnings]
-        warnings += [f"{f.kind} failure: {f.url}: {f.error}" for f in report.failures[:5]]
+            verdicts.failed.append(f"run {name} FAILED: {report.status_reason}")
+        verdicts.warnings += [f"{name}: {w}" for w in report.warnings]
+        verdicts.warnings += [f"{f.kind} failure: {f.url}: {f.error}" for f in report.failures[:5]]
         if len(report.failures) > 5:
-            warnings.append(f"… and {len(report.failures) - 5} more failures (see the report)")
-    return problems, warnings
+            verdicts.warnings.append(f"… and {len(report.failures) - 5} more failures (see the report)")
+    return verdicts
 
 
 def _summarise(
     console: Console, dataset: Dataset, emulator: Emulator, runs: dict[str, DemoRun],
     reports: dict[str, RunReport | None], elapsed: float, known_truth: bool,
 ) -> int:  # fmt: skip
-    problems, warnings = _verdicts(runs, reports)
+    verdicts = _verdicts(runs, reports)
     objects, records = totals(r for r in reports.values() if r)
     _, dropped = emulator.ingested()
     landed = len(dataset.objects)
     if landed != objects.in_manifest + sum(dropped.values()):
-        problems.append(f"{landed} objects landed but {objects.in_manifest} in manifests + "
-                        f"{sum(dropped.values())} dropped")  # fmt: skip
+        verdicts.unaccounted.append(f"{landed} objects landed but {objects.in_manifest} in manifests + "
+                                    f"{sum(dropped.values())} dropped")  # fmt: skip
     if known_truth and records.read != dataset.records:
-        problems.append(f"{dataset.records} records landed but {records.read} were read")
+        verdicts.unaccounted.append(f"{dataset.records} records landed but {records.read} were read")
     if known_truth and records.rejected != dataset.bad:
-        problems.append(f"{dataset.bad} bad lines landed but {records.rejected} were rejected")
+        verdicts.unaccounted.append(f"{dataset.bad} bad lines landed but {records.rejected} were rejected")
     table = Table(title="Landfall demo")
     table.add_column("")
     table.add_column("value", justify="right")
@@ -308,12 +329,18 @@ def _summarise(
     for label, value in [*rows, ("seconds", f"{elapsed:.1f}")]:
         table.add_row(label, f"{value:,}" if isinstance(value, int) else value)
     console.print(table)
-    for warning in warnings:
+    for warning in verdicts.warnings:
         console.print(f"[yellow]⚠ {warning}[/yellow]", highlight=False)
-    for problem in problems:
+    for problem in verdicts.failed + verdicts.unaccounted:
         console.print(f"[red]✗ {problem}[/red]", highlight=False)
-    if problems or warnings:
-        return 1
-    console.print(f"[green]✓ every object and every record is accounted for: {landed:,} objects landed = "
-                  f"{objects.processed:,} processed + {sum(dropped.values()):,} dropped[/green]")  # fmt: skip
-    return 0
+    reasons = ", ".join(f"{n:,} {reason}" for reason, n in sorted(dropped.items()))
+    sums = (
+        f"{landed:,} objects landed = {objects.processed:,} processed + {objects.failed:,} failed + "
+        f"{objects.pending:,} pending + {sum(dropped.values()):,} dropped" + (f" ({reasons})" if reasons else "")
+    )
+    if not verdicts.unaccounted:  # the counts add up, whatever else fails the demo
+        console.print(f"[green]✓ every object and every record is accounted for: {sums}[/green]", highlight=False)
+    closing = verdicts.closing()
+    if closing:
+        console.print(f"[red]{closing}[/red]", highlight=False)
+    return 1 if closing else 0

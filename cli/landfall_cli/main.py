@@ -30,7 +30,8 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
 def _parser() -> Parser:
     parser = Parser(prog="landfall", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    _demo_options(commands.add_parser("demo", help="run the whole pipeline on the embedded emulator"))
+    _demo_options(commands.add_parser("demo", help="run the whole pipeline on the embedded emulator",
+                                      formatter_class=DefaultsShown))  # fmt: skip
     _backfill_options(commands.add_parser("backfill", help="process objects already landed (a prefix or a time range)"))
     query = commands.add_parser("query", help="SQL over the curated table: Athena (--stack) or DuckDB (--local)")
     _target_options(query)
@@ -58,6 +59,15 @@ def _parser() -> Parser:
     return parser
 
 
+class DefaultsShown(argparse.HelpFormatter):
+    """Each option's default beside its help, where it has one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.help and action.default not in (None, False, argparse.SUPPRESS):
+            return f"{action.help} (default: %(default)s)"
+        return action.help
+
+
 def _demo_options(demo: argparse.ArgumentParser) -> None:
     defaults = DemoOptions()
     demo.add_argument("--objects", type=whole(1), default=defaults.objects, help="synthetic objects to land")
@@ -71,14 +81,19 @@ def _demo_options(demo: argparse.ArgumentParser) -> None:
                       help="share of objects that may fail before a run fails")  # fmt: skip
     demo.add_argument("--max-rejected-percentage", type=number(0, 100), default=defaults.max_rejected_percentage,
                       help="flag (and fail) a run that rejects more of its lines")  # fmt: skip
-    demo.add_argument("--seed", type=int, default=defaults.seed)
+    demo.add_argument("--seed", type=int, default=defaults.seed, help="of the synthetic data")
     demo.add_argument("--source", type=folder(True), help="land the files of this folder instead of synthetic ones")
     demo.add_argument("--out", type=folder(False), help="save everything the reports name here")
     demo.add_argument("--data", type=folder(False), default=defaults.data, help="copy the table here for queries")
     demo.add_argument(
         "--timeout", type=number(0, above=True), default=defaults.timeout, help="seconds before giving up"
     )
-    demo.add_argument("--logs", type=folder(False), dest="log_dir", help="the functions' logs (default: a new folder)")
+    demo.add_argument(
+        "--logs",
+        type=folder(False),
+        dest="log_dir",
+        help="the functions' logs (default: a new folder under .landfall/logs)",
+    )
     demo.add_argument("--verbose", action="store_true", help="stream the functions' logs to the terminal")
     demo.add_argument(
         "--keep", type=number(0), default=0, metavar="MINUTES",

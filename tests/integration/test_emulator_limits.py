@@ -28,6 +28,9 @@ pytestmark = pytest.mark.emulator
 HANDLER = """
 import os, time
 
+if os.environ.get("FAIL_COLD_START"):
+    raise ValueError("refused at import: FAIL_COLD_START")
+
 def handler(event, context):
     if event.get("sleep"):
         time.sleep(event["sleep"])
@@ -38,7 +41,12 @@ def handler(event, context):
 
 
 def own_function(
-    emulator: Emulator, tmp_path: Path, name: str, timeout: float = 30, reserved: int | None = None
+    emulator: Emulator,
+    tmp_path: Path,
+    name: str,
+    timeout: float = 30,
+    reserved: int | None = None,
+    environment: dict[str, str] | None = None,
 ) -> str:
     """A small function of our own in the emulator: it sleeps, fails or pads its answer as asked."""
     (tmp_path / "app.py").write_text(HANDLER)
@@ -55,7 +63,7 @@ def own_function(
             name=name,
             code_dir=tmp_path,
             handler="app.handler",
-            environment={},
+            environment=environment or {},
             timeout_s=timeout,
             workers=2,
             reserved_concurrency=reserved,
@@ -67,6 +75,15 @@ def own_function(
 def invoke(emulator: Emulator, name: str, event: dict) -> tuple[str | None, dict]:
     response = emulator.client("lambda").invoke(FunctionName=name, Payload=json.dumps(event).encode())
     return response.get("FunctionError"), json.loads(response["Payload"].read())
+
+
+def test_a_cold_start_that_raises_answers_each_invocation_with_its_error_and_leaves_no_worker(emulator, tmp_path):
+    name = own_function(emulator, tmp_path, "limits-cold-start", environment={"FAIL_COLD_START": "1"})
+    for _ in range(3):  # each invocation gets a new environment, whose cold start fails again
+        error, payload = invoke(emulator, name, {})
+        assert error and payload["errorType"] == "ValueError"
+        assert payload["errorMessage"] == "refused at import: FAIL_COLD_START"
+    assert emulator.lambdas.environments(name) == 0
 
 
 def test_a_function_past_its_timeout_is_stopped_and_fails_as_lambda_reports_it(emulator, tmp_path):

@@ -147,3 +147,11 @@ def test_an_emulator_whose_start_fails_stops_everything_it_had_started(tmp_path)
     with socket.socket() as probe:
         probe.settimeout(1)
         assert probe.connect_ex((host, int(port))) != 0  # the server has stopped
+
+
+def test_a_second_emulator_in_one_process_is_refused_and_leaves_the_first_untouched(emulator: Emulator):
+    """moto's backends are the process's: a second emulator would reset the first's resources under it."""
+    with pytest.raises(RuntimeError, match="already running in this process"):
+        Emulator(parameter_overrides={"IngestBatchingWindowSeconds": "1"}).start()
+    assert emulator.client("s3").head_bucket(Bucket=emulator.landing_bucket)
+    assert emulator.function_name("ProcessorFunction") in emulator.lambdas.functions

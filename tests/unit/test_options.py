@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
+from landfall_cli.local.template import PROJECT_ROOT
 from landfall_cli.main import main
 
 
@@ -102,3 +104,12 @@ def test_help_loads_nothing_a_command_needs(argv):
     loaded = set(json.loads(done.stdout.splitlines()[-1]))
     assert "usage: landfall" in done.stdout
     assert not loaded & {"moto", "boto3", "botocore", "duckdb", "rich", "pydantic", "landfall", "samcli", "arro3"}
+
+
+def test_the_local_emulators_state_is_the_checkouts_from_any_directory(tmp_path):
+    """`--local` finds the emulator `make demo --keep` started whatever directory a command runs in."""
+    probe = "from landfall_cli.target import local_state_path; print(local_state_path())"
+    env = {k: v for k, v in os.environ.items() if k != "LANDFALL_LOCAL_STATE"}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,  # noqa: S603
+                          timeout=60, check=True)  # fmt: skip
+    assert done.stdout.strip() == str(PROJECT_ROOT / ".landfall" / "local.json")

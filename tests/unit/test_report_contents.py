@@ -89,8 +89,8 @@ def test_failures_come_with_their_reasons_and_the_exact_redrive_command(bucket):
         redrive_with="--stack prod-landfall",
     )  # fmt: skip
     assert [(f.url, f.error) for f in report.failures] == [("s3://landing/raw/bad", "truncated gzip stream")]
-    assert report.redrive_command == f"landfall redrive {RUN} --stack prod-landfall"
-    assert f"Run them again: `landfall redrive {RUN} --stack prod-landfall`" in markdown
+    assert report.redrive_command == f".venv/bin/landfall redrive {RUN} --stack prod-landfall"
+    assert f"Run them again: `.venv/bin/landfall redrive {RUN} --stack prod-landfall`" in markdown
     assert f"s3://{BUCKET}/{report.outputs.redrive_manifest_key}" in markdown
 
 

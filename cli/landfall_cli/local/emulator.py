@@ -31,6 +31,9 @@ HOST = "127.0.0.1"
 LOG = logging.getLogger(__name__)
 
 
+_running: Emulator | None = None  # the one emulator of this process, if any
+
+
 class EmulatorTimeout(TimeoutError):
     """Something did not happen within its deadline."""
 
@@ -83,6 +86,12 @@ class Emulator:
 
     def start(self) -> None:
         """Start everything, or (if anything fails) stop what had started and raise."""
+        global _running
+        if _running is not None:  # moto's backends belong to the process: a second start would reset them
+            raise RuntimeError(
+                f"an emulator is already running in this process ({getattr(_running, 'endpoint_url', 'starting')})"
+            )
+        _running = self
         try:
             self._start()
         except BaseException:
@@ -134,6 +143,9 @@ class Emulator:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        global _running
+        if _running is self:
+            _running = None
         if self._saved_moto_port is None:
             os.environ.pop("MOTO_PORT", None)
         else:

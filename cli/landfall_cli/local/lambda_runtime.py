@@ -16,6 +16,7 @@ on a machine with fewer cores than Lambda would give. Throttles can also be inje
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import multiprocessing
@@ -26,10 +27,8 @@ import threading
 import time
 import traceback
 import uuid
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -127,25 +126,72 @@ def _error(message: str, error_type: str) -> str:
     return json.dumps({"errorMessage": message, "errorType": error_type})
 
 
+def _serve(connection: Connection, spec: dict[str, Any], log_path: str | None) -> None:
+    """A worker process: the cold start, then one invocation per event received, until told to stop.
+    A cold start that raises answers the invocation that caused it, as Lambda does, and ends."""
+    try:
+        _worker_init(spec, log_path)
+        failed = None
+    except Exception as error:
+        traceback.print_exc()  # into the function's log
+        failed = json.dumps({"errorMessage": str(error), "errorType": type(error).__name__,
+                             "stackTrace": traceback.format_exception(error)[-5:]})  # fmt: skip
+    while True:
+        try:
+            event = connection.recv()
+        except EOFError:
+            return
+        if event is _STOP:
+            return
+        payload, errored = (failed, True) if failed else _invoke_in_worker(event)
+        connection.send((payload, errored, failed is None))  # the last: the environment stays warm
+        if failed:
+            return
+
+
+_STOP = "landfall-local-stop"
+
+
+class WorkerExited(Exception):
+    """The environment's process ended during an invocation (killed, out of memory, a failed cold start)."""
+
+
 class _Environment:
-    """One execution environment: a worker process that keeps the function imported while warm."""
+    """One execution environment: a worker process that keeps the function imported while warm. A bare
+    process and a pipe: killing it at any moment leaves nothing half-closed behind."""
 
     def __init__(self, worker_spec: dict[str, Any], log_path: str | None) -> None:
-        self.pool = ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_init,
-            initargs=(worker_spec, log_path),
-        )
+        context = multiprocessing.get_context("spawn")
+        self._connection, theirs = context.Pipe()
+        self.process = context.Process(target=_serve, args=(theirs, worker_spec, log_path), daemon=True,
+                                       name=f"lambda-{worker_spec['name']}")  # fmt: skip
+        self.process.start()
+        theirs.close()
+        self.warm = True  # False once its cold start failed: the next invocation gets a new environment
 
     def invoke(self, event: Any, timeout_s: float) -> tuple[str, bool]:
-        return self.pool.submit(_invoke_in_worker, event).result(timeout=timeout_s)
+        """The handler's answer; TimeoutError past `timeout_s`, WorkerExited if the process ended."""
+        try:
+            self._connection.send(event)
+            answered = self._connection.poll(timeout_s)
+            if answered:
+                payload, errored, self.warm = self._connection.recv()
+        except (EOFError, OSError) as error:  # OSError: the pipe's other end was killed mid-send
+            raise WorkerExited from error
+        if not answered:
+            raise TimeoutError  # (an OSError: raised here, not confused with the pipe's own)
+        return payload, errored
 
     def stop(self, kill: bool = False) -> None:
-        if kill:  # a timed-out invocation: Lambda stops the environment, whatever the handler is doing
-            for process in list((getattr(self.pool, "_processes", None) or {}).values()):
-                process.kill()
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        if kill:  # a timed-out invocation, or the runtime's end: Lambda stops the environment whatever it does
+            self.process.kill()
+        else:
+            with contextlib.suppress(OSError):
+                self._connection.send(_STOP)
+        self.process.join(timeout=10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
 
 
 @dataclass
@@ -198,6 +244,12 @@ class LambdaRuntime:
         with self._lock:
             running = self._running.get(function_name)
             return running.in_flight if running else 0
+
+    def environments(self, function_name: str) -> int:
+        """Execution environments the function has (warm or busy)."""
+        with self._lock:
+            running = self._running.get(function_name)
+            return len(running.environments) if running else 0
 
     def _function(self, spec: FunctionSpec) -> _Function:
         running = self._running.get(spec.name)
@@ -278,17 +330,20 @@ class LambdaRuntime:
         timeout_s = function.spec.timeout_s
         try:
             result = environment.invoke(event, timeout_s)
-        except FutureTimeout:  # Lambda stops the environment; the next invocation starts a new one (cold)
+        except TimeoutError:  # Lambda stops the environment; the next invocation starts a new one (cold)
             self._retire(function, environment)
             return _error(f"RequestId: {uuid.uuid4()} Error: Task timed out after {timeout_s:.2f} seconds",
                           "Sandbox.Timedout"), True  # fmt: skip
-        except BrokenProcessPool:  # the worker died (e.g. out of memory)
+        except WorkerExited:  # the worker died (e.g. out of memory)
             self._retire(function, environment)
             return _error(f"RequestId: {uuid.uuid4()} Error: Runtime exited", "Runtime.ExitError"), True
         except BaseException:
             function.idle.put(environment)
             raise
-        function.idle.put(environment)
+        if not environment.warm:  # its cold start failed: the next invocation starts a new one
+            self._retire(function, environment)
+        else:
+            function.idle.put(environment)
         return result
 
     def _retire(self, function: _Function, environment: _Environment) -> None:

@@ -105,7 +105,7 @@ def build_report(
         worst_objects=details.worst_objects(), aggregates=accumulated.aggregate,
         aggregate_tables=_describe(accumulated), failures=accumulated.failures,
         failures_omitted=max(0, failed - len(accumulated.failures)),
-        redrive_command=f"landfall redrive {event.run_id} {context.redrive_with}" if redrive_key else None,
+        redrive_command=f".venv/bin/landfall redrive {event.run_id} {context.redrive_with}" if redrive_key else None,
         reconciliation=Reconciliation(ok=not problems, problems=problems),
         outputs=_outputs(event, accumulated.job.name, redrive_key), cost=cost,
     )  # fmt: skip
@@ -129,17 +129,21 @@ def _outputs(event: ReducerEvent, table: str, redrive_key: str | None) -> RunOut
     )
 
 
+def _objects(count: int) -> str:
+    return f"{count:,} object{'' if count == 1 else 's'}"
+
+
 def _warnings(counts: Counts, records: RecordCounts, details: RunDetails, config: RunConfig) -> list[str]:
     """What someone acting on the run should look at, though nothing is unaccounted for."""
     warnings = []
     if counts.failed + counts.pending:
-        warnings.append(f"{counts.failed + counts.pending} of {counts.in_manifest} objects were not processed "
+        warnings.append(f"{counts.failed + counts.pending} of {_objects(counts.in_manifest)} were not processed "
                         "(see Failures): the redrive command runs them again")  # fmt: skip
     if details.without_valid:
         named = ", ".join(details.named_without_valid)
         more = f" and {details.without_valid - len(details.named_without_valid)} more" if details.without_valid > len(
             details.named_without_valid) else ""  # fmt: skip
-        warnings.append(f"{details.without_valid} objects had no valid line (every line was rejected): {named}{more}")
+        warnings.append(f"{_objects(details.without_valid)} had no valid line (every line was rejected): {named}{more}")
     share = 100 * records.rejected / records.read if records.read else 0.0
     if share > config.rejected_warning_percentage:
         warnings.append(f"{share:.1f} % of the lines were rejected, above the {config.rejected_warning_percentage:g} %"

@@ -7,6 +7,7 @@ A plain SVG, written next to report.md, which embeds it; no plotting library is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 from landfall.details import Children
@@ -16,19 +17,39 @@ LEFT, RIGHT, TOP, BOTTOM = 60, 20, 40, 50
 WAITED = 0.5  # a child that spent more than half its wall time not working
 
 
-def running(children: Children) -> list[tuple[float, int]]:
-    """(seconds since the first start, children running from then on), at every start and stop."""
-    events = sorted(
-        [(start, 1) for start in children.starts] + [(stop, -1) for stop in children.stops],
-        key=lambda event: (event[0], event[1]),  # a stop before a start at the same instant
-    )
-    if not events:
+def running(children: Children, columns: int = WIDTH - LEFT - RIGHT) -> list[tuple[float, int]]:
+    """(seconds since the first start, children running from then on), at pixel resolution: per column
+    of the plot, the highest count in it and the count it ends with. The picture of a run of 100,000
+    children is as small as that of 100, and so is the memory drawing it takes."""
+    if not children.starts:
         return []
-    first, count, steps = events[0][0], 0, []
-    for moment, change in events:
-        count += change
-        steps.append((moment - first, count))
+    starts, stops = sorted(children.starts), sorted(children.stops)
+    first = starts[0]
+    span = max(stops[-1], starts[-1]) - first or 1.0
+    peaks: dict[int, int] = {}
+    ends: dict[int, int] = {}
+    count, i, j = 0, 0, 0
+    while i < len(starts) or j < len(stops):
+        if j < len(stops) and (i == len(starts) or stops[j] <= starts[i]):  # a stop before a start at one instant
+            moment, count, j = stops[j], count - 1, j + 1
+        else:
+            moment, count, i = starts[i], count + 1, i + 1
+        column = int(columns * (moment - first) / span)
+        peaks[column] = max(peaks.get(column, 0), count)
+        ends[column] = count
+    steps = []
+    for column in sorted(peaks):
+        at = span * column / columns
+        steps.append((at, peaks[column]))
+        if ends[column] != peaks[column]:
+            steps.append((at, ends[column]))
+    steps[-1] = (span, steps[-1][1])  # the last stop ends the plot
     return steps
+
+
+def _columns_marked(children: Children, which: list[int], first: float, x: Callable[[float], float]) -> list[float]:
+    """The x of each marked child's stop, one mark a pixel column: 100,000 failures draw as a row, not a file."""
+    return sorted({round(x(children.stops[index] - first)) for index in which})
 
 
 def waited(children: Children, index: int) -> bool:
@@ -55,9 +76,9 @@ def draw(children: Children, title: str) -> str:
     for seconds, count in steps:
         points += [f"{x(seconds):.1f},{y(last):.1f}", f"{x(seconds):.1f},{y(count):.1f}"]
         last = count
-    marks = [_mark(x(children.stops[i] - first), TOP - 6, "failed", "#c0392b")
-             for i in range(len(children)) if children.failed[i]]  # fmt: skip
-    marks += [_mark(x(children.stops[i] - first), TOP - 14, "waited", "#e67e22") for i in slow]
+    failed = [i for i in range(len(children)) if children.failed[i]]
+    marks = [_mark(at, TOP - 6, "failed", "#c0392b") for at in _columns_marked(children, failed, first, x)]
+    marks += [_mark(at, TOP - 14, "waited", "#e67e22") for at in _columns_marked(children, slow, first, x)]
     return "\n".join([
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" '
         f'font-size="12">',
@@ -66,7 +87,7 @@ def draw(children: Children, title: str) -> str:
         *_axes(span, peak, plot_w, plot_h),
         f'<polyline class="running" fill="none" stroke="#2c7fb8" stroke-width="1.5" points="{" ".join(points)}"/>',
         *marks,
-        _legend(len(children), peak, sum(children.failed), len(slow)),
+        _legend(len(children), peak, len(failed), len(slow)),
         "</svg>",
     ]) + "\n"  # fmt: skip
 

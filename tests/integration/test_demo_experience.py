@@ -1,0 +1,176 @@
+"""What a person sees running the demo: counts that add up, warnings that fail it, a quiet terminal, a
+run they can find afterwards, a refusal shown at once, and clean exits."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from landfall_cli.local.emulator import Emulator, FunctionFailed, wait_for
+from landfall_cli.synthetic import make_dataset
+from tests.integration.test_demo import demo
+
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
+
+GOOD = b'{"event_id": "e-%d", "type": "click", "ts": "2026-11-22T13:00:00Z", "user_id": "u", "value": 1.5}'
+
+
+def _junk_folder(folder: Path) -> None:
+    """One good Firehose object, a zero-byte one, a PDF, and a ZIP of 1,000 good lines."""
+    (folder / "good.gz").write_bytes(make_dataset(objects=1, records=50, bad_ratio=0.0, seed=2).objects[0].body)
+    (folder / "empty.gz").write_bytes(b"")
+    (folder / "doc.pdf").write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("records.jsonl", b"\n".join(GOOD % n for n in range(1000)) + b"\n")
+    (folder / "records.zip").write_bytes(archive.getvalue())
+
+
+def test_junk_among_the_objects_is_counted_flagged_and_fails_the_demo(tmp_path: Path):
+    source, logs = tmp_path / "source", tmp_path / "logs"
+    source.mkdir()
+    _junk_folder(source)
+    result = demo("--source", str(source), "--logs", str(logs))
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    # every object is accounted for: the empty one dropped with its reason, the PDF failed with its own
+    assert re.search(r"dropped: empty\s*│\s*1 │", out), out
+    assert ("✓ every object and every record is accounted for: 4 objects landed = 2 processed + 1 failed + "
+            "0 pending + 1 dropped (1 empty)") in out  # fmt: skip
+    assert re.search(r"⚠ object failure: s3://\S+/doc\.pdf: unsupported format: PDF", out), out
+    assert re.search(r"✗ run notification-[0-9a-f]{32} FAILED: 1 of 3 objects failed", out), out
+    # the ZIP's 1,000 lines are read as 1,000 records, not as the archive's bytes
+    assert re.search(r"valid\s*│\s*1,050 │", out), out
+    assert "the demo fails: 1 failed run, 2 warnings" in out
+    (run_id,) = set(re.findall(r"notification-[0-9a-f]{32}", out))
+    assert re.search(rf"1 object to run again, .*: (\.venv/bin/landfall|landfall) redrive {run_id} --local", out), out
+
+
+def test_a_run_whose_every_line_is_rejected_or_above_the_rejection_rate_fails_the_demo(tmp_path: Path):
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "good.gz").write_bytes(gzip.compress(b"\n".join(GOOD % n for n in range(90)) + b"\n"))
+    (source / "junk.gz").write_bytes(gzip.compress(b"\n".join(b"not json %d" % n for n in range(10)) + b"\n"))
+    result = demo("--source", str(source), "--max-rejected-percentage", "5")
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert "✓ every object and every record is accounted for: 2 objects landed = 2 processed" in out
+    assert re.search(r"⚠ .*1 object had no valid line \(every line was rejected\): .*junk\.gz", out), out
+    assert re.search(r"⚠ .*10\.0 % of the lines were rejected", out), out
+    assert "the demo fails: 2 warnings" in out
+
+
+def test_the_terminal_shows_the_table_and_the_summary_and_the_logs_go_to_files(tmp_path: Path):
+    logs = tmp_path / "logs"
+    result = demo("--objects", "2", "--records", "20", "--logs", str(logs))
+    assert result.returncode == 0, result.stdout + result.stderr
+    for noise in ('"level"', '"_aws"', "START RequestId", "Traceback"):
+        assert noise not in result.stdout + result.stderr, noise
+    assert f"the functions' logs: {logs}" in result.stdout
+    written = {path.name: path.read_text() for path in logs.glob("*.log")}
+    assert any('"level":"INFO"' in text for text in written.values()), written.keys()
+    assert any('"_aws"' in text for text in written.values())  # the metrics, in the processor's log
+
+    verbose = demo("--objects", "1", "--records", "10", "--verbose")
+    assert verbose.returncode == 0 and '"level":"INFO"' in verbose.stdout + verbose.stderr
+    assert "the functions' logs: above (--verbose)" in verbose.stdout
+
+
+def test_the_end_of_a_run_says_where_everything_is_as_it_must_be_typed(tmp_path: Path):
+    out = tmp_path / "out"
+    result = demo("--objects", "2", "--records", "20", "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    (run_id,) = set(re.findall(r"notification-[0-9a-f]{32}", result.stdout))  # full ids, never cut
+    where = result.stdout[result.stdout.index("Where it is") :]
+    for expected in (f"run {run_id}: SUCCEEDED", f"reports/{run_id}/report.md", f"saved in {out}/reports/{run_id}",
+                     "curated: s3://", "quarantine: s3://", 'query --local "SELECT'):  # fmt: skip
+        assert expected in where, (expected, where)
+    assert re.search(rf"(\.venv/bin/landfall|landfall) report {run_id} --local", where), where
+    assert (out / "reports" / run_id / "timeline.svg").exists() and (out / "reports" / run_id / "report.md").exists()
+
+
+def test_a_function_refusing_its_settings_ends_the_wait_with_its_own_message(emulator: Emulator):
+    """On the package's emulator (a second one in this process would reset moto's backends under it): the
+    manifest writer refuses its settings, the wait ends at the refusal with its words, not at the timeout."""
+    writer = emulator.function_name("ManifestWriterFunction")
+    original = emulator.lambdas.functions[writer].environment["MAX_ITEMS_PER_BATCH"]
+    emulator.lambdas.reconfigure(writer, {"MAX_ITEMS_PER_BATCH": "0"})
+    try:  # an empty object: once the writer is set right again, its notification starts nothing
+        emulator.client("s3").put_object(Bucket=emulator.landing_bucket, Key="raw/2026/11/22/13/refused", Body=b"")
+        with pytest.raises(FunctionFailed) as failed:
+            emulator.wait_for_ingestion(1, timeout=240)
+    finally:
+        emulator.lambdas.reconfigure(writer, {"MAX_ITEMS_PER_BATCH": original})
+    assert writer in str(failed.value) and "MAX_ITEMS_PER_BATCH" in str(failed.value)
+    for _ in range(5):  # the retries refused before the fix are reported once each; then the queue drains
+        try:
+            emulator.wait_for_ingestion(0, timeout=120)
+            break
+        except FunctionFailed:
+            continue
+
+
+def _session_processes(session: int) -> list[str]:
+    """The processes still in the demo's session (its workers included), as `ps` lists them."""
+    listed = subprocess.run(["ps", "-eo", "pid=,sid=,args="], capture_output=True, text=True, check=True).stdout  # noqa: S607
+    return [line for line in listed.splitlines() if line.split()[1] == str(session)]
+
+
+@pytest.mark.parametrize(("signum", "status", "says"), [(signal.SIGINT, 130, "interrupted"),
+                                                          (signal.SIGTERM, 143, "terminated")])  # fmt: skip
+def test_ctrl_c_or_sigterm_stops_everything_the_demo_started(tmp_path: Path, signum, status, says):
+    """Ctrl-C reaches the terminal's whole process group; SIGTERM (`kill`) the demo alone. Either way the
+    demo stops its emulator and the function workers, removes its state, says so in one line."""
+    state = tmp_path / "local.json"
+    env = {**os.environ, "COLUMNS": "250", "LANDFALL_LOCAL_STATE": str(state)}
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "landfall_cli.main", "demo", "--objects", "8", "--records", "500", "--keep", "5",
+         "--data", str(tmp_path / "data"), "--logs", str(tmp_path / "logs")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        # mid-run for Ctrl-C (the workers are up), kept up for SIGTERM
+        ready = (lambda: list((tmp_path / "logs").glob("*Processor*.log"))) if signum == signal.SIGINT else state.exists
+        wait_for(lambda: process.poll() is None and ready(), 240, "the demo to be running", interval=0.2)
+        time.sleep(0.5)  # noqa: ASYNC251 - let the workers start their work
+        if signum == signal.SIGINT:
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            process.send_signal(signal.SIGTERM)
+        try:
+            output, _ = process.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            pytest.fail(f"the demo did not stop within 120 s of the signal:\n{process.communicate()[0]}")
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == status, output
+    assert "Traceback" not in output and output.count(says) == 1, output
+    wait_for(lambda: not _session_processes(process.pid), 10, "the demo's processes to end", interval=0.2)
+    assert not state.exists()
+
+
+def test_local_commands_find_a_dead_emulators_state_and_clean_it_up(tmp_path: Path):
+    state = tmp_path / "local.json"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    state.write_text(json.dumps({"endpoint_url": "http://127.0.0.1:9", "region": "us-east-1", "outputs": {},
+                                 "pid": int(dead.stdout)}))  # fmt: skip
+    env = {**os.environ, "LANDFALL_LOCAL_STATE": str(state)}
+    result = subprocess.run(  # noqa: S603 - from another directory: the checkout's state is found all the same
+        [sys.executable, "-m", "landfall_cli.main", "status", "some-run", "--local"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr
+    assert "has stopped (its state is removed)" in result.stdout and not state.exists()
