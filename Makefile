@@ -75,7 +75,7 @@ types: $(STAMP)
 lint: style types validate cfn-lint checkov
 
 # progress on stderr, the table and each figure beside its aim on stdout
-bench: $(STAMP)
+bench: build
 	$(BIN)/python -m benchmarks $(ARGS)
 
 clean:

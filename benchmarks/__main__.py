@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import aims, cost, ingestion, reduction, speed, workloads
+from benchmarks import aims, cold_start, cost, ingestion, reduction, speed, workloads
 from landfall.layout import CURATED_PREFIX
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,15 +109,17 @@ def _ratio_text(ratio: tuple[float, float, float], of: str) -> str:
 def _measure(path: Path, endpoint: str, rounds: int, core: int) -> dict[str, speed.Timings]:
     """zcat | wc -l, the core loop, the processor through S3, and the previous release's processor
     (gzip JSON lines), each pinned to `core`, rounds interleaved."""
-    measured = {name: speed.Timings() for name in ("zcat", "core", "parquet", "json_lines")}
+    measured = {name: speed.Timings() for name in ("zcat", "core", "duckdb", "parquet", "inline", "json_lines")}
     key = "events.jsonl.gz"
     with speed.previous_release() as previous:
         for number in range(1, rounds + 1):
-            progress(f"speed, round {number} of {rounds}: zcat | wc -l, the core loop, the processor"
+            progress(f"speed, round {number} of {rounds}: zcat | wc -l, core loop, DuckDB, processor ± threads"
                      + (", the previous release" if previous is not None else ""))  # fmt: skip
             measured["zcat"].seconds.append(speed.zcat_wc(path, core))
             measured["core"].seconds.append(speed.workload(ROOT, "core_loop", str(path), core=core))
+            measured["duckdb"].seconds.append(speed.workload(ROOT, "duckdb_lenient", str(path), core=core))
             measured["parquet"].seconds.append(speed.workload(ROOT, "handler", endpoint, key, core=core))
+            measured["inline"].seconds.append(speed.workload(ROOT, "handler", endpoint, key, "off", core=core))
             if previous is not None:
                 measured["json_lines"].seconds.append(speed.workload(previous, "handler", endpoint, key, core=core))
     return measured
@@ -132,18 +134,29 @@ def _speed(path: Path, endpoint: str, size: int, rounds: int) -> tuple[dict[str,
     parquet_bytes = speed.output_bytes(s3, workloads.OUTPUT, CURATED_PREFIX, ".parquet")
     files = speed.output_files(s3, workloads.OUTPUT, CURATED_PREFIX, ".parquet")
     terabyte = cost.terabyte(stored / parquet.median, parquet_bytes / stored, files)
+    elsewhere = cost.alternatives(size / stored, size / workloads.line_count(path), terabyte["cost"]["total_usd"])
     results: dict[str, Any] = {
         "core": core, "zcat_wc_s": zcat.median, "core_loop_s": measured["core"].median, "handler_s": parquet.median,
         "core_loop_x_zcat": zcat.median / measured["core"].median, "handler_x_zcat": zcat.median / parquet.median,
+        "duckdb_s": measured["duckdb"].median,
+        "core_loop_x_duckdb": measured["duckdb"].median / measured["core"].median,
+        "handler_x_core_loop": measured["core"].median / parquet.median,
+        "handler_inline_s": measured["inline"].median,
+        "threads_x_inline": measured["inline"].median / parquet.median,
         "parquet_bytes_per_input_byte": parquet_bytes / stored, "parquet_files_per_object": files,
-        "terabyte": terabyte,
+        "terabyte": terabyte, "elsewhere": elsewhere,
     }  # fmt: skip
     core_loop = measured["core"]
     rows = [
         (f"zcat FILE | wc -l (reference, core {core})", f"{mb / zcat.median:.0f} MB/s", "1.00×"),
         ("core loop", f"{mb / core_loop.median:.0f} MB/s", _ratio_text(core_loop.ratio(zcat), "zcat|wc")),
+        ("DuckDB read_json, lenient, 1 thread (names no bad line)", f"{mb / measured['duckdb'].median:.0f} MB/s",
+         _ratio_text(measured["duckdb"].ratio(zcat), "zcat|wc")),
+        ("core loop vs DuckDB lenient", "", _ratio_text(core_loop.ratio(measured["duckdb"]), "DuckDB")),
         ("processor via S3, Parquet output", f"{mb / parquet.median:.0f} MB/s",
-         _ratio_text(parquet.ratio(zcat), "zcat|wc")),
+         _ratio_text(parquet.ratio(zcat), "zcat|wc") + "; " + _ratio_text(parquet.ratio(core_loop), "its core loop")),
+        ("the same without read-ahead and upload threads", f"{mb / measured['inline'].median:.0f} MB/s",
+         "threads: " + _ratio_text(parquet.ratio(measured["inline"]), "inline")),
     ]  # fmt: skip
     if lines.seconds:
         json_bytes = speed.output_bytes(s3, workloads.OUTPUT, CURATED_PREFIX, ".jsonl.gz")
@@ -154,7 +167,7 @@ def _speed(path: Path, endpoint: str, size: int, rounds: int) -> tuple[dict[str,
         rows += _comparison_rows(mb, zcat, parquet, lines, (parquet_bytes, json_bytes, stored))
     else:
         rows.append(("previous release (gzip JSON lines)", "", "not measured: git cannot give it here"))
-    return results, rows + cost.rows(terabyte)
+    return results, rows + cost.rows(terabyte) + cost.alternative_rows(elsewhere)
 
 
 def _comparison_rows(
@@ -255,6 +268,24 @@ def _reduction(rounds: int) -> tuple[dict[str, Any], list[Row]]:
     return reducer, rows
 
 
+def _cold_starts(rounds: int) -> tuple[dict[str, Any], list[Row]]:
+    """Each built function's handler import, fresh and pinned (`make bench` builds first)."""
+    from landfall_cli.invoke import build, runtime_folder
+
+    progress(f"cold starts: each built function's handler imported fresh, {max(rounds, 5)} rounds")
+    with tempfile.TemporaryDirectory() as tmp:
+        measured = cold_start.measure(build(), runtime_folder(Path(tmp)), max(rounds, 5), speed.bench_core())
+    results: dict[str, Any] = {}
+    rows: list[Row] = []
+    for name, (timings, modules) in measured.items():
+        ms = [s * 1000 for s in timings.seconds]
+        results[f"{name}_ms"] = timings.median * 1000
+        results[f"{name}_modules"] = modules
+        rows.append((f"cold start (handler import), {name}", f"{timings.median * 1000:.0f} ms",
+                     f"{min(ms):.0f}–{max(ms):.0f} ms, {modules} modules"))  # fmt: skip
+    return results, rows
+
+
 def _processor(args: argparse.Namespace) -> tuple[dict[str, Any], list[Row]]:
     """Speed, cost and memory of the processor, on one moto server."""
     results: dict[str, Any] = {}
@@ -284,13 +315,14 @@ def main() -> None:
     parser.add_argument("--memory-sizes", default="256,1024", help="MiB of input for the memory test")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/latest.json")
     args = parser.parse_args()
-    progress(f"{args.rounds} rounds on {args.mb} MB; about 15 minutes on 2 cores at the defaults")
+    progress(f"{args.rounds} rounds on {args.mb} MB; about 5 minutes on 2 cores at the defaults")
     measured, rows = _processor(args)
     results: dict[str, Any] = {"rounds": args.rounds, **measured}
     ingested, ingestion_rows = _ingestion(args.rounds)
     results["reducer"], reducer_rows = _reduction(args.rounds)
+    results["cold_start"], cold_rows = _cold_starts(args.rounds)
     results |= ingested
-    rows += ingestion_rows + reducer_rows
+    rows += ingestion_rows + reducer_rows + cold_rows
     results["aims"] = aims.check(results)
 
     width = max(len(r[0]) for r in rows)

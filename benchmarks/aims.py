@@ -53,6 +53,10 @@ def _at(results: dict[str, Any], path: tuple[str, ...]) -> Any:
 
 AIMS = (
     Aim("core loop vs zcat FILE | wc -l", ("speed", "core_loop_x_zcat"), at_least=1.0),
+    Aim("core loop vs DuckDB's lenient read_json (names no bad line)", ("speed", "core_loop_x_duckdb"), at_least=1.0),
+    Aim("processor via S3, with output, vs its core loop", ("speed", "handler_x_core_loop"), at_least=0.8),
+    Aim("1 TB of gzip input, whole pipeline, x86_64", ("speed", "terabyte", "usd_per_tb", "x86_64"), at_most=1.5,
+        unit=" $/TB"),
     Aim("Parquet output vs gzip JSON lines, speed", ("speed", "parquet_x_json_lines"), at_least=1.0),
     Aim("curated bytes per input (gzip) byte", ("speed", "parquet_bytes_per_input_byte"), at_most=0.5, unit=""),
     Aim("processor vs the common approach", ("speed", "handler_x_common_approach"), at_least=3.0),
@@ -65,6 +69,8 @@ AIMS = (
     Aim("reducer vs a naive json.load of every file", ("reducer", "x_naive"), at_least=1.0),
     Aim("peak RSS, reducer, 10,000 → 100,000 results", ("reducer", "reducer_100000_rss_mb"),
         flat_from=("reducer", "reducer_10000_rss_mb")),
+    *(Aim(f"cold start, {name}", ("cold_start", f"{name}_ms"), at_most=300, unit=" ms")
+      for name in ("ManifestWriterFunction", "ProcessorFunction", "ReducerFunction", "CatalogFunction")),
 )  # fmt: skip
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from landfall.costs import Prices
 from landfall.models import ManifestItem, RunConfig
 from landfall_cli.plan import RunPlan, Throughput
 
@@ -21,10 +22,12 @@ def terabyte(stored_bytes_per_second: float, curated_ratio: float, files_per_obj
         plan.add(ManifestItem(bucket="landing", key=f"raw/{number}.gz", size=OBJECT_BYTES))
     throughput = Throughput(stored_bytes_per_second=stored_bytes_per_second, curated_ratio=curated_ratio,
                             files_per_object=files_per_object)  # fmt: skip
-    cost = plan.cost(PROCESSOR_MB, REDUCER_MB, throughput)
+    costs = {arch: plan.cost(PROCESSOR_MB, REDUCER_MB, throughput, Prices().on(arch)).model_dump()
+             for arch in ("x86_64", "arm64")}  # fmt: skip
     return {"batches": plan.batches, "minutes": plan.duration_seconds(throughput) / 60,
             "throughput_bytes_per_second": stored_bytes_per_second, "curated_ratio": curated_ratio,
-            "files_per_object": files_per_object, "cost": cost.model_dump()}  # fmt: skip
+            "files_per_object": files_per_object, "cost": costs["x86_64"], "cost_arm64": costs["arm64"],
+            "usd_per_tb": {arch: cost["total_usd"] for arch, cost in costs.items()}}  # fmt: skip
 
 
 def rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -34,6 +37,45 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
          f"{usage['lambda_requests']:,} invocations, {usage['lambda_gb_seconds']:,.0f} GB-s"),
         ("1 TB: Step Functions", f"${cost['step_functions_usd']:,.2f}", f"{usage['state_transitions']:,} transitions"),
         ("1 TB: S3 requests", f"${cost['s3_usd']:,.2f}", f"{usage['s3_gets']:,} GET, {usage['s3_puts']:,} PUT"),
-        ("1 TB: total", f"${cost['total_usd']:,.2f}",
+        ("1 TB: total, x86_64", f"${cost['total_usd']:,.2f}",
          f"${cost['usd_per_gb']:.4f}/GB, {result['minutes']:.0f} min at MaxConcurrency 100"),
+        ("1 TB: total, arm64 (Lambda ~20 % cheaper a GB-s)", f"${result['cost_arm64']['total_usd']:,.2f}",
+         f"Lambda ${result['cost_arm64']['lambda_usd']:,.2f}, the same speed assumed (not measurable here)"),
+    ]  # fmt: skip
+
+
+# What the alternatives charge, us-east-1 list prices (the README's table gives the same, with sources)
+ATHENA_USD_PER_TB_SCANNED = 5.0  # https://aws.amazon.com/athena/pricing/
+FIREHOSE_CONVERSION_USD_PER_GB = 0.018  # https://aws.amazon.com/firehose/pricing/ (per GB ingested, 5 KB steps)
+FIREHOSE_RECORD_STEP = 5 * 1024
+GLUE_USD_PER_DPU_HOUR = 0.44  # https://aws.amazon.com/glue/pricing/
+
+
+def alternatives(uncompressed_per_stored: float, mean_record_bytes: float, landfall_usd: float) -> dict[str, float]:
+    """What 1 TB of gzip input costs elsewhere, from the measured file: its JSON bytes per gzip byte and
+    its mean record size (Firehose bills each record as a whole number of 5 KB steps); and the Glue
+    DPU-hours that Landfall's own price for it would buy."""
+    json_gb = 1000 * uncompressed_per_stored
+    billed_per_record = -(-mean_record_bytes // FIREHOSE_RECORD_STEP) * FIREHOSE_RECORD_STEP  # one event a record
+    return {
+        "json_gb_per_tb_gzip": json_gb,
+        "athena_usd_per_query": ATHENA_USD_PER_TB_SCANNED,
+        "firehose_conversion_usd_batched": json_gb * FIREHOSE_CONVERSION_USD_PER_GB,
+        "firehose_conversion_usd_one_event_per_record": json_gb
+        * FIREHOSE_CONVERSION_USD_PER_GB
+        * billed_per_record
+        / mean_record_bytes,
+        "glue_dpu_hours_at_landfalls_price": landfall_usd / GLUE_USD_PER_DPU_HOUR,
+    }
+
+
+def alternative_rows(result: dict[str, float]) -> list[tuple[str, str, str]]:
+    return [
+        ("1 TB elsewhere: Athena over the gzip JSON", f"${result['athena_usd_per_query']:,.2f}",
+         "each query that reads it all ($5 per TB scanned)"),
+        ("1 TB elsewhere: Firehose conversion to Parquet", f"${result['firehose_conversion_usd_batched']:,.2f}",
+         f"{result['json_gb_per_tb_gzip']:,.0f} GB of JSON at $0.018/GB, records batched to ≥ 5 KB; "
+         f"${result['firehose_conversion_usd_one_event_per_record']:,.0f} at one event per record"),
+        ("1 TB elsewhere: a Glue job", f"{result['glue_dpu_hours_at_landfalls_price']:.1f} DPU-h",
+         "what Landfall's x86_64 price buys at $0.44 per DPU-hour"),
     ]  # fmt: skip

@@ -44,7 +44,7 @@ class Timings:
         return reference.median / self.median, min(pairs), max(pairs)
 
 
-def _pin(core: int) -> Callable[[], None]:
+def pin(core: int) -> Callable[[], None]:
     return lambda: os.sched_setaffinity(0, {core})
 
 
@@ -65,7 +65,7 @@ def _run(command: list[str], tree: Path, core: int) -> float:
     paths = [tree / "layers" / "common", tree / "cli", tree]  # the tree's own code before the installed one
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, paths))}
     done = subprocess.run(  # noqa: S603 - this interpreter, our own code
-        command, cwd=tree, env=env, capture_output=True, text=True, check=False, preexec_fn=_pin(core)
+        command, cwd=tree, env=env, capture_output=True, text=True, check=False, preexec_fn=pin(core)
     )
     if done.returncode:
         raise RuntimeError(f"{command[-3:]} failed:\n{done.stderr[-3000:]}")

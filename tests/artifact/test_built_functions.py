@@ -110,10 +110,28 @@ def test_the_catalog_function_answers_cloudformation_with_the_tables_it_made(bui
     assert response["Data"] == {"Table": "events", "QuarantineTable": "quarantine", "UniqueView": "events_unique"}
 
 
-def test_the_built_layer_stays_far_below_lambdas_limit(built):
+@pytest.mark.parametrize("layer", ["CommonLayer", "CommonLayerArm64"])
+def test_the_built_layer_stays_far_below_lambdas_limit(built, layer):
     """Lambda allows 250 MB unzipped for a function and its layers; the layer keeps 100 MB for the rest."""
-    size = sum(path.stat().st_size for path in (built / "CommonLayer").rglob("*") if path.is_file())
+    size = sum(path.stat().st_size for path in (built / layer).rglob("*") if path.is_file())
     assert size <= 150 * 1024 * 1024, f"the layer is {size / 2**20:.0f} MiB"
+
+
+ELF_MACHINES = {"CommonLayer": 0x3E, "CommonLayerArm64": 0xB7}  # x86-64, AArch64 (the ELF header's e_machine)
+
+
+def test_each_architectures_layer_holds_native_code_for_it_and_the_same_packages(built):
+    """arm64 cannot run here: what is checked is that its layer has every package, each native library
+    built for AArch64, as the x86_64 layer has them for x86-64."""
+    shipped = {}
+    for layer, machine in ELF_MACHINES.items():
+        folder = built / layer / "python"
+        libraries = [path for path in folder.rglob("*.so*") if path.read_bytes()[:4] == b"\x7fELF"]
+        assert len(libraries) >= 5 and {int.from_bytes(path.read_bytes()[18:20], "little") for path in libraries} == {
+            machine
+        }, layer
+        shipped[layer] = {path.name for path in folder.iterdir() if path.name != "__pycache__"}
+    assert shipped["CommonLayer"] == shipped["CommonLayerArm64"]
 
 
 def test_the_layer_ships_every_dependency_pinned_and_nothing_the_runtime_already_has(built):

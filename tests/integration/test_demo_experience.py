@@ -121,6 +121,12 @@ def test_a_function_refusing_its_settings_ends_the_wait_with_its_own_message(emu
             continue
 
 
+def _as_from_a_terminal() -> None:
+    """Ctrl-C as a terminal delivers it: a shell without job control (CI's, running tests in the
+    background) starts its children with SIGINT ignored, and Python keeps an inherited SIG_IGN."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _session_processes(session: int) -> list[str]:
     """The processes still in the demo's session (its workers included), as `ps` lists them."""
     listed = subprocess.run(["ps", "-eo", "pid=,sid=,args="], capture_output=True, text=True, check=True).stdout  # noqa: S607
@@ -138,6 +144,7 @@ def test_ctrl_c_or_sigterm_stops_everything_the_demo_started(tmp_path: Path, sig
         [sys.executable, "-m", "landfall_cli.main", "demo", "--objects", "8", "--records", "500", "--keep", "5",
          "--data", str(tmp_path / "data"), "--logs", str(tmp_path / "logs")],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        preexec_fn=_as_from_a_terminal,
     )  # fmt: skip
     try:
         # mid-run for Ctrl-C (the workers are up), kept up for SIGTERM

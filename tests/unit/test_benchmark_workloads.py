@@ -67,3 +67,12 @@ def test_the_terabyte_plan_prices_what_was_measured():
     assert (
         terabyte(5e6, 1.2, 3)["cost"]["usage"]["s3_puts"] > slow["cost"]["usage"]["s3_puts"]
     )  # bigger files, more parts
+
+
+def test_the_terabyte_on_arm64_differs_only_in_lambdas_price_per_gb_second():
+    measured = terabyte(10e6, 0.6, 3)
+    x86, arm = measured["cost"], measured["cost_arm64"]
+    assert arm["usage"] == x86["usage"] and arm["s3_usd"] == x86["s3_usd"]
+    gb_seconds = x86["usage"]["lambda_gb_seconds"]
+    assert round(x86["lambda_usd"] - arm["lambda_usd"], 4) == round(gb_seconds * (0.0000166667 - 0.0000133334), 4)
+    assert measured["usd_per_tb"] == {"x86_64": x86["total_usd"], "arm64": arm["total_usd"]}

@@ -31,9 +31,12 @@ def event(*keys):
     )
 
 
-@pytest.fixture(params=["inline", "read-ahead"])
+@pytest.fixture(params=["inline", "read-ahead", "large, threads off"])
 def settings(request) -> ProcessorSettings:
-    """Both ways of reading: small objects inline, large ones fetched and inflated on a second thread."""
+    """Every way of reading: small objects inline, large ones fetched and inflated on a second thread,
+    or inline too when LARGE_OBJECT_THREADS is off."""
+    if request.param == "large, threads off":
+        return ProcessorSettings(SMALL_OBJECT_BYTES=0, LARGE_OBJECT_THREADS="off")
     return ProcessorSettings(SMALL_OBJECT_BYTES=1 << 20 if request.param == "inline" else 0)
 
 

@@ -37,3 +37,9 @@ def test_a_bad_environment_fails_naming_the_variable(environ, named):
 def test_processor_limits_are_bounded():
     with pytest.raises(SettingsError, match="CHUNK_BYTES"):
         parse_settings(ProcessorSettings, {"CHUNK_BYTES": "10"})
+
+
+def test_a_large_object_gets_its_threads_unless_they_are_turned_off():
+    on = ProcessorSettings(SMALL_OBJECT_BYTES=10)
+    assert on.threaded(11) and not on.threaded(10)
+    assert not ProcessorSettings(SMALL_OBJECT_BYTES=10, LARGE_OBJECT_THREADS="off").threaded(11)

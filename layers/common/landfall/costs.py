@@ -1,6 +1,6 @@
 """What a run costs on AWS, from what it uses. Prices are settings (LANDFALL_PRICE_* variables).
 
-Defaults are us-east-1 list prices: Lambda x86 per GB-second and per request; Step Functions
+Defaults are us-east-1 list prices: Lambda per GB-second (x86_64, or arm64 ~20 % less) and per request; Step Functions
 Standard per state transition (a Distributed Map is charged one per child execution it starts; a
 STANDARD child one more per state it runs), Express per request and per GB-second (billed for at
 least 64 MB); S3 Standard per GET and per PUT/COPY/POST/LIST. Data transfer inside a region and
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 EXPRESS_MIN_GB = 64 / 1024
 ChildType = Literal["STANDARD", "EXPRESS"]
+Architecture = Literal["x86_64", "arm64"]
 # The map's children (statemachine/pipeline.asl.json; a test keeps the two the same). STANDARD: a
 # child costs two transitions (its start, its one task) whatever it lasts, and may run past EXPRESS's
 # 5 minutes; an EXPRESS child bills $1 per million starts plus 64 MB-seconds of its duration, which
@@ -32,12 +33,22 @@ class Prices(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
     lambda_gb_second: float = Field(default=0.0000166667, alias="LANDFALL_PRICE_LAMBDA_GB_SECOND")
+    lambda_gb_second_arm64: float = Field(default=0.0000133334, alias="LANDFALL_PRICE_LAMBDA_GB_SECOND_ARM64")
+    architecture: Architecture = Field(default="x86_64", alias="LAMBDA_ARCHITECTURE")  # the functions' (template)
     lambda_request: float = Field(default=0.20 / 1e6, alias="LANDFALL_PRICE_LAMBDA_REQUEST")
     state_transition: float = Field(default=0.025 / 1000, alias="LANDFALL_PRICE_STATE_TRANSITION")
     express_request: float = Field(default=1.00 / 1e6, alias="LANDFALL_PRICE_EXPRESS_REQUEST")
     express_gb_second: float = Field(default=0.00001667, alias="LANDFALL_PRICE_EXPRESS_GB_SECOND")
     s3_get: float = Field(default=0.0004 / 1000, alias="LANDFALL_PRICE_S3_GET")
     s3_put: float = Field(default=0.005 / 1000, alias="LANDFALL_PRICE_S3_PUT")
+
+    @property
+    def gb_second(self) -> float:
+        """A Lambda GB-second on the functions' architecture."""
+        return self.lambda_gb_second_arm64 if self.architecture == "arm64" else self.lambda_gb_second
+
+    def on(self, architecture: Architecture) -> Prices:
+        return self.model_copy(update={"architecture": architecture})
 
 
 class Usage(BaseModel):
@@ -64,7 +75,7 @@ class CostEstimate(BaseModel):
 
 def estimate(usage: Usage, input_bytes: int, prices: Prices | None = None) -> CostEstimate:
     prices = prices or Prices()
-    lambda_usd = usage.lambda_requests * prices.lambda_request + usage.lambda_gb_seconds * prices.lambda_gb_second
+    lambda_usd = usage.lambda_requests * prices.lambda_request + usage.lambda_gb_seconds * prices.gb_second
     sfn_usd = (
         usage.state_transitions * prices.state_transition
         + usage.express_requests * prices.express_request

@@ -21,6 +21,7 @@ import msgspec
 from landfall.batching import manifest_line
 from landfall.layout import object_url, redrive_manifest_key
 from landfall.models import S3Location
+from landfall.writers import upload_file
 
 
 class Outcome(IntEnum):
@@ -122,5 +123,5 @@ def write_redrive(s3_client, manifest: S3Location, ledger: Ledger, run_id: str, 
             return None, first_missing
         key = redrive_manifest_key(run_id)
         spool.seek(0)
-        s3_client.upload_fileobj(spool, bucket, key)
+        upload_file(s3_client, spool, bucket, key)
     return key, first_missing

@@ -19,6 +19,7 @@ from landfall.batching import Batcher, BatchLimits
 from landfall.layout import manifest_key
 from landfall.models import ExecutionInput, ManifestItem, RunConfig, S3Location, Source
 from landfall.observability import logger
+from landfall.writers import upload_file
 
 _SPOOL_BYTES = 1 << 20  # a manifest larger than this is spooled to disk while it is written
 
@@ -72,7 +73,7 @@ class ManifestBuilder:
         self.finish()
         with self._body:
             self._body.seek(0)
-            s3_client.upload_fileobj(self._body, location.bucket, location.key)
+            upload_file(s3_client, self._body, location.bucket, location.key)
 
 
 def _order(item: ManifestItem) -> tuple[str, str, str]:

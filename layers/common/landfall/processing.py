@@ -65,7 +65,7 @@ class _ObjectRun:
         self.summary = ObjectSummary(bucket=item.bucket, key=item.key, version_id=item.version_id, status="processed")
         self.aggregate = job.new_aggregate()
         # multipart parts go on the wire while the next is made; a small object's inline
-        self.uploads = Background(backlog=1, threaded=item.size > context.settings.small_object_bytes)
+        self.uploads = Background(backlog=1, threaded=context.settings.threaded(item.size))
         self.curated = CuratedOutput(s3_client, batch.output_bucket, table_of(job), self.source_id, context.budget,
                                      uploads=self.uploads, spill_dir=context.settings.spill_dir)  # fmt: skip
         self.quarantine: S3ObjectWriter | None = None
@@ -152,9 +152,10 @@ def process_object(item: ManifestItem, batch: BatchInput, s3_client, context: _B
 def _read(run: _ObjectRun, source: ObjectSource, settings: ProcessorSettings) -> ObjectSummary:
     compression, inflated = inflate(source, settings.chunk_bytes)
     run.summary.compression = compression
-    # a small object is read inline: a thread of its own would cost more than it saves
-    if run.item.size > settings.small_object_bytes:  # fetched and inflated on a second thread (both release
-        inflated = read_ahead(inflated)  # the GIL) while this one decodes
+    # fetched and inflated on a second thread (both release the GIL) while this one decodes; a small
+    # object is read inline: a thread of its own would cost more than it saves
+    if settings.threaded(run.item.size):
+        inflated = read_ahead(inflated)
     try:
         framing, blocks = iter_blocks(inflated, settings.max_line_bytes, compressed=compression != "none")
         run.summary.framing = framing

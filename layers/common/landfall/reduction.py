@@ -18,10 +18,11 @@ from landfall.layout import report_key, results_prefix
 from landfall.ledger import Ledger, write_redrive
 from landfall.models import ReducerEvent, RunReport
 from landfall.observability import logger, metrics
-from landfall.report import ReportContext, build_report
+from landfall.report import OBJECTS_FILE, ReportContext, build_report
 from landfall.report_text import render_markdown
 from landfall.results import find_manifest, iter_records, read_manifest
 from landfall.timeline import draw
+from landfall.writers import upload_file
 
 
 def reduce_run(
@@ -66,7 +67,7 @@ def _write(s3_client, report: RunReport, accumulated: ResultAccumulator) -> None
     details = accumulated.details
     with details.objects_file as objects:
         objects.seek(0)
-        s3_client.upload_fileobj(objects, bucket, outputs.objects_key)
+        upload_file(s3_client, objects, bucket, report_key(report.run_id, OBJECTS_FILE))
     title = f"Run {report.run_id}: {report.status}"
     s3_client.put_object(Bucket=bucket, Key=outputs.timeline_key, Body=draw(details.children, title).encode(),
                          ContentType="image/svg+xml")  # fmt: skip

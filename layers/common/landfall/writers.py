@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 PART_BYTES = 5 * 1024 * 1024  # the smallest part S3 takes (but the last)
+UPLOAD_PART_BYTES = 8 * 1024 * 1024
 
 
 class S3ObjectWriter:
@@ -83,6 +84,23 @@ class S3ObjectWriter:
             self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
         self._upload_id = None
         self._buffer.clear()
+
+
+class Readable(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+def upload_file(s3_client, body: Readable, bucket: str, key: str, part_bytes: int = UPLOAD_PART_BYTES) -> None:
+    """A (spooled) file to S3 from where it stands, in bounded memory: one PUT, or a multipart upload
+    past `part_bytes` (what boto3's upload_fileobj does, without boto3 and s3transfer to import)."""
+    writer = S3ObjectWriter(s3_client, bucket, key, part_bytes)
+    try:
+        while chunk := body.read(part_bytes):
+            writer.write(chunk)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
 
 
 class Background:

@@ -1,0 +1,71 @@
+"""Each built function's cold start: importing its handler with its layer as the runtime does, in a
+fresh interpreter that sees only the function's folder, the layer and the runtime's own modules (boto3,
+botocore, ... linked by `landfall invoke`'s runtime folder), with the function's environment from the
+template. Every child of a map run may start cold, so this is paid per batch at worst. Lambda's Init
+Duration adds the runtime's own bootstrap, which is the same for every function.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.speed import Timings, pin
+
+FUNCTIONS = ("ManifestWriterFunction", "ProcessorFunction", "ReducerFunction", "CatalogFunction")
+
+# -I -S: no site-packages of this environment, only what sys.path is given below
+PROBE = """
+import importlib.util, json, sys, time
+function, layer, runtime = sys.argv[1:4]
+sys.path[:0] = [function, layer, runtime]
+started = time.perf_counter()
+spec = importlib.util.spec_from_file_location("app", function + "/app.py")
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print(json.dumps({"ms": (time.perf_counter() - started) * 1000, "modules": len(sys.modules)}))
+"""
+
+
+def environment(logical_id: str, build: Path) -> dict[str, str]:
+    """What Lambda gives the function: its variables from the template and the runtime's own."""
+    from landfall_cli.local.template import Stack, load_template
+
+    stack = Stack(load_template())
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        **stack.function_environment(logical_id),
+        "LAMBDA_TASK_ROOT": str(build / logical_id),
+        "AWS_LAMBDA_FUNCTION_NAME": stack.physical_name(logical_id),
+        "AWS_REGION": stack.region,
+        "AWS_DEFAULT_REGION": stack.region,
+        "_HANDLER": "app.lambda_handler",
+    }
+
+
+def import_ms(build: Path, logical_id: str, runtime: Path, core: int, env: dict[str, str]) -> tuple[float, int]:
+    """Milliseconds to import the handler in a fresh interpreter pinned to `core`, and the modules loaded."""
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-I", "-S", "-c", PROBE, str(build / logical_id), str(build / "CommonLayer" / "python"),
+         str(runtime)],
+        capture_output=True, text=True, check=False, env=env, preexec_fn=pin(core),
+    )  # fmt: skip
+    if done.returncode:
+        raise RuntimeError(f"{logical_id} does not import:\n{done.stderr[-2000:]}")
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    return measured["ms"], measured["modules"]
+
+
+def measure(build: Path, runtime: Path, rounds: int, core: int) -> dict[str, tuple[Timings, int]]:
+    """Each function's import times over `rounds` interleaved rounds, and the modules it loads."""
+    environments = {name: environment(name, build) for name in FUNCTIONS}
+    measured: dict[str, tuple[Timings, int]] = {name: (Timings(), 0) for name in FUNCTIONS}
+    for _ in range(rounds):
+        for name in FUNCTIONS:
+            ms, modules = import_ms(build, name, runtime, core, environments[name])
+            measured[name][0].seconds.append(ms / 1000)
+            measured[name] = (measured[name][0], modules)
+    return measured
