@@ -14,12 +14,13 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 CODE := layers functions cli tests benchmarks examples
 
-.PHONY: help venv demo test test-fast lint style types validate cfn-lint checkov build bench clean
+.PHONY: help venv demo test test-fast lint style types validate cfn-lint checkov build bench rehearsal clean
 
 help:
 	@echo "make demo   - run the whole pipeline on the embedded emulator"
 	@echo "make test   - every gate of make lint, build the template, run every test"
 	@echo "make bench  - throughput and memory, as ratios"
+	@echo "make rehearsal - one run of 10,000 and of 100,000 objects on the emulator (about 45 minutes)"
 	@echo "make lint   - ruff (lint, format, complexity), mypy, cfn-lint, sam validate --lint, checkov"
 
 # the first make says what it installs and how long it takes: nothing is silent for minutes
@@ -77,6 +78,10 @@ lint: style types validate cfn-lint checkov
 # progress on stderr, the table and each figure beside its aim on stdout
 bench: build
 	$(BIN)/python -m benchmarks $(ARGS)
+
+# how time and memory grow with a run's objects; kept out of make test (long)
+rehearsal: $(STAMP)
+	$(BIN)/python -m benchmarks.rehearsal $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .hypothesis

@@ -122,9 +122,10 @@ def json_file(text: str) -> Path:
 
 def landfall_command() -> str:
     """The `landfall` command as it must be typed here: its name when the shell finds this one, else the
-    path of the checkout's (`.venv/bin/landfall` from the checkout's root)."""
+    path of the checkout's (`.venv/bin/landfall` from the checkout's root). Under make (MAKELEVEL), PATH
+    is the Makefile's, which puts .venv/bin first: the user's shell does not."""
     installed = CHECKOUT / ".venv" / "bin" / "landfall"
-    found = shutil.which("landfall")
+    found = None if os.environ.get("MAKELEVEL") else shutil.which("landfall")
     if found and installed.exists() and Path(found).resolve() == installed.resolve():
         return "landfall"
     if not installed.exists():

@@ -113,3 +113,14 @@ def test_the_local_emulators_state_is_the_checkouts_from_any_directory(tmp_path)
     done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,  # noqa: S603
                           timeout=60, check=True)  # fmt: skip
     assert done.stdout.strip() == str(PROJECT_ROOT / ".landfall" / "local.json")
+
+
+def test_hints_name_the_checkouts_command_when_only_makes_path_finds_it(monkeypatch):
+    from landfall_cli.options import landfall_command
+
+    monkeypatch.chdir(PROJECT_ROOT)
+    monkeypatch.setenv("PATH", f"{PROJECT_ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("MAKELEVEL", raising=False)
+    assert landfall_command() == "landfall"  # the user's own shell finds it: its name
+    monkeypatch.setenv("MAKELEVEL", "1")  # `make demo`: the Makefile put .venv/bin on PATH, not the user
+    assert landfall_command() == os.path.join(".venv", "bin", "landfall")

@@ -216,6 +216,7 @@ class LambdaRuntime:
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     invocations: dict[str, int] = field(default_factory=dict)
     throttled: dict[str, int] = field(default_factory=dict)  # invocations refused over reserved concurrency
+    seconds: dict[str, list[float]] = field(default_factory=dict)  # each invocation's wall time, by function
     _running: dict[str, _Function] = field(default_factory=dict)
     _throttles: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -244,6 +245,18 @@ class LambdaRuntime:
         with self._lock:
             running = self._running.get(function_name)
             return running.in_flight if running else 0
+
+    def peak_rss_mb(self, function_name: str) -> float:
+        """The highest peak resident memory of the function's live environments (as Lambda's Max Memory Used)."""
+        with self._lock:
+            running = self._running.get(function_name)
+            pids = [env.process.pid for env in running.environments] if running else []
+        peaks = [0.0]
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                status = Path(f"/proc/{pid}/status").read_text()
+                peaks += [int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")]
+        return max(peaks)
 
     def environments(self, function_name: str) -> int:
         """Execution environments the function has (warm or busy)."""
@@ -315,11 +328,13 @@ class LambdaRuntime:
 
     def invoke(self, function_name: str, event: Any) -> tuple[str, bool]:
         function = self._admit(function_name, event)
+        started = time.monotonic()
         try:
             payload, errored = self._run(function, event)
         finally:
             with self._lock:
                 function.in_flight -= 1
+                self.seconds.setdefault(function_name, []).append(time.monotonic() - started)
         if len(payload.encode()) > MAX_PAYLOAD_BYTES:
             message = f"Response payload size exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes)."
             return _error(message, "Function.ResponseSizeTooLarge"), True
