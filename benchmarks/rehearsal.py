@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import logging
 import sys
 import tempfile
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from landfall.layout import report_key
+from landfall.observability import logger
 from landfall_cli.backfill import Backfill, list_items
 from landfall_cli.local.emulator import Emulator, wait_for
 from landfall_cli.target import local_target, write_local_state
@@ -81,6 +83,7 @@ def rehearse(objects: int, records: int = 10) -> dict[str, Any]:
 
 
 def main() -> None:
+    logging.getLogger(logger.name).setLevel(logging.WARNING)  # the backfill's JSON log lines are the functions'
     parser = argparse.ArgumentParser(prog="make rehearsal")
     parser.add_argument("objects", type=int, nargs="*", default=[10_000, 100_000], help="objects of each run")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "rehearsal.json")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import tempfile
@@ -17,6 +18,7 @@ from rich.table import Table
 
 from landfall.jobs import load_job
 from landfall.manifests import StartedRun
+from landfall.observability import logger
 from landfall.schema import table_of
 from landfall_cli.backfill import Backfill, hour_prefixes, list_items
 from landfall_cli.demo import run_demo
@@ -49,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the command; 2 for a target that cannot be found, 130 after Ctrl-C, 143 after SIGTERM."""
     console = Console()
     signal.signal(signal.SIGTERM, _stop)
+    # the library's INFO lines are JSON for CloudWatch: the functions log them, a command says its own
+    logging.getLogger(logger.name).setLevel(logging.WARNING)
     try:
         return _COMMANDS[args.command](args, console)
     except (TargetError, RunNotFound, BuildError) as error:

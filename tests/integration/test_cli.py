@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -122,3 +125,14 @@ def test_commands_say_when_there_is_no_emulator(tmp_path, monkeypatch, capsys):
 def test_unknown_run(local, capsys):
     assert main(["status", "backfill-" + "0" * 32, "--local", "--no-follow"]) == 2
     assert "no run" in capsys.readouterr().out
+
+
+def test_a_command_prints_its_own_words_not_the_librarys_json_log(local):
+    _land(local, "2031/01/01/07", 1)
+    done = subprocess.run(  # noqa: S603 - a terminal sees what the process writes, whatever its handlers hold
+        [sys.executable, "-m", "landfall_cli.main", "backfill", "--local", "--since", "2031-01-01T07",
+         "--until", "2031-01-01T08"],
+        capture_output=True, text=True, timeout=120, check=False, env=os.environ.copy(),
+    )  # fmt: skip
+    assert done.returncode == 0 and "started backfill-" in done.stdout, done.stdout + done.stderr
+    assert '"level"' not in done.stdout + done.stderr
