@@ -20,7 +20,7 @@ help:
 	@echo "make demo   - run the whole pipeline on the embedded emulator"
 	@echo "make test   - every gate of make lint, build the template, run every test"
 	@echo "make bench  - throughput and memory, as ratios"
-	@echo "make rehearsal - one run of 10,000 and of 100,000 objects on the emulator (about 45 minutes)"
+	@echo "make rehearsal - one run of 10,000 and of 100,000 objects on the emulator (about 35 minutes)"
 	@echo "make lint   - ruff (lint, format, complexity), mypy, cfn-lint, sam validate --lint, checkov"
 
 # the first make says what it installs and how long it takes: nothing is silent for minutes

@@ -2,7 +2,7 @@
 time and memory grow with the work: the manifest (listing and writing it, with the run's start), the
 map (every batch processed), and the reducer (its invocation's wall time and its execution
 environment's peak memory, as Lambda's Max Memory Used). Time should grow linearly with the objects,
-memory not at all. Kept out of `make test`: 100,000 objects take about 40 minutes here.
+memory not at all. Kept out of `make test`: 100,000 objects take about 30 minutes here.
 
     make rehearsal                      # 10,000 then 100,000 objects
     make rehearsal ARGS="20000"
