@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from landfall.batching import Batcher, BatchLimits
 from landfall.costs import CostEstimate, Prices, estimate, run_requests, run_usage
-from landfall.curated import CURATED_PART_BYTES
+from landfall.curated import CURATED_PART_BYTES, CURATED_SINGLE_PUT_BYTES
 from landfall.models import ManifestItem, RunConfig
+from landfall.writers import put_requests
 from landfall_cli.capacity import CURATED_BYTES_PER_STORED_BYTE, CURATED_FILES_PER_OBJECT, GZIP_BYTES_PER_VCPU_SECOND
 
 
@@ -73,10 +74,7 @@ class RunPlan:
         list_requests: int = 0,
     ) -> CostEstimate:
         throughput = throughput or Throughput()
-        # a PUT per file, one file's multipart upload (its create, its parts, its complete), the quarantine
-        per_object = throughput.files_per_object + 2 + 1
-        curated_parts = self.bytes * throughput.curated_ratio / CURATED_PART_BYTES
-        curated_puts = math.ceil(self.objects * per_object + curated_parts)
+        curated_puts = math.ceil(self.objects * (self._file_requests(throughput) + 1))  # and each quarantine
         gets, puts = run_requests(
             object_gets=self.objects,
             object_puts=curated_puts,
@@ -94,3 +92,11 @@ class RunPlan:
             s3_puts=puts,
         )
         return estimate(usage, self.bytes, prices)
+
+    def _file_requests(self, throughput: Throughput) -> float:
+        """PUT-priced requests of an average object's Parquet files, as the processor writes them."""
+        if not self.objects:
+            return 0.0
+        file_bytes = self.bytes / self.objects * throughput.curated_ratio / throughput.files_per_object
+        requests = put_requests(math.ceil(file_bytes), CURATED_PART_BYTES, CURATED_SINGLE_PUT_BYTES)
+        return throughput.files_per_object * requests

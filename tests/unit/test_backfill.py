@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from landfall.costs import Prices, Usage, estimate
-from landfall.curated import CURATED_PART_BYTES
+from landfall.curated import CURATED_PART_BYTES, CURATED_SINGLE_PUT_BYTES
 from landfall.manifests import ManifestBuilder, RunStarter
 from landfall.models import ManifestItem, RunConfig
 from landfall_cli.backfill import Backfill, hour_prefixes, list_items
@@ -97,13 +97,25 @@ def test_a_terabyte_plan_counts_every_billed_unit():
     assert cost.usage.express_requests == 0 and cost.usage.lambda_requests == batches + 2
     # each object; the manifest (and when it was written); the result files
     assert cost.usage.s3_gets == 15_625 + 5 + math.ceil(batches / 1000)
-    # each object: a PUT per file, one multipart upload's create and complete, the quarantine; and the parts
-    parts = 1e12 * CURATED_BYTES_PER_STORED_BYTE / CURATED_PART_BYTES
-    per_object = CURATED_FILES_PER_OBJECT + 3
+    # each object: one PUT per file (~14 MB of Parquet, below the single-PUT size) and the quarantine
+    assert 64e6 * CURATED_BYTES_PER_STORED_BYTE / CURATED_FILES_PER_OBJECT < CURATED_SINGLE_PUT_BYTES
+    per_object = CURATED_FILES_PER_OBJECT + 1
     assert cost.usage.s3_puts == pytest.approx(
-        15_625 * per_object + parts + batches + 1 + math.ceil(batches / 1000) + 1 + 4 + 1, abs=2
+        15_625 * per_object + batches + 1 + math.ceil(batches / 1000) + 1 + 4 + 1, abs=2
     )
     assert 3 < cost.total_usd < 8
+
+
+def test_objects_whose_files_pass_the_single_put_size_are_planned_with_their_parts():
+    plan = RunPlan(RunConfig(max_concurrency=100, max_items_per_batch=20, max_batch_bytes=256 << 20,
+                             tolerated_failure_percentage=5))  # fmt: skip
+    for i in range(100):  # Firehose's largest buffer, every record in one hour: one 84 MB file an object
+        plan.add(item(f"raw/{i:05d}", 128_000_000))
+    large, small = Throughput(files_per_object=1, curated_ratio=0.66), Throughput(files_per_object=1, curated_ratio=0.1)
+    puts = plan.cost(1769, 1024, large).usage.s3_puts - plan.cost(1769, 1024, small).usage.s3_puts  # 12.8 MB: a PUT
+    file_bytes = 128_000_000 * 0.66
+    parts_after_the_first = math.ceil((file_bytes - CURATED_SINGLE_PUT_BYTES) / CURATED_PART_BYTES)
+    assert puts == 100 * (2 + 1 + parts_after_the_first - 1)  # create, the first part, the others, complete
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from landfall.processing import process_batch
 from landfall.records import decode_and_fold
 from landfall.schema import table_of
 from landfall.settings import ProcessorSettings
+from landfall.writers import put_requests
 from tests.tables import parquet_rows
 
 LINE = '{"event_id":"e%d","ts":"2026-11-22T%02d:%02d:00Z","type":"click","value":%d,"props":{"n":%d}}'
@@ -65,14 +66,25 @@ def test_spilled_rows_make_the_same_files_as_rows_kept_in_memory(buckets, tmp_pa
     assert (roomy._used, tight._used) == (0, 0)  # every byte held was given back
 
 
-def test_a_file_larger_than_a_part_goes_up_in_parts(buckets, monkeypatch):
+def test_each_file_below_the_single_put_size_is_one_put(buckets):
+    output = CuratedOutput(buckets, "pipeline", TABLE, "puts", Budget(1 << 30))
+    for data in messages(12):
+        for path, batch in decode_and_fold(EventsJob(), [(data, 1)], Source("landing", "raw/a.gz")).partitions:
+            output.add(path, batch)
+    files = output.finish()
+    assert len(files) == 3 and output.requests == 3
+    assert buckets.list_multipart_uploads(Bucket="pipeline").get("Uploads", []) == []
+
+
+def test_a_file_larger_than_a_single_put_goes_up_in_parts(buckets, monkeypatch):
     monkeypatch.setattr("landfall.curated.CURATED_PART_BYTES", 5 << 20)  # S3's smallest part
+    monkeypatch.setattr("landfall.curated.CURATED_SINGLE_PUT_BYTES", 5 << 20)
     output = CuratedOutput(buckets, "pipeline", TABLE, "parts", Budget(1 << 30))
     lines = "\n".join(LINE.replace('"e%d"', f'"{os.urandom(24).hex()}"') % (12, n % 60, n, n) for n in range(200_000))
     for path, batch in decode_and_fold(EventsJob(), [(lines.encode(), 1)], Source("landing", "raw/a.gz")).partitions:
         output.add(path, batch)
     (file,) = output.finish()
-    assert file.bytes > 5 << 20 and output.requests == 2 + -(-file.bytes // (5 << 20))  # create, parts, complete
+    assert file.bytes > 5 << 20 and output.requests == put_requests(file.bytes, 5 << 20) > 3  # create, parts, complete
     assert len(parquet_rows(buckets, "pipeline", [file.key])) == 200_000
     assert buckets.list_multipart_uploads(Bucket="pipeline").get("Uploads", []) == []
 

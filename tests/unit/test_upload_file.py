@@ -1,10 +1,12 @@
-"""A spooled file reaches S3 whole, in one PUT or in parts, and a failure leaves nothing behind."""
+"""A spooled file reaches S3 whole, in one PUT or in parts, and a failure leaves nothing behind; a
+writer holds up to its single-PUT size before it starts parts."""
 
 import io
+import os
 
 import pytest
 
-from landfall.writers import upload_file
+from landfall.writers import S3ObjectWriter, put_requests, upload_file
 
 
 @pytest.fixture
@@ -47,3 +49,29 @@ def test_a_failed_upload_leaves_no_object_and_no_parts(bucket):
     assert "abort_multipart_upload" in client.calls
     assert "Contents" not in bucket.list_objects_v2(Bucket="out")
     assert bucket.list_multipart_uploads(Bucket="out").get("Uploads", []) == []
+
+
+MiB = 1024 * 1024
+
+
+@pytest.mark.parametrize(("size", "calls"), [
+    (20 * MiB, ["put_object"]),  # below the single-PUT size: one request where parts took five
+    (41 * MiB, ["create_multipart_upload", "upload_part", "upload_part", "upload_part", "complete_multipart_upload"]),
+])  # fmt: skip
+def test_a_writer_holds_up_to_its_single_put_size_then_sends_what_it_held_as_the_first_part(bucket, size, calls):
+    client = Counting(bucket)
+    writer = S3ObjectWriter(client, "out", "k", part_bytes=5 * MiB, single_put_bytes=32 * MiB)
+    body = os.urandom(MiB) * (size // MiB)
+    for offset in range(0, size, MiB // 2):  # as the Parquet writer hands its pages over
+        writer.write(body[offset : offset + MiB // 2])
+    writer.close()
+    assert client.calls == calls and writer.requests == len(calls) <= put_requests(size, 5 * MiB, 32 * MiB)
+    assert bucket.get_object(Bucket="out", Key="k")["Body"].read() == body
+    if len(calls) > 1:  # the held 32 MiB went up as one part: a part may be as large as 5 GiB
+        assert bucket.head_object(Bucket="out", Key="k", PartNumber=1)["ContentLength"] == 32 * MiB
+
+
+def test_put_requests_counts_what_a_writer_sends():
+    assert put_requests(1, 5 * MiB) == 1 and put_requests(5 * MiB, 5 * MiB) == 3  # create, a part, complete
+    assert put_requests(31 * MiB, 8 * MiB, 32 * MiB) == 1
+    assert put_requests(84 * MiB, 8 * MiB, 32 * MiB) == 2 + 1 + 7  # 32 MiB, then 52 MiB in 8 MiB parts

@@ -27,7 +27,10 @@ from landfall.models import CuratedFile
 from landfall.schema import TableSchema
 from landfall.writers import Background, S3ObjectWriter
 
-# 8 MiB parts: fewer PUTs than S3's 5 MiB minimum; measured, 16 MiB made peak memory grow with the object
+# A file below 32 MiB (most: an hour of a 64 MB Firehose object is ~13 MiB of Parquet) goes up in one
+# PUT where a multipart upload took four requests or more; larger ones continue in 8 MiB parts (measured,
+# 16 MiB parts made peak memory grow with the object: the upload queue holds several)
+CURATED_SINGLE_PUT_BYTES = 32 * 1024 * 1024
 CURATED_PART_BYTES = 8 * 1024 * 1024
 ROW_GROUP_ROWS = 512 * 1024  # measured: smaller groups cost a fifth more time to write; the writer holds one, encoded
 
@@ -149,7 +152,8 @@ class CuratedOutput:
 
     def _write(self, partition: _Partition) -> CuratedFile:
         writer = S3ObjectWriter(self.s3, self.bucket, curated_key(self.table.name, partition.path, self.source_id),
-                                part_bytes=CURATED_PART_BYTES, uploads=self.uploads)  # fmt: skip
+                                part_bytes=CURATED_PART_BYTES, uploads=self.uploads,
+                                single_put_bytes=CURATED_SINGLE_PUT_BYTES)  # fmt: skip
         self._writers.append(writer)
         batches = RecordBatchReader.from_batches(self.table.arrow_schema, partition.stream())
         write_parquet_file(batches, _Sink(writer.write))

@@ -1,7 +1,7 @@
 """Write S3 objects from streams of bytes in bounded memory, uploading off the main thread.
 
 `S3ObjectWriter` sends one PUT when the object is small and a multipart upload when it grows past
-`part_bytes`; nothing is visible until `close()`, and `abort()` leaves nothing behind (it deletes what
+`single_put_bytes`; nothing is visible until `close()`, and `abort()` leaves nothing behind (it deletes what
 was completed), so a failed object never leaves partial output. `Background` runs calls on one
 worker thread, so that a part is on the wire while the next one is made.
 """
@@ -17,14 +17,27 @@ PART_BYTES = 5 * 1024 * 1024  # the smallest part S3 takes (but the last)
 UPLOAD_PART_BYTES = 8 * 1024 * 1024
 
 
+def put_requests(size: int, part_bytes: int = PART_BYTES, single_put_bytes: int | None = None) -> int:
+    """PUT-priced requests S3ObjectWriter makes for `size` bytes at most: one PUT below
+    `single_put_bytes`, else create, the held bytes as the first part, the parts after it, and complete."""
+    single_put_bytes = single_put_bytes or part_bytes
+    if size < single_put_bytes:
+        return 1
+    return 2 + 1 + -(-(size - single_put_bytes) // part_bytes)
+
+
 class S3ObjectWriter:
-    """`uploads`: where parts are sent (e.g. a Background shared by an object's writers), so that
+    """Up to `single_put_bytes` (default: `part_bytes`) are held for one PUT; past that, what is held
+    goes as the first part of a multipart upload, and `part_bytes` after it.
+    `uploads`: where parts are sent (e.g. a Background shared by an object's writers), so that
     the next part is made while the last one is on the wire; inline when None."""
 
     def __init__(
-        self, s3_client, bucket: str, key: str, part_bytes: int = PART_BYTES, uploads: Background | None = None
-    ) -> None:
+        self, s3_client, bucket: str, key: str, part_bytes: int = PART_BYTES, uploads: Background | None = None,
+        single_put_bytes: int | None = None,
+    ) -> None:  # fmt: skip
         self.s3, self.bucket, self.key, self.part_bytes = s3_client, bucket, key, part_bytes
+        self.single_put_bytes = single_put_bytes or part_bytes
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
@@ -40,7 +53,7 @@ class S3ObjectWriter:
     def write(self, data: bytes) -> None:
         self._buffer += data
         self.bytes_written += len(data)
-        if len(self._buffer) >= self.part_bytes:
+        if len(self._buffer) >= (self.part_bytes if self._upload_id else self.single_put_bytes):
             self._upload_part()
 
     def _upload_part(self) -> None:
@@ -62,7 +75,7 @@ class S3ObjectWriter:
 
     def close(self) -> None:
         if self._upload_id is None:
-            self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer))
+            self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=self._buffer)
         else:
             if self._buffer:
                 self._upload_part()
