@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 CODE := layers functions cli tests benchmarks examples
 
-.PHONY: help venv demo test test-fast lint style types validate cfn-lint checkov build bench rehearsal clean
+.PHONY: help venv demo test test-fast lint style types validate cfn-lint checkov build bench rehearsal arm64-python clean
 
 help:
 	@echo "make demo   - run the whole pipeline on the embedded emulator"
@@ -83,5 +83,17 @@ bench: build
 rehearsal: $(STAMP)
 	$(BIN)/python -m benchmarks.rehearsal $(ARGS)
 
+# Debian's aarch64 Python 3.13, for running the arm64 layer under qemu-user (tests/artifact/test_arm64_layer.py);
+# needs root, debootstrap and qemu-user-static (.ci/run installs them); unpacked only, nothing configured
+ARM64_ROOT := .landfall/arm64-root
+arm64-python: $(ARM64_ROOT)/usr/bin/python3.13
+
+$(ARM64_ROOT)/usr/bin/python3.13:
+	rm -rf $(ARM64_ROOT).tmp
+	debootstrap --foreign --arch=arm64 --variant=minbase --include=python3.13 trixie $(ARM64_ROOT).tmp \
+	  http://deb.debian.org/debian >/dev/null
+	for deb in $(ARM64_ROOT).tmp/var/cache/apt/archives/*.deb; do dpkg -x "$$deb" $(ARM64_ROOT).tmp || exit 1; done
+	rm -rf $(ARM64_ROOT) && mv $(ARM64_ROOT).tmp $(ARM64_ROOT)
+
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .hypothesis $(ARM64_ROOT)

@@ -108,7 +108,7 @@ def upload_file(s3_client, body: Readable, bucket: str, key: str, part_bytes: in
     past `part_bytes` (what boto3's upload_fileobj does, without boto3 and s3transfer to import)."""
     writer = S3ObjectWriter(s3_client, bucket, key, part_bytes)
     try:
-        while chunk := body.read(part_bytes):
+        while chunk := body.read(1 << 20):  # 1 MiB at a time: the part is the only copy held
             writer.write(chunk)
         writer.close()
     except BaseException:

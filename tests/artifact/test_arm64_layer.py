@@ -1,0 +1,136 @@
+"""The arm64 layer runs, and does what the x86-64 one does: Debian's aarch64 Python 3.13 under qemu-user
+(`make arm64-python` sets it up) runs the built processor with `CommonLayerArm64` on the same object,
+against the same moto server on 127.0.0.1, as python3.13 runs it with `CommonLayer`. The batch summary
+(records, rejections with their reasons, aggregates) must be equal and the Parquet files identical to
+the byte. Emulated, it says nothing of Graviton's speed: that takes an arm64 machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from landfall_cli.invoke import build
+from landfall_cli.local.template import PROJECT_ROOT
+
+pytestmark = pytest.mark.emulator
+
+ARM64_PYTHON = PROJECT_ROOT / ".landfall" / "arm64-root" / "usr" / "bin" / "python3.13"
+QEMU = shutil.which("qemu-aarch64-static") or shutil.which("qemu-aarch64")
+PURE_PYTHON_RUNTIME = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+
+# the processor's own call, as its handler makes it, then each curated file's bytes hashed
+PROBE = """
+import hashlib, json, os, platform, sys
+function, layer, runtime, endpoint, bucket, key = sys.argv[1:7]
+sys.path[:0] = [function, layer, runtime]
+os.environ.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1",
+                  AWS_ENDPOINT_URL=endpoint, POWERTOOLS_TRACE_DISABLED="true", LAMBDA_TASK_ROOT=function)
+from landfall.clients import aws_client
+from landfall.jobs import default_job
+from landfall.models import BatchInput, ManifestItem, ProcessorEvent
+from landfall.processing import process_batch
+from landfall.settings import ProcessorSettings
+s3 = aws_client("s3")
+size = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
+event = ProcessorEvent(BatchInput=BatchInput(run_id="arch", output_bucket=bucket),
+                       Items=[ManifestItem(bucket=bucket, key=key, size=size)])
+summary = process_batch(event, s3, ProcessorSettings(), default_job())
+files = {f.key: hashlib.sha256(s3.get_object(Bucket=bucket, Key=f.key)["Body"].read()).hexdigest()
+         for o in summary.objects for f in o.curated}
+print(json.dumps({"machine": platform.machine(), "summary": summary.model_dump(mode="json", exclude={"duration_ms"}),
+                  "files": files}))
+"""
+
+
+@pytest.fixture(scope="module")
+def arm64_python() -> list[str]:
+    """The command that starts the aarch64 interpreter; CI must have it, elsewhere it is optional."""
+    if QEMU is None or not ARM64_PYTHON.exists():
+        message = "no aarch64 Python under qemu-user: `make arm64-python` (root, qemu-user-static, debootstrap)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return [QEMU, "-L", str(ARM64_PYTHON.parents[2]), str(ARM64_PYTHON)]
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory) -> Path:
+    """Lambda's own pure-Python modules (the runtime provides boto3 and botocore, not the layer)."""
+    import importlib.util
+
+    folder = tmp_path_factory.mktemp("runtime")
+    for name in PURE_PYTHON_RUNTIME:
+        spec = importlib.util.find_spec(name)
+        assert spec is not None, name
+        source = Path(spec.submodule_search_locations[0] if spec.submodule_search_locations else str(spec.origin))
+        (folder / source.name).symlink_to(source)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    """A moto server on loopback, for both interpreters (stopped with the module)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "landfall_cli.local.moto_compat", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the moto server did not start"
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def run(command: list[str], built: Path, layer: str, runtime: Path, endpoint: str, key: str) -> dict:
+    done = subprocess.run(  # noqa: S603
+        [*command, "-I", "-S", "-c", PROBE, str(built / "ProcessorFunction"), str(built / layer / "python"),
+         str(runtime), endpoint, "pipeline", key],
+        capture_output=True, text=True, timeout=600, check=False, env={"PATH": os.environ.get("PATH", "")},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_arm64_layer_writes_what_the_x86_64_layer_writes(arm64_python, runtime, endpoint, tmp_path):
+    import boto3
+
+    from benchmarks.workloads import make_file
+
+    built = build()
+    sample = tmp_path / "events.jsonl.gz"
+    make_file(sample, 2_000_000)  # ~0.1 % bad lines of every kind the generator makes, three hours
+    s3 = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
+    )  # noqa: S106 - moto
+    s3.create_bucket(Bucket="pipeline")
+    s3.upload_file(str(sample), "pipeline", "raw/events.jsonl.gz")
+
+    x86 = run([sys.executable], built, "CommonLayer", runtime, endpoint, "raw/events.jsonl.gz")
+    arm = run(arm64_python, built, "CommonLayerArm64", runtime, endpoint, "raw/events.jsonl.gz")
+
+    assert (x86["machine"], arm["machine"]) == ("x86_64", "aarch64")
+    (obj,) = arm["summary"]["objects"]
+    assert obj["status"] == "processed" and obj["rejected"] > 0 and len(arm["files"]) == 3
+    assert arm["summary"] == x86["summary"]
+    assert arm["files"] == x86["files"]  # the same Parquet, byte for byte
