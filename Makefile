@@ -85,11 +85,11 @@ rehearsal: $(STAMP)
 
 # Debian's aarch64 Python 3.13, for running the arm64 layer under qemu-user (tests/artifact/test_arm64_layer.py);
 # needs root, debootstrap and qemu-user-static (.ci/run installs them); unpacked only, nothing configured
-ARM64_ROOT := .landfall/arm64-root
+ARM64_ROOT := $(CURDIR)/.landfall/arm64-root
 arm64-python: $(ARM64_ROOT)/usr/bin/python3.13
 
 $(ARM64_ROOT)/usr/bin/python3.13:
-	rm -rf $(ARM64_ROOT).tmp
+	rm -rf $(ARM64_ROOT).tmp && mkdir -p $(dir $(ARM64_ROOT))
 	debootstrap --foreign --arch=arm64 --variant=minbase --include=python3.13 trixie $(ARM64_ROOT).tmp \
 	  http://deb.debian.org/debian >/dev/null
 	for deb in $(ARM64_ROOT).tmp/var/cache/apt/archives/*.deb; do dpkg -x "$$deb" $(ARM64_ROOT).tmp || exit 1; done
