@@ -134,3 +134,24 @@ def test_the_arm64_layer_writes_what_the_x86_64_layer_writes(arm64_python, runti
     assert obj["status"] == "processed" and obj["rejected"] > 0 and len(arm["files"]) == 3
     assert arm["summary"] == x86["summary"]
     assert arm["files"] == x86["files"]  # the same Parquet, byte for byte
+
+
+def test_sam_build_for_arm64_builds_every_function_and_the_arm64_layer(tmp_path):
+    """`sam build --parameter-overrides Architecture=arm64`, as a user deploying on Graviton runs it:
+    it succeeds, builds each function, and the layer the stack then uses holds AArch64 code only."""
+    from landfall_cli.local.template import load_template
+
+    build_dir = tmp_path / "build"
+    done = subprocess.run(  # noqa: S603
+        [Path(sys.executable).with_name("sam"), "build", "--parameter-overrides", "Architecture=arm64",
+         "--build-dir", str(build_dir), "--parallel"],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    resources = load_template(build_dir / "template.yaml")["Resources"]
+    functions = [name for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"]
+    assert len(functions) == 4 and all((build_dir / name / "app.py").exists() for name in functions)
+    libraries = [
+        p for p in (build_dir / "CommonLayerArm64" / "python").rglob("*.so*") if p.read_bytes()[:4] == b"\x7fELF"
+    ]
+    assert libraries and {int.from_bytes(p.read_bytes()[18:20], "little") for p in libraries} == {0xB7}  # AArch64
