@@ -42,7 +42,7 @@ SOURCE = Source("landing", "raw/2026/11/22/13/stream-1-2026-11-22-13-05-00-x.gz"
 def read_back(records: list[Row], lines: list[int]) -> list[dict[str, Any]]:
     batch = to_batch(TABLE, records, lines, SOURCE)
     buffer = io.BytesIO()
-    write_parquet_file(RecordBatchReader.from_batches(TABLE.arrow_schema, [batch]), buffer)
+    write_parquet_file(TABLE, RecordBatchReader.from_batches(TABLE.arrow_schema, [batch]), buffer)
     return pq.read_table(io.BytesIO(buffer.getvalue())).to_pylist()
 
 

@@ -4,10 +4,12 @@ left behind on success or failure, and a large file goes up in parts."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from landfall.columnar import Source
@@ -112,3 +114,18 @@ def test_the_processor_spills_a_large_object_and_its_memory_stays_bounded(bucket
     rows = parquet_rows(buckets, "pipeline", [f.key for f in obj.curated])
     assert sorted(r["source_line"] for r in rows) == list(range(1, 20_001))
     assert json.loads(rows[0]["props"]) == {"n": rows[0]["value"]}
+
+
+def test_columns_that_rarely_repeat_are_written_without_a_dictionary_and_instants_delta_encoded(buckets):
+    output = CuratedOutput(buckets, "pipeline", TABLE, "encodings", Budget(1 << 30))
+    for path, batch in decode_and_fold(EventsJob(), [(messages(1)[0], 1)], Source("landing", "raw/a.gz")).partitions:
+        output.add(path, batch)
+    body = buckets.get_object(Bucket="pipeline", Key=output.finish()[0].key)["Body"].read()
+    group = pq.ParquetFile(io.BytesIO(body)).metadata.row_group(0)
+    chunks = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    for name in ("event_id", "props", "ts", "source_line"):  # the record key, JSON text, an instant, line numbers
+        assert not chunks[name].has_dictionary_page, name
+    for name in ("ts", "source_line"):
+        assert "DELTA_BINARY_PACKED" in chunks[name].encodings, name
+    for name in ("type", "user_id", "source_key"):  # values that repeat keep their dictionary
+        assert chunks[name].has_dictionary_page, name
