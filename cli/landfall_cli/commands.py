@@ -21,8 +21,6 @@ from landfall.manifests import StartedRun
 from landfall.observability import logger
 from landfall.schema import table_of
 from landfall_cli.backfill import Backfill, hour_prefixes, list_items
-from landfall_cli.demo import run_demo
-from landfall_cli.invoke import BuildError, build, invoke_built, stale_sources
 from landfall_cli.operate import (
     RunNotFound,
     find_report,
@@ -55,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger(logger.name).setLevel(logging.WARNING)
     try:
         return _COMMANDS[args.command](args, console)
-    except (TargetError, RunNotFound, BuildError) as error:
+    except (TargetError, RunNotFound) as error:
         console.print(f"[red]{error}[/red]")
         return 2
     except QueryError as error:
@@ -70,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace, console: Console) -> int:
+    from landfall_cli.demo import run_demo  # the emulator and moto (~250 MB): for the commands that run it only
+
     names = {f.name for f in fields(DemoOptions)}
     return run_demo(DemoOptions(**{k: v for k, v in vars(args).items() if k in names}), console)
 
@@ -170,6 +170,18 @@ def _report(args: argparse.Namespace, console: Console) -> int:
 
 def _invoke(args: argparse.Namespace, console: Console) -> int:
     """The response on stdout (JSON, as `sam local invoke` prints it); everything else on stderr."""
+    from landfall_cli.invoke import BuildError  # the SAM CLI and the emulator: this command's alone
+
+    try:
+        return _invoke_built(args)
+    except BuildError as error:
+        console.print(f"[red]{error}[/red]")
+        return 2
+
+
+def _invoke_built(args: argparse.Namespace) -> int:
+    from landfall_cli.invoke import build, invoke_built, stale_sources
+
     notes = Console(stderr=True, soft_wrap=True)
     with notes.status("sam build…"):
         build_dir = build()

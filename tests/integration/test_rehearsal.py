@@ -26,4 +26,5 @@ def test_a_rehearsal_run_completes_reconciles_and_reports_its_phases(tmp_path):
         True,
         120,
     )  # 20 objects a batch (MaxItemsPerBatch)
-    assert run["manifest_s"] > 0 and run["map_s"] > 0 and run["reducer_s"] > 0 and run["reducer_peak_rss_mb"] > 50
+    assert run["manifest_s"] > 0 and run["map_s"] > 0 and run["reducer_s"] > 0
+    assert run["manifest_peak_rss_mb"] > 30 and run["reducer_peak_rss_mb"] > 50  # a process each: the runtime at least

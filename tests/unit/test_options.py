@@ -106,6 +106,22 @@ def test_help_loads_nothing_a_command_needs(argv):
     assert not loaded & {"moto", "boto3", "botocore", "duckdb", "rich", "pydantic", "landfall", "samcli", "arro3"}
 
 
+def test_commands_that_operate_a_stack_load_neither_the_emulator_nor_the_sam_cli(tmp_path):
+    """backfill, status, report, redrive and query load moto (~1 s, ~150 MB) or the SAM CLI only for
+    the commands that run them (demo, invoke)."""
+    probe = (
+        "import json, sys\nfrom landfall_cli.main import main\n"
+        "main(['status', 'r', '--local'])\n"
+        "print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))"
+    )
+    env = {**os.environ, "LANDFALL_LOCAL_STATE": str(tmp_path / "local.json")}  # no emulator: exit 2, said so
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True,  # noqa: S603
+                          env=env)  # fmt: skip
+    assert "no local emulator is running" in done.stdout
+    loaded = set(json.loads(done.stdout.splitlines()[-1]))
+    assert "landfall" in loaded and not loaded & {"moto", "samcli", "duckdb", "werkzeug"}
+
+
 def test_the_local_emulators_state_is_the_checkouts_from_any_directory(tmp_path):
     """`--local` finds the emulator `make demo --keep` started whatever directory a command runs in."""
     probe = "from landfall_cli.target import local_state_path; print(local_state_path())"
