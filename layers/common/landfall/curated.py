@@ -14,10 +14,10 @@ import io
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Literal, cast
 
 from arro3.core import RecordBatch, RecordBatchReader
 from arro3.io import read_ipc_stream, write_ipc_stream, write_parquet
@@ -46,14 +46,17 @@ def write_parquet_file(table: TableSchema, batches: RecordBatchReader, file: IO[
     )  # fmt: skip
 
 
-def column_encodings(table: TableSchema) -> tuple[dict[str, str], dict[str, bool]]:
+_Columns = str | Sequence[str]  # arro3's key: a column's name, or a nested column's path
+
+
+def column_encodings(table: TableSchema) -> tuple[dict[_Columns, Literal["delta_binary_packed"]], dict[_Columns, bool]]:
     """Per column, the encoding and whether to try a dictionary. A dictionary pays for values that repeat
     (an event type, a user, the lineage); the record key (unique by declaration), JSON text and instants
     rarely repeat, and building a dictionary the writer then drops costs time. Instants and line numbers
     are delta-encoded (DELTA_BINARY_PACKED, read by Athena, DuckDB, Spark): neighbours differ little.
     Measured on 300,000 distinct events: 20 % less time to write, 5 % smaller files."""
-    encodings: dict[str, str] = {"source_line": "delta_binary_packed"}
-    dictionaries: dict[str, bool] = {"source_line": False}
+    encodings: dict[_Columns, Literal["delta_binary_packed"]] = {"source_line": "delta_binary_packed"}
+    dictionaries: dict[_Columns, bool] = {"source_line": False}
     for column in table.columns:
         if column.kind in (Kind.TIMESTAMP, Kind.LOCAL_TIMESTAMP):
             encodings[column.name], dictionaries[column.name] = "delta_binary_packed", False
