@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal, cast
+from typing import IO, TYPE_CHECKING, cast
 
 from arro3.core import RecordBatch, RecordBatchReader
 from arro3.io import read_ipc_stream, write_ipc_stream, write_parquet
@@ -26,6 +26,9 @@ from landfall.layout import curated_key
 from landfall.models import CuratedFile
 from landfall.schema import Kind, TableSchema
 from landfall.writers import Background, S3ObjectWriter
+
+if TYPE_CHECKING:
+    from arro3.io._parquet import ParquetEncoding
 
 # A file below 32 MiB (most: an hour of a 64 MB Firehose object is ~13 MiB of Parquet) goes up in one
 # PUT where a multipart upload took four requests or more; larger ones continue in 8 MiB parts (measured,
@@ -49,13 +52,13 @@ def write_parquet_file(table: TableSchema, batches: RecordBatchReader, file: IO[
 _Columns = str | Sequence[str]  # arro3's key: a column's name, or a nested column's path
 
 
-def column_encodings(table: TableSchema) -> tuple[dict[_Columns, Literal["delta_binary_packed"]], dict[_Columns, bool]]:
+def column_encodings(table: TableSchema) -> tuple[dict[_Columns, ParquetEncoding], dict[_Columns, bool]]:
     """Per column, the encoding and whether to try a dictionary. A dictionary pays for values that repeat
     (an event type, a user, the lineage); the record key (unique by declaration), JSON text and instants
     rarely repeat, and building a dictionary the writer then drops costs time. Instants and line numbers
     are delta-encoded (DELTA_BINARY_PACKED, read by Athena, DuckDB, Spark): neighbours differ little.
     Measured on 300,000 distinct events: 20 % less time to write, 5 % smaller files."""
-    encodings: dict[_Columns, Literal["delta_binary_packed"]] = {"source_line": "delta_binary_packed"}
+    encodings: dict[_Columns, ParquetEncoding] = {"source_line": "delta_binary_packed"}
     dictionaries: dict[_Columns, bool] = {"source_line": False}
     for column in table.columns:
         if column.kind in (Kind.TIMESTAMP, Kind.LOCAL_TIMESTAMP):
