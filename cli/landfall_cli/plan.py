@@ -94,9 +94,11 @@ class RunPlan:
         return estimate(usage, self.bytes, prices)
 
     def _file_requests(self, throughput: Throughput) -> float:
-        """PUT-priced requests of an average object's Parquet files, as the processor writes them."""
+        """PUT-priced requests of an average object's Parquet files, as the processor writes them. An
+        object's hours are rarely even (most records in one, a few late ones in others): one file is
+        taken to hold all its bytes, and each other file a PUT."""
         if not self.objects:
             return 0.0
-        file_bytes = self.bytes / self.objects * throughput.curated_ratio / throughput.files_per_object
-        requests = put_requests(math.ceil(file_bytes), CURATED_PART_BYTES, CURATED_SINGLE_PUT_BYTES)
-        return throughput.files_per_object * requests
+        curated = math.ceil(self.bytes / self.objects * throughput.curated_ratio)
+        largest = put_requests(curated, CURATED_PART_BYTES, CURATED_SINGLE_PUT_BYTES)
+        return largest + max(throughput.files_per_object - 1, 0)

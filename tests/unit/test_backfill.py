@@ -97,8 +97,9 @@ def test_a_terabyte_plan_counts_every_billed_unit():
     assert cost.usage.express_requests == 0 and cost.usage.lambda_requests == batches + 2
     # each object; the manifest (and when it was written); the result files
     assert cost.usage.s3_gets == 15_625 + 5 + math.ceil(batches / 1000)
-    # each object: one PUT per file (~14 MB of Parquet, below the single-PUT size) and the quarantine
-    assert 64e6 * CURATED_BYTES_PER_STORED_BYTE / CURATED_FILES_PER_OBJECT < CURATED_SINGLE_PUT_BYTES
+    # each object: one PUT per file (all ~42 MB of its Parquet in one, below the single-PUT size) and the
+    # quarantine
+    assert 64e6 * CURATED_BYTES_PER_STORED_BYTE < CURATED_SINGLE_PUT_BYTES
     per_object = CURATED_FILES_PER_OBJECT + 1
     assert cost.usage.s3_puts == pytest.approx(
         15_625 * per_object + batches + 1 + math.ceil(batches / 1000) + 1 + 4 + 1, abs=2
@@ -109,13 +110,13 @@ def test_a_terabyte_plan_counts_every_billed_unit():
 def test_objects_whose_files_pass_the_single_put_size_are_planned_with_their_parts():
     plan = RunPlan(RunConfig(max_concurrency=100, max_items_per_batch=20, max_batch_bytes=256 << 20,
                              tolerated_failure_percentage=5))  # fmt: skip
-    for i in range(100):  # Firehose's largest buffer, every record in one hour: one 84 MB file an object
+    for i in range(100):  # Firehose's largest buffer: 84 MB of Parquet an object
         plan.add(item(f"raw/{i:05d}", 128_000_000))
-    large, small = Throughput(files_per_object=1, curated_ratio=0.66), Throughput(files_per_object=1, curated_ratio=0.1)
+    large, small = Throughput(files_per_object=3, curated_ratio=0.66), Throughput(files_per_object=3, curated_ratio=0.1)
     puts = plan.cost(1769, 1024, large).usage.s3_puts - plan.cost(1769, 1024, small).usage.s3_puts  # 12.8 MB: a PUT
-    file_bytes = 128_000_000 * 0.66
-    parts_after_the_first = math.ceil((file_bytes - CURATED_SINGLE_PUT_BYTES) / CURATED_PART_BYTES)
-    assert puts == 100 * (2 + 1 + parts_after_the_first - 1)  # create, the first part, the others, complete
+    parts_after_the_first = math.ceil((128_000_000 * 0.66 - CURATED_SINGLE_PUT_BYTES) / CURATED_PART_BYTES)
+    # the hour that holds the object's bytes: create, the first part, the others, complete (instead of a PUT)
+    assert puts == 100 * (2 + 1 + parts_after_the_first - 1)
 
 
 @pytest.fixture

@@ -64,8 +64,8 @@ def test_the_terabyte_plan_prices_what_was_measured():
     assert slow["batches"] == fast["batches"] == 3907
     assert slow["cost"]["lambda_usd"] > 1.9 * fast["cost"]["lambda_usd"] - 0.01  # Lambda time follows throughput
     assert slow["cost"]["usage"]["s3_puts"] == fast["cost"]["usage"]["s3_puts"]
-    one_file = terabyte(5e6, 0.6, 1)["cost"]["usage"]["s3_puts"]  # 38 MB files: past a single PUT
-    assert terabyte(5e6, 1.2, 1)["cost"]["usage"]["s3_puts"] > one_file  # bigger files, more parts
+    one_put = terabyte(5e6, 0.6, 3)["cost"]["usage"]["s3_puts"]  # 38 MB of Parquet an object: a PUT
+    assert terabyte(5e6, 1.2, 3)["cost"]["usage"]["s3_puts"] > one_put  # 77 MB: past a single PUT, in parts
 
 
 def test_the_terabyte_on_arm64_differs_only_in_lambdas_price_per_gb_second():

@@ -30,10 +30,11 @@ from landfall.writers import Background, S3ObjectWriter
 if TYPE_CHECKING:
     from arro3.io._parquet import ParquetEncoding
 
-# A file below 32 MiB (most: an hour of a 64 MB Firehose object is ~13 MiB of Parquet) goes up in one
-# PUT where a multipart upload took four requests or more; larger ones continue in 8 MiB parts (measured,
-# 16 MiB parts made peak memory grow with the object: the upload queue holds several)
-CURATED_SINGLE_PUT_BYTES = 32 * 1024 * 1024
+# A file below 64 MiB goes up in one PUT where a multipart upload took four requests or more: an hour of a
+# 64 MB Firehose object is at most ~45 MB of Parquet, and an object's records mostly fall in one hour.
+# Larger files continue in 8 MiB parts (measured, 16 MiB parts made peak memory grow with the object:
+# the upload queue holds several)
+CURATED_SINGLE_PUT_BYTES = 64 * 1024 * 1024
 CURATED_PART_BYTES = 8 * 1024 * 1024
 ROW_GROUP_ROWS = 512 * 1024  # measured: smaller groups cost a fifth more time to write; the writer holds one, encoded
 
