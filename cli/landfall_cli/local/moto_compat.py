@@ -8,7 +8,8 @@ once. What each patch does lives with the code it serves:
   ItemBatcher), `map_children` (running children within AWS's limits, retries without sleeping),
   `map_results` (the ResultWriter's files);
 - Lambda: `lambda_runtime` runs the real handlers in execution environments of their own;
-- S3: notifications name the object's version, as AWS's do for a versioned bucket;
+- S3: notifications name the object's version, as AWS's do for a versioned bucket; `s3_listing`
+  answers each ListObjectsV2 page in the time of a page;
 - the server: moto lists its own package directory (~175 `stat`s) twice per request to find a
   backend; the listing never changes while the process runs, so it is made once: about a third of
   the CPU moto spends on a small S3 request, paid under the emulator's GIL.
@@ -27,6 +28,7 @@ import moto
 from moto import backends
 from moto import server as moto_server
 from moto.awslambda import models as lambda_models
+from moto.s3 import models as s3_models
 from moto.s3 import notifications
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_map import state_map as state_map_module
@@ -43,7 +45,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.
 )
 from moto.stepfunctions.parser.asl.parse import asl_parser
 
-from landfall_cli.local import lambda_runtime, map_children, map_reading, map_results
+from landfall_cli.local import lambda_runtime, map_children, map_reading, map_results, s3_listing
 
 MOTO_VERSION = "5.2.5"
 
@@ -90,6 +92,7 @@ PATCHES: tuple[Patch, ...] = (
     Patch(writer_s3.ResourceEvalS3, "_get_s3_client", None),
     Patch(lambda_models.LambdaFunction, "_invoke_lambda", lambda_runtime.invoke_lambda),
     Patch(notifications, "_get_s3_event", _s3_event),
+    Patch(s3_models.S3Backend, "list_objects_v2", s3_listing.list_objects_v2),
     Patch(backends, "list_of_moto_modules", _moto_modules),
 )
 
