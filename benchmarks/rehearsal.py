@@ -3,7 +3,7 @@ time and memory grow with the work: the manifest (`landfall backfill --local` as
 wall time, listing included, and its process's peak RSS), the map (every batch processed), and the
 reducer (its invocation's wall time and its execution environment's peak memory, as Lambda's Max
 Memory Used). Time should grow linearly with the objects, memory not at all. Kept out of `make test`:
-100,000 objects take about 20 minutes here.
+100,000 objects take about 15 minutes here.
 
     make rehearsal                      # 10,000 then 100,000 objects
     make rehearsal ARGS="20000"

@@ -17,7 +17,7 @@ import math
 # one core here, taken down for a Lambda vCPU as the gzip JSON-lines output's 18 MB/s once was to 8 MB/s
 GZIP_BYTES_PER_VCPU_SECOND = 5e6
 # what the table costs per object, as `make bench` measured it (benchmarks/results/latest.json)
-CURATED_BYTES_PER_STORED_BYTE = 0.66  # Parquet (zstd) per gzip byte of JSON lines
+CURATED_BYTES_PER_STORED_BYTE = 0.68  # Parquet (zstd) per gzip byte of JSON lines (events with ids of their own)
 CURATED_FILES_PER_OBJECT = 3  # the hours an object's records span: Firehose buffers by arrival, late events
 VCPU_MB = 1769  # Lambda gives one full vCPU at this memory size
 HEADROOM = 3.0  # a slower vCPU, a slower S3, objects that compress better than the measured ones

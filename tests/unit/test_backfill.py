@@ -97,7 +97,7 @@ def test_a_terabyte_plan_counts_every_billed_unit():
     assert cost.usage.express_requests == 0 and cost.usage.lambda_requests == batches + 2
     # each object; the manifest (and when it was written); the result files
     assert cost.usage.s3_gets == 15_625 + 5 + math.ceil(batches / 1000)
-    # each object: one PUT per file (all ~42 MB of its Parquet in one, below the single-PUT size) and the
+    # each object: one PUT per file (all ~44 MB of its Parquet in one, below the single-PUT size) and the
     # quarantine
     assert 64e6 * CURATED_BYTES_PER_STORED_BYTE < CURATED_SINGLE_PUT_BYTES
     per_object = CURATED_FILES_PER_OBJECT + 1
