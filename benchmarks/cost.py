@@ -1,6 +1,7 @@
 """What a terabyte of Firehose output costs, from what `make bench` measured: the processor's gzip
-throughput on one core, the Parquet bytes it writes per input byte and the files per object, planned
-and priced as `landfall backfill --dry-run` plans and prices a run (default parameters, us-east-1)."""
+throughput on one core, the Parquet bytes it writes per input byte and the files per object, and the
+reducer's time per result record, planned and priced as `landfall backfill --dry-run` plans and prices
+a run (default parameters, us-east-1)."""
 
 from __future__ import annotations
 
@@ -16,17 +17,21 @@ DEFAULTS = RunConfig(max_concurrency=100, max_items_per_batch=20, max_batch_byte
 PROCESSOR_MB, REDUCER_MB = 1769, 1024
 
 
-def terabyte(stored_bytes_per_second: float, curated_ratio: float, files_per_object: float) -> dict[str, Any]:
+def terabyte(
+    stored_bytes_per_second: float, curated_ratio: float, files_per_object: float, reducer_seconds_per_result: float
+) -> dict[str, Any]:
     plan = RunPlan(DEFAULTS)
     for number in range(OBJECTS):
         plan.add(ManifestItem(bucket="landing", key=f"raw/{number}.gz", size=OBJECT_BYTES))
     throughput = Throughput(stored_bytes_per_second=stored_bytes_per_second, curated_ratio=curated_ratio,
-                            files_per_object=files_per_object)  # fmt: skip
+                            files_per_object=files_per_object,
+                            reducer_seconds=reducer_seconds_per_result * plan.batches)  # a result a batch  # fmt: skip
     costs = {arch: plan.cost(PROCESSOR_MB, REDUCER_MB, throughput, Prices().on(arch)).model_dump()
              for arch in ("x86_64", "arm64")}  # fmt: skip
     return {"batches": plan.batches, "minutes": plan.duration_seconds(throughput) / 60,
             "throughput_bytes_per_second": stored_bytes_per_second, "curated_ratio": curated_ratio,
-            "files_per_object": files_per_object, "cost": costs["x86_64"], "cost_arm64": costs["arm64"],
+            "files_per_object": files_per_object, "reducer_seconds": throughput.reducer_seconds,
+            "cost": costs["x86_64"], "cost_arm64": costs["arm64"],
             "usd_per_tb": {arch: cost["total_usd"] for arch, cost in costs.items()}}  # fmt: skip
 
 

@@ -2,6 +2,8 @@
 
 import subprocess
 
+import pytest
+
 from benchmarks.__main__ import ROOT, MotoServer
 from benchmarks.cost import terabyte
 from benchmarks.ingestion import backfill, manifest_writer, sqs_batch
@@ -60,16 +62,17 @@ def test_a_pinned_workload_reports_the_seconds_it_measured(tmp_path):
 
 
 def test_the_terabyte_plan_prices_what_was_measured():
-    slow, fast = terabyte(5e6, 0.6, 3), terabyte(10e6, 0.6, 3)
+    slow, fast = terabyte(5e6, 0.6, 3, 1e-4), terabyte(10e6, 0.6, 3, 1e-4)
     assert slow["batches"] == fast["batches"] == 3907
     assert slow["cost"]["lambda_usd"] > 1.9 * fast["cost"]["lambda_usd"] - 0.01  # Lambda time follows throughput
     assert slow["cost"]["usage"]["s3_puts"] == fast["cost"]["usage"]["s3_puts"]
-    one_put = terabyte(5e6, 0.6, 3)["cost"]["usage"]["s3_puts"]  # 38 MB of Parquet an object: a PUT
-    assert terabyte(5e6, 1.2, 3)["cost"]["usage"]["s3_puts"] > one_put  # 77 MB: past a single PUT, in parts
+    assert slow["reducer_seconds"] == pytest.approx(3907 * 1e-4)  # its time per result, a result a batch
+    one_put = terabyte(5e6, 0.6, 3, 1e-4)["cost"]["usage"]["s3_puts"]  # 38 MB of Parquet an object: a PUT
+    assert terabyte(5e6, 1.2, 3, 1e-4)["cost"]["usage"]["s3_puts"] > one_put  # 77 MB: past a single PUT, in parts
 
 
 def test_the_terabyte_on_arm64_differs_only_in_lambdas_price_per_gb_second():
-    measured = terabyte(10e6, 0.6, 3)
+    measured = terabyte(10e6, 0.6, 3, 1e-4)
     x86, arm = measured["cost"], measured["cost_arm64"]
     assert arm["usage"] == x86["usage"] and arm["s3_usd"] == x86["s3_usd"]
     gb_seconds = x86["usage"]["lambda_gb_seconds"]
