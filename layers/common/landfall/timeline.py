@@ -9,12 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from html import escape
+from math import floor, log10
 
 from landfall.details import Children
 
-WIDTH, HEIGHT = 900, 300
-LEFT, RIGHT, TOP, BOTTOM = 60, 20, 40, 50
+WIDTH, HEIGHT = 900, 316
+LEFT, RIGHT, TOP, BOTTOM = 60, 40, 56, 50
+MARGIN = 10  # the title's and legend's rows, across the whole picture
 WAITED = 0.5  # a child that spent more than half its wall time not working
+
+# SVG cannot measure text, so every word is drawn in monospace and laid out by a bound on its extent: an
+# ASCII glyph advances at most 0.62 em (DejaVu Sans Mono, Menlo, Courier, Liberation Mono: 0.60; Consolas
+# 0.55), any other at most 1.2 em (two cells, or a fallback font's glyph); a line reaches 1.0 em above its
+# baseline and 0.3 em below. tests/unit/test_timeline.py checks the layout with the same bound.
+FONT = "monospace"
+ASCII_EM, OTHER_EM, ASCENT_EM, DESCENT_EM = 0.62, 1.2, 1.0, 0.3
+TITLE_SIZE, SIZE = 14, 12
+ELLIPSIS = "…"
+MAX_STEPS = 5  # tick intervals; 5 at most keeps ticks >= 160 px apart, wider than any label
+SLACK = 1e-3  # of a step: a span a rounding error short of a tick (0.4 s as 0.39999997) still gets it
+UNITS = (("s", 1, 120), ("min", 60, 7200), ("h", 3600, float("inf")))  # (name, seconds, used below this span)
 
 
 def running(children: Children, columns: int = WIDTH - LEFT - RIGHT) -> list[tuple[float, int]]:
@@ -59,9 +73,12 @@ def waited(children: Children, index: int) -> bool:
 
 
 def draw(children: Children, title: str) -> str:
+    """The picture; the title (the whole of it also in <title>) is shortened in its middle if it is too long
+    for its row, keeping its start and end (the run's status)."""
     steps = running(children)
     span = max((seconds for seconds, _ in steps), default=0.0) or 1.0
-    peak = max((count for _, count in steps), default=0) or 1
+    peak = max((count for _, count in steps), default=0)
+    top = peak or 1  # the count axis of a run without children still has a height
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     first = min(children.starts, default=0.0)
     slow = [i for i in range(len(children)) if waited(children, i)]
@@ -70,7 +87,7 @@ def draw(children: Children, title: str) -> str:
         return LEFT + plot_w * seconds / span
 
     def y(count: float) -> float:
-        return TOP + plot_h * (1 - count / peak)
+        return TOP + plot_h * (1 - count / top)
 
     points, last = [f"{x(0):.1f},{y(0):.1f}"], 0
     for seconds, count in steps:
@@ -80,11 +97,11 @@ def draw(children: Children, title: str) -> str:
     marks = [_mark(at, TOP - 6, "failed", "#c0392b") for at in _columns_marked(children, failed, first, x)]
     marks += [_mark(at, TOP - 14, "waited", "#e67e22") for at in _columns_marked(children, slow, first, x)]
     return "\n".join([
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" '
-        f'font-size="12">',
-        f'<title>{escape(title)}</title>',
-        f'<text x="{LEFT}" y="18" font-size="14">{escape(title)}</text>',
-        *_axes(span, peak, plot_w, plot_h),
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="{FONT}" '
+        f'font-size="{SIZE}">',
+        f"<title>{escape(title)}</title>",
+        _text(MARGIN, 18, _fit(title, TITLE_SIZE, WIDTH - 2 * MARGIN), f'class="title" font-size="{TITLE_SIZE}"'),
+        *_axes(span, top, plot_w, plot_h),
         f'<polyline class="running" fill="none" stroke="#2c7fb8" stroke-width="1.5" points="{" ".join(points)}"/>',
         *marks,
         _legend(len(children), peak, len(failed), len(slow)),
@@ -92,26 +109,62 @@ def draw(children: Children, title: str) -> str:
     ]) + "\n"  # fmt: skip
 
 
+def _text(x: float, y: float, text: str, attributes: str) -> str:
+    return f'<text {attributes} x="{x:.1f}" y="{y}">{escape(text)}</text>'
+
+
+def _width(text: str, size: float) -> float:
+    """The most the text can take across, by the bound above."""
+    return size * sum(ASCII_EM if ord(char) < 128 else OTHER_EM for char in text)
+
+
+def _fit(text: str, size: float, room: float) -> str:
+    """The text, or as much of its start and end as fits in room around an ellipsis."""
+    if _width(text, size) <= room:
+        return text
+    budget, head, tail = room - _width(ELLIPSIS, size), 0, 0
+    while head + tail < len(text):
+        at_head = head <= tail
+        needed = _width(text[head] if at_head else text[-1 - tail], size)
+        if needed > budget:
+            break
+        budget -= needed
+        head, tail = (head + 1, tail) if at_head else (head, tail + 1)
+    return text[:head] + ELLIPSIS + text[len(text) - tail :]
+
+
 def _mark(x: float, y: float, kind: str, colour: str) -> str:
     return f'<path class="{kind}" d="M{x:.1f},{y + 6} l-4,-7 h8 z" fill="{colour}"/>'
+
+
+def ticks(span: float) -> list[tuple[float, str]]:
+    """(seconds, label) of the time axis: every multiple of a step of 1, 2 or 5 x 10^k s, min or h up to
+    the span, in a unit that keeps the labels short."""
+    name, unit, _ = next(each for each in UNITS if span < each[2])
+    length = span / unit
+    exponent = floor(log10(length / MAX_STEPS))
+    candidates = [(1, exponent), (2, exponent), (5, exponent), (1, exponent + 1)]
+    mantissa, exponent = next((m, e) for m, e in candidates if length / (m * 10.0**e) <= MAX_STEPS + SLACK)
+    step, decimals = mantissa * 10.0**exponent, max(0, -exponent)
+    count = floor(length / step + SLACK)
+    return [(n * step * unit, f"{n * step:.{decimals}f} {name}") for n in range(count + 1)]
 
 
 def _axes(span: float, peak: int, plot_w: int, plot_h: int) -> list[str]:
     bottom = TOP + plot_h
     lines = [f'<line x1="{LEFT}" y1="{bottom}" x2="{LEFT + plot_w}" y2="{bottom}" stroke="#555"/>',
              f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{bottom}" stroke="#555"/>']  # fmt: skip
-    for tick in range(5):
-        seconds = span * tick / 4
-        label = f"{seconds:.0f} s" if span < 600 else f"{seconds / 60:.1f} min"
-        at = LEFT + plot_w * tick / 4
-        lines.append(f'<text x="{at:.1f}" y="{bottom + 16}" text-anchor="middle">{label}</text>')
-    lines.append(f'<text class="peak" x="{LEFT - 8}" y="{TOP + 4}" text-anchor="end">{peak}</text>')
-    lines.append(f'<text x="{LEFT - 8}" y="{bottom + 4}" text-anchor="end">0</text>')
-    lines.append(f'<text x="{LEFT + plot_w / 2:.0f}" y="{bottom + 34}" text-anchor="middle">'
-                 "children (batches) running, from the map run's first start</text>")  # fmt: skip
+    for seconds, label in ticks(span):
+        lines.append(_text(LEFT + plot_w * seconds / span, bottom + 20, label, 'class="tick" text-anchor="middle"'))
+    # The count's 0 sits above the time's row, clear of its "0 s".
+    lines.append(_text(LEFT - 8, TOP + 4, str(peak), 'class="peak" text-anchor="end"'))
+    lines.append(_text(LEFT - 8, bottom + 2, "0", 'text-anchor="end"'))
+    lines.append(_text(LEFT + plot_w / 2, bottom + 38, "children (batches) running, from the map run's first start",
+                       'text-anchor="middle"'))  # fmt: skip
     return lines
 
 
 def _legend(children: int, peak: int, failed: int, slow: int) -> str:
+    """On its own row under the title, above the rows of marks."""
     text = f"{children} children, at most {peak} at once; ▼ red: {failed} failed; ▼ orange: {slow} mostly waiting"
-    return f'<text class="legend" x="{WIDTH - RIGHT}" y="18" text-anchor="end">{escape(text)}</text>'
+    return _text(MARGIN, 36, _fit(text, SIZE, WIDTH - 2 * MARGIN), 'class="legend"')
