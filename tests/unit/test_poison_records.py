@@ -157,6 +157,11 @@ def test_a_rejection_detail_that_is_not_valid_utf8_is_still_quarantined(landing)
     assert quarantined(landing, obj.quarantine_key)[0]["detail"] == "bad \\ud800 value"
 
 
+def _content(line: bytes) -> bytes:
+    """What a line holds besides a byte-order mark at its start and JSON's whitespace: a record if anything."""
+    return line.removeprefix(b"\xef\xbb\xbf").strip(JSON_SPACE)
+
+
 lines_strategy = st.lists(
     st.one_of(
         st.integers(0, 10**6).map(lambda n: ("valid", VALID % (n, n % 60, n))),
@@ -177,12 +182,12 @@ def test_arbitrary_lines_mixed_into_valid_objects_never_lose_a_record(landing, f
     (obj,) = summary.objects
     assert obj.status == "processed", obj.error
     valid = [line for kind, line in lines if kind == "valid"]
-    others = [line for kind, line in lines if kind == "other" and line.strip(JSON_SPACE)]  # blank: not records
+    others = [line for kind, line in lines if kind == "other" and _content(line)]  # blank: not records
     assert (obj.valid, obj.rejected, obj.records) == (len(valid), len(others), len(valid) + len(others))
     kept = curated_lines(landing, obj.curated)
     assert sorted(kept) == [n for n, (kind, _) in enumerate(lines, start=1) if kind == "valid"]
     numbers = [entry["line"] for entry in quarantined(landing, obj.quarantine_key)]
-    expected = [n for n, (kind, line) in enumerate(lines, start=1) if kind == "other" and line.strip(JSON_SPACE)]
+    expected = [n for n, (kind, line) in enumerate(lines, start=1) if kind == "other" and _content(line)]
     assert numbers == expected
 
 
@@ -236,3 +241,80 @@ def test_a_value_the_table_cannot_hold_costs_its_line_and_is_in_no_aggregate(lan
     assert [(e["line"], e["reason"]) for e in entries] == [(2, "unrepresentable"), (4, "unrepresentable")]
     assert "column n" in entries[0]["detail"]
     assert sorted(curated_lines(landing, obj.curated)) == [1, 3, 5]
+
+
+def test_two_records_back_to_back_on_one_line_of_a_delimited_object_are_both_read(landing):
+    lines = [VALID % (n, 0, n) for n in range(50)]
+    lines[10] = VALID % (100, 0, 100) + VALID % (101, 0, 101)  # `{…}{…}` then a newline
+    lines[20] = b"\xef\xbb\xbf" + lines[20]  # a byte-order mark in the middle: files joined together
+    innocent = b"\n".join(VALID % (n, 1, n) for n in range(5)) + b"\n"
+    summary = run_batch(landing, {"raw/glued.gz": gzip.compress(b"\n".join(lines) + b"\n"), "raw/mate": innocent})
+    glued, mate = summary.objects
+    assert (glued.status, glued.valid, glued.rejected, glued.framing) == ("processed", 51, 0, "newline")
+    assert (mate.status, mate.valid) == ("processed", 5)
+    assert sorted(curated_lines(landing, glued.curated)) == sorted([*range(1, 51), 11])
+
+
+# Objects built line by line, as a stranger's files are: records joined by newlines, CRLF, nothing or
+# spaces, blank lines, byte-order marks, and broken records among them. A line is read whole or
+# rejected whole: all its records are valid, or it is one rejection with its number.
+BOM = b"\xef\xbb\xbf"
+BROKEN = [b"[1, 2]", b"42", b"null", b'"text"', b'{"a":}', b"{", b"}", event(type="bogus"), event(value="1"),
+          event(event_id="e").replace(b'"e"', b'"\xff\xfe"'), event()[:-1] + b"\xc3"]  # fmt: skip
+
+record_strategy = st.integers(0, 10**6).map(lambda n: VALID % (n, n % 60, n))
+broken_strategy = st.one_of(
+    st.sampled_from(BROKEN),
+    st.tuples(record_strategy, st.integers(1, 60)).map(lambda t: t[0][: -t[1]]),  # cut short anywhere
+)
+piece_strategy = st.one_of(record_strategy.map(lambda r: (True, r)), broken_strategy.map(lambda r: (False, r)))
+line_strategy = st.one_of(
+    st.tuples(
+        st.lists(piece_strategy, min_size=1, max_size=4),
+        st.sampled_from([b"", b" ", b"\t"]),  # what joins the records of one line
+        st.booleans(),  # a byte-order mark at the line's start
+    ),
+    st.sampled_from([b"", b" ", b"\r", b"\t \t"]).map(lambda blank: ([], blank, False)),
+)
+
+
+def _object_of(lines: list[tuple[list[tuple[bool, bytes]], bytes, bool]], endings: list[bytes]) -> bytes:
+    body = b""
+    for (pieces, joiner, bom), ending in zip(lines, endings, strict=True):
+        body += (BOM if bom else b"") + (joiner.join(piece for _, piece in pieces) if pieces else joiner) + ending
+    return body
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    first=record_strategy,
+    bom=st.booleans(),
+    lines=st.lists(line_strategy, min_size=1, max_size=30),
+    endings=st.lists(st.sampled_from([b"\n", b"\r\n"]), min_size=31, max_size=31),
+    last_newline=st.booleans(),
+    compress=st.booleans(),
+)
+def test_any_framing_of_records_costs_at_most_the_lines_that_hold_broken_ones(
+    landing, first, bom, lines, endings, last_newline, compress
+):
+    # a first line of one record: the object is newline-delimited (one line of records back to back is
+    # an object without delimiters, whose records are numbered one by one)
+    lines = [([(True, first)], b"", bom), *lines]
+    endings = endings[: len(lines)]
+    if not last_newline:
+        endings[-1] = b""
+    body = _object_of(lines, endings)
+    innocent = b"\n".join(VALID % (n, 1, n) for n in range(5)) + b"\n"
+    summary = run_batch(landing, {"raw/framed": gzip.compress(body) if compress else body, "raw/innocent": innocent})
+    obj, mate = summary.objects
+    assert (obj.status, mate.status) == ("processed", "processed"), obj.error
+    assert (mate.valid, mate.rejected) == (5, 0)
+    good = [(n, pieces) for n, (pieces, _, _) in enumerate(lines, start=1) if pieces and all(ok for ok, _ in pieces)]
+    bad = [n for n, (pieces, _, _) in enumerate(lines, start=1) if pieces and not all(ok for ok, _ in pieces)]
+    valid_lines = [n for n, pieces in good for _ in pieces]  # each record of a good line, with the line's number
+    assert (obj.valid, obj.rejected, obj.records) == (len(valid_lines), len(bad), len(valid_lines) + len(bad))
+    assert sorted(curated_lines(landing, obj.curated)) == valid_lines
+    entries = quarantined(landing, obj.quarantine_key)
+    assert [entry["line"] for entry in entries] == bad
+    assert all(entry["reason"] and entry["detail"] for entry in entries)
+    assert sum(file.rows for file in obj.curated) == obj.valid

@@ -31,7 +31,7 @@ from landfall.quarantine import entry_line
 from landfall.records import Decoded, Rejection, batches, decode_and_fold
 from landfall.schema import table_of
 from landfall.settings import ProcessorSettings
-from landfall.streaming import Block, LongLine, ObjectSource, iter_blocks, read_ahead
+from landfall.streaming import Block, LongLine, ObjectSource, iter_blocks, read_ahead, without_line_boms
 from landfall.writers import Background, S3ObjectWriter
 
 # S3 errors that no retry can fix: the object is recorded as failed and the batch goes on.
@@ -123,7 +123,7 @@ def _line_blocks(
             detail = f"line longer than {settings.max_line_bytes} bytes"
             run.reject([Rejection(block.number, block.head, "line_too_long", detail)], truncated=True)
         else:
-            yield block.data, block.first_line
+            yield without_line_boms(block.data), block.first_line
 
 
 def process_object(item: ManifestItem, batch: BatchInput, s3_client, context: _BatchContext, job: Job) -> ObjectSummary:

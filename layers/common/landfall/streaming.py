@@ -4,7 +4,8 @@ Powertools `S3Object` is the transport (ranged GETs; ZIP archives seek). `compre
 recognises the compression by the object's bytes and inflates it; content that is not text fails
 the object here, before a single line is rejected.
 
-Framing: lines end with LF or CRLF; a UTF-8 BOM, blank lines and a missing final newline are fine.
+Framing: lines end with LF or CRLF; a UTF-8 BOM at the start of any line, blank lines and a missing
+final newline are fine, and so are records back to back on one line of a newline-delimited object.
 Firehose without the AppendDelimiterToRecord processor writes records back to back (`{...}{...}`):
 such an object is recognised from its first bytes and split between records. A line longer than the
 limit is reported once, cut, and the rest of it is skipped without being buffered.
@@ -162,6 +163,14 @@ class _Producer:
         finally:
             if close := getattr(self.source, "close", None):
                 close()  # e.g. the S3 response of an object left unfinished
+
+
+def without_line_boms(data: bytes) -> bytes:
+    """Whole lines without the UTF-8 byte-order mark any of them starts with: files joined together
+    keep each one's BOM. (A line cannot start inside a JSON string: raw newlines are not allowed there.)"""
+    if UTF8_BOM not in data:
+        return data
+    return data.replace(b"\n" + UTF8_BOM, b"\n").removeprefix(UTF8_BOM)
 
 
 def sniff_framing(head: bytes) -> Framing:
