@@ -7,7 +7,9 @@ import pytest
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
 
+from landfall.failures import CLEAN_FAILURES, BatchFailed
 from landfall.jobs import default_job
+from landfall.jobs.events import EventsJob
 from landfall.layout import CURATED_PREFIX, curated_key, object_id, summary_prefix
 from landfall.models import BatchInput, ManifestItem, ProcessorEvent
 from landfall.processing import TransientError, process_batch
@@ -202,3 +204,50 @@ def test_fields_the_record_type_does_not_declare_stay_in_the_raw_object_only(buc
     assert b'"campaign":"c-7"' in gzip.decompress(
         buckets.get_object(Bucket="landing", Key="raw/extra.gz")["Body"].read()
     )
+
+
+class MergeBugJob(EventsJob):
+    """A job whose merge fails on the aggregate of an `error` event: not a record's fault, a bug."""
+
+    def merge(self, left, right):
+        if "error" in right.get("by_type", {}):
+            raise ZeroDivisionError("the job's merge")
+        return super().merge(left, right)
+
+
+def test_a_failed_batch_removes_what_its_other_objects_wrote_and_names_the_object_once(buckets, settings):
+    good = b"\n".join([GOOD % (1, 2, 1), b"{broken", GOOD % (2, 3, 2)])  # rows in two partitions, a rejection
+    failing = b"\n".join([GOOD % (3, 2, 3), b'{"event_id":"x","ts":"2026-11-22T12:00:00Z","type":"error","value":1}'])
+    for key, body in {"raw/a.gz": gzip.compress(good), "raw/b": good, "raw/c": failing}.items():
+        buckets.put_object(Bucket="landing", Key=key, Body=body)
+    with pytest.raises(BatchFailed) as failed:
+        process_batch(event("raw/a.gz", "raw/b", "raw/c"), buckets, settings, MergeBugJob())
+    assert str(failed.value) == "s3://landing/raw/c (lines from 1 on): ZeroDivisionError: the job's merge"
+    assert buckets.list_objects_v2(Bucket="pipeline").get("KeyCount") == 0  # no curated file, no quarantine
+    # the same objects without the bug write both, so the test above removed something
+    summary = process_batch(event("raw/a.gz", "raw/b"), buckets, settings, MergeBugJob())
+    assert [len(obj.curated) for obj in summary.objects] == [2, 2] and all(o.quarantine_key for o in summary.objects)
+
+
+def test_files_a_failed_batch_cannot_remove_make_its_failure_unclean(buckets):
+    buckets.put_object(Bucket="landing", Key="raw/a", Body=GOOD % (1, 2, 1))
+    buckets.put_object(
+        Bucket="landing", Key="raw/c", Body=b'{"event_id":"x","ts":"2026-11-22T12:00:00Z","type":"error","value":1}'
+    )
+
+    class Undeletable:
+        def __init__(self, client):
+            self._client = client
+
+        def __getattr__(self, name):
+            return getattr(self._client, name)
+
+        def delete_objects(self, **kwargs):
+            keys = kwargs["Delete"]["Objects"]
+            return {"Errors": [{"Key": k["Key"], "Code": "AccessDenied"} for k in keys]}
+
+    with pytest.raises(RuntimeError, match="files of the batch could not be removed") as failed:
+        process_batch(
+            event("raw/a", "raw/c"), Undeletable(buckets), ProcessorSettings(SMALL_OBJECT_BYTES=0), MergeBugJob()
+        )
+    assert type(failed.value).__name__ not in CLEAN_FAILURES

@@ -129,8 +129,8 @@ def test_every_kind_of_result_file_is_read_and_reconciled(bucket):
     put_results(bucket, {
         "SUCCEEDED": [([record("SUCCEEDED", ["raw/a", "raw/b"], both)], "JSONL"),
                       ([record("SUCCEEDED", ["raw/c"], missing)], "JSON")],
-        "FAILED": [([record("FAILED", ["raw/d"], error="States.Timeout", cause="timed out")], "JSONL"),
-                   ([record("FAILED", ["raw/e"], error="Lambda.ServiceException", cause="boom")], "JSON")],
+        "FAILED": [([record("FAILED", ["raw/d"], error="TransientError", cause="s3 SlowDown")], "JSONL"),
+                   ([record("FAILED", ["raw/e"], error="BatchFailed", cause="boom")], "JSON")],
         "PENDING": [([record("PENDING", ["raw/f"])], "JSONL"), ([record("PENDING", ["raw/g"])], "JSON")],
     })  # fmt: skip
     report = reduce_run(reducer_event(bucket, keys, tolerance=80), bucket, default_job())
@@ -152,7 +152,7 @@ def test_every_kind_of_result_file_is_read_and_reconciled(bucket):
     stored = json.loads(bucket.get_object(Bucket=BUCKET, Key=report.outputs.report_key)["Body"].read())
     assert stored["status"] == "PARTIAL" and stored["version"] == 3
     markdown = bucket.get_object(Bucket=BUCKET, Key=report_key(RUN, "report.md"))["Body"].read().decode()
-    assert "raw/d" in markdown and "States.Timeout" in markdown
+    assert "raw/d" in markdown and "TransientError: s3 SlowDown" in markdown
 
 
 def test_an_object_missing_from_the_results_fails_the_run_and_is_named(bucket):
@@ -171,7 +171,7 @@ def test_records_that_do_not_add_up_fail_the_run(bucket):
 
 
 def test_a_map_failure_fails_the_run_but_the_report_is_written(bucket):
-    put_results(bucket, {"FAILED": [([record("FAILED", ["raw/a"], error="Boom", cause="x")], "JSONL")]})
+    put_results(bucket, {"FAILED": [([record("FAILED", ["raw/a"], error="BatchFailed", cause="x")], "JSONL")]})
     error = {"Error": "States.ExceedToleratedFailureThreshold", "Cause": "threshold exceeded"}
     report = reduce_run(reducer_event(bucket, ["raw/a"], map_error=error), bucket, default_job())
     assert report.status == "FAILED" and report.reconciliation.ok
@@ -295,7 +295,7 @@ def test_two_versions_of_one_key_are_two_objects_each_accounted_for_once(bucket)
                                                                      error="s3 NoSuchVersion"))  # fmt: skip
     put_results(bucket, {
         "SUCCEEDED": [([record("SUCCEEDED", [("raw/a", "v1"), ("raw/a", "v2")], both)], "JSONL")],
-        "FAILED": [([record("FAILED", ["raw/b"], error="Boom", cause="x")], "JSONL")],
+        "FAILED": [([record("FAILED", ["raw/b"], error="BatchFailed", cause="x")], "JSONL")],
     })  # fmt: skip
     report = reduce_run(reducer_event(bucket, keys, tolerance=100), bucket, default_job())
     assert report.reconciliation.ok, report.reconciliation.problems
@@ -349,3 +349,36 @@ def test_every_count_of_the_report_model_shows_in_every_view(bucket):
     state = report.model_dump(mode="json", include=RunReport.STATE_FIELDS)
     assert state["objects"] == report.objects.model_dump() and len(json.dumps(state)) < 4096
     assert totals([report, report])[0].processed == 2 * report.objects.processed
+
+
+LAMBDA_CAUSE = json.dumps({
+    "errorMessage": "s3://landing/raw/b (lines from 11 on): ArrowInvalid: all columns must have the same length",
+    "errorType": "BatchFailed", "requestId": "5f0c",
+    "stackTrace": ['  File "/var/task/app.py", line 17, in lambda_handler\n', "    raise run.failure(error)\n"],
+})  # fmt: skip
+
+
+def test_a_failed_batch_names_its_error_once_without_the_stack_trace(bucket):
+    keys = ["raw/a", "raw/b", "raw/c", "raw/d"]
+    put_results(bucket, {"FAILED": [([record("FAILED", keys, error="BatchFailed", cause=LAMBDA_CAUSE)], "JSONL")]})
+    report = reduce_run(reducer_event(bucket, keys, tolerance=100), bucket, default_job())
+    assert report.reconciliation.ok, report.reconciliation.problems
+    errors = [failure.error for failure in report.failures]
+    assert errors[0] == (
+        "BatchFailed: s3://landing/raw/b (lines from 11 on): ArrowInvalid: all columns must have the same length"
+    )
+    assert errors[1:] == ["with its batch, as s3://landing/raw/a"] * 3
+    markdown = bucket.get_object(Bucket=BUCKET, Key=report_key(RUN, "report.md"))["Body"].read().decode()
+    assert markdown.count("all columns must have the same length") == 1 and "stackTrace" not in markdown
+
+
+@pytest.mark.parametrize("error", ["States.Timeout", "Sandbox.Timedout", "Runtime.ExitError", "Lambda.Unknown"])
+def test_a_batch_that_ended_without_removing_its_files_is_not_called_accounted_for(bucket, error):
+    keys = ["raw/a", "raw/b"]
+    put_results(bucket, {"FAILED": [([record("FAILED", keys, error=error, cause="Task timed out")], "JSONL")]})
+    report = reduce_run(reducer_event(bucket, keys, tolerance=100), bucket, default_job())
+    assert not report.reconciliation.ok and report.status == "FAILED"
+    (problem,) = report.reconciliation.problems
+    assert error in problem and "s3://landing/raw/a and 1 more" in problem
+    markdown = bucket.get_object(Bucket=BUCKET, Key=report_key(RUN, "report.md"))["Body"].read().decode()
+    assert "everything accounted for" not in markdown

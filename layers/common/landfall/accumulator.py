@@ -14,6 +14,7 @@ from typing import Any
 
 from landfall.costs import MeasuredUsage
 from landfall.details import RunDetails
+from landfall.failures import CLEAN_FAILURES
 from landfall.jobs import Job
 from landfall.ledger import Ledger, Outcome
 from landfall.models import BatchSummary, ManifestItem, ObjectFailure, ObjectSummary
@@ -105,20 +106,27 @@ class ResultAccumulator:
         if not pending:
             self.usage.add_failed_batch()
             self.details.add_child(record.started, record.stopped, record.status)
-        error = f"{record.error}: {record.cause}" if record.error else f"batch {record.status.lower()}"
+        error = batch_error(record)
         items = _batch_items(record.input)
         if items is None:
             self.ledger.problems.append(f"a {record.kind} batch's input was not included: its objects are unknown")
             return
+        if not pending and record.error not in CLEAN_FAILURES and items:
+            self.ledger.problems.append(
+                f"a batch ended by {record.error or record.status} without removing what it wrote: the table and the "
+                f"quarantine may hold lines of {items[0].url} and {len(items) - 1} more objects that this run does "
+                "not count (the redrive writes them again)"
+            )  # fmt: skip
         outcome, kind = (Outcome.PENDING, "pending") if pending else (Outcome.BATCH, "batch")
-        for item in items:
+        for number, item in enumerate(items):
             if self.ledger.account(item.bucket, item.key, item.version_id, outcome):
-                self.details.add_unfinished(item.url, kind, error)
+                said = error if number == 0 else f"with its batch, as {items[0].url}"  # the error once a batch
+                self.details.add_unfinished(item.url, kind, said)
                 if pending:
                     self.tally.pending += 1
                 else:
                     self.tally.failed += 1
-                self._fail(item.bucket, item.key, item.version_id, kind, error)
+                self._fail(item.bucket, item.key, item.version_id, kind, said)
 
     def _fail(self, bucket: str, key: str, version_id: str | None, kind: str, error: str) -> None:
         if len(self.failures) < MAX_REPORTED_FAILURES:
@@ -149,6 +157,20 @@ class ResultAccumulator:
         except Exception as error:
             problem = f"the aggregates of {source} could not be merged: {type(error).__name__}: {error}"
             self.ledger.problems.append(problem)
+
+
+def batch_error(record: ResultRecord, limit: int = 1000) -> str:
+    """A failed child's error in one line: the Lambda error's type and message, without its stack trace."""
+    if not record.error:
+        return f"batch {record.status.lower()}"
+    try:
+        cause = json.loads(record.cause or "")
+    except ValueError:
+        cause = record.cause
+    if isinstance(cause, dict) and "errorMessage" in cause:
+        cause = cause["errorMessage"]
+    text = f"{record.error}: {cause}" if cause else record.error
+    return " ".join(str(text).split())[:limit]
 
 
 def _batch_items(batch_input: str | None) -> list[ManifestItem] | None:

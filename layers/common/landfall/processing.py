@@ -15,6 +15,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from landfall.columnar import Source
 from landfall.compression import UnreadableObjectError, inflate
 from landfall.curated import Budget, CuratedOutput
+from landfall.failures import BatchFailed, TransientError
 from landfall.jobs import Job
 from landfall.layout import object_id, object_url, progress_key, quarantine_key, summary_key
 from landfall.models import (
@@ -43,10 +44,6 @@ TRANSIENT_S3_ERRORS = frozenset({"SlowDown", "RequestTimeout", "InternalError", 
 EXAMPLE_CHARS = 200  # of a rejected line and its detail, in the object's summary (the quarantine has them whole)
 
 
-class TransientError(RuntimeError):
-    """A failure a retry can fix; its name is in the state machine's Retry list."""
-
-
 @dataclass(frozen=True)
 class _BatchContext:
     """What the objects of a batch share: the settings, and the memory their curated rows may hold."""
@@ -69,6 +66,11 @@ class _ObjectRun:
         self.curated = CuratedOutput(s3_client, batch.output_bucket, table_of(job), self.source_id, context.budget,
                                      uploads=self.uploads, spill_dir=context.settings.spill_dir)  # fmt: skip
         self.quarantine: S3ObjectWriter | None = None
+        self.first_line = 0  # of the message being decoded: where a failure is named
+
+    def failure(self, error: Exception) -> BatchFailed:
+        where = f" (lines from {self.first_line} on)" if self.first_line else ""
+        return BatchFailed(f"{self.summary.url}{where}: {type(error).__name__}: {error}")
 
     def add_decoded(self, decoded: Decoded) -> None:
         """Merge what a message of blocks decoded to: its aggregate, its rows by partition, its rejections."""
@@ -141,6 +143,12 @@ def process_object(item: ManifestItem, batch: BatchInput, s3_client, context: _B
     except (BotoConnectionError, ReadTimeoutError) as error:
         run.abandon()
         raise TransientError(f"{object_url(item.bucket, item.key, item.version_id)}: {error}") from error
+    except (TransientError, BatchFailed):
+        run.abandon()
+        raise
+    except Exception as error:  # a bug or the machine: it fails the batch, named once
+        run.abandon()
+        raise run.failure(error) from error
     except BaseException:
         run.abandon()
         raise
@@ -175,7 +183,7 @@ def _permanent_s3_error(item: ManifestItem, error: ClientError) -> str:
     if code in TRANSIENT_S3_ERRORS or status >= 500:
         raise TransientError(f"{object_url(item.bucket, item.key, item.version_id)}: {code}") from error
     if code not in PERMANENT_S3_ERRORS:
-        raise error
+        raise BatchFailed(f"{object_url(item.bucket, item.key, item.version_id)}: s3 {code}: {error}") from error
     return f"s3 {code}: {error.response.get('Error', {}).get('Message', '')}"
 
 
@@ -185,6 +193,7 @@ def _decode_blocks(
     job = run.job
     if framing == "newline":
         for message in batches(_line_blocks(blocks, run, settings)):
+            run.first_line = message[0][1]
             run.add_decoded(decode_and_fold(job, message, run.source))
         return
     unfinished: list[tuple[int, bytes]] = []  # records back to back: a piece of one may go on in the next block
@@ -192,6 +201,7 @@ def _decode_blocks(
         if unfinished:
             first_line, piece = unfinished.pop()
             data = piece + data
+        run.first_line = first_line
         run.add_decoded(decode_and_fold(job, [(data, first_line)], run.source, rejoin=True, unfinished=unfinished))
     if unfinished:  # the object ended: the piece is what it is
         number, piece = unfinished.pop()
@@ -214,27 +224,60 @@ def _failed(item: ManifestItem, error: str, source: ObjectSource) -> ObjectSumma
 
 
 def process_batch(event: ProcessorEvent, s3_client, settings: ProcessorSettings, job: Job) -> BatchSummary:
-    """Small objects are fetched concurrently (their latency overlaps); large ones stream one by one."""
+    """Every object of the batch, or, if one fails the batch, its error raised once nothing the batch
+    wrote is left: the other objects' files are removed, so a failed batch adds nothing to the table or
+    the quarantine that its run's report does not count."""
     started = time.monotonic()
     batch = event.batch_input
-    items = event.items
-    context = _BatchContext(settings, Budget(settings.buffer_mib << 20))
-    small = [i for i, item in enumerate(items) if item.size <= settings.small_object_bytes]
-    summaries: list[ObjectSummary | None] = [None] * len(items)
-    if len(small) > 1:
-        with ThreadPoolExecutor(max_workers=min(settings.fetch_concurrency, len(small))) as pool:
-            results = pool.map(lambda i: process_object(items[i], batch, s3_client, context, job), small)
-            for index, summary in zip(small, results, strict=True):
-                summaries[index] = summary
-    for index, item in enumerate(items):
-        if summaries[index] is None:
-            summaries[index] = process_object(item, batch, s3_client, context, job)
-    done = [s for s in summaries if s is not None]
+    done, error = _process_objects(event, s3_client, _BatchContext(settings, Budget(settings.buffer_mib << 20)), job)
+    if error is not None:
+        if left := discard_outputs(s3_client, batch.output_bucket, done):  # not a clean failure: the reducer says so
+            raise RuntimeError(f"{error}; and {left} files of the batch could not be removed") from error
+        raise error
     _record_metrics(done)
     progress = BatchProgress.of(done).model_dump_json()  # before summarise moves large summaries to S3
     result = summarise(batch, done, job, s3_client, settings, int((time.monotonic() - started) * 1000))
     s3_client.put_object(Bucket=batch.output_bucket, Key=progress_key(batch.run_id, batch_id(done)), Body=progress)
     return result
+
+
+def _process_objects(
+    event: ProcessorEvent, s3_client, context: _BatchContext, job: Job
+) -> tuple[list[ObjectSummary], BaseException | None]:
+    """The summaries of the objects done, in the batch's order, and what failed the batch (None: nothing).
+    Small objects are fetched concurrently (their latency overlaps), large ones stream one by one; after
+    a failure no other object starts, and those under way finish, so that their files can be removed."""
+    batch, items, settings = event.batch_input, event.items, context.settings
+    small = [i for i, item in enumerate(items) if item.size <= settings.small_object_bytes]
+    summaries: list[ObjectSummary | None] = [None] * len(items)
+    failures: list[BaseException] = []
+    if len(small) > 1:
+        with ThreadPoolExecutor(max_workers=min(settings.fetch_concurrency, len(small))) as pool:
+            futures = {i: pool.submit(process_object, items[i], batch, s3_client, context, job) for i in small}
+        for index, future in futures.items():
+            if (failure := future.exception()) is not None:
+                failures.append(failure)
+            else:
+                summaries[index] = future.result()
+    for index, item in enumerate(items):
+        if summaries[index] is None and not failures:
+            try:
+                summaries[index] = process_object(item, batch, s3_client, context, job)
+            except BaseException as failure:  # raised by process_batch, once the batch's files are removed
+                failures.append(failure)
+    return [s for s in summaries if s is not None], failures[0] if failures else None
+
+
+def discard_outputs(s3_client, bucket: str, objects: list[ObjectSummary]) -> int:
+    """Delete the curated files and the quarantine of processed objects (up to 1,000 keys a request);
+    returns how many could not be deleted."""
+    keys = [file.key for obj in objects for file in obj.curated]
+    keys += [obj.quarantine_key for obj in objects if obj.quarantine_key]
+    left = 0
+    for start in range(0, len(keys), 1000):
+        chunk = [{"Key": key} for key in keys[start : start + 1000]]
+        left += len(s3_client.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True}).get("Errors", []))
+    return left
 
 
 def batch_id(objects: list[ObjectSummary]) -> str:
