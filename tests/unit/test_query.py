@@ -97,6 +97,8 @@ def test_a_local_query_reads_the_copy_by_the_catalogs_names(table_copy):
     assert (per_hour.columns, per_hour.rows) == (["hour", "v"], [("12", 5.0), ("13", 2.0)])
     rejected = query_local("SELECT source_key, line, reason FROM quarantine", table_copy)
     assert rejected.rows == [("raw/a.gz", 3, "invalid_json")]
+    # a line kept whole says so: false, not absent (which a JSON reader takes for NULL)
+    assert query_local("SELECT count(*) FROM quarantine WHERE NOT raw_truncated", table_copy).rows == [(1,)]
 
 
 def test_a_local_copy_drops_files_the_bucket_no_longer_has(s3, table_copy):

@@ -20,7 +20,10 @@ def _doc(text: str) -> msgspec.Meta:
     return msgspec.Meta(description=text)
 
 
-class QuarantineEntry(msgspec.Struct, omit_defaults=True):
+class QuarantineEntry(msgspec.Struct):
+    """Every field is written, defaults too: a JSON reader takes an absent `raw_truncated` for NULL,
+    and `WHERE NOT raw_truncated` would miss the lines kept whole."""
+
     run_id: Annotated[str, _doc("the run that rejected the line")]
     source_bucket: Annotated[str, _doc("bucket of the object the line came from")]
     source_key: Annotated[str, _doc("key of that object")]
