@@ -163,10 +163,15 @@ def common_approach(endpoint: str, key: str) -> float:
     return time.perf_counter() - started
 
 
+# a fixed instant, mid-hour: each small object's events fall in one partition whatever the clock says
+SMALL_OBJECTS_AT = datetime(2026, 11, 22, 13, 30, tzinfo=UTC)
+
+
 def small_objects(endpoint: str, count: int, latency_s: float) -> tuple[float, float]:
     """A batch of `count` small objects with `latency_s` added to every S3 request: (concurrent, one by one)."""
     s3 = client(endpoint)
-    body = gzip.compress(b"\n".join(line for line, _ in event_lines(random.Random(2), 20, datetime.now(UTC), 0)))  # noqa: S311
+    lines = event_lines(random.Random(2), 20, SMALL_OBJECTS_AT, 0)  # noqa: S311
+    body = gzip.compress(b"\n".join(line for line, _ in lines))
     keys = [f"small/{n:04d}.gz" for n in range(count)]
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda k: s3.put_object(Bucket=INPUT, Key=k, Body=body), keys))
