@@ -1,5 +1,6 @@
 """Catalog: the custom resource that puts the job's curated table, its unique view and the quarantine
-table in the Glue Data Catalog, with the stack, and removes them with it."""
+table in the Glue Data Catalog, with the stack, and removes them with it; and the one that names the
+stack's database (`Custom::CatalogName`)."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import tomllib
 
 import pytest
 
 from landfall.batching import STEP_FUNCTIONS_PAYLOAD_BYTES, Batcher, BatchLimits
+from landfall.concurrency import AccountConcurrency, ConcurrencyDoesNotFit, Reservations
 from landfall.costs import CHILD_EXECUTION_TYPE, Prices, run_usage
 from landfall.models import ManifestBatch, ManifestItem
 from landfall.settings import ManifestWriterSettings
@@ -26,6 +28,7 @@ PARAMETERS = TEMPLATE["Parameters"]
 ASL = json.loads((PROJECT_ROOT / "statemachine/pipeline.asl.json").read_text())
 MAP = ASL["States"]["ProcessObjects"]
 CHILD_LIFETIME = {"EXPRESS": 300, "STANDARD": 365 * 24 * 3600}  # seconds, retries and waits included
+SERVERLESS_FUNCTION = "AWS::Serverless::Function"
 SIZES = [size for size in itertools.product(capacity.MEMORY_SIZES_MB, capacity.BATCH_MIB) if capacity.fits(*size)]
 
 
@@ -143,19 +146,68 @@ def test_the_ingest_window_cannot_be_zero_which_lambda_refuses_for_batches_over_
     assert stack(IngestBatchingWindowSeconds=1, IngestBatchSize=10000)
 
 
-def test_the_reducer_has_concurrency_of_its_own_and_the_processor_a_ceiling_across_runs():
-    local = stack()
-    limit = int(local.parameters["ProcessorConcurrencyLimit"])
-    assert local.function_property("ProcessorFunction", "ReservedConcurrentExecutions") == str(limit)
-    assert local.function_property("ReducerFunction", "ReservedConcurrentExecutions") == 2
-    assert limit + 2 + 100 <= 1000  # Lambda keeps 100 unreserved; 1,000 is an account's default quota
+def _reserved(local: Stack) -> dict[str, int]:
+    """What a stack's functions reserve, by logical id."""
+    values = {f: local.function_property(f, "ReservedConcurrentExecutions") for f in local.of_type(SERVERLESS_FUNCTION)}
+    return {f: int(v) for f, v in values.items() if v is not None and v is not NO_VALUE}
+
+
+def _check_of(local: Stack) -> Reservations:
+    """What the stack's ConcurrencyCheck is told it will reserve."""
+    return Reservations.of(local.resolve(TEMPLATE["Resources"]["ConcurrencyCheck"]["Properties"]))
+
+
+def test_the_reducer_has_concurrency_of_its_own_whenever_the_processor_has_a_ceiling_across_runs():
+    assert _reserved(stack()) == {} and _check_of(stack()).total == 0  # the default reserves nothing
+    local = stack(ProcessorConcurrencyLimit=150)
+    assert _reserved(local) == {"ProcessorFunction": 150, "ReducerFunction": 2}
+    check = _check_of(local)  # what the check is told is what the functions reserve
+    assert check.total == sum(_reserved(local).values()) and set(check.functions) == set(_reserved(local))
     settings = ManifestWriterSettings.model_validate(
         {"STATE_MACHINE_ARN": "x", "PIPELINE_BUCKET": "b", "MAX_CONCURRENCY": "0", "PROCESSOR_CONCURRENCY_LIMIT": "150"}
     )
     assert settings.run_config().max_concurrency == 150  # one run alone never throttles itself
-    unreserved = stack(ProcessorConcurrencyLimit=0)
-    assert unreserved.function_property("ProcessorFunction", "ReservedConcurrentExecutions") is NO_VALUE
-    assert not unreserved.condition("ReserveConcurrency")
+    assert not stack(ProcessorConcurrencyLimit=0).condition("ReserveConcurrency")
+
+
+def _environments() -> dict[str, Stack]:
+    config = tomllib.loads((PROJECT_ROOT / "samconfig.toml").read_text())
+    stacks = {}
+    for name, sections in config.items():
+        if isinstance(sections, dict):  # not the file's `version`
+            overrides = sections.get("deploy", {}).get("parameters", {}).get("parameter_overrides", "")
+            stacks[name] = stack(**dict(pair.split("=", 1) for pair in overrides.split()))
+    return stacks
+
+
+def test_both_environments_fit_one_account_at_the_default_quota_and_the_defaults_fit_a_new_account():
+    environments = _environments()
+    assert set(environments) == {"default", "prod"}
+    for quota in (1000, 10):  # AWS's default quota; a new account's
+        account = AccountConcurrency(quota=quota, unreserved=quota)
+        for name in ("default", "prod") if quota == 1000 else ("default",):
+            left = account.left_after(_check_of(environments[name]))  # raises what does not fit
+            account = AccountConcurrency(quota=quota, unreserved=left)
+        assert account.unreserved >= min(100, quota)
+    with pytest.raises(ConcurrencyDoesNotFit, match="ProcessorConcurrencyLimit=0 "):
+        AccountConcurrency(quota=10, unreserved=10).left_after(_check_of(environments["prod"]))
+
+
+def test_every_resource_but_the_checks_own_waits_for_the_concurrency_check():
+    """What CloudFormation creates before the check: only what the check runs on."""
+    local = stack(UseKinesisStream="true", ProcessorConcurrencyLimit=10)
+
+    def before(logical_id: str, seen: set[str]) -> set[str]:
+        for dependency in local.dependencies(logical_id) - seen:
+            seen.add(dependency)
+            before(dependency, seen)
+        return seen
+
+    own = before("ConcurrencyCheck", set())
+    assert own == {"ConcurrencyCheckFunction", "ConcurrencyCheckRole", "ConcurrencyCheckLogGroup"}
+    waiting = {i for i in local.resources if "ConcurrencyCheck" in before(i, set())}
+    layers = {"CommonLayer", "CommonLayerArm64"}  # every function's (Globals), the check's included
+    assert set(local.resources) - waiting == own | layers | {"ConcurrencyCheck"}
 
 
 def test_the_kms_key_may_be_a_multi_region_key():

@@ -5,6 +5,8 @@ import re
 
 import pytest
 
+from landfall.catalog import name_response
+from landfall.custom_resource import CustomResourceRequest
 from landfall_cli.local.template import PROJECT_ROOT, Stack, load_template
 
 TEMPLATE = load_template()
@@ -111,3 +113,49 @@ def test_each_samconfig_environment_sets_parameters_the_template_accepts(environ
     overrides = _environments()[environment]
     stack = Stack(TEMPLATE, parameter_overrides=overrides)  # refuses what CloudFormation refuses
     assert all(stack.parameters[name] == value for name, value in overrides.items())
+
+
+def _named(stack: Stack) -> Stack:
+    """The stack after CloudFormation created its CatalogName resource: the catalog function's answer."""
+    properties = stack.resolve(RESOURCES["CatalogName"]["Properties"])
+    answer = name_response(CustomResourceRequest.model_validate({
+        "RequestType": "Create", "ResponseURL": "https://r", "StackId": stack.stack_id, "RequestId": "r",
+        "LogicalResourceId": "CatalogName", "ResourceType": RESOURCES["CatalogName"]["Type"],
+        "ResourceProperties": properties,
+    }))  # fmt: skip
+    stack.custom_resources["CatalogName"] = (answer.physical_resource_id, answer.data)
+    return stack
+
+
+def test_a_stack_named_in_mixed_case_gets_one_folded_database_name_everywhere():
+    """The view's schema, the outputs and `landfall query --stack` on the emulator: tests/integration/test_table.py."""
+    stack = _named(Stack(TEMPLATE, name="Landfall-Prod", parameter_overrides={"UseLakeFormation": "true"}))
+    assert stack.physical_name("CatalogDatabase") == stack.ref("CatalogDatabase") == "landfall_prod"
+    (statement,) = stack.resolve(RESOURCES["CatalogTablesPolicy"]["Properties"]["PolicyDocument"])["Statement"]
+    assert statement["Resource"][1:] == ["arn:aws:glue:us-east-1:123456789012:database/landfall_prod",
+                                         "arn:aws:glue:us-east-1:123456789012:table/landfall_prod/*"]  # fmt: skip
+    database_grant = stack.resolve(RESOURCES["CatalogLakeFormationDatabaseGrant"]["Properties"])["Resource"]
+    tables_grant = stack.resolve(RESOURCES["CatalogLakeFormationTablesGrant"]["Properties"])["Resource"]
+    assert database_grant["Database"]["Name"] == tables_grant["Table"]["DatabaseName"] == "landfall_prod"
+    assert stack.resolve(RESOURCES["Catalog"]["Properties"])["DatabaseName"] == "landfall_prod"  # the view's schema
+    # CloudFormation's order has no circle; the catalog runs after its policy is in place
+    order = stack.creation_order(list(RESOURCES))
+    assert order.index("CatalogName") < order.index("CatalogDatabase") < order.index("Catalog")
+    assert order.index("CatalogTablesPolicy") < order.index("Catalog")
+
+
+@pytest.mark.parametrize("use", ["false", "true"])
+def test_lake_formation_grants_exist_only_when_asked_for_and_come_before_the_catalog(use):
+    stack = _named(Stack(TEMPLATE, parameter_overrides={"UseLakeFormation": use}))
+    grants = {i: r for i, r in RESOURCES.items() if r["Type"].startswith("AWS::LakeFormation::")}
+    assert set(grants) == {"CatalogLakeFormationDatabaseGrant", "CatalogLakeFormationTablesGrant"}
+    assert all(r["Condition"] == "UseLakeFormation" for r in grants.values())
+    assert stack.condition("UseLakeFormation") is (use == "true")
+    catalog = stack.resolve(RESOURCES["Catalog"]["Properties"])
+    assert ("LakeFormationGrants" in catalog) is (use == "true")  # a dependency only when they exist
+    role = {"DataLakePrincipalIdentifier": stack.resolve({"Fn::GetAtt": ["CatalogRole", "Arn"]})}
+    database, tables = (stack.resolve(grants[i]["Properties"]) for i in sorted(grants))
+    assert database["Principal"] == tables["Principal"] == role
+    assert (database["Permissions"], database["PermissionsWithGrantOption"]) == (["CREATE_TABLE", "DESCRIBE"], [])
+    assert tables["Resource"]["Table"]["TableWildcard"] == {}
+    assert (tables["Permissions"], tables["PermissionsWithGrantOption"]) == (["ALTER", "DROP", "DESCRIBE"], [])

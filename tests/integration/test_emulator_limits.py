@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -18,9 +20,10 @@ from botocore.config import Config
 
 from landfall.layout import report_key
 from landfall.models import ManifestItem, RunConfig
-from landfall_cli.local import map_children
+from landfall_cli.local import lambda_account, map_children
 from landfall_cli.local.emulator import Emulator, wait_for
 from landfall_cli.local.lambda_runtime import FunctionSpec
+from landfall_cli.local.template import PROJECT_ROOT
 from tests.integration.conftest import execution_arn_of, read_json, read_result_file, run_definition, start_run
 
 pytestmark = pytest.mark.emulator
@@ -204,3 +207,119 @@ def _results(emulator: Emulator, described: dict) -> dict[str, list[dict]]:
         kind: [r for entry in entries for r in read_result_file(emulator, details["Bucket"], entry["Key"])]
         for kind, entries in manifest["ResultFiles"].items()
     }
+
+
+def _pipeline_throttle_retry() -> dict:
+    """The pipeline's own retrier for throttles, as the deployed state machine has it."""
+    asl = json.loads((PROJECT_ROOT / "statemachine" / "pipeline.asl.json").read_text())
+    (retrier,) = [r for r in asl["States"]["Reduce"]["Retry"] if "Lambda.TooManyRequestsException" in r["ErrorEquals"]]
+    return retrier
+
+
+def _call(name: str, payload: dict) -> dict:
+    return {"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "OutputPath": "$.Payload", "End": True,
+        "Parameters": {"FunctionName": name, "Payload": payload}, "Retry": [_pipeline_throttle_retry()],
+    }}}  # fmt: skip
+
+
+def test_throttled_children_wait_for_a_free_slot_and_all_succeed_though_no_backoff_is_slept(emulator, tmp_path):
+    """Twelve children at once on a function that runs one at a time. The emulator skips the retries'
+    waits, yet a throttled child's skipped wait lasts until the function has a slot for it: the throttles
+    AWS's backoff rides out are ridden out here too, however slow the machine."""
+    name = own_function(emulator, tmp_path, "limits-one-slot", reserved=1)
+    definition = _map(emulator, "t/limits-one-slot", _call(name, {"sleep": 0.2}), MaxConcurrency=12)
+    definition["States"]["Map"]["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] = "STANDARD"
+    described = run_definition(emulator, definition, {"items": [{"n": n} for n in range(12)]})
+    results = _results(emulator, described)
+    assert (len(results["SUCCEEDED"]), results["FAILED"]) == (12, [])
+    assert emulator.lambdas.throttled[name] >= 1  # the slot was taken: children were throttled and waited
+    assert map_children.retry_clock.real_sleeps is False
+
+
+def test_overlapping_executions_throttled_on_one_slot_all_succeed(emulator, tmp_path):
+    """The reducer's case: a top-level task of several runs at once on a function with a small reservation."""
+    name = own_function(emulator, tmp_path, "limits-one-slot-runs", reserved=1)
+    sfn = emulator.client("stepfunctions")
+    arn = sfn.create_state_machine(
+        name="t-one-slot-runs", definition=json.dumps(_call(name, {"sleep": 0.2})),
+        roleArn=f"arn:aws:iam::{emulator.stack.account_id}:role/{emulator.stack.name}-execution",
+    )["stateMachineArn"]  # fmt: skip
+    runs = [sfn.start_execution(stateMachineArn=arn, name=f"run-{n}")["executionArn"] for n in range(8)]
+    assert [emulator.wait_for_execution(run)["status"] for run in runs] == ["SUCCEEDED"] * 8
+    assert emulator.lambdas.throttled[name] >= 1
+
+
+REFUSAL = (
+    "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution "
+    "below its minimum value of [{}]."
+)
+
+
+def test_lambda_refuses_a_reservation_below_the_accounts_unreserved_floor_as_aws_words_it(
+    emulator, tmp_path, monkeypatch
+):
+    lambda_client = emulator.client("lambda")
+    name = own_function(emulator, tmp_path, "limits-quota")
+    monkeypatch.setattr(lambda_account.account, "concurrent_executions", 10)  # a new account's quota
+    limits = lambda_client.get_account_settings()["AccountLimit"]
+    assert (limits["ConcurrentExecutions"], limits["UnreservedConcurrentExecutions"]) == (10, 10)
+    with pytest.raises(lambda_client.exceptions.InvalidParameterValueException) as refused:
+        lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+    assert refused.value.response["Error"]["Message"] == REFUSAL.format(10)  # nothing can be reserved below 100
+    monkeypatch.setattr(lambda_account.account, "concurrent_executions", 1000)  # AWS's default quota
+    with pytest.raises(lambda_client.exceptions.InvalidParameterValueException) as refused:
+        lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=901)
+    assert refused.value.response["Error"]["Message"] == REFUSAL.format(100)
+    try:
+        lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=900)
+        assert lambda_client.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"] == 100
+    finally:
+        lambda_client.delete_function_concurrency(FunctionName=name)
+
+
+START_IN_A_NEW_ACCOUNT = """
+import sys
+from landfall_cli.local import emulator as module
+from landfall_cli.local.custom_resources import CustomResourceFailed
+from landfall_cli.local.emulator import Emulator
+
+created = []
+original = module.Emulator._create_queues
+
+
+def recording(self):
+    created.append("queues")
+    original(self)
+
+
+module.Emulator._create_queues = recording
+if __name__ == "__main__":
+    fast = {"IngestBatchingWindowSeconds": "1"}
+    with Emulator(account_concurrency=10, parameter_overrides=fast) as emulator:  # the defaults
+        limits = emulator.client("lambda").get_account_settings()["AccountLimit"]
+        print("started:", limits["ConcurrentExecutions"], limits["UnreservedConcurrentExecutions"], created)
+    created.clear()
+    try:
+        Emulator(account_concurrency=10, parameter_overrides={**fast, "ProcessorConcurrencyLimit": "200"}).start()
+        sys.exit("started with a reservation a new account cannot hold")
+    except CustomResourceFailed as error:
+        print("created:", created)
+        print(error)
+"""
+
+
+def test_the_defaults_start_in_a_new_account_and_a_reservation_it_cannot_hold_fails_before_anything_is_created(
+    tmp_path,
+):
+    """A process of its own: an emulator per process, and this one's account has a quota of 10."""
+    script = tmp_path / "start_in_a_new_account.py"
+    script.write_text(START_IN_A_NEW_ACCOUNT)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=True)
+    ours = [line for line in done.stdout.splitlines() if line.startswith(("started:", "created:", "ConcurrencyCheck:"))]
+    started, created, refusal = ours  # (the functions' own logs are on stdout too)
+    assert started == "started: 10 10 ['queues']"  # the defaults reserve nothing
+    assert created == "created: []"  # the check failed first: no queue, bucket or function of the pipeline
+    assert refusal.startswith("ConcurrencyCheck: ProcessorConcurrencyLimit=200 does not fit this account's Lambda")
+    assert "its quota is 10 concurrent executions" in refusal
+    assert "The most that fits is ProcessorConcurrencyLimit=0 (no reservation)" in refusal

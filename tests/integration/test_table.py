@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import json
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -151,3 +153,52 @@ def _the_catalog_describes_these_files(emulator, paths: list[Path], root: Path) 
     definition = json.loads(base64.b64decode(encoded))
     assert definition["originalSql"] == unique_view_sql(TABLE) and definition["schema"] == database
     assert [c["name"] for c in definition["columns"]] == TABLE.column_names()
+
+
+# In a process of its own: one emulator per process, and the package's is named landfall-local.
+STACK_IN_MIXED_CASE = """
+import base64, json, os, sys
+from pathlib import Path
+from landfall_cli.local.emulator import Emulator
+from landfall_cli.main import main
+
+if __name__ == "__main__":
+    overrides = {"IngestBatchingWindowSeconds": "1"}
+    with Emulator(stack_name="Landfall-Prod", log_dir=Path(sys.argv[1]), parameter_overrides=overrides) as emulator:
+        stack, glue, athena = emulator.stack, emulator.client("glue"), emulator.client("athena")
+        outputs = stack.outputs()
+        # CloudFormation's record of the stack, as `landfall query --stack` reads it
+        template = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+                    "Outputs": {key: {"Value": value} for key, value in outputs.items()}}
+        emulator.client("cloudformation").create_stack(StackName=stack.name, TemplateBody=json.dumps(template))
+        os.environ.update(AWS_ENDPOINT_URL=emulator.endpoint_url, AWS_ACCESS_KEY_ID="local",
+                          AWS_SECRET_ACCESS_KEY="local", AWS_DEFAULT_REGION=stack.region)
+        exit_code = main(["query", "--stack", stack.name, "SELECT count(*) FROM events_unique"])
+        (query,) = athena.list_query_executions()["QueryExecutionIds"]
+        view = glue.get_table(DatabaseName=outputs["DatabaseName"], Name=outputs["UniqueViewName"])["Table"]
+        encoded = view["ViewOriginalText"].removeprefix("/* Presto View: ").removesuffix(" */")
+        policy = stack.resolve(stack.resources["CatalogTablesPolicy"]["Properties"]["PolicyDocument"])
+        print(json.dumps({
+            "query_exit_code": exit_code,
+            "databases": [database["Name"] for database in glue.get_databases()["DatabaseList"]],
+            "output": outputs["DatabaseName"],
+            "view_schema": json.loads(base64.b64decode(encoded))["schema"],
+            "policy": policy["Statement"][0]["Resource"][1:],
+            "queried_in": athena.get_query_execution(QueryExecutionId=query)["QueryExecution"][
+                "QueryExecutionContext"]["Database"],
+        }))
+"""
+
+
+def test_a_stack_named_in_mixed_case_has_one_database_name_athena_takes_everywhere(tmp_path):
+    script = tmp_path / "stack_in_mixed_case.py"
+    script.write_text(STACK_IN_MIXED_CASE)
+    done = subprocess.run(  # noqa: S603 - this interpreter, a script the test wrote
+        [sys.executable, str(script), str(tmp_path / "logs")], capture_output=True, text=True, timeout=240, check=True
+    )
+    seen = json.loads(done.stdout.splitlines()[-1])
+    arn = "arn:aws:glue:us-east-1:123456789012"
+    assert seen == {
+        "query_exit_code": 0, "databases": ["landfall_prod"], "output": "landfall_prod", "view_schema": "landfall_prod",
+        "policy": [f"{arn}:database/landfall_prod", f"{arn}:table/landfall_prod/*"], "queried_in": "landfall_prod",
+    }  # fmt: skip

@@ -5,14 +5,24 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 
 from examples.orders_job import OrdersJob
-from landfall.catalog import MANAGED, CatalogResource, location_template, unique_view_sql
+from landfall.catalog import (
+    MANAGED,
+    NAME_RESOURCE,
+    CatalogResource,
+    LakeFormationDenied,
+    database_name,
+    location_template,
+    unique_view_sql,
+)
 from landfall.custom_resource import CustomResourceRequest, CustomResourceResponse, respond
 from landfall.jobs.events import EventsJob
 from landfall.quarantine import QUARANTINE_TABLE
@@ -33,13 +43,90 @@ def names(glue) -> dict[str, str]:
 
 
 def request(
-    kind: str, physical_id: str | None = None, url: str = "https://example.com/response"
+    kind: str, physical_id: str | None = None, url: str = "https://example.com/response", database: str = DATABASE
 ) -> CustomResourceRequest:
     return CustomResourceRequest.model_validate({
         "RequestType": kind, "ResponseURL": url, "StackId": "arn:aws:cloudformation:us-east-1:1:stack/s/x",
         "RequestId": "r-1", "LogicalResourceId": "Catalog", "PhysicalResourceId": physical_id,
-        "ResourceProperties": {"DatabaseName": DATABASE, "Bucket": "pipeline", "Job": "x", "Code": "layer:1"},
+        "ResourceType": "Custom::Catalog",
+        "ResourceProperties": {"DatabaseName": database, "Bucket": "pipeline", "Job": "x", "Code": "layer:1"},
     })  # fmt: skip
+
+
+ATHENA_NAME = re.compile(r"[a-z][a-z0-9_]{0,254}")  # what Athena takes unquoted, within Glue's 255 characters
+
+
+@pytest.mark.parametrize(
+    ("stack", "database"),
+    [
+        ("Landfall-Prod", "landfall_prod"),
+        ("landfall", "landfall"),
+        ("landfall-local", "landfall_local"),
+        ("MyPipeline-EU-2", "mypipeline_eu_2"),
+        ("9-lives", "landfall_9_lives"),  # no stack name starts so, but a name must not either
+        ("Ünïcode stack.v2", "landfall__n_code_stack_v2"),  # nor any other character
+        ("A" * 128, "a" * 128),  # CloudFormation's longest stack name
+        ("B-" * 200, ("b_" * 200)[:255]),
+    ],
+)
+def test_a_stack_name_folds_to_a_database_name_athena_takes(stack, database):
+    assert database_name(stack) == database
+    assert ATHENA_NAME.fullmatch(database_name(stack))
+
+
+def test_the_name_resource_answers_the_folded_name_and_makes_nothing(aws):
+    glue = boto3.client("glue", region_name="us-east-1")
+    with Stubber(glue):  # no Glue call is stubbed: any would fail
+        for kind in ("Create", "Update", "Delete"):
+            named = CustomResourceRequest.model_validate({
+                "RequestType": kind, "ResponseURL": "https://example.com/r", "StackId": "s", "RequestId": "r",
+                "LogicalResourceId": "CatalogName", "ResourceType": NAME_RESOURCE,
+                "PhysicalResourceId": None if kind == "Create" else "landfall-catalog-name:landfall_prod",
+                "ResourceProperties": {"StackName": "Landfall-Prod"},
+            })  # fmt: skip
+            response = CatalogResource(glue, table_of(EventsJob()), QUARANTINE_TABLE).handle(named)
+            assert (response.status, response.data) == ("SUCCESS", {"Database": "landfall_prod"})
+            assert response.physical_resource_id == "landfall-catalog-name:landfall_prod"
+
+
+def _denied(stubber: Stubber, message: str) -> None:
+    stubber.add_client_error("create_table", "AccessDeniedException", message, 400)
+
+
+LAKE_FORMATION = "Insufficient Lake Formation permission(s): Required Create Table on landfall_prod"
+
+
+def test_a_lake_formation_refusal_says_so_in_one_line_after_waiting_for_new_grants(aws):
+    glue, waits = boto3.client("glue", region_name="us-east-1"), []
+    resource = CatalogResource(glue, table_of(EventsJob()), QUARANTINE_TABLE, waits.append, (1.0, 2.0))
+    with Stubber(glue) as stubber:
+        for _ in range(3):  # the first try and one after each wait
+            _denied(stubber, LAKE_FORMATION)
+        with pytest.raises(LakeFormationDenied) as raised:
+            resource.handle(request("Create", database="landfall_prod"))
+        stubber.assert_no_pending_responses()
+    reason = str(raised.value)
+    assert waits == [1.0, 2.0] and "\n" not in reason
+    assert reason.startswith("Lake Formation denied the catalog function's role on database landfall_prod")
+    assert LAKE_FORMATION in reason and "UseLakeFormation=true" in reason and "CREATE_TABLE" in reason
+
+
+def test_a_refusal_by_iam_alone_stays_iams_and_passes_once_the_policy_applies(aws):
+    glue, waits = boto3.client("glue", region_name="us-east-1"), []
+    resource = CatalogResource(glue, table_of(EventsJob()), QUARANTINE_TABLE, waits.append, (1.0,))
+    iam = "User: arn:aws:sts::1:assumed-role/r/f is not authorized to perform: glue:CreateTable"
+    with Stubber(glue) as stubber:
+        _denied(stubber, iam)
+        _denied(stubber, iam)
+        with pytest.raises(glue.exceptions.AccessDeniedException, match="not authorized"):
+            resource.handle(request("Create"))
+        _denied(stubber, iam)  # the policy applies after the first wait
+        for _ in range(3):  # the table, the quarantine, the view
+            stubber.add_response("create_table", {})
+        stubber.add_response("get_tables", {"TableList": []})
+        assert resource.handle(request("Create")).status == "SUCCESS"
+        stubber.assert_no_pending_responses()
+    assert waits == [1.0, 1.0]
 
 
 def test_a_create_makes_the_table_its_view_and_the_quarantine(glue):

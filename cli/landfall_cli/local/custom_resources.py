@@ -35,7 +35,10 @@ def request(stack: Stack, logical_id: str, request_type: str, response_url: str)
 
 def run(stack: Stack, s3, invoke, logical_id: str, request_type: str = "Create") -> None:
     """Send the request to the resource's function (`invoke(function name, event)`), wait for its
-    response and record the resource's physical id and Data on the stack."""
+    response and record the resource's physical id and Data on the stack. A resource created already
+    (a check the others waited on) is not created twice."""
+    if request_type == "Create" and logical_id in stack.custom_resources:
+        return
     key = f"{logical_id}/{uuid.uuid4()}"
     url = s3.generate_presigned_url("put_object", Params={"Bucket": RESPONSES_BUCKET, "Key": key}, ExpiresIn=3600)
     event = request(stack, logical_id, request_type, url)

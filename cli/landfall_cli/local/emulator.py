@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from landfall_cli.local import custom_resources, map_children, moto_compat
+from landfall_cli.local import custom_resources, lambda_account, map_children, moto_compat
 from landfall_cli.local.lambda_runtime import FunctionSpec, LambdaRuntime
 from landfall_cli.local.sqs_event_source import SqsEventSource
 from landfall_cli.local.template import NO_VALUE, PROJECT_ROOT, Stack, load_template
@@ -40,6 +40,10 @@ class EmulatorTimeout(TimeoutError):
 
 class FunctionFailed(RuntimeError):
     """A function refused its invocation (an unhandled error): waiting longer would not help."""
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
@@ -64,6 +68,7 @@ class Emulator:
         log_dir: Path | None = None,
         real_retry_sleeps: bool = False,
         express_seconds: float = 300.0,
+        account_concurrency: int = 1000,
         quiet: bool = True,
     ) -> None:
         self.quiet = quiet
@@ -72,6 +77,7 @@ class Emulator:
         self.log_dir = log_dir
         self.real_retry_sleeps = real_retry_sleeps
         self.express_seconds = express_seconds  # AWS stops an EXPRESS child at 5 minutes; tests scale it down
+        self.account_concurrency = account_concurrency  # Lambda's quota: 1,000 by default, a new account's 10
         self.event_sources: list[SqsEventSource] = []
         self._server: ThreadedMotoServer | None = None
         self._saved_moto_port: str | None = None
@@ -108,6 +114,7 @@ class Emulator:
             logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         map_children.retry_clock.real_sleeps = self.real_retry_sleeps
         map_children.limits.express_seconds = self.express_seconds
+        lambda_account.account.concurrent_executions = self.account_concurrency
         self._server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
         self._server.start()
         port = self._server.get_host_and_port()[1]
@@ -129,6 +136,7 @@ class Emulator:
             log_dir=self.log_dir,
         )
         self.lambdas.activate()
+        map_children.retry_clock.wait_for_slot = self.lambdas.wait_for_slot  # a throttled retry's skipped backoff
         self._create_resources()
 
     def stop(self) -> None:
@@ -199,9 +207,11 @@ class Emulator:
             RoleName=f"{self.stack.name}-execution",
             AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
         )["Role"]["Arn"]
+        self._run_checks(role_arn)
         self._create_queues()
         for logical_id in self.stack.of_type("AWS::Serverless::Function"):
-            self._create_function(logical_id, role_arn)
+            if self.function_name(logical_id) not in self.lambdas.functions:
+                self._create_function(logical_id, role_arn)
         sfn = self.client("stepfunctions")
         for logical_id in self.stack.of_type("AWS::Serverless::StateMachine"):
             sfn.create_state_machine(
@@ -218,6 +228,18 @@ class Emulator:
         wait_for(lambda: all(s.idle.is_set() for s in self.event_sources), 60, "the event sources to settle")
         self._handled_at_start = sum(s.messages_handled for s in self.event_sources)
         self._errors_at_start = {s.function_name: len(s.function_errors) for s in self.event_sources}
+
+    def _run_checks(self, role_arn: str) -> None:
+        """The custom resources other resources wait on (DependsOn), each after its function, before
+        anything else: as on AWS, a check that fails leaves the rest uncreated."""
+        stack, s3 = self.stack, self.client("s3")
+        waited_on = {name for r in stack.resources.values() for name in _as_list(r.get("DependsOn", []))}
+        checks = [i for i in sorted(waited_on) if stack.resources[i]["Type"].startswith("Custom::")]
+        if checks:
+            s3.create_bucket(Bucket=custom_resources.RESPONSES_BUCKET)
+        for logical_id in checks:
+            self._create_function(stack.resources[logical_id]["Properties"]["ServiceToken"]["Fn::GetAtt"][0], role_arn)
+            custom_resources.run(stack, s3, self.lambdas.invoke, logical_id)
 
     def _create_queues(self) -> None:
         sqs, stack = self.client("sqs"), self.stack
@@ -246,24 +268,31 @@ class Emulator:
                 )
 
     def _create_catalog(self) -> None:
-        """The Glue databases and Athena workgroups, then the custom resources that fill the catalog."""
-        stack = self.stack
-        for logical_id in stack.of_type("AWS::Glue::Database"):
-            database = stack.resolve(stack.resources[logical_id]["Properties"]["DatabaseInput"])
-            self.client("glue").create_database(DatabaseInput=database)
-        for logical_id in stack.of_type("AWS::Athena::WorkGroup"):
-            props = stack.resolve(stack.resources[logical_id]["Properties"])
-            configuration = props.get("WorkGroupConfiguration", {})
-            if "BytesScannedCutoffPerQuery" in configuration:  # a parameter: text in the template
-                configuration["BytesScannedCutoffPerQuery"] = int(configuration["BytesScannedCutoffPerQuery"])
-            self.client("athena").create_work_group(
-                Name=props["Name"], Description=props.get("Description", ""), Configuration=configuration
-            )
-        s3 = self.client("s3")
+        """The Glue databases, Athena workgroups and custom resources, each after those it names (the
+        database takes its name from one custom resource, and another fills it)."""
+        stack, s3 = self.stack, self.client("s3")
         s3.create_bucket(Bucket=custom_resources.RESPONSES_BUCKET)
-        for logical_id, resource in stack.resources.items():
-            if resource["Type"].startswith("Custom::"):
+        creators = {"AWS::Glue::Database": self._create_database, "AWS::Athena::WorkGroup": self._create_work_group}
+        wanted = [i for i, r in stack.resources.items() if r["Type"] in creators or r["Type"].startswith("Custom::")]
+        for logical_id in stack.creation_order(wanted):
+            kind = stack.resources[logical_id]["Type"]
+            if kind in creators:
+                creators[kind](logical_id)
+            else:
                 custom_resources.run(stack, s3, self.lambdas.invoke, logical_id)
+
+    def _create_database(self, logical_id: str) -> None:
+        database = self.stack.resolve(self.stack.resources[logical_id]["Properties"]["DatabaseInput"])
+        self.client("glue").create_database(DatabaseInput=database)
+
+    def _create_work_group(self, logical_id: str) -> None:
+        props = self.stack.resolve(self.stack.resources[logical_id]["Properties"])
+        configuration = props.get("WorkGroupConfiguration", {})
+        if "BytesScannedCutoffPerQuery" in configuration:  # a parameter: text in the template
+            configuration["BytesScannedCutoffPerQuery"] = int(configuration["BytesScannedCutoffPerQuery"])
+        self.client("athena").create_work_group(
+            Name=props["Name"], Description=props.get("Description", ""), Configuration=configuration
+        )
 
     @staticmethod
     def _notification(config: dict[str, Any]) -> dict[str, Any]:
@@ -297,6 +326,9 @@ class Emulator:
             MemorySize=int(stack.function_property(logical_id, "MemorySize", 128)),
             Environment={"Variables": environment},
         )
+        reserved = self._reserved_concurrency(logical_id)
+        if reserved is not None:  # a call of its own, as CloudFormation makes it: Lambda may refuse it
+            self.client("lambda").put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
         self.lambdas.register(
             FunctionSpec(
                 logical_id=logical_id,
@@ -307,7 +339,7 @@ class Emulator:
                 memory_mb=int(stack.function_property(logical_id, "MemorySize", 128)),
                 timeout_s=int(stack.function_property(logical_id, "Timeout", 3)),
                 workers=self.processor_workers if logical_id == "ProcessorFunction" else 1,
-                reserved_concurrency=self._reserved_concurrency(logical_id),
+                reserved_concurrency=reserved,
             )
         )
         self._create_event_sources(logical_id, name)

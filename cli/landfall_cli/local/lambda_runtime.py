@@ -12,6 +12,10 @@ Lambda's limits that the pipeline could hit are enforced as Lambda enforces them
 - reserved concurrency: invocations beyond it are throttled (TooManyRequestsException, 429).
 More invocations than environments (but within the reserved concurrency) wait for one to be free, as
 on a machine with fewer cores than Lambda would give. Throttles can also be injected per function.
+
+The engine does not sleep a retry's backoff; a throttled retry waits in `wait_for_slot` instead, until
+the function has a slot for it (or the backoff has passed), so the throttles AWS's backoff rides out
+are ridden out here too, however slow the machine.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections import deque
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -203,6 +208,7 @@ class _Function:
     started: int = 0  # environments created and not stopped
     in_flight: int = 0
     environments: set[_Environment] = field(default_factory=set)
+    waiters: deque[threading.Event] = field(default_factory=deque)  # throttled retries waiting for a slot, in order
 
 
 @dataclass
@@ -239,6 +245,26 @@ class LambdaRuntime:
         """The next `times` invocations of the function fail with TooManyRequestsException (429)."""
         with self._lock:
             self._throttles[function_name] = times
+
+    def wait_for_slot(self, function_name: str, timeout: float) -> bool:
+        """Wait (at most `timeout` seconds: the backoff AWS would sleep) until the function has a
+        concurrency slot for this caller; True if one came. Callers are served in order, one per slot
+        freed, so that no retry is spent on a slot another waiter is taking."""
+        with self._lock:
+            spec, running = self.functions.get(function_name), self._running.get(function_name)
+            if spec is None or running is None or spec.reserved_concurrency is None:
+                return True  # no reservation (an injected throttle): no slot to wait for
+            if not running.waiters and running.in_flight < spec.reserved_concurrency:
+                return True
+            turn = threading.Event()
+            running.waiters.append(turn)
+        if turn.wait(timeout):
+            return True
+        with self._lock:
+            if turn not in running.waiters:
+                return True  # its turn came as the time ran out
+            running.waiters.remove(turn)
+        return False
 
     def in_flight(self, function_name: str) -> int:
         """Invocations of the function running or waiting for an environment."""
@@ -335,6 +361,8 @@ class LambdaRuntime:
             with self._lock:
                 function.in_flight -= 1
                 self.seconds.setdefault(function_name, []).append(time.monotonic() - started)
+                if function.waiters:  # the slot goes to the retry that has waited longest
+                    function.waiters.popleft().set()
         if len(payload.encode()) > MAX_PAYLOAD_BYTES:
             message = f"Response payload size exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes)."
             return _error(message, "Function.ResponseSizeTooLarge"), True

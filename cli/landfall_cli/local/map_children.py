@@ -6,7 +6,9 @@ timed-out children count against ToleratedFailureCount/Percentage; past the thre
 ResultWriter has written its files. A child's input over 256 KiB fails it with
 States.DataLimitExceeded (moto itself checks each state's output). An EXPRESS child stops at 5 minutes
 (`limits.express_seconds`, which a test may scale down), the waits of its retries included: the
-engine records each backoff instead of sleeping it (`retry_clock`), and still counts it.
+engine records each backoff instead of sleeping it (`retry_clock`), and still counts it. A skipped
+wait still lets happen what it waits for: a retry of a throttled Lambda invocation waits until the
+function has a slot for it (at most the backoff), as on AWS the backoff gives a slot time to free.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from botocore.exceptions import ClientError
 from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
@@ -30,6 +34,9 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 )
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import EvalTimeoutError
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
+    StateTaskServiceLambda,
+)
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, ProgramStopped, ProgramTimedOut
 from moto.stepfunctions.parser.asl.eval.states import ItemData, MapData
@@ -51,19 +58,21 @@ limits = EngineLimits()
 class RetryClock:
     """Stands in for `time` in moto's retrier: records every backoff, sleeps only when asked to.
 
-    A wait it skips still counts against the child it happened in (an EXPRESS child's 5 minutes);
-    `scale` sleeps that share of each wait for real (tests of throttling need waits that overlap)."""
+    A wait it skips still counts against the child it happened in (an EXPRESS child's 5 minutes).
+    The wait of a throttled Lambda invocation's retry lasts until the function has a slot for it
+    (`wait_for_slot`, the local Lambda's), never longer than the backoff itself."""
 
     def __init__(self) -> None:
         self.real_sleeps = True
-        self.scale = 0.0
         self.requested: list[float] = []
+        self.wait_for_slot: Callable[[str, float], bool] | None = None
         self._lock = threading.Lock()
         self._local = threading.local()
 
-    def bind(self, child: ChildResult | None) -> None:
-        """The child whose retries this thread runs (None: none)."""
+    def bind(self, child: ChildResult | None, throttled: str | None = None) -> None:
+        """The child whose retries this thread runs (None: none), and the function whose throttle it retries."""
         self._local.child = child
+        self._local.throttled = throttled
 
     def sleep(self, seconds: float) -> None:
         with self._lock:
@@ -71,11 +80,19 @@ class RetryClock:
         if self.real_sleeps:
             time.sleep(seconds)
             return
+        throttled = getattr(self._local, "throttled", None)
+        waited = self._wait_for_slot(throttled, seconds) if throttled else 0.0
         child = getattr(self._local, "child", None)
         if child is not None:
-            child.waited += seconds
-        if self.scale:
-            time.sleep(seconds * self.scale)
+            child.waited += seconds - waited  # what it waited for real is in its age already
+
+    def _wait_for_slot(self, function_name: str, seconds: float) -> float:
+        """Seconds spent waiting for the throttled function's slot."""
+        if self.wait_for_slot is None:
+            return 0.0
+        started = time.monotonic()
+        self.wait_for_slot(function_name, seconds)
+        return min(time.monotonic() - started, seconds)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
@@ -88,12 +105,52 @@ _CHILD = "_landfall_child"  # the child a frame (an Environment) runs, set where
 
 
 def retrier_eval_body(self, env) -> None:
-    """A retrier runs on moto's program thread: tell the clock whose waits these are."""
-    retry_clock.bind(getattr(env, _CHILD, None))
+    """A retrier runs on moto's program thread: tell the clock whose waits these are, and which
+    function's throttle (the error being retried is on the stack) they wait out."""
+    retry_clock.bind(getattr(env, _CHILD, None), getattr(env.stack[-1], _THROTTLED, None) if env.stack else None)
     try:
         _original_retrier_eval(self, env)
     finally:
         retry_clock.bind(None)
+
+
+_THROTTLED = "_landfall_throttled"  # on a Lambda throttle (the exception, then its error name): the function
+_original_lambda_task = StateTaskServiceLambda._eval_service_task
+_original_lambda_error = StateTaskServiceLambda._from_error
+
+
+def lambda_task_eval(self, env, resource_runtime_part, normalised_parameters, state_credentials) -> None:
+    """Invoke the task's function; a throttle takes the function's name to the retrier that waits it out
+    (the invocation runs on a thread of its own, the retrier on the program's)."""
+    try:
+        _original_lambda_task(
+            self,
+            env=env,
+            resource_runtime_part=resource_runtime_part,
+            normalised_parameters=normalised_parameters,
+            state_credentials=state_credentials,
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "TooManyRequestsException":
+            setattr(error, _THROTTLED, function_name(str(normalised_parameters.get("FunctionName", ""))))
+        raise
+
+
+def lambda_task_error(self, env, ex: Exception):
+    failure = _original_lambda_error(self, env=env, ex=ex)
+    throttled = getattr(ex, _THROTTLED, None)
+    if throttled:
+        setattr(failure.error_name, _THROTTLED, throttled)
+    return failure
+
+
+def function_name(name_or_arn: str) -> str:
+    """A function's name from what a task's FunctionName may hold: a name, an ARN or a partial ARN,
+    with or without a qualifier."""
+    parts = name_or_arn.split(":")
+    if name_or_arn.startswith("arn:"):
+        return parts[6]
+    return parts[2] if len(parts) >= 3 and parts[1] == "function" else parts[0]
 
 
 @dataclass

@@ -5,9 +5,11 @@ the version or any patch point moved (the guard test runs it), and `install()` a
 once. What each patch does lives with the code it serves:
 
 - Step Functions' Distributed Map: `map_reading` (the grammar's gaps, the ItemReader, ItemSelector,
-  ItemBatcher), `map_children` (running children within AWS's limits, retries without sleeping),
+  ItemBatcher), `map_children` (running children within AWS's limits, retries without sleeping; a
+  throttled Lambda task's retry waits for the function's slot instead),
   `map_results` (the ResultWriter's files);
 - Lambda: `lambda_runtime` runs the real handlers in execution environments of their own;
+  `lambda_account` holds the account's concurrency quota and refuses reservations as AWS does;
 - S3: notifications name the object's version, as AWS's do for a versioned bucket; `s3_listing`
   answers each ListObjectsV2 page in the time of a page;
 - the server: moto lists its own package directory (~175 `stat`s) twice per request to find a
@@ -28,6 +30,8 @@ import moto
 from moto import backends
 from moto import server as moto_server
 from moto.awslambda import models as lambda_models
+from moto.awslambda import responses as lambda_responses
+from moto.awslambda import urls as lambda_urls
 from moto.s3 import models as s3_models
 from moto.s3 import notifications
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -43,9 +47,12 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer 
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import (
     resource_eval_s3 as writer_s3,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
+    StateTaskServiceLambda,
+)
 from moto.stepfunctions.parser.asl.parse import asl_parser
 
-from landfall_cli.local import lambda_runtime, map_children, map_reading, map_results, s3_listing
+from landfall_cli.local import lambda_account, lambda_runtime, map_children, map_reading, map_results, s3_listing
 
 MOTO_VERSION = "5.2.5"
 
@@ -77,6 +84,7 @@ class Patch:
     owner: Any
     name: str
     replacement: Any  # None: relied on as it is, not replaced
+    adds: bool = False  # a name moto lacks: it must still lack it (or have it from us)
 
 
 PATCHES: tuple[Patch, ...] = (
@@ -87,10 +95,15 @@ PATCHES: tuple[Patch, ...] = (
     Patch(iteration_component.IterationComponent, "_get_iteration_program", None),
     Patch(retrier_decl, "time", map_children.retry_clock),
     Patch(retrier_decl.RetrierDecl, "_eval_body", map_children.retrier_eval_body),
+    Patch(StateTaskServiceLambda, "_eval_service_task", map_children.lambda_task_eval),
+    Patch(StateTaskServiceLambda, "_from_error", map_children.lambda_task_error),
     Patch(result_writer_decl.ResultWriter, "_eval_body", map_results.result_writer_eval_body),
     Patch(writer_s3.ResourceEvalS3, "_handle_put_object", staticmethod(map_results.put_object)),
     Patch(writer_s3.ResourceEvalS3, "_get_s3_client", None),
     Patch(lambda_models.LambdaFunction, "_invoke_lambda", lambda_runtime.invoke_lambda),
+    Patch(lambda_models.LambdaBackend, "put_function_concurrency", lambda_account.put_function_concurrency),
+    Patch(lambda_responses.LambdaResponse, "get_account_settings", lambda_account.get_account_settings, adds=True),
+    Patch(lambda_urls, "url_paths", lambda_account.url_paths()),
     Patch(notifications, "_get_s3_event", _s3_event),
     Patch(s3_models.S3Backend, "list_objects_v2", s3_listing.list_objects_v2),
     Patch(backends, "list_of_moto_modules", _moto_modules),
@@ -102,11 +115,18 @@ def _defines(owner: Any, name: str) -> bool:
     return name in vars(owner) if isinstance(owner, type) else hasattr(owner, name)
 
 
+def _in_place(patch: Patch) -> bool:
+    """The patch point is as the patch expects: there to replace, or (an addition) absent unless added."""
+    if patch.adds:
+        return getattr(patch.owner, patch.name, patch.replacement) is patch.replacement
+    return _defines(patch.owner, patch.name)
+
+
 def verify() -> None:
     """Fail loudly unless moto is the version these patches are written for, with every patch point."""
     if moto.__version__ != MOTO_VERSION:
         raise PatchPointMoved(f"the emulator is written for moto {MOTO_VERSION}, found {moto.__version__}")
-    missing = [f"{getattr(p.owner, '__name__', p.owner)}.{p.name}" for p in PATCHES if not _defines(p.owner, p.name)]
+    missing = [f"{getattr(p.owner, '__name__', p.owner)}.{p.name}" for p in PATCHES if not _in_place(p)]
     if missing:
         raise PatchPointMoved(f"moto internals moved: {', '.join(missing)}")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,24 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
 
 
 NO_VALUE = object()  # AWS::NoValue: the property is left out
+_SUB_NAME = re.compile(r"\$\{([^!}][^}]*)\}")  # ${Name} or ${Resource.Attribute}; ${!Literal} is text
+
+
+def _named(value: Any) -> set[str]:
+    """Every name a value refers to (Ref, Fn::GetAtt, Fn::Sub), both branches of an Fn::If included."""
+    if isinstance(value, list):
+        return set().union(*(_named(item) for item in value))
+    if not isinstance(value, dict):
+        return set()
+    if set(value) == {"Ref"}:
+        return {value["Ref"]}
+    if set(value) == {"Fn::GetAtt"}:
+        target = value["Fn::GetAtt"]
+        return {target.split(".", 1)[0] if isinstance(target, str) else target[0]}
+    if set(value) == {"Fn::Sub"}:
+        text, variables = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
+        return {name.split(".", 1)[0] for name in _SUB_NAME.findall(text)} | _named(variables)
+    return set().union(*(_named(item) for item in value.values()))
 
 
 class ParameterError(ValueError):
@@ -242,11 +261,24 @@ class Stack:
                 return self.get_att(*name.split(".", 1))
             return self.ref(name)
 
-        return re.sub(r"\$\{([^!}][^}]*)\}", replace, text)
+        return _SUB_NAME.sub(replace, text)
 
     # -- what the emulator builds
     def of_type(self, kind: str) -> list[str]:
         return [logical_id for logical_id, r in self.resources.items() if r["Type"] == kind]
+
+    def dependencies(self, logical_id: str) -> set[str]:
+        """The resources CloudFormation creates before `logical_id`: those it names, and its DependsOn."""
+        resource = self.resources[logical_id]
+        depends = resource.get("DependsOn", [])
+        named = _named(resource.get("Properties", {})) | ({depends} if isinstance(depends, str) else set(depends))
+        return named & self.resources.keys()
+
+    def creation_order(self, logical_ids: list[str]) -> list[str]:
+        """`logical_ids` in an order CloudFormation could create them (a circular template raises)."""
+        graph = {logical_id: self.dependencies(logical_id) for logical_id in self.resources}
+        wanted = set(logical_ids)
+        return [logical_id for logical_id in TopologicalSorter(graph).static_order() if logical_id in wanted]
 
     def outputs(self) -> dict[str, str]:
         """The stack's Outputs, as CloudFormation would report them (those whose condition holds)."""

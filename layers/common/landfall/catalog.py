@@ -6,16 +6,24 @@ a partition is queryable the moment its first file exists: no crawler, no `MSCK 
 view keeps one row per record key within a partition (a duplicate delivery repeats a record, event
 time and all, so it lands in the same partition; a filter on the partitions still prunes). The same
 view text runs on DuckDB (`landfall query --local`).
+
+The database is named here too (`database_name`): CloudFormation cannot lower a stack name's case, so
+the catalog function answers a second custom resource, `Custom::CatalogName`, whose `Database` the
+template gives the database, the IAM ARNs, the Lake Formation grants and the stack's outputs.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
+import time
+from collections.abc import Callable
 from typing import Any
 
 from landfall.custom_resource import CustomResourceRequest, CustomResourceResponse
 from landfall.layout import QUARANTINE_PREFIX, curated_prefix
+from landfall.observability import logger
 from landfall.schema import TableSchema
 
 PARQUET_FORMAT = {
@@ -33,6 +41,40 @@ JSON_LINES_FORMAT = {
 }
 _COMMENT_CHARS = 255  # Glue's limit for a column comment
 MANAGED = "landfall.managed"  # a parameter of every entry made here: only those are replaced or removed
+NAME_RESOURCE = "Custom::CatalogName"
+_NAME_CHARS = 255  # Glue's limit for a database name
+# CloudFormation puts the role's Glue policy and Lake Formation grants in place just before the catalog
+# resource, and IAM takes seconds to apply them everywhere: 31 s of waits in all, within the timeout
+PERMISSION_WAITS_S = (1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+def database_name(stack_name: str) -> str:
+    """The stack's Glue database: its name in lowercase letters, digits and `_`, as Athena takes names
+    unquoted (`Landfall-Prod` → `landfall_prod`). The one place the rule lives."""
+    folded = re.sub(r"[^a-z0-9_]", "_", stack_name.lower())
+    if not folded[:1].isalpha():  # Athena needs quotes around a name that starts otherwise
+        folded = f"landfall_{folded}"
+    return folded[:_NAME_CHARS]
+
+
+def name_response(request: CustomResourceRequest) -> CustomResourceResponse:
+    """The CatalogName resource: makes nothing, so a delete has nothing to remove. Its name is fixed
+    when the stack is created (the stack's name cannot change; a new rule would replace the database)."""
+    database = database_name(str(request.properties["StackName"]))
+    return CustomResourceResponse(
+        status="SUCCESS", physical_resource_id=f"landfall-catalog-name:{database}", data={"Database": database}
+    )
+
+
+class LakeFormationDenied(PermissionError):
+    """Lake Formation governs the database and has not granted the catalog function's role enough."""
+
+    def __init__(self, database: str, denied: Exception) -> None:
+        super().__init__(
+            f"Lake Formation denied the catalog function's role on database {database} ({denied}): deploy with "
+            "UseLakeFormation=true as a data lake administrator, or grant the role CREATE_TABLE and DESCRIBE on "
+            "the database and ALTER, DROP and DESCRIBE on all its tables"
+        )
 
 
 def _columns(table: TableSchema) -> list[dict[str, str]]:
@@ -167,11 +209,42 @@ class CatalogResource:
 
     PREFIX = "landfall-catalog"
 
-    def __init__(self, glue, curated: TableSchema, quarantine: TableSchema) -> None:
+    def __init__(
+        self,
+        glue,
+        curated: TableSchema,
+        quarantine: TableSchema,
+        sleep: Callable[[float], None] = time.sleep,
+        permission_waits: tuple[float, ...] = PERMISSION_WAITS_S,
+    ) -> None:
         self.glue, self.curated, self.quarantine = glue, curated, quarantine
+        self.sleep, self.permission_waits = sleep, permission_waits
 
     def handle(self, request: CustomResourceRequest) -> CustomResourceResponse:
-        database, bucket = str(request.properties["DatabaseName"]), str(request.properties["Bucket"])
+        if request.resource_type == NAME_RESOURCE:
+            return name_response(request)
+        database = str(request.properties["DatabaseName"])
+        try:
+            return self._once_permitted(lambda: self._handle(request, database))
+        except self.glue.exceptions.AccessDeniedException as error:
+            # Glue's own code for both; only the message tells Lake Formation's refusal from IAM's
+            if "Lake Formation" in error.response["Error"].get("Message", ""):
+                raise LakeFormationDenied(database, error) from error
+            raise
+
+    def _once_permitted(self, operation: Callable[[], CustomResourceResponse]) -> CustomResourceResponse:
+        """`operation`, run again after a wait while access is denied (permissions new to IAM or Lake
+        Formation take seconds to apply); the last denial is raised."""
+        for wait in self.permission_waits:
+            try:
+                return operation()
+            except self.glue.exceptions.AccessDeniedException:
+                logger.warning("Glue denied access: waiting for new permissions to apply", extra={"wait_s": wait})
+                self.sleep(wait)
+        return operation()
+
+    def _handle(self, request: CustomResourceRequest, database: str) -> CustomResourceResponse:
+        bucket = str(request.properties["Bucket"])
         if request.request_type == "Delete":
             self.delete(request.physical_resource_id)
             return CustomResourceResponse(status="SUCCESS", physical_resource_id=request.physical_resource_id or "none")

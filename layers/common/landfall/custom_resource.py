@@ -22,6 +22,7 @@ class CustomResourceRequest(BaseModel):
     stack_id: str = Field(alias="StackId")
     request_id: str = Field(alias="RequestId")
     logical_resource_id: str = Field(alias="LogicalResourceId")
+    resource_type: str = Field(default="", alias="ResourceType")  # one function may serve several kinds
     physical_resource_id: str | None = Field(default=None, alias="PhysicalResourceId")
     properties: dict[str, Any] = Field(default_factory=dict, alias="ResourceProperties")
 
