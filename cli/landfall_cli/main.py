@@ -16,7 +16,13 @@ from landfall_cli.options import (
     whole,
 )
 
-FUNCTIONS = ("ManifestWriterFunction", "ProcessorFunction", "ReducerFunction", "CatalogFunction")
+FUNCTIONS = (
+    "ManifestWriterFunction",
+    "ProcessorFunction",
+    "ReducerFunction",
+    "CatalogFunction",
+    "ConcurrencyCheckFunction",
+)
 
 
 def _target_options(parser: argparse.ArgumentParser) -> None:

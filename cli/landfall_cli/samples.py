@@ -40,7 +40,10 @@ def prepare(emulator, logical_id: str, event: Any) -> Prepared:
     if logical_id == "ReducerFunction" and "manifest" in event:
         return Prepared(event, _make_run(emulator, event))
     if logical_id == "CatalogFunction" and "ResponseURL" in event:
-        return _catalog_request(emulator, event)
+        properties = {"DatabaseName": emulator.stack.outputs()["DatabaseName"], "Bucket": emulator.pipeline_bucket}
+        return _cloudformation_request(emulator, event, properties)
+    if "ResponseURL" in event:  # another custom resource's request, e.g. the concurrency check's
+        return _cloudformation_request(emulator, event, {})
     return Prepared(event)
 
 
@@ -116,16 +119,15 @@ def write_result_files(s3, run: dict[str, Any], batch: dict[str, Any], summary: 
     s3.put_object(Bucket=details["Bucket"], Key=details["Key"], Body=json.dumps(manifest).encode())
 
 
-def _catalog_request(emulator, event: dict[str, Any]) -> Prepared:
+def _cloudformation_request(emulator, event: dict[str, Any], properties: dict[str, Any]) -> Prepared:
     """The request as CloudFormation would send it to this stack: the response URL presigned on the
-    emulator's S3 (no traffic leaves the machine), the stack's database and bucket."""
+    emulator's S3 (no traffic leaves the machine), and `properties` of this stack (the catalog's database
+    and bucket) over the sample's."""
     s3, key = emulator.client("s3"), f"invoke/{event.get('RequestId', 'request')}"
     url = s3.generate_presigned_url(
         "put_object", Params={"Bucket": custom_resources.RESPONSES_BUCKET, "Key": key}, ExpiresIn=3600
     )
-    properties = {**event.get("ResourceProperties", {}), "DatabaseName": emulator.stack.outputs()["DatabaseName"],
-                  "Bucket": emulator.pipeline_bucket}  # fmt: skip
-    request = {**event, "ResponseURL": url, "ResourceProperties": properties}
+    request = {**event, "ResponseURL": url, "ResourceProperties": {**event.get("ResourceProperties", {}), **properties}}
     return Prepared(request, [f"its response goes to s3://{custom_resources.RESPONSES_BUCKET}/{key}"], key)
 
 

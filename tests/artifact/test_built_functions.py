@@ -73,7 +73,7 @@ def test_every_sample_event_has_its_test():
     tested = {f"manifest_writer/{name}" for name in (
         "sqs-s3-notifications.json", "sqs-malformed-message.json", "sqs-test-event.json", "s3-direct.json",
         "s3-versioned.json", "eventbridge-object-created.json")} | {
-        "processor/batch.json", "reducer/run.json", "catalog/create.json"}  # fmt: skip
+        "processor/batch.json", "reducer/run.json", "catalog/create.json", "concurrency_check/create.json"}  # fmt: skip
     assert samples == tested
 
 
@@ -108,6 +108,16 @@ def test_the_catalog_function_answers_cloudformation_with_the_tables_it_made(bui
     response = json.loads(logs[logs.index("CloudFormation got:") + len("CloudFormation got:") :])
     assert response["Status"] == "SUCCESS" and response["RequestId"] == "d0e4b6f2-5b1c-4b8e-9f3a-2c7d8e9f0a1b"
     assert response["Data"] == {"Table": "events", "QuarantineTable": "quarantine", "UniqueView": "events_unique"}
+
+
+def test_the_concurrency_check_refuses_the_samples_reservation_in_one_line(built):
+    """The sample asks for 5,000 of the emulator's 1,000: CloudFormation hears FAILED, and why; exit status 1."""
+    status, body, logs = invoke("ConcurrencyCheckFunction", EVENTS / "concurrency_check" / "create.json")
+    assert status == 1 and body["status"] == "FAILED", logs  # a failed request is a failed invocation
+    response = json.loads(logs[logs.index("CloudFormation got:") + len("CloudFormation got:") :])
+    assert response["Status"] == "FAILED" and response["RequestId"] == "a1b2c3d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+    assert response["Reason"].startswith("ProcessorConcurrencyLimit=5000 does not fit")
+    assert "its quota is 1000" in response["Reason"] and "ProcessorConcurrencyLimit=898" in response["Reason"]
 
 
 @pytest.mark.parametrize("layer", ["CommonLayer", "CommonLayerArm64"])
