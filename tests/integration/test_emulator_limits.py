@@ -33,6 +33,7 @@ import os, time
 
 if os.environ.get("FAIL_COLD_START"):
     raise ValueError("refused at import: FAIL_COLD_START")
+time.sleep(float(os.environ.get("SLOW_COLD_START", "0")))
 
 def handler(event, context):
     if event.get("sleep"):
@@ -97,6 +98,14 @@ def test_a_function_past_its_timeout_is_stopped_and_fails_as_lambda_reports_it(e
     assert error and payload["errorType"] == "Sandbox.Timedout"
     assert "Task timed out after 1.00 seconds" in payload["errorMessage"]
     assert invoke(emulator, name, {})[0] is None  # a new environment answers the next invocation
+
+
+def test_the_timeout_counts_the_invocation_not_the_environments_start(emulator, tmp_path):
+    """Lambda's init phase is apart from the function's timeout: a cold start of 2 s does not time out an
+    invocation of a function with 1 s (nor does a slow start of a worker on a busy machine)."""
+    name = own_function(emulator, tmp_path, "limits-slow-start", timeout=1, environment={"SLOW_COLD_START": "2"})
+    error, payload = invoke(emulator, name, {})
+    assert error is None and payload["pid"], payload
 
 
 def test_a_response_over_6_mb_fails_as_lambda_reports_it(emulator, tmp_path):

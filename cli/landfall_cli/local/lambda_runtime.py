@@ -7,7 +7,9 @@ endpoint, and calls it once per invocation. An exception comes back as Lambda re
 with errorType/errorMessage and the function-error flag.
 
 Lambda's limits that the pipeline could hit are enforced as Lambda enforces them:
-- the function's timeout: the environment is stopped and the invocation fails with Sandbox.Timedout;
+- the function's timeout: the environment is stopped and the invocation fails with Sandbox.Timedout.
+  As on Lambda it counts the invocation, not the environment's start (Lambda's init phase is apart):
+  starting a process and importing a handler on a busy machine is no part of the function's time;
 - 6 MB of response (Function.ResponseSizeTooLarge) and of request (RequestTooLargeException);
 - reserved concurrency: invocations beyond it are throttled (TooManyRequestsException, 429).
 More invocations than environments (but within the reserved concurrency) wait for one to be free, as
@@ -141,6 +143,7 @@ def _serve(connection: Connection, spec: dict[str, Any], log_path: str | None) -
         traceback.print_exc()  # into the function's log
         failed = json.dumps({"errorMessage": str(error), "errorType": type(error).__name__,
                              "stackTrace": traceback.format_exception(error)[-5:]})  # fmt: skip
+    connection.send(_READY)  # the cold start is over: the invocation's clock starts now
     while True:
         try:
             event = connection.recv()
@@ -155,6 +158,10 @@ def _serve(connection: Connection, spec: dict[str, Any], log_path: str | None) -
 
 
 _STOP = "landfall-local-stop"
+_READY = "landfall-local-ready"
+# The most an environment's start may take here (spawn, imports) before it counts as a runtime that
+# exited: a machine's load, far beyond any cold start Landfall's functions make
+START_LIMIT_S = 120.0
 
 
 class WorkerExited(Exception):
@@ -173,10 +180,20 @@ class _Environment:
         self.process.start()
         theirs.close()
         self.warm = True  # False once its cold start failed: the next invocation gets a new environment
+        self._started = False
+
+    def _wait_started(self) -> None:
+        """Until the cold start is over (once): the invocation's timeout counts from then."""
+        if self._started:
+            return
+        if not self._connection.poll(START_LIMIT_S) or self._connection.recv() != _READY:
+            raise WorkerExited(f"the environment did not start within {START_LIMIT_S:.0f} s")
+        self._started = True
 
     def invoke(self, event: Any, timeout_s: float) -> tuple[str, bool]:
         """The handler's answer; TimeoutError past `timeout_s`, WorkerExited if the process ended."""
         try:
+            self._wait_started()
             self._connection.send(event)
             answered = self._connection.poll(timeout_s)
             if answered:
