@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
+import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -106,6 +110,20 @@ def test_the_timeout_counts_the_invocation_not_the_environments_start(emulator, 
     name = own_function(emulator, tmp_path, "limits-slow-start", timeout=1, environment={"SLOW_COLD_START": "2"})
     error, payload = invoke(emulator, name, {})
     assert error is None and payload["pid"], payload
+
+
+def test_a_ctrl_c_while_an_environment_starts_does_not_stop_it(emulator, tmp_path):
+    """A terminal's Ctrl-C reaches the whole process group, workers still importing included: it must not
+    end them with a KeyboardInterrupt (and its traceback on the terminal); the demo stops them itself."""
+    name = own_function(emulator, tmp_path, "limits-ctrl-c")
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(invoke, emulator, name, {})
+        named = f"lambda-{name}"
+        worker = wait_for(lambda: next((p for p in multiprocessing.active_children() if p.name == named), None),
+                          60, "the environment's process", interval=0.001)  # fmt: skip
+        os.kill(worker.pid, signal.SIGINT)  # while the interpreter starts and imports
+        error, payload = answer.result(timeout=120)
+    assert error is None and payload["pid"] == worker.pid, payload
 
 
 def test_a_response_over_6_mb_fails_as_lambda_reports_it(emulator, tmp_path):

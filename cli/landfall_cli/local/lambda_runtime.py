@@ -90,7 +90,8 @@ def _worker_init(spec: dict[str, Any], log_path: str | None) -> None:
     """Runs once in each worker process: the function's cold start. Ctrl-C in the terminal is for the
     process that started the workers (it stops them); a worker whose parent is gone stops by itself."""
     global _handler, _spec
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C pending since the process started is dropped
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True, name="parent-watch").start()
     if log_path:  # the function's stdout/stderr (its CloudWatch log) go to a file
         log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -177,7 +178,13 @@ class _Environment:
         self._connection, theirs = context.Pipe()
         self.process = context.Process(target=_serve, args=(theirs, worker_spec, log_path), daemon=True,
                                        name=f"lambda-{worker_spec['name']}")  # fmt: skip
-        self.process.start()
+        # The worker starts with Ctrl-C blocked (a thread's signal mask is inherited through fork and exec)
+        # until its cold start ignores it: a Ctrl-C while it is still importing would print a traceback.
+        unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
         theirs.close()
         self.warm = True  # False once its cold start failed: the next invocation gets a new environment
         self._started = False
