@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -254,7 +254,12 @@ def _process_objects(
     if len(small) > 1:
         with ThreadPoolExecutor(max_workers=min(settings.fetch_concurrency, len(small))) as pool:
             futures = {i: pool.submit(process_object, items[i], batch, s3_client, context, job) for i in small}
+            wait(futures.values(), return_when=FIRST_EXCEPTION)
+            for future in futures.values():  # after a failure, those not yet started never start
+                future.cancel()
         for index, future in futures.items():
+            if future.cancelled():
+                continue
             if (failure := future.exception()) is not None:
                 failures.append(failure)
             else:

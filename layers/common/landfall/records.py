@@ -4,7 +4,9 @@ The fast path decodes a whole block with the job's `decode_lines` (msgspec decod
 ~32 KiB of lines in one call). When a block has a bad line, the decoder's error says where
 (msgspec: `$[i]` for the i-th record, `(byte n)` for malformed JSON); the block is split around that
 line, the line is decoded alone for its reason, and the rest goes on in bulk. Without a hint the
-block is bisected. Each good byte is decoded at most twice, whatever the number of bad lines.
+block is bisected. Each good byte is decoded at most twice, whatever the number of bad lines (three
+times on a line of records written back to back: the decoder reads JSON values, not lines, so a
+segment whose records and lines do not pair up is decoded again line by line).
 
 Nothing one line holds may fail more than that line: the job is user code, and whatever it raises
 while decoding, folding or partitioning one record (a RecursionError for deep nesting, an
