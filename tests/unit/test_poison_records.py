@@ -256,10 +256,11 @@ def test_two_records_back_to_back_on_one_line_of_a_delimited_object_are_both_rea
 
 
 # Objects built line by line, as a stranger's files are: records joined by newlines, CRLF, nothing or
-# spaces, blank lines, byte-order marks, and broken records among them. A line is read whole or
-# rejected whole: all its records are valid, or it is one rejection with its number.
+# spaces, blank lines, byte-order marks, and broken records among them (none that would complete a
+# record cut short before it: "}}", not "}"). A line is read whole or rejected whole: all its records
+# are valid, or it is one rejection with its number.
 BOM = b"\xef\xbb\xbf"
-BROKEN = [b"[1, 2]", b"42", b"null", b'"text"', b'{"a":}', b"{", b"}", event(type="bogus"), event(value="1"),
+BROKEN = [b"[1, 2]", b"42", b"null", b'"text"', b'{"a":}', b"{", b"}}", event(type="bogus"), event(value="1"),
           event(event_id="e").replace(b'"e"', b'"\xff\xfe"'), event()[:-1] + b"\xc3"]  # fmt: skip
 
 record_strategy = st.integers(0, 10**6).map(lambda n: VALID % (n, n % 60, n))
