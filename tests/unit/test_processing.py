@@ -251,3 +251,24 @@ def test_files_a_failed_batch_cannot_remove_make_its_failure_unclean(buckets):
             event("raw/a", "raw/c"), Undeletable(buckets), ProcessorSettings(SMALL_OBJECT_BYTES=0), MergeBugJob()
         )
     assert type(failed.value).__name__ not in CLEAN_FAILURES
+
+
+def test_after_a_failed_object_the_small_objects_not_yet_started_never_start(buckets):
+    failing = b'{"event_id":"x","ts":"2026-11-22T12:00:00Z","type":"error","value":1}'
+    keys = ["raw/fails", "raw/b", "raw/c", "raw/d"]
+    for key in keys:
+        buckets.put_object(Bucket="landing", Key=key, Body=failing if key == "raw/fails" else GOOD % (1, 2, 1))
+    read = []
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(buckets, name)
+
+        def get_object(self, **kwargs):
+            read.append(kwargs["Key"])
+            return buckets.get_object(**kwargs)
+
+    one_at_a_time = ProcessorSettings(SMALL_OBJECT_BYTES=1 << 20, FETCH_CONCURRENCY=1)
+    with pytest.raises(BatchFailed, match="raw/fails"):
+        process_batch(event(*keys), Counting(), one_at_a_time, MergeBugJob())
+    assert read == ["raw/fails"]

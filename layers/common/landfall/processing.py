@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -252,14 +253,20 @@ def _process_objects(
     summaries: list[ObjectSummary | None] = [None] * len(items)
     failures: list[BaseException] = []
     if len(small) > 1:
+        failed = threading.Event()
+
+        def unless_failed(item: ManifestItem) -> ObjectSummary | None:
+            if failed.is_set():  # an object failed the batch: those not yet started never start
+                return None
+            try:
+                return process_object(item, batch, s3_client, context, job)
+            except BaseException:
+                failed.set()
+                raise
+
         with ThreadPoolExecutor(max_workers=min(settings.fetch_concurrency, len(small))) as pool:
-            futures = {i: pool.submit(process_object, items[i], batch, s3_client, context, job) for i in small}
-            wait(futures.values(), return_when=FIRST_EXCEPTION)
-            for future in futures.values():  # after a failure, those not yet started never start
-                future.cancel()
+            futures = {i: pool.submit(unless_failed, items[i]) for i in small}
         for index, future in futures.items():
-            if future.cancelled():
-                continue
             if (failure := future.exception()) is not None:
                 failures.append(failure)
             else:
