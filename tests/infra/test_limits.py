@@ -206,7 +206,7 @@ def test_every_resource_but_the_checks_own_waits_for_the_concurrency_check():
     own = before("ConcurrencyCheck", set())
     assert own == {"ConcurrencyCheckFunction", "ConcurrencyCheckRole", "ConcurrencyCheckLogGroup"}
     waiting = {i for i in local.resources if "ConcurrencyCheck" in before(i, set())}
-    layers = {"CommonLayer", "CommonLayerArm64"}  # every function's (Globals), the check's included
+    layers = {"CommonLayer", "CommonLayerArm64"} & local.resources.keys()  # every function's, the check's included
     assert set(local.resources) - waiting == own | layers | {"ConcurrencyCheck"}
 
 
@@ -221,7 +221,26 @@ def test_the_dead_letter_alarm_keeps_its_state_when_an_idle_queue_stops_reportin
     assert TEMPLATE["Resources"]["DeadLetterAlarm"]["Properties"]["TreatMissingData"] == "ignore"
 
 
-def test_the_processor_may_list_the_landing_bucket_so_a_missing_object_reads_as_missing():
-    statements = TEMPLATE["Resources"]["ProcessorRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-    listing = [s for s in statements if isinstance(s, dict) and s.get("Action") == "s3:ListBucket"]
-    assert listing and listing[0]["Resource"] == {"Fn::GetAtt": ["LandingBucket", "Arn"]}
+ADOPTED = {"ExistingLandingBucket": "acme-firehose", "LandingPrefix": "events/"}
+
+
+def _landing_statements(local: Stack) -> dict[str, dict]:
+    policy = local.resolve(local.resources["ProcessorRole"]["Properties"]["Policies"][0]["PolicyDocument"])
+    return {s["Sid"]: s for s in policy["Statement"] if s["Sid"] in ("ReadLanding", "TellMissingObjects")}
+
+
+def test_the_processor_may_list_the_landing_bucket_it_owns_so_a_missing_object_reads_as_missing():
+    local = stack()
+    statements = _landing_statements(local)
+    bucket = f"arn:aws:s3:::{local.physical_name('LandingBucket')}"
+    assert statements["ReadLanding"]["Resource"] == f"{bucket}/raw/*"
+    listing = statements["TellMissingObjects"]
+    assert listing["Resource"] == bucket and "Condition" not in listing
+
+
+def test_on_an_existing_bucket_the_processor_reads_and_lists_under_the_prefix_only():
+    statements = _landing_statements(stack(**ADOPTED))
+    assert statements["ReadLanding"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert statements["ReadLanding"]["Resource"] == "arn:aws:s3:::acme-firehose/events/*"
+    assert statements["TellMissingObjects"]["Resource"] == "arn:aws:s3:::acme-firehose"
+    assert statements["TellMissingObjects"]["Condition"] == {"StringLike": {"s3:prefix": "events/*"}}

@@ -61,10 +61,12 @@ def test_the_queue_feeds_the_manifest_writer_with_batching_parameters_and_partia
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
-def test_firehose_writes_gzip_newline_delimited_records_under_raw():
+def test_firehose_writes_gzip_newline_delimited_records_under_the_landing_prefix():
     config = RESOURCES["DeliveryStream"]["Properties"]["ExtendedS3DestinationConfiguration"]
     assert config["CompressionFormat"] == "GZIP"
-    assert config["Prefix"].startswith("raw/")
+    local = Stack(TEMPLATE, parameter_overrides={"LandingPrefix": "firehose/"})
+    assert local.resolve(config["Prefix"]) == "firehose/!{timestamp:yyyy/MM/dd/HH}/"
+    assert local.function_environment("ManifestWriterFunction")["KEY_PREFIX"] == "firehose/"
     (processor,) = config["ProcessingConfiguration"]["Processors"]
     assert processor["Type"] == "AppendDelimiterToRecord"
 
@@ -159,3 +161,55 @@ def test_lake_formation_grants_exist_only_when_asked_for_and_come_before_the_cat
     assert (database["Permissions"], database["PermissionsWithGrantOption"]) == (["CREATE_TABLE", "DESCRIBE"], [])
     assert tables["Resource"]["Table"]["TableWildcard"] == {}
     assert (tables["Permissions"], tables["PermissionsWithGrantOption"]) == (["ALTER", "DROP", "DESCRIBE"], [])
+
+
+def _mentions(value: object, parameter: str) -> bool:
+    if isinstance(value, dict):
+        return value == {"Ref": parameter} or any(_mentions(v, parameter) for v in value.values())
+    return isinstance(value, list) and any(_mentions(v, parameter) for v in value)
+
+
+def test_an_existing_bucket_is_named_only_by_the_events_rule_and_the_processors_read_access():
+    """Nothing else of the stack can write to, configure or delete the user's bucket."""
+    naming = {logical_id for logical_id, resource in RESOURCES.items() if _mentions(resource, "ExistingLandingBucket")}
+    assert naming == {"LandingEventsRule", "ProcessorRole"}
+    adopted = Stack(TEMPLATE, parameter_overrides={"ExistingLandingBucket": "acme-firehose"})
+    created = {"LandingBucket", "LandingBucketPolicy", "DeliveryStream", "DeliveryStreamRole", "DeliveryStreamLogGroup"}
+    assert not created & adopted.resources.keys()
+    assert "LandingEventsRule" not in Stack(TEMPLATE).resources
+
+
+def test_an_existing_buckets_events_reach_the_ingest_queue_which_lets_only_that_rule_send():
+    adopted = Stack(TEMPLATE, parameter_overrides={"ExistingLandingBucket": "acme-firehose", "LandingPrefix": "k/"})
+    rule = adopted.resolve(RESOURCES["LandingEventsRule"]["Properties"])
+    assert rule["EventPattern"] == {
+        "source": ["aws.s3"], "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": ["acme-firehose"]}, "object": {"key": [{"prefix": "k/"}]}},
+    }  # fmt: skip
+    assert [target["Arn"] for target in rule["Targets"]] == [adopted.arn("IngestQueue")]
+    policy = adopted.resolve(RESOURCES["IngestQueuePolicy"]["Properties"]["PolicyDocument"])
+    (allow,) = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": adopted.arn("LandingEventsRule")}}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "refusal"),
+    [
+        ({"ExistingLandingBucket": "acme-firehose", "UseKinesisStream": "true"}, "ExistingBucketBringsItsStream"),
+        ({"ExistingLandingBucket": "acme-firehose", "RawRetentionDays": "7"}, "ExistingBucketBringsItsStream"),
+        ({"LandingPrefix": ""}, "CreatedBucketHasAPrefix"),
+        ({"LandingPrefix": "errors/"}, "CreatedBucketHasAPrefix"),
+        ({"ExistingLandingBucket": "Not_A_Bucket"}, "ExistingLandingBucket"),
+    ],
+)
+def test_the_template_refuses_what_the_landing_shapes_cannot_do(overrides, refusal):
+    from landfall_cli.local.template import ParameterError
+
+    with pytest.raises(ParameterError, match=refusal):
+        Stack(TEMPLATE, parameter_overrides=overrides)
+
+
+def test_an_existing_bucket_may_be_read_at_its_root():
+    adopted = Stack(TEMPLATE, parameter_overrides={"ExistingLandingBucket": "acme-firehose", "LandingPrefix": ""})
+    assert adopted.function_environment("ManifestWriterFunction")["KEY_PREFIX"] == ""

@@ -178,7 +178,8 @@ class Emulator:
     # ---------------------------------------------------------------- names
     @property
     def landing_bucket(self) -> str:
-        return self.stack.physical_name("LandingBucket")
+        """The bucket the stack created, or the existing one it was given (ExistingLandingBucket)."""
+        return self.stack.parameters["ExistingLandingBucket"] or self.stack.physical_name("LandingBucket")
 
     @property
     def pipeline_bucket(self) -> str:
@@ -221,6 +222,7 @@ class Emulator:
                 type=self.stack.resources[logical_id]["Properties"].get("Type", "STANDARD"),
             )
         self._create_buckets()
+        self._create_event_rules()
         self._create_catalog()
         for source in self.event_sources:
             source.start()
@@ -266,6 +268,16 @@ class Emulator:
                 s3.put_bucket_notification_configuration(
                     Bucket=name, NotificationConfiguration=self._notification(stack.resolve(notification))
                 )
+
+    def _create_event_rules(self) -> None:
+        """EventBridge rules on the default bus, with their targets (an existing bucket's events)."""
+        events, stack = self.client("events"), self.stack
+        for logical_id in stack.of_type("AWS::Events::Rule"):
+            props = stack.resolve(stack.resources[logical_id]["Properties"])
+            name = stack.physical_name(logical_id)
+            events.put_rule(Name=name, EventPattern=json.dumps(props["EventPattern"]), State="ENABLED",
+                            Description=props.get("Description", ""))  # fmt: skip
+            events.put_targets(Rule=name, Targets=props["Targets"])
 
     def _create_catalog(self) -> None:
         """The Glue databases, Athena workgroups and custom resources, each after those it names (the

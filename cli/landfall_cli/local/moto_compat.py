@@ -10,7 +10,8 @@ once. What each patch does lives with the code it serves:
   `map_results` (the ResultWriter's files);
 - Lambda: `lambda_runtime` runs the real handlers in execution environments of their own;
   `lambda_account` holds the account's concurrency quota and refuses reservations as AWS does;
-- S3: notifications name the object's version, as AWS's do for a versioned bucket; `s3_listing`
+- S3: notifications name the object's version, as AWS's do for a versioned bucket; EventBridge's
+  Object Created events have AWS's fields (`etag`, the request as `reason`); `s3_listing`
   answers each ListObjectsV2 page in the time of a page;
 - the server: moto lists its own package directory (~175 `stat`s) twice per request to find a
   backend; the listing never changes while the process runs, so it is made once: about a third of
@@ -23,6 +24,7 @@ server patch applied (what `make bench` uses for its stand-in S3).
 from __future__ import annotations
 
 import functools
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +34,8 @@ from moto import server as moto_server
 from moto.awslambda import models as lambda_models
 from moto.awslambda import responses as lambda_responses
 from moto.awslambda import urls as lambda_urls
+from moto.core.utils import unix_time
+from moto.events import models as events_models
 from moto.s3 import models as s3_models
 from moto.s3 import notifications
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -79,6 +83,34 @@ def _s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> d
     return event
 
 
+# the request each S3 event name stands for, as EventBridge's Object Created events name it
+_REASONS = {"s3:ObjectCreated:Put": "PutObject", "s3:ObjectCreated:Post": "POST Object",
+            "s3:ObjectCreated:Copy": "CopyObject",
+            "s3:ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload"}  # fmt: skip
+
+
+def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+    """The event as S3 sends it to EventBridge (moto's spells `etag` as `eTag`), to every rule of the
+    region's buses, each of which matches its pattern first."""
+    if event_name not in _REASONS:
+        return  # the pipeline's rule matches Object Created only
+    version_id = getattr(key, "version_id", None)
+    obj = {"key": key.name, "size": key.size, "etag": key.etag.strip('"'), "sequencer": f"{key.size:016X}"}
+    if version_id and version_id != "null":
+        obj["version-id"] = version_id
+    event: Any = {
+        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Object Created", "source": "aws.s3",
+        "account": account_id, "time": unix_time(), "region": bucket.region_name, "resources": [bucket.arn],
+        "detail": {"version": "0", "bucket": {"name": bucket.name}, "object": obj,
+                   "request-id": uuid.uuid4().hex[:16].upper(), "requester": account_id,
+                   "source-ip-address": "127.0.0.1", "reason": _REASONS[event_name]},
+    }  # fmt: skip
+    for bus in events_models.events_backends[account_id][bucket.region_name].event_buses.values():
+        for rule in bus.rules.values():
+            if rule.state == "ENABLED":
+                rule.send_to_targets(event, transform_input=False)
+
+
 @dataclass(frozen=True)
 class Patch:
     owner: Any
@@ -105,6 +137,7 @@ PATCHES: tuple[Patch, ...] = (
     Patch(lambda_responses.LambdaResponse, "get_account_settings", lambda_account.get_account_settings, adds=True),
     Patch(lambda_urls, "url_paths", lambda_account.url_paths()),
     Patch(notifications, "_get_s3_event", _s3_event),
+    Patch(notifications, "_send_event_bridge_message", _send_event_bridge_message),
     Patch(s3_models.S3Backend, "list_objects_v2", s3_listing.list_objects_v2),
     Patch(backends, "list_of_moto_modules", _moto_modules),
 )

@@ -109,9 +109,14 @@ class Stack:
         }
         for key, value in self.parameters.items():
             check_parameter(key, specs[key], value)
-        self.resources: dict[str, Any] = self.template["Resources"]
         self.custom_resources: dict[str, tuple[str, dict[str, str]]] = {}  # created: (physical id, Data)
         self.stack_id = f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/{self.name}/{self._uuid()}"
+        # the resources the stack creates: a resource whose Condition is false does not exist
+        self.resources: dict[str, Any] = {
+            logical_id: resource
+            for logical_id, resource in self.template["Resources"].items()
+            if "Condition" not in resource or self.condition(resource["Condition"])
+        }
         self._check_rules()
 
     def _check_rules(self) -> None:
@@ -141,6 +146,7 @@ class Stack:
             "AWS::CloudWatch::Dashboard": "DashboardName",
             "AWS::Kinesis::Stream": "Name",
             "AWS::Athena::WorkGroup": "Name",
+            "AWS::Events::Rule": "Name",
         }.get(resource["Type"])
         if explicit and explicit in props:
             return str(self.resolve(props[explicit]))
@@ -161,6 +167,7 @@ class Stack:
             "AWS::IAM::Role": f"arn:aws:iam::{account}:role/{name}",
             "AWS::Kinesis::Stream": f"arn:aws:kinesis:{region}:{account}:stream/{name}",
             "AWS::Logs::LogGroup": f"arn:aws:logs:{region}:{account}:log-group:{name}:*",
+            "AWS::Events::Rule": f"arn:aws:events:{region}:{account}:rule/{name}",
         }[kind]
 
     def ref(self, name: str) -> str:
