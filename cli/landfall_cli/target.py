@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from landfall.jobs import DEFAULT_JOB
 from landfall.manifests import RunStarter
 from landfall.models import RunConfig
 from landfall.settings import JobSettings, ManifestWriterSettings, parse_settings
+from landfall_cli.aws_errors import session as aws_session
+from landfall_cli.aws_errors import setup_problem
 from landfall_cli.options import LOCAL_STATE
 
 
@@ -109,23 +112,39 @@ def local_target(path: Path | None = None) -> Target:
 
 
 def aws_target(stack: str, region: str | None = None, profile: str | None = None) -> Target:
-    session = boto3.Session(region_name=region, profile_name=profile)
+    session = aws_session(region, profile)
     cloudformation = session.client("cloudformation")
+    where = f"stack {stack} in {session.region_name}"
     try:
         described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
-    except cloudformation.exceptions.ClientError as error:
-        raise TargetError(f"stack {stack}: {error}") from None
+    except ClientError as error:
+        raise TargetError(_stack_problem(where, error)) from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
     clients = {name: session.client(name) for name in ("s3", "stepfunctions", "lambda", "athena")}
-    return _target(clients, outputs, f"stack {stack} in {session.region_name}")
+    return _target(clients, outputs, where)
+
+
+def _stack_problem(where: str, error: ClientError) -> str:
+    """DescribeStacks answers ValidationError for a stack this account and region do not hold."""
+    if error.response.get("Error", {}).get("Code") == "ValidationError":
+        return f"{where} does not exist: check --stack, --region and --profile"
+    return setup_problem(error) or f"{where}: {error}"
+
+
+LANDFALL_OUTPUTS = ("LandingBucketName", "ManifestWriterFunctionName", "ProcessorFunctionName", "ReducerFunctionName")
+
+
+def _check_outputs(outputs: dict[str, str], where: str) -> None:
+    missing = [name for name in LANDFALL_OUTPUTS if name not in outputs]
+    if len(missing) == len(LANDFALL_OUTPUTS):
+        raise TargetError(f"{where} is not a Landfall stack (no {', '.join(missing)} outputs): check --stack")
+    if missing:
+        raise TargetError(f"{where} lacks the outputs {missing}: deploy this version of the template")
 
 
 def _target(clients: dict[str, Any], outputs: dict[str, str], where: str) -> Target:
     lambda_ = clients["lambda"]
-    missing = {"LandingBucketName", "ManifestWriterFunctionName", "ProcessorFunctionName", "ReducerFunctionName"}
-    missing -= outputs.keys()
-    if missing:
-        raise TargetError(f"{where} lacks the outputs {sorted(missing)}: deploy this version of the template")
+    _check_outputs(outputs, where)
     writer = lambda_.get_function_configuration(FunctionName=outputs["ManifestWriterFunctionName"])
     environment = writer.get("Environment", {}).get("Variables", {})
     settings = parse_settings(ManifestWriterSettings, environment)
