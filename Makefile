@@ -14,11 +14,24 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 CODE := layers functions cli tests benchmarks examples
 
-.PHONY: help venv demo test test-fast lint style types validate cfn-lint checkov build bench rehearsal arm64-python clean
+.PHONY: help venv demo test test-fast lint style types validate cfn-lint checkov build bench rehearsal arm64-python \
+	check-deploy deploy clean
+
+# Python 3.13 before the venv exists: one line saying what is missing, before anything starts
+ifeq ($(wildcard $(STAMP)),)
+ifneq ($(filter-out help clean arm64-python,$(or $(MAKECMDGOALS),help)),)
+FOUND_PYTHON := $(shell $(PYTHON) -c 'import sys, venv, ensurepip; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifneq ($(FOUND_PYTHON),3.13)
+$(error $(PYTHON) $(if $(FOUND_PYTHON),is Python $(FOUND_PYTHON),is missing (or lacks its venv module)): Python 3.13 is needed - see the README's "Before the first make", or run make PYTHON=/path/to/python3.13)
+endif
+endif
+endif
 
 help:
 	@echo "make demo   - run the whole pipeline on the embedded emulator"
 	@echo "make test   - every gate of make lint, build the template, run every test"
+	@echo "make deploy - check the AWS CLI, SAM CLI, region and credentials, then sam build && sam deploy --guided"
+	@echo "              (CONFIG_ENV=prod: that environment of samconfig.toml); make check-deploy checks alone"
 	@echo "make bench  - throughput and memory, as ratios"
 	@echo "make rehearsal - one run of 10,000 and of 100,000 objects on the emulator (about 35 minutes)"
 	@echo "make lint   - ruff (lint, format, complexity), mypy, cfn-lint, sam validate --lint, checkov"
@@ -56,6 +69,26 @@ checkov: $(CHECKOV_STAMP)
 
 build: $(STAMP)
 	$(BIN)/sam build --cached --parallel
+
+# the first thing a deployment lacks, in one line (exit 2), before anything is built: as make reads the
+# Makefile when the venv exists (a failing recipe would add make's own line), else once it is made
+ifneq ($(filter deploy check-deploy,$(MAKECMDGOALS)),)
+ifneq ($(wildcard $(STAMP)),)
+DEPLOY_PROBLEM := $(shell $(BIN)/python -m landfall_cli.prerequisites 2>&1)
+$(if $(DEPLOY_PROBLEM),$(error $(DEPLOY_PROBLEM)))
+DEPLOY_CHECKED := yes
+endif
+endif
+
+# instance-role credentials (EC2, Cloud9, CodeBuild) come from the metadata service the tests keep off
+deploy check-deploy: export AWS_EC2_METADATA_DISABLED := false
+
+check-deploy: $(STAMP)
+	$(if $(DEPLOY_CHECKED),@true,@$(BIN)/python -m landfall_cli.prerequisites)
+
+# sam reads AWS_DEFAULT_REGION, not AWS_REGION: the checks accept either, so the deployment gets it too
+deploy: check-deploy build
+	$(BIN)/sam deploy $(if $(CONFIG_ENV),--config-env $(CONFIG_ENV),--guided) $(if $(AWS_REGION),--region $(AWS_REGION))
 
 test: lint build
 	$(BIN)/pytest $(PYTEST_ARGS)
