@@ -193,9 +193,14 @@ def test_both_environments_fit_one_account_at_the_default_quota_and_the_defaults
         AccountConcurrency(quota=10, unreserved=10).left_after(_check_of(environments["prod"]))
 
 
-def test_every_resource_but_the_checks_own_waits_for_the_concurrency_check():
+@pytest.mark.parametrize(
+    "shape",
+    [{"UseKinesisStream": "true"}, {"ExistingLandingBucket": "acme-firehose"}],
+    ids=["created bucket and stream", "existing bucket"],
+)
+def test_every_resource_but_the_checks_own_waits_for_the_concurrency_check(shape):
     """What CloudFormation creates before the check: only what the check runs on."""
-    local = stack(UseKinesisStream="true", ProcessorConcurrencyLimit=10)
+    local = stack(**shape, ProcessorConcurrencyLimit=10)
 
     def before(logical_id: str, seen: set[str]) -> set[str]:
         for dependency in local.dependencies(logical_id) - seen:
