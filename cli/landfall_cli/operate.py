@@ -139,9 +139,10 @@ def status_line(run_id: str, status: RunStatus, report: RunReport | None) -> str
     if report is not None:
         objects, records = report.objects, report.records
         share = f" ({100 * records.rejected / records.read:.1f} %)" if records.read else ""
+        for_good = f" ({objects.failed_for_good:,} for good)" if objects.failed_for_good else ""
         return (
             f"{run_id}: {report.status} — {objects.in_manifest:,} objects: {objects.processed:,} processed, "
-            f"{objects.failed:,} failed, {objects.pending:,} pending; {records.read:,} records: "
+            f"{objects.failed:,} failed{for_good}, {objects.pending:,} pending; {records.read:,} records: "
             f"{records.valid:,} valid, {records.rejected:,} rejected{share}"
         )
     done = status.progress
@@ -200,6 +201,18 @@ def redrive(target: Target, run_id: str, dry_run: bool = False) -> tuple[RunPlan
         if builder is not None:
             builder.add(item)
     return plan, (starter.start(builder, "redrive") if builder is not None else None)
+
+
+def nothing_to_redrive(run_id: str, report: RunReport | None) -> str:
+    """What `landfall redrive` says when the plan is empty: why nothing can run again."""
+    if report is None or not report.objects.failed_for_good:
+        return f"{run_id} has nothing to redrive"
+    count = report.objects.failed_for_good
+    causes = ", ".join(f"{cause.objects:,} {cause.title}" for cause in report.failure_causes if not cause.retryable)
+    return (
+        f"{run_id} has nothing to redrive: its {count:,} failed object{'' if count == 1 else 's'} cannot succeed "
+        f"on a retry ({causes}); `landfall report {run_id}` says what to do instead"
+    )
 
 
 def plan_rows(plan: RunPlan, target: Target, list_requests: int = 0) -> list[tuple[str, str]]:

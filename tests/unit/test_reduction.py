@@ -125,7 +125,7 @@ def bucket(s3):
 def test_every_kind_of_result_file_is_read_and_reconciled(bucket):
     keys = ["raw/a", "raw/b", "raw/c", "raw/d", "raw/e", "raw/f", "raw/g"]
     both = batch_output(summary("raw/a"), summary("raw/b"))
-    missing = batch_output(summary("raw/c", status="failed", error="s3 NoSuchKey"))
+    missing = batch_output(summary("raw/c", status="failed", error="s3 NoSuchKey") | {"failure": "missing"})
     put_results(bucket, {
         "SUCCEEDED": [([record("SUCCEEDED", ["raw/a", "raw/b"], both)], "JSONL"),
                       ([record("SUCCEEDED", ["raw/c"], missing)], "JSON")],
@@ -137,7 +137,7 @@ def test_every_kind_of_result_file_is_read_and_reconciled(bucket):
     assert report.status == "PARTIAL", report.status_reason
     assert report.reconciliation.ok, report.reconciliation.problems
     assert report.objects.model_dump() == {
-        "in_manifest": 7, "processed": 2, "failed": 3, "pending": 2, "without_delimiters": 0
+        "in_manifest": 7, "processed": 2, "failed": 3, "failed_for_good": 1, "pending": 2, "without_delimiters": 0
     }  # fmt: skip
     assert (report.records.read, report.records.valid, report.records.rejected) == (8, 6, 2)
     assert report.aggregates["by_type"]["click"]["count"] == 6
@@ -148,7 +148,8 @@ def test_every_kind_of_result_file_is_read_and_reconciled(bucket):
         ("raw/f", "pending"),
         ("raw/g", "pending"),
     }
-    assert sorted(key for key, _ in redrive_objects(bucket, report)) == ["raw/c", "raw/d", "raw/e", "raw/f", "raw/g"]
+    # raw/c is gone: no retry can read it, so it is not redriven
+    assert sorted(key for key, _ in redrive_objects(bucket, report)) == ["raw/d", "raw/e", "raw/f", "raw/g"]
     stored = json.loads(bucket.get_object(Bucket=BUCKET, Key=report.outputs.report_key)["Body"].read())
     assert stored["status"] == "PARTIAL" and stored["version"] == 3
     markdown = bucket.get_object(Bucket=BUCKET, Key=report_key(RUN, "report.md"))["Body"].read().decode()

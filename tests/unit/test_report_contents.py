@@ -20,14 +20,15 @@ def bucket(s3):
 
 
 def with_examples(key, valid, rejected_by_reason):
-    """A processed object's summary whose rejected lines have reasons and a first example each."""
+    """A processed object's summary whose rejected lines have reasons, each of one cause with an example."""
     rejected = sum(rejected_by_reason.values())
     each = summary(key, valid=valid, rejected=rejected)
     each["rejected_by_reason"] = rejected_by_reason
-    each["rejection_examples"] = {
-        reason: {"line": 7, "detail": f"{reason} detail of {key}", "raw": f'{{"bad": "{reason}"}}'}
-        for reason in rejected_by_reason
-    }
+    each["rejection_details"] = {
+        reason: [{"detail": f"{reason} detail", "count": count,
+                  "example": {"line": 7, "detail": f"{reason} detail of {key}", "raw": f'{{"bad": "{reason}"}}'}}]
+        for reason, count in rejected_by_reason.items()
+    }  # fmt: skip
     if rejected:
         each["quarantine_key"] = f"quarantine/{RUN}/{key.rsplit('/', 1)[-1]}.jsonl"
     return each
@@ -49,17 +50,19 @@ def reduced(s3, records, keys, **kwargs):
     return report, markdown
 
 
-def test_rejections_are_listed_by_reason_with_the_first_example_of_each(bucket):
+def test_rejections_are_listed_by_reason_with_their_causes_counted_and_an_example_of_each(bucket):
     a = with_examples("raw/a", 10, {"schema": 3, "json": 1})
     b = with_examples("raw/b", 10, {"schema": 2})
     report, markdown = reduced(
         bucket, [record("SUCCEEDED", ["raw/a", "raw/b"], batch_output(a, b))], ["raw/a", "raw/b"]
     )
     assert [(r.reason, r.count) for r in report.rejections] == [("schema", 5), ("json", 1)]
-    schema = report.rejections[0]
-    assert schema.source == "s3://landing/raw/a" and schema.example.detail == "schema detail of raw/a"
-    assert "## Rejected lines by reason" in markdown
-    assert "| schema | 5 | `s3://landing/raw/a` line 7: schema detail of raw/a" in markdown
+    (cause,) = report.rejections[0].details
+    assert (cause.detail, cause.count, cause.source) == ("schema detail", 5, "s3://landing/raw/a")
+    assert cause.example.detail == "schema detail of raw/a" and report.rejections[0].other == 0
+    assert "## Rejected lines by reason" in markdown and "### schema: 5 lines" in markdown
+    assert "| 5 | schema detail | `s3://landing/raw/a` line 7 (schema detail of raw/a): `{\"bad\": \"schema\"}` |" in (
+        markdown)  # fmt: skip
     assert '{"bad": "json"}' in markdown
 
 

@@ -14,13 +14,13 @@ from typing import Any
 
 from landfall.costs import MeasuredUsage
 from landfall.details import RunDetails
-from landfall.failures import CLEAN_FAILURES
+from landfall.failures import CLEAN_FAILURES, FailureCause, is_retryable
 from landfall.jobs import Job
 from landfall.ledger import Ledger, Outcome
 from landfall.models import BatchSummary, ManifestItem, ObjectFailure, ObjectSummary
 from landfall.results import ResultRecord
 
-MAX_REPORTED_FAILURES = 1000  # in report.json/.md; every one is in the redrive manifest
+MAX_REPORTED_FAILURES = 1000  # in report.json/.md; every one is in objects.jsonl
 
 
 @dataclass(slots=True)
@@ -29,6 +29,7 @@ class Tally:
 
     processed: int = 0
     failed: int = 0
+    failed_for_good: int = 0  # of the failed: a retry cannot fix them
     pending: int = 0
     without_delimiters: int = 0
     bytes_read: int = 0
@@ -38,6 +39,13 @@ class Tally:
     written: int = 0  # rows in the curated table's files
     curated_bytes: int = 0
     by_reason: dict[str, int] = field(default_factory=dict)
+    by_cause: dict[FailureCause, int] = field(default_factory=dict)  # objects their processor could not read
+
+    def add_failed(self, cause: FailureCause | None) -> None:
+        self.failed += 1
+        self.failed_for_good += not is_retryable(cause)
+        if cause is not None:
+            self.by_cause[cause] = self.by_cause.get(cause, 0) + 1
 
     def add_processed(self, obj: ObjectSummary) -> int:
         """Count a processed object; returns the rows it wrote to the table."""
@@ -86,9 +94,10 @@ class ResultAccumulator:
         self.usage.add_object(obj)
         self.details.add_object(obj)
         if obj.status == "failed":
-            if self.ledger.account(obj.bucket, obj.key, obj.version_id, Outcome.FAILED):
-                self.tally.failed += 1
-                self._fail(obj.bucket, obj.key, obj.version_id, "object", obj.error or "")
+            outcome = Outcome.FAILED if is_retryable(obj.failure) else Outcome.FAILED_FOR_GOOD
+            if self.ledger.account(obj.bucket, obj.key, obj.version_id, outcome):
+                self.tally.add_failed(obj.failure)
+                self._fail(obj.bucket, obj.key, obj.version_id, "object", obj.error or "", obj.failure)
             return
         if not self.ledger.account(obj.bucket, obj.key, obj.version_id, Outcome.PROCESSED):
             return
@@ -128,11 +137,13 @@ class ResultAccumulator:
                     self.tally.failed += 1
                 self._fail(item.bucket, item.key, item.version_id, kind, said)
 
-    def _fail(self, bucket: str, key: str, version_id: str | None, kind: str, error: str) -> None:
+    def _fail(
+        self, bucket: str, key: str, version_id: str | None, kind: str, error: str, cause: FailureCause | None = None
+    ) -> None:
         if len(self.failures) < MAX_REPORTED_FAILURES:
-            self.failures.append(
-                ObjectFailure(bucket=bucket, key=key, version_id=version_id, kind=kind, error=error)  # type: ignore[arg-type]
-            )
+            failure = ObjectFailure(bucket=bucket, key=key, version_id=version_id, kind=kind, error=error,  # type: ignore[arg-type]
+                                    cause=cause, retryable=is_retryable(cause))  # fmt: skip
+            self.failures.append(failure)
 
     def _objects_of(self, summary: BatchSummary) -> Iterator[ObjectSummary]:
         yield from summary.objects

@@ -1,7 +1,8 @@
 """What a run's report says beyond its counts, gathered as the result records stream by: the reasons
-lines were rejected (with the first example of each), the objects with the most rejections, those with
-no valid line at all, the rows written per partition, each child's start and stop (the timeline), and
-every object's outputs — written line by line to a spooled file, so memory does not grow with the run.
+lines were rejected (each with its most frequent causes, counted, and an example of each), the objects
+with the most rejections, those with no valid line at all, the rows written per partition, each
+child's start and stop (the timeline), and every object's outputs — written line by line to a spooled
+file, so memory does not grow with the run.
 """
 
 from __future__ import annotations
@@ -14,11 +15,17 @@ from datetime import datetime
 
 import msgspec
 
-from landfall.models import ObjectRejections, ObjectSummary, ReasonSummary, RejectionExample
+from landfall.models import DetailCount, ObjectRejections, ObjectSummary, ReasonSummary
 
 WORST_OBJECTS = 10
 NAMED_OBJECTS = 5  # of those with no valid line, named in the warning
 PARTITIONS_SHOWN = 200  # in report.json; more are summed under "other"
+CAUSES_SHOWN = 5  # of a reason, in the report; the rest are summed under its `other`
+# Causes of a reason told apart across the run. Each object's summary brings at most
+# `quarantine.OBJECT_CAUSES` a reason, and lines rejected alike share a cause, so a run rarely has more
+# than a few dozen: this many keep the shown counts exact in all but such runs (which the report flags,
+# `exact: false`) while the reducer's memory stays bounded (≤ ~1 KB a cause) whatever the run holds.
+RUN_CAUSES = 200
 
 
 class _ObjectLine(msgspec.Struct, omit_defaults=True):
@@ -32,6 +39,7 @@ class _ObjectLine(msgspec.Struct, omit_defaults=True):
     curated: list[str] = []
     quarantine: str | None = None
     error: str | None = None
+    failure: str | None = None  # why its processor could not read it: corrupt, unsupported, missing, ...
 
 
 @dataclass
@@ -56,8 +64,35 @@ class Children:
 
 
 @dataclass
+class _Reason:
+    """Lines rejected for one reason across the run, by cause (see RUN_CAUSES)."""
+
+    count: int = 0
+    causes: dict[str, DetailCount] = field(default_factory=dict)
+    exact: bool = True  # every line's cause was told apart
+
+    def add(self, count: int, details: list[DetailCount], source: str) -> None:
+        self.count += count
+        if sum(detail.count for detail in details) != count:  # the object told fewer apart (OBJECT_CAUSES)
+            self.exact = False
+        for detail in details:
+            known = self.causes.get(detail.detail)
+            if known is not None:
+                known.count += detail.count
+            elif len(self.causes) < RUN_CAUSES:
+                self.causes[detail.detail] = detail.model_copy(update={"source": source})
+            else:
+                self.exact = False
+
+    def summary(self, reason: str) -> ReasonSummary:
+        shown = sorted(self.causes.values(), key=lambda detail: -detail.count)[:CAUSES_SHOWN]
+        other = self.count - sum(detail.count for detail in shown)
+        return ReasonSummary(reason=reason, count=self.count, details=shown, other=other, exact=self.exact)
+
+
+@dataclass
 class RunDetails:
-    reasons: dict[str, ReasonSummary] = field(default_factory=dict)
+    reasons: dict[str, _Reason] = field(default_factory=dict)
     worst: list[tuple[int, str, int]] = field(default_factory=list)  # heap of (rejected, url, records)
     without_valid: int = 0
     named_without_valid: list[str] = field(default_factory=list)
@@ -70,7 +105,7 @@ class RunDetails:
 
     def add_object(self, obj: ObjectSummary) -> None:
         line = _ObjectLine(obj.url, obj.status, obj.records, obj.valid, obj.rejected,
-                           [f.key for f in obj.curated], obj.quarantine_key, obj.error)  # fmt: skip
+                           [f.key for f in obj.curated], obj.quarantine_key, obj.error, obj.failure)  # fmt: skip
         self.objects_file.write(self._encoder.encode(line) + b"\n")
         if obj.status != "processed":
             return
@@ -93,13 +128,10 @@ class RunDetails:
 
     def _reasons(self, obj: ObjectSummary) -> None:
         for reason, count in obj.rejected_by_reason.items():
-            summary = self.reasons.get(reason)
-            if summary is None:
-                summary = self.reasons[reason] = ReasonSummary(reason=reason, count=0)
-            summary.count += count
-            example: RejectionExample | None = obj.rejection_examples.get(reason)
-            if summary.example is None and example is not None:
-                summary.example, summary.source = example, obj.url
+            tally = self.reasons.get(reason)
+            if tally is None:
+                tally = self.reasons[reason] = _Reason()
+            tally.add(count, obj.rejection_details.get(reason, []), obj.url)
 
     def add_child(self, started: str | None, stopped: str | None, status: str, busy_ms: int | None = None) -> None:
         """A child as its ResultWriter record has it (ISO 8601 times; a child that never ran has none)."""
@@ -111,7 +143,8 @@ class RunDetails:
         return [ObjectRejections(url=url, records=records, rejected=rejected) for rejected, url, records in ranked]
 
     def top_reasons(self) -> list[ReasonSummary]:
-        return sorted(self.reasons.values(), key=lambda r: (-r.count, r.reason))
+        ranked = sorted(self.reasons.items(), key=lambda item: (-item[1].count, item[0]))
+        return [tally.summary(reason) for reason, tally in ranked]
 
     def partitions(self) -> dict[str, int]:
         ordered = sorted(self.rows_by_partition.items())

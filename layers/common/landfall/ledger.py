@@ -30,6 +30,7 @@ class Outcome(IntEnum):
     FAILED = 2  # its processor could not read it
     BATCH = 3  # failed with its batch
     PENDING = 4  # its batch never started
+    FAILED_FOR_GOOD = 5  # its processor could not read it, and a retry cannot fix that: not redriven
 
 
 class ObjectId(msgspec.Struct):
@@ -104,15 +105,18 @@ class Ledger:
         return self.outcomes.count(Outcome.UNSEEN)
 
 
+_DONE = (Outcome.PROCESSED, Outcome.FAILED_FOR_GOOD)  # nothing a redrive can do
+
+
 def write_redrive(s3_client, manifest: S3Location, ledger: Ledger, run_id: str, bucket: str) -> tuple[str | None, str]:
     """Write the redrive manifest: each batch of the manifest with its objects that were not processed
-    (failed, pending, unaccounted for), read again. Returns its key (None if nothing is left) and the
-    first object nothing accounted for ("" if none)."""
+    (failed, pending, unaccounted for), but for those failed for good, read again. Returns its key (None
+    if nothing is left) and the first object nothing accounted for ("" if none)."""
     first_missing = ""
     written = 0
     with tempfile.SpooledTemporaryFile(max_size=1 << 20) as spool:
         for batch in manifest_batches(s3_client, manifest):
-            left = [(raw, ident) for raw, ident in batch if ledger.outcome_of(ident) != Outcome.PROCESSED]
+            left = [(raw, ident) for raw, ident in batch if ledger.outcome_of(ident) not in _DONE]
             for _, ident in left:
                 if not first_missing and ledger.outcome_of(ident) == Outcome.UNSEEN:
                     first_missing = object_url(ident.bucket, ident.key, ident.version_id)

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from landfall.costs import CostEstimate
+from landfall.failures import FailureCause
 from landfall.layout import object_url
 
 MESSAGE_VERSION = 3  # 2: manifests of batches, object versions; 3: curated Parquet files with their rows
@@ -129,11 +130,21 @@ class CuratedFile(BaseModel):
 
 
 class RejectionExample(BaseModel):
-    """The first line of an object rejected for a reason: enough to see what went wrong."""
+    """A rejected line: enough to see what went wrong."""
 
     line: int
-    detail: str
+    detail: str  # as the quarantine has it, values included (its first 200 characters)
     raw: str  # its first 200 characters (invalid UTF-8 replaced)
+
+
+class DetailCount(BaseModel):
+    """Lines rejected for one reason and cause, and the first of them. The cause is the detail without
+    the line's own values (`landfall.quarantine.cause_of`), so that lines rejected alike count together."""
+
+    detail: str
+    count: int
+    example: RejectionExample
+    source: str | None = None  # the example's object (in the report; in an object's summary, that object)
 
 
 class ObjectSummary(Message):
@@ -142,6 +153,7 @@ class ObjectSummary(Message):
     version_id: str | None = None
     status: Literal["processed", "failed"]
     error: str | None = None
+    failure: FailureCause | None = None  # why a failed object could not be read (`failures.REMEDIES`)
     compression: str = "none"  # as the object's bytes showed it: gzip, zip, snappy, snappy-java, hadoop-snappy
     framing: Literal["newline", "concatenated"] = "newline"
     bytes_read: int = 0
@@ -149,7 +161,9 @@ class ObjectSummary(Message):
     valid: int = 0
     rejected: int = 0
     rejected_by_reason: dict[str, int] = Field(default_factory=dict)
-    rejection_examples: dict[str, RejectionExample] = Field(default_factory=dict)  # the first per reason
+    # per reason, its most frequent causes (at most `quarantine.OBJECT_CAUSES`, by count); the reason's
+    # other lines (rejected_by_reason minus their counts) had other causes
+    rejection_details: dict[str, list[DetailCount]] = Field(default_factory=dict)
     aggregates: dict[str, Any] = Field(default_factory=dict)
     curated: list[CuratedFile] = Field(default_factory=list)
     quarantine_key: str | None = None
@@ -202,6 +216,8 @@ class ObjectFailure(BaseModel):
     version_id: str | None = None
     kind: Literal["object", "batch", "pending"]
     error: str
+    cause: FailureCause | None = None  # an object its processor could not read: why
+    retryable: bool = True  # in the redrive manifest; False: a retry cannot fix it (see RunReport.failure_causes)
 
     @property
     def url(self) -> str:
@@ -214,6 +230,7 @@ class Counts(BaseModel):
     in_manifest: int = Field(0, title="objects in manifest")
     processed: int = Field(0, title="processed")
     failed: int = Field(0, title="failed")
+    failed_for_good: int = Field(0, title="failed for good")  # of the failed: a retry cannot fix them, not redriven
     pending: int = Field(0, title="pending")
     without_delimiters: int = Field(0, title="without delimiters")  # processed, records written back to back
 
@@ -244,12 +261,24 @@ class RunOutputs(BaseModel):
 
 
 class ReasonSummary(BaseModel):
-    """Lines rejected for one reason, and the first of them."""
+    """Lines rejected for one reason: its most frequent causes, each counted with an example, and the
+    lines of its other causes; `count` == the details' counts + `other`."""
 
     reason: str
     count: int
-    example: RejectionExample | None = None
-    source: str | None = None  # the object the example is from
+    details: list[DetailCount] = Field(default_factory=list)
+    other: int = 0
+    exact: bool = True  # False: an object or the run had more causes than it tells apart, so a count may be low
+
+
+class FailureCauseSummary(BaseModel):
+    """Objects that failed for one cause, and what to do about them."""
+
+    cause: FailureCause
+    title: str
+    objects: int
+    retryable: bool  # False: not in the redrive manifest, a retry cannot fix them
+    advice: str
 
 
 class ObjectRejections(BaseModel):
@@ -290,7 +319,8 @@ class RunReport(Message):
     aggregates: dict[str, Any] = Field(default_factory=dict)
     aggregate_tables: list[AggregateTable] = Field(default_factory=list)
     failures: list[ObjectFailure] = Field(default_factory=list)
-    failures_omitted: int = 0  # beyond the first failures listed; all are in the redrive manifest
+    failures_omitted: int = 0  # beyond the first failures listed; objects.jsonl has every one
+    failure_causes: list[FailureCauseSummary] = Field(default_factory=list)  # objects that could not be read
     redrive_command: str | None = None
     reconciliation: Reconciliation
     outputs: RunOutputs

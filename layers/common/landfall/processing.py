@@ -14,9 +14,9 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from landfall.columnar import Source
-from landfall.compression import UnreadableObjectError, inflate
+from landfall.compression import CorruptObjectError, UnreadableObjectError, inflate
 from landfall.curated import Budget, CuratedOutput
-from landfall.failures import BatchFailed, TransientError
+from landfall.failures import PERMANENT_S3_ERRORS, BatchFailed, FailureCause, TransientError, s3_failure_cause
 from landfall.jobs import Job
 from landfall.layout import object_id, object_url, progress_key, quarantine_key, summary_key
 from landfall.models import (
@@ -26,23 +26,19 @@ from landfall.models import (
     ManifestItem,
     ObjectSummary,
     ProcessorEvent,
-    RejectionExample,
 )
 from landfall.observability import logger, metrics
-from landfall.quarantine import entry_line
+from landfall.quarantine import CauseTally, entry_line
 from landfall.records import Decoded, Rejection, batches, decode_and_fold
 from landfall.schema import table_of
 from landfall.settings import ProcessorSettings
 from landfall.streaming import Block, LongLine, ObjectSource, iter_blocks, read_ahead, without_line_boms
 from landfall.writers import Background, S3ObjectWriter
 
-# S3 errors that no retry can fix: the object is recorded as failed and the batch goes on.
-PERMANENT_S3_ERRORS = frozenset({"NoSuchKey", "NoSuchVersion", "404", "AccessDenied", "403", "InvalidObjectState"})
+# S3 errors that no retry can fix (failures.PERMANENT_S3_ERRORS): the object is recorded as failed and the batch
+# goes on.
 # S3 errors that a retry fixes: raised as TransientError, which the state machine retries with backoff.
 TRANSIENT_S3_ERRORS = frozenset({"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "503", "500"})
-
-
-EXAMPLE_CHARS = 200  # of a rejected line and its detail, in the object's summary (the quarantine has them whole)
 
 
 @dataclass(frozen=True)
@@ -67,6 +63,7 @@ class _ObjectRun:
         self.curated = CuratedOutput(s3_client, batch.output_bucket, table_of(job), self.source_id, context.budget,
                                      uploads=self.uploads, spill_dir=context.settings.spill_dir)  # fmt: skip
         self.quarantine: S3ObjectWriter | None = None
+        self.causes = CauseTally()
         self.first_line = 0  # of the message being decoded: where a failure is named
 
     def failure(self, error: Exception) -> BatchFailed:
@@ -88,11 +85,7 @@ class _ObjectRun:
         for rejection in rejections:
             summary.rejected += 1
             summary.rejected_by_reason[rejection.reason] = summary.rejected_by_reason.get(rejection.reason, 0) + 1
-            if rejection.reason not in summary.rejection_examples:
-                summary.rejection_examples[rejection.reason] = RejectionExample(
-                    line=rejection.line, detail=rejection.detail[:EXAMPLE_CHARS],
-                    raw=rejection.data[:EXAMPLE_CHARS].decode("utf-8", "replace"),
-                )  # fmt: skip
+            self.causes.add(rejection)
         if self.quarantine is None:
             summary.quarantine_key = quarantine_key(self.batch.run_id, self.source_id)
             self.quarantine = S3ObjectWriter(self.s3, self.batch.output_bucket, summary.quarantine_key)
@@ -101,6 +94,7 @@ class _ObjectRun:
 
     def finish(self, source: ObjectSource) -> ObjectSummary:
         self.summary.curated = self.curated.finish()
+        self.summary.rejection_details = self.causes.details()
         if self.quarantine is not None:
             self.quarantine.close()
         self.summary.records = self.summary.valid + self.summary.rejected
@@ -137,7 +131,7 @@ def process_object(item: ManifestItem, batch: BatchInput, s3_client, context: _B
         return _read(run, source, context.settings)
     except UnreadableObjectError as error:
         run.abandon()
-        return _failed(item, str(error), source)
+        return _failed(item, _unreadable(error), source)
     except ClientError as error:
         run.abandon()
         return _failed(item, _permanent_s3_error(item, error), source)
@@ -176,16 +170,21 @@ def _read(run: _ObjectRun, source: ObjectSource, settings: ProcessorSettings) ->
     return run.finish(source)
 
 
-def _permanent_s3_error(item: ManifestItem, error: ClientError) -> str:
-    """Why S3 refuses the object for good; raises TransientError for what a retry fixes, and the error
-    itself when nothing says which it is."""
+def _unreadable(error: UnreadableObjectError) -> tuple[str, FailureCause]:
+    """Why the object's bytes cannot be read as records, and its cause: a retry reads the same bytes."""
+    return str(error), "corrupt" if isinstance(error, CorruptObjectError) else "unsupported"
+
+
+def _permanent_s3_error(item: ManifestItem, error: ClientError) -> tuple[str, FailureCause]:
+    """Why S3 refuses the object for good, and its cause (`failures.REMEDIES`); raises TransientError for
+    what a retry fixes, and the error itself when nothing says which it is."""
     code = error.response.get("Error", {}).get("Code", "")
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     if code in TRANSIENT_S3_ERRORS or status >= 500:
         raise TransientError(f"{object_url(item.bucket, item.key, item.version_id)}: {code}") from error
     if code not in PERMANENT_S3_ERRORS:
         raise BatchFailed(f"{object_url(item.bucket, item.key, item.version_id)}: s3 {code}: {error}") from error
-    return f"s3 {code}: {error.response.get('Error', {}).get('Message', '')}"
+    return f"s3 {code}: {error.response.get('Error', {}).get('Message', '')}", s3_failure_cause(code)
 
 
 def _decode_blocks(
@@ -209,7 +208,8 @@ def _decode_blocks(
         run.add_decoded(decode_and_fold(job, [(piece, number)], run.source))
 
 
-def _failed(item: ManifestItem, error: str, source: ObjectSource) -> ObjectSummary:
+def _failed(item: ManifestItem, why: tuple[str, FailureCause], source: ObjectSource) -> ObjectSummary:
+    error, cause = why
     logger.warning(
         "object failed", extra={"object": object_url(item.bucket, item.key, item.version_id), "error": error}
     )
@@ -219,6 +219,7 @@ def _failed(item: ManifestItem, error: str, source: ObjectSource) -> ObjectSumma
         version_id=item.version_id,
         status="failed",
         error=error,
+        failure=cause,
         bytes_read=source.bytes_read,
         s3_gets=max(source.requests, 1),
     )

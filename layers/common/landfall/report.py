@@ -16,11 +16,13 @@ from pydantic import BaseModel
 from landfall.accumulator import ResultAccumulator, Tally
 from landfall.costs import CostEstimate
 from landfall.details import RunDetails
+from landfall.failures import REMEDIES
 from landfall.layout import QUARANTINE_PREFIX, curated_prefix, report_key
 from landfall.ledger import Ledger
 from landfall.models import (
     AggregateTable,
     Counts,
+    FailureCauseSummary,
     Reconciliation,
     RecordCounts,
     ReducerEvent,
@@ -105,10 +107,23 @@ def build_report(
         worst_objects=details.worst_objects(), aggregates=accumulated.aggregate,
         aggregate_tables=_describe(accumulated), failures=accumulated.failures,
         failures_omitted=max(0, failed - len(accumulated.failures)),
+        failure_causes=failure_causes(tally, context.redrive_with),
         redrive_command=f".venv/bin/landfall redrive {event.run_id} {context.redrive_with}" if redrive_key else None,
         reconciliation=Reconciliation(ok=not problems, problems=problems),
         outputs=_outputs(event, accumulated.job.name, redrive_key), cost=cost,
     )  # fmt: skip
+
+
+def failure_causes(tally: Tally, redrive_with: str) -> list[FailureCauseSummary]:
+    """Objects their processors could not read, by cause, each with what to do (those a retry cannot fix first)."""
+    backfill = f".venv/bin/landfall backfill --prefix <its key> {redrive_with}"
+    summaries = []
+    for cause, objects in sorted(tally.by_cause.items(), key=lambda item: (REMEDIES[item[0]].retryable, item[0])):
+        remedy = REMEDIES[cause]
+        advice = remedy.advice.format(backfill=backfill)
+        summaries.append(FailureCauseSummary(cause=cause, title=remedy.title, objects=objects,
+                                             retryable=remedy.retryable, advice=advice))  # fmt: skip
+    return summaries
 
 
 def _timing(started_at: datetime | None) -> RunTiming:
@@ -136,9 +151,12 @@ def _objects(count: int) -> str:
 def _warnings(counts: Counts, records: RecordCounts, details: RunDetails, config: RunConfig) -> list[str]:
     """What someone acting on the run should look at, though nothing is unaccounted for."""
     warnings = []
-    if counts.failed + counts.pending:
-        warnings.append(f"{counts.failed + counts.pending} of {_objects(counts.in_manifest)} were not processed "
-                        "(see Failures): the redrive command runs them again")  # fmt: skip
+    if again := counts.failed - counts.failed_for_good + counts.pending:
+        warnings.append(f"{again} of {_objects(counts.in_manifest)} were not processed (see Failures): the redrive "
+                        "command runs them again")  # fmt: skip
+    if counts.failed_for_good:
+        warnings.append(f"{_objects(counts.failed_for_good)} failed for good: a retry cannot fix them, and Failures "
+                        "says what to do instead")  # fmt: skip
     if details.without_valid:
         named = ", ".join(details.named_without_valid)
         more = f" and {details.without_valid - len(details.named_without_valid)} more" if details.without_valid > len(
@@ -162,7 +180,8 @@ def _describe(accumulated: ResultAccumulator) -> list[AggregateTable]:
 
 def _counts(ledger: Ledger, tally: Tally) -> tuple[Counts, RecordCounts]:
     objects = Counts(in_manifest=ledger.objects, processed=tally.processed, failed=tally.failed,
-                     pending=tally.pending, without_delimiters=tally.without_delimiters)  # fmt: skip
+                     failed_for_good=tally.failed_for_good, pending=tally.pending,
+                     without_delimiters=tally.without_delimiters)  # fmt: skip
     records = RecordCounts(read=tally.read, valid=tally.valid, rejected=tally.rejected, written=tally.written,
                            rejected_by_reason=tally.by_reason)  # fmt: skip
     return objects, records

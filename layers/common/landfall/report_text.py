@@ -1,9 +1,10 @@
 """report.md: the run report as someone acting on the run reads it, rendered from the one model.
 
 Status and why; when it ran and with which settings; the counts (reconciled); warnings; the reasons
-lines were rejected, each with its first example; rows per partition; the job's own tables; the
-objects with the most rejections; every failure and the command that runs them again; where the
-curated table, the quarantine and each object's outputs are; the timeline; the cost.
+lines were rejected, each with its most frequent causes, counted, and an example of each; rows per
+partition; the job's own tables; the objects with the most rejections; every failure, what to do for
+those a retry cannot fix, and the command that runs the others again; where the curated table, the
+quarantine and each object's outputs are; the timeline; the cost.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from landfall.costs import CostEstimate
-from landfall.models import AggregateTable, RunReport
+from landfall.models import AggregateTable, ObjectFailure, ReasonSummary, RunReport
 from landfall.report import TIMELINE_FILE, count_rows
 
 PARTITION_ROWS = 48  # of the rows-per-partition table in report.md (report.json has more)
@@ -56,12 +57,23 @@ def _warnings(report: RunReport) -> str:
 def _rejections(report: RunReport) -> str:
     if not report.rejections:
         return ""
-    lines = ["## Rejected lines by reason", "", "| reason | lines | first example |", "|---|---:|---|"]
-    for reason in report.rejections:
-        example = reason.example
-        text = f"`{reason.source}` line {example.line}: {_cell(example.detail)} — `{_cell(example.raw, 80)}`" if (
-            example) else ""  # fmt: skip
-        lines.append(f"| {reason.reason} | {reason.count:,} | {text} |")
+    return "\n\n".join(["## Rejected lines by reason", *(_reason(reason) for reason in report.rejections)])
+
+
+def _reason(reason: ReasonSummary) -> str:
+    """A reason's most frequent causes (a detail without the line's own values), each with its first line."""
+    lines = [f"### {reason.reason}: {reason.count:,} line{'' if reason.count == 1 else 's'}"]
+    if reason.details:
+        lines += ["", "| lines | cause | example |", "|---:|---|---|"]
+    for detail in reason.details:
+        example = detail.example
+        said = f" ({_cell(example.detail, 100)})" if example.detail != detail.detail else ""
+        lines.append(f"| {detail.count:,} | {_cell(detail.detail)} | `{detail.source}` line {example.line}{said}: "
+                     f"`{_cell(example.raw, 80)}` |")  # fmt: skip
+    if reason.details and reason.other:
+        lines.append(f"| {reason.other:,} | other causes | |")
+    if not reason.exact:
+        lines += ["", "Counts may be low: some lines' causes were not told apart (an object or the run had too many)."]
     return "\n".join(lines)
 
 
@@ -94,12 +106,27 @@ def _worst(report: RunReport) -> str:
 def _failures(report: RunReport) -> str:
     if not report.failures:
         return ""
-    lines = ["## Failures", ""] + [f"- `{f.url}` ({f.kind}): {f.error}" for f in report.failures]
+    lines = ["## Failures", ""]
+    if report.failure_causes:
+        lines += ["Objects that could not be read, by cause:", ""]
+        lines += [f"- **{c.title}** ({c.objects:,} object{'' if c.objects == 1 else 's'}"
+                  f"{'' if c.retryable else ', not redriven: a retry cannot fix it'}): {c.advice}"
+                  for c in report.failure_causes] + [""]  # fmt: skip
+    lines += [_failure(f) for f in report.failures]
     if report.failures_omitted:
-        lines.append(f"- … and {report.failures_omitted} more: every one is in the redrive manifest")
+        lines.append(f"- … and {report.failures_omitted} more: objects.jsonl lists every one, the redrive manifest "
+                     "those a retry can fix")  # fmt: skip
     if report.redrive_command:
-        lines += ["", f"Run them again: `{report.redrive_command}`"]
+        them = "the others (a retry can fix them)" if report.objects.failed_for_good else "them"
+        lines += ["", f"Run {them} again: `{report.redrive_command}`"]
+    else:
+        lines += ["", "Nothing to redrive: a retry cannot fix any of them (see above for what to do instead)."]
     return "\n".join(lines)
+
+
+def _failure(failure: ObjectFailure) -> str:
+    why = failure.kind if failure.cause is None else f"{failure.kind}, {failure.cause}"
+    return f"- `{failure.url}` ({why}{'' if failure.retryable else ', not redriven'}): {failure.error}"
 
 
 def _outputs(report: RunReport) -> str:
