@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from landfall_cli.options import (
@@ -43,6 +44,8 @@ def _parser() -> Parser:
     _target_options(query)
     query.add_argument("sql", help='e.g. "SELECT type, count(*) FROM events_unique GROUP BY type"')
     query.add_argument("--data", type=folder(False), default=LOCAL_DATA, help="--local: the table's copy")
+    query.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                       help="table (default), csv (a header, then the rows) or json (JSON Lines)")  # fmt: skip
     for name, text in (
         ("status", "follow a run until it ends: objects and records done, failed, rejected"),
         ("report", "print a run's report (and write its timeline)"),
@@ -56,7 +59,8 @@ def _parser() -> Parser:
             command.add_argument("--timeout", type=number(0, above=True), help="stop following after this many seconds")
         if name == "report":
             command.add_argument("--json", action="store_true", help="the report.json model instead")
-            command.add_argument("--timeline", type=folder(False), metavar="DIR", help="write timeline.svg there")
+            command.add_argument("--timeline", type=folder(False), metavar="DIR",
+                                 help="write RUN_ID-timeline.svg there")  # fmt: skip
         if name == "redrive":
             command.add_argument("--dry-run", action="store_true", help="print the plan and its cost; start nothing")
     invoke = commands.add_parser("invoke", help="run one built function with an event, as Lambda runs it")
@@ -127,11 +131,38 @@ def _checked(parser: Parser, args: argparse.Namespace) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = _checked(parser, parser.parse_args(argv))
-    from landfall_cli import commands  # the command's modules load only when it runs
+    try:
+        parser = _parser()
+        args = _checked(parser, parser.parse_args(argv))
+        from landfall_cli import commands  # the command's modules load only when it runs
 
-    return commands.run(args)
+        status = commands.run(args)
+    except KeyboardInterrupt:  # Ctrl-C before the command began (it says its own): nothing to stop
+        status = 130
+    return _ended(status)
+
+
+def _ended(status: int) -> int:
+    """After Ctrl-C or SIGTERM, in the `landfall` program: the command has stopped what it started, and no
+    thread it leaves waiting may keep the process alive (the interpreter would wait for it at exit)."""
+    if status not in (130, 143) or getattr(sys.modules.get("__main__"), "main", None) is not main:
+        return status  # a command that ended, or main() called by another program (a test's): never end that
+    import multiprocessing
+    import signal
+    import threading
+    import time
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C changes nothing now
+    deadline = time.monotonic() + 1  # the command's cleanup is over: a thread still waiting waits for nothing
+    for thread in [t for t in threading.enumerate() if not t.daemon and t is not threading.current_thread()]:
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():  # the last resort: a wait no one ends
+            for child in multiprocessing.active_children():
+                child.kill()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+    return status
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from landfall_cli.local.template import NO_VALUE, PROJECT_ROOT, Stack, load_temp
 
 HOST = "127.0.0.1"
 LOG = logging.getLogger(__name__)
+STOP_SECONDS = 2.0  # the most `stop()` waits for the event sources: Ctrl-C ends everything within 5 s
 
 
 _running: Emulator | None = None  # the one emulator of this process, if any
@@ -143,11 +144,12 @@ class Emulator:
         """Stop the event sources, the functions' environments and the server; safe to call twice."""
         for source in self.event_sources:
             source.stopping.set()
-        for source in self.event_sources:
-            if source.is_alive():
-                source.join(timeout=10)
-        if hasattr(self, "lambdas"):
+        if hasattr(self, "lambdas"):  # first: a batch being delivered, a run's invocations end now
             self.lambdas.shutdown()
+        deadline = time.monotonic() + STOP_SECONDS
+        for source in self.event_sources:
+            if source.is_alive():  # its poll in progress ends within a second (daemon: never waited for longer)
+                source.join(timeout=max(0.0, deadline - time.monotonic()))
         if self._server is not None:
             self._server.stop()
             self._server = None

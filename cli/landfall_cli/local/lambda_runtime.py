@@ -228,7 +228,7 @@ class _Function:
     spec: FunctionSpec
     worker_spec: dict[str, Any]
     log_path: str | None
-    idle: queue.Queue[_Environment] = field(default_factory=queue.Queue)
+    idle: queue.Queue[_Environment | None] = field(default_factory=queue.Queue)  # None: the runtime stopped
     started: int = 0  # environments created and not stopped
     in_flight: int = 0
     environments: set[_Environment] = field(default_factory=set)
@@ -263,7 +263,9 @@ class LambdaRuntime:
             self.functions[function_name] = replace(spec, environment={**spec.environment, **environment})
             running = self._running.pop(function_name, None)
         while running is not None and not running.idle.empty():
-            running.idle.get_nowait().stop()
+            warm = running.idle.get_nowait()
+            if warm is not None:
+                warm.stop()
 
     def throttle(self, function_name: str, times: int) -> None:
         """The next `times` invocations of the function fail with TooManyRequestsException (429)."""
@@ -370,11 +372,21 @@ class LambdaRuntime:
             if fresh:
                 function.started += 1
         if fresh:
-            environment = _Environment(function.worker_spec, function.log_path)
-            with self._lock:
-                function.environments.add(environment)
-            function.idle.put(environment)
+            self._start_environment(function)
         return function
+
+    def _start_environment(self, function: _Function) -> None:
+        environment = _Environment(function.worker_spec, function.log_path)
+        with self._lock:
+            closed = self._closed
+            if closed:
+                function.in_flight -= 1
+            else:
+                function.environments.add(environment)
+        if closed:  # the runtime stopped while it started: no process may outlive the runtime
+            environment.stop(kill=True)
+            raise JsonRESTError("ServiceException", "the local Lambda runtime has stopped")
+        function.idle.put(environment)
 
     def invoke(self, function_name: str, event: Any) -> tuple[str, bool]:
         function = self._admit(function_name, event)
@@ -393,7 +405,10 @@ class LambdaRuntime:
         return payload, errored
 
     def _run(self, function: _Function, event: Any) -> tuple[str, bool]:
-        environment = function.idle.get()  # waits for a free environment
+        environment = function.idle.get()  # waits for a free environment, or the runtime's end
+        if environment is None:
+            function.idle.put(None)  # for the next one waiting
+            raise JsonRESTError("ServiceException", "the local Lambda runtime has stopped")
         timeout_s = function.spec.timeout_s
         try:
             result = environment.invoke(event, timeout_s)
@@ -425,10 +440,20 @@ class LambdaRuntime:
         _active = self
 
     def shutdown(self) -> None:
+        """Stop every environment, and end every invocation waiting for one or for a slot: none of the
+        emulator's threads may wait for a runtime that is gone (Ctrl-C ends a run at any moment)."""
         with self._lock:
             self._closed = True
-            environments = [env for function in self._running.values() for env in function.environments]
+            functions = list(self._running.values())
+            environments = [env for function in functions for env in function.environments]
+            waiters = [turn for function in functions for turn in function.waiters]
             self._running.clear()
+        for environment in environments:
+            environment.process.kill()  # all at once; their ends are awaited below
+        for function in functions:
+            function.idle.put(None)
+        for turn in waiters:
+            turn.set()
         for environment in environments:
             environment.stop(kill=True)
 

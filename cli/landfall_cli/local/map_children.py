@@ -1,14 +1,15 @@
 """Running a Distributed Map's children as AWS does, within AWS's limits.
 
-Children run on a thread pool of MaxConcurrency, each an iteration of the item processor. Failed and
-timed-out children count against ToleratedFailureCount/Percentage; past the threshold no more start
-(their items are PENDING) and the state fails with States.ExceedToleratedFailureThreshold, after the
-ResultWriter has written its files. A child's input over 256 KiB fails it with
-States.DataLimitExceeded (moto itself checks each state's output). An EXPRESS child stops at 5 minutes
-(`limits.express_seconds`, which a test may scale down), the waits of its retries included: the
-engine records each backoff instead of sleeping it (`retry_clock`), and still counts it. A skipped
-wait still lets happen what it waits for: a retry of a throttled Lambda invocation waits until the
-function has a slot for it (at most the backoff), as on AWS the backoff gives a slot time to free.
+Children run MaxConcurrency at a time (256 at most here), each an iteration of the item processor on a
+daemon thread. Failed and timed-out children count against ToleratedFailureCount/Percentage; past the
+threshold no more start (their items are PENDING) and the state fails with
+States.ExceedToleratedFailureThreshold, after the ResultWriter has written its files. A child's input
+over 256 KiB fails it with States.DataLimitExceeded (moto itself checks each state's output). An EXPRESS
+child stops at 5 minutes (`limits.express_seconds`, which a test may scale down), the waits of its
+retries included: the engine records each backoff instead of sleeping it (`retry_clock`), and still
+counts it. A skipped wait still lets happen what it waits for: a retry of a throttled Lambda invocation
+waits until the function has a slot for it (at most the backoff), as on AWS the backoff gives a slot
+time to free.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -297,31 +298,48 @@ def map_run(self, env, eval_input) -> None:
     env.stack.append(outputs)
 
 
+_MOST_THREADS = 256  # children running at once here, whatever the map's MaxConcurrency (AWS's: up to 10,000)
+
+
 def _run_children(program, env, eval_input, children: list[ChildResult], ext: MapExtension) -> bool:
     """Run the children MaxConcurrency at a time; True if they failed past the tolerated threshold
     (then the ones not started are left PENDING)."""
     record = eval_input.map_run_record
-    concurrency = eval_input.max_concurrency or 10_000
+    concurrency = min(eval_input.max_concurrency or 10_000, _MOST_THREADS)
     total_items = sum(child.items for child in children)
     waiting = list(reversed(children))
     failed_items = 0
     exceeded = False
     running: dict[Future, ChildResult] = {}
-    pool = ThreadPoolExecutor(max_workers=min(concurrency, 256, max(len(children), 1)))
-    try:
-        while waiting or running:
-            while waiting and not exceeded and len(running) < concurrency:
-                child = waiting.pop()
-                _start_child(child, record)
-                running[pool.submit(_run_child, env, program, child, record)] = child
-            if not running:
-                break
-            ended = _wait_for_some(running, record, express=ext.express)
-            failed_items += sum(child.items for child in ended if child.status in ("FAILED", "TIMED_OUT"))
-            exceeded = exceeded or _threshold_exceeded(ext, eval_input, failed_items, total_items)
-    finally:
-        pool.shutdown(wait=False)  # a timed-out EXPRESS child's thread ends with its task, unwaited for
+    while waiting or running:
+        while waiting and not exceeded and len(running) < concurrency:
+            child = waiting.pop()
+            _start_child(child, record)
+            running[_in_a_thread(_run_child, env, program, child, record)] = child
+        if not running:
+            break
+        ended = _wait_for_some(running, record, express=ext.express)
+        failed_items += sum(child.items for child in ended if child.status in ("FAILED", "TIMED_OUT"))
+        exceeded = exceeded or _threshold_exceeded(ext, eval_input, failed_items, total_items)
     return exceeded
+
+
+def _in_a_thread(run: Callable[..., None], *args: Any) -> Future[None]:
+    """`run(*args)` on a daemon thread of its own, as moto runs an execution: a child blocked in an
+    invocation when the emulator stops must not keep the process alive (a ThreadPoolExecutor's workers
+    are joined at the interpreter's exit, however long they wait). A timed-out EXPRESS child's thread
+    ends with its task, unwaited for."""
+    future: Future[None] = Future()
+
+    def target() -> None:
+        try:
+            run(*args)
+            future.set_result(None)
+        except BaseException as error:  # given to the map's thread, which raises it (an engine fault)
+            future.set_exception(error)
+
+    threading.Thread(target=target, daemon=True, name="map-child").start()
+    return future
 
 
 def _wait_for_some(running: dict[Future, ChildResult], record, express: bool) -> list[ChildResult]:

@@ -18,6 +18,9 @@ from typing import Any
 LOG = logging.getLogger(__name__)
 _BATCH_PAYLOAD_BYTES = 6 * 1024 * 1024  # an event source mapping's batch stops at 6 MB of payload
 _LARGEST_SQS_RECORD = 300 * 1024  # an SQS message (256 KiB) with its record's fields
+# An idle poller long-polls, as Lambda's does (a short poll in a loop is a core spent on nothing), but
+# for a second, not 20: stopping the emulator waits for the poll in progress.
+_IDLE_WAIT_S = 1
 
 
 class SqsEventSource(threading.Thread):
@@ -95,6 +98,7 @@ class SqsEventSource(threading.Thread):
                 MaxNumberOfMessages=min(10, self.batch_size - len(messages)),
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
+                WaitTimeSeconds=_IDLE_WAIT_S if self.idle.is_set() and not messages else 0,
             ).get("Messages", [])
             for message in received:
                 size = len(json.dumps(self._record(message)))
