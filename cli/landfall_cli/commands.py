@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.table import Table
 
@@ -20,11 +21,13 @@ from landfall.jobs import load_job
 from landfall.manifests import StartedRun
 from landfall.observability import logger
 from landfall.schema import table_of
+from landfall_cli.aws_errors import setup_problem
 from landfall_cli.backfill import Backfill, hour_prefixes, list_items
 from landfall_cli.operate import (
     RunNotFound,
     find_report,
     follow,
+    nothing_to_redrive,
     plan_rows,
     print_report,
     read_report,
@@ -46,24 +49,29 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the command; 2 for a target that cannot be found, 130 after Ctrl-C, 143 after SIGTERM."""
-    console = Console()
+    """Run the command; 2 for a target that cannot be found or an AWS setup that cannot reach it (one line
+    that says what to set, not a traceback), 130 after Ctrl-C, 143 after SIGTERM."""
+    console, errors = Console(), Console(stderr=True)  # stdout is the command's answer: a pipe reads it
     signal.signal(signal.SIGTERM, _stop)
     # the library's INFO lines are JSON for CloudWatch: the functions log them, a command says its own
     logging.getLogger(logger.name).setLevel(logging.WARNING)
     try:
         return _COMMANDS[args.command](args, console)
-    except (TargetError, RunNotFound) as error:
-        console.print(f"[red]{error}[/red]")
+    except (TargetError, RunNotFound, BotoCoreError, ClientError) as error:
+        # botocore's errors at any call of the command: a region, credentials or a session is missing
+        message = setup_problem(error) if isinstance(error, BotoCoreError | ClientError) else str(error)
+        if message is None:
+            raise  # not the setup's: a bug to see whole
+        errors.print(message, style="red", markup=False, highlight=False, soft_wrap=True)  # one line, unwrapped
         return 2
     except QueryError as error:
-        console.print(f"[red]{error}[/red]")
+        errors.print(str(error), style="red", markup=False, highlight=False, soft_wrap=True)
         return 1
     except KeyboardInterrupt:
-        console.print("\n[yellow]interrupted: every process this command started is stopped[/yellow]")
+        errors.print("\n[yellow]interrupted: every process this command started is stopped[/yellow]")
         return 130
     except Stopped:
-        console.print("\n[yellow]terminated: every process this command started is stopped[/yellow]")
+        errors.print("\n[yellow]terminated: every process this command started is stopped[/yellow]")
         return 143
 
 
@@ -79,26 +87,39 @@ def _target(args: argparse.Namespace) -> Target:
 
 
 def _query(args: argparse.Namespace, console: Console) -> int:
-    """Locally, the copy is refreshed from the emulator first when `make demo ARGS='--keep N'` runs it."""
-    if args.local:
-        try:
-            target = local_target()
-        except TargetError:
-            target = None  # the demo's copy as it is
-        if target is not None:
-            table = table_of(load_job(target.job))
-            export_local(target.s3, target.pipeline_bucket, table, target.job, args.data)
-        result = query_local(args.sql, args.data)
+    """Locally, the copy is refreshed from the emulator first when `make demo ARGS='--keep N'` runs it.
+    With --format csv or json, stdout has the rows alone: progress and errors go to stderr."""
+    from rich.text import Text
+
+    from landfall_cli.query import write_result
+
+    notes = Console(stderr=True)
+    try:
+        if args.local:
+            try:
+                target = local_target()
+            except TargetError:
+                target = None  # the demo's copy as it is
+            if target is not None:
+                table = table_of(load_job(target.job))
+                export_local(target.s3, target.pipeline_bucket, table, target.job, args.data)
+            result = query_local(args.sql, args.data)
+        else:
+            target = aws_target(args.stack, args.region, args.profile)
+            missing = sorted({"DatabaseName", "WorkGroupName"} - target.outputs.keys())
+            if missing:
+                raise TargetError(f"{target.where} lacks the outputs {missing}: deploy this version of the template")
+            database, workgroup = target.outputs["DatabaseName"], target.outputs["WorkGroupName"]
+            with notes.status("Athena: queued…") as status:
+                result = query_athena(target.athena, args.sql, database, workgroup,
+                                      waiting=lambda state: status.update(f"Athena: {state.lower()}…"))  # fmt: skip
+    except QueryError as error:
+        notes.print(Text(str(error), style="red"))  # the engine's words, never read as markup
+        return 1
+    if args.format == "table":
+        print_result(console, result)
     else:
-        target = aws_target(args.stack, args.region, args.profile)
-        missing = sorted({"DatabaseName", "WorkGroupName"} - target.outputs.keys())
-        if missing:
-            raise TargetError(f"{target.where} lacks the outputs {missing}: deploy this version of the template")
-        database, workgroup = target.outputs["DatabaseName"], target.outputs["WorkGroupName"]
-        with console.status("Athena: queued…") as status:
-            result = query_athena(target.athena, args.sql, database, workgroup,
-                                  waiting=lambda state: status.update(f"Athena: {state.lower()}…"))  # fmt: skip
-    print_result(console, result)
+        write_result(result, args.format)
     return 0
 
 
@@ -164,7 +185,7 @@ def _report(args: argparse.Namespace, console: Console) -> int:
         args.timeline.mkdir(parents=True, exist_ok=True)
         path = args.timeline / f"{args.run_id}-timeline.svg"
         path.write_bytes(read_report(target, args.run_id, "timeline.svg"))
-        Console(stderr=True).print(f"the timeline: {path}")  # stdout stays the report (--json pipes)
+        Console(stderr=True).print(f"the timeline: {path}", soft_wrap=True)  # stdout stays the report (--json)
     return 1 if report.status == "FAILED" else 0
 
 
@@ -203,7 +224,7 @@ def _redrive(args: argparse.Namespace, console: Console) -> int:
     target = _target(args)
     plan, started = redrive(target, args.run_id, dry_run=args.dry_run)
     if not plan.objects:
-        console.print(f"{args.run_id} has nothing to redrive")
+        console.print(nothing_to_redrive(args.run_id, find_report(target, args.run_id)), soft_wrap=True)
         return 0
     _print_plan(console, f"redrive of {args.run_id}", plan_rows(plan, target))
     if started:

@@ -8,12 +8,19 @@ Athena as written.
 
 from __future__ import annotations
 
+import base64
+import csv
+import datetime as dt
+import io
 import json
+import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from landfall.catalog import unique_view_sql
 from landfall.jobs import load_job
@@ -143,27 +150,210 @@ def query_athena(
 
 def _athena_rows(athena, execution_id: str, scanned: int | None) -> QueryResult:
     result = QueryResult(columns=[], scanned_bytes=scanned)
+    types: list[str] = []  # Athena's type names, by which its text becomes typed values
     first = True
     for page in athena.get_paginator("get_query_results").paginate(QueryExecutionId=execution_id):
         if first:
-            result.columns = [c["Name"] for c in page["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]]
+            described = page["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
+            result.columns, types = [c["Name"] for c in described], [c.get("Type", "varchar") for c in described]
         rows = page["ResultSet"]["Rows"]
         if first and rows and [d.get("VarCharValue") for d in rows[0]["Data"]] == result.columns:
             rows = rows[1:]  # a SELECT's first row repeats the column names
-        result.rows += [tuple(d.get("VarCharValue") for d in row["Data"]) for row in rows]
+        result.rows += [
+            tuple(_athena_value(d.get("VarCharValue"), t) for d, t in zip(row["Data"], types, strict=True))
+            for row in rows
+        ]
         first = False
     return result
 
 
-def print_result(console, result: QueryResult, title: str | None = None) -> None:
-    """The rows as a table (values as the engine gives them), and what Athena scanned."""
+def _zoned(text: str) -> dt.datetime:
+    """`2026-11-22 12:00:00.000 UTC` (or `… +01:00`, `… Europe/Paris`), as Athena writes a zoned time."""
+    from zoneinfo import ZoneInfo
+
+    stamp, _, zone = text.rpartition(" ")
+    if zone[:1] in ("+", "-"):
+        return dt.datetime.fromisoformat(stamp + zone)
+    return dt.datetime.fromisoformat(stamp).replace(tzinfo=dt.UTC if zone == "UTC" else ZoneInfo(zone))
+
+
+_FROM_ATHENA: dict[str, Callable[[str], Any]] = {
+    "boolean": {"true": True, "false": False}.__getitem__,
+    **dict.fromkeys(("tinyint", "smallint", "integer", "int", "bigint"), int),
+    **dict.fromkeys(("double", "float", "real"), float),
+    "decimal": Decimal,
+    "date": dt.date.fromisoformat,
+    "time": dt.time.fromisoformat,
+    "timestamp": dt.datetime.fromisoformat,
+    "timestamp with time zone": _zoned,
+    "varbinary": bytes.fromhex,  # Athena writes bytes as hex pairs, space-separated
+    "json": json.loads,
+}
+
+
+def _athena_value(text: str | None, type_name: str) -> Any:
+    """Athena's text of a value as the Python value DuckDB gives for its type, so that both engines' rows
+    go through the same writers. Arrays, maps and rows stay Athena's text (`CAST(x AS JSON)` gives JSON)."""
+    convert = _FROM_ATHENA.get(type_name.lower().split("(")[0].strip())
+    if text is None or convert is None:
+        return text
+    try:
+        return convert(text)
+    except (ValueError, ArithmeticError, KeyError):  # a form this reader does not know: Athena's text, whole
+        return text
+
+
+# ---------------------------------------------------------------- output: a table, CSV or JSON Lines
+FORMATS = ("table", "csv", "json")
+MIN_COLUMN = 10  # a column folded narrower than this is unreadable: one block per row instead
+
+
+def json_value(value: Any) -> Any:
+    """A value as the JSON writer gives it: numbers as numbers (NaN and ±Infinity as the strings "NaN",
+    "Infinity", "-Infinity"), decimals as strings (exact: most readers take a JSON number for a double),
+    dates and times in ISO 8601, intervals as ISO durations, bytes in base64, lists and structs as
+    arrays and objects."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, float):
+        return value
+    if isinstance(value, Decimal):
+        return f"{value:f}"  # never 1E+2
+    if isinstance(value, dt.date | dt.time):  # a datetime is a date
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        sign, value = ("-", -value) if value < dt.timedelta(0) else ("", value)
+        seconds = f"{value.seconds}.{value.microseconds:06d}".rstrip("0").rstrip(".")
+        return f"{sign}P{value.days}DT{seconds}S"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, list | tuple):
+        return [json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): json_value(item) for key, item in value.items()}
+    return str(value)  # a UUID, and whatever else an engine returns
+
+
+def text_value(value: Any) -> str:
+    """A value as CSV and the table show it: the JSON writer's value, as text (NULL: empty)."""
+    if value is None:
+        return ""
+    shown = json_value(value)
+    return shown if isinstance(shown, str) else json.dumps(shown, ensure_ascii=False, allow_nan=False)
+
+
+def unique_names(columns: list[str]) -> list[str]:
+    """JSON keys: a name given twice (`SELECT 1 AS a, 2 AS a`) becomes a, a_2 rather than one key."""
+    names: list[str] = []
+    for column in columns:
+        name, number = column, 1
+        while name in names:
+            number += 1
+            name = f"{column}_{number}"
+        names.append(name)
+    return names
+
+
+def write_csv(result: QueryResult, out: TextIO) -> None:
+    """A header and the rows, RFC 4180: CRLF line ends, every value quoted (quotes doubled) but NULL,
+    which is an empty field, so NULL and '' differ (as in Athena's own result files)."""
+    writer = csv.writer(out, quoting=csv.QUOTE_NOTNULL)
+    writer.writerow(result.columns)
+    writer.writerows([None if value is None else text_value(value) for value in row] for row in result.rows)
+
+
+def write_json_lines(result: QueryResult, out: TextIO) -> None:
+    """One object per row, keyed by the column names (see `unique_names`), valued by `json_value`."""
+    names = unique_names(result.columns)
+    for row in result.rows:
+        line = dict(zip(names, (json_value(value) for value in row), strict=True))
+        out.write(json.dumps(line, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def write_result(result: QueryResult, fmt: str, out: TextIO | None = None) -> None:
+    """CSV or JSON Lines on `out` (stdout, as UTF-8 whatever the locale says): the rows and nothing else;
+    what Athena scanned goes to stderr."""
+    if out is None:
+        if isinstance(sys.stdout, io.TextIOWrapper):
+            sys.stdout.reconfigure(encoding="utf-8")
+        out = sys.stdout
+    {"csv": write_csv, "json": write_json_lines}[fmt](result, out)
+    out.flush()
+    if result.scanned_bytes is not None:
+        print(_scanned(result), file=sys.stderr)
+
+
+def _scanned(result: QueryResult) -> str:
+    rows = len(result.rows)
+    return f"{rows} row{'' if rows == 1 else 's'}; Athena scanned {(result.scanned_bytes or 0) / 1e6:.1f} MB"
+
+
+def _cell(value: Any):
+    from rich.text import Text  # the CLI's, loaded when a table is printed
+
+    return Text("NULL", style="dim italic") if value is None else Text(text_value(value))  # never markup
+
+
+def _widths(result: QueryResult, cells: list[list[Any]]) -> list[int]:
+    """Each column's width when nothing is folded: its widest line, header included."""
+    from rich.cells import cell_len
+
+    widths = [max((cell_len(line) for line in column.split("\n")), default=0) for column in result.columns]
+    for row in cells:
+        for index, cell in enumerate(row):
+            widths[index] = max(widths[index], *(cell_len(line) for line in cell.plain.split("\n")))
+    return widths
+
+
+def _table(result: QueryResult, cells: list[list[Any]], title: str | None, lines: bool):
+    """Every cell folds rather than ending in "…"; `lines` between rows tells folded rows apart."""
     from rich.table import Table
 
-    table = Table(title=title)
+    table = Table(title=title, show_lines=lines)
     for column in result.columns:
-        table.add_column(column)
-    for row in result.rows:
-        table.add_row(*("" if value is None else str(value) for value in row))
-    console.print(table)
+        table.add_column(column, overflow="fold")
+    for row in cells:
+        table.add_row(*row)
+    return table
+
+
+def _records(result: QueryResult, cells: list[list[Any]], title: str | None):
+    """One block per row, a column per line (psql's \\x): for results too wide for any table."""
+    from rich.console import Group, RenderableType
+    from rich.rule import Rule
+    from rich.table import Table
+    from rich.text import Text
+
+    note = f"{len(result.columns)} columns do not fit: one block per row (--format csv or json for files)"
+    parts: list[RenderableType] = [Text(title, style="bold")] if title else []
+    parts.append(Text(note, style="dim"))
+    for number, row in enumerate(cells, 1):
+        block = Table.grid(padding=(0, 1))
+        block.add_column(style="bold", overflow="fold")
+        block.add_column(overflow="fold")
+        for name, cell in zip(result.columns, row, strict=True):
+            block.add_row(Text(name), cell)
+        parts += [Rule(f"row {number} of {len(cells)}", align="left", style="dim"), block]
+    return Group(*parts)
+
+
+def print_result(console, result: QueryResult, title: str | None = None) -> None:
+    """The rows as a table, every value whole: in a terminal, wide cells fold (and rows get lines
+    between them), and a result with too many columns for any table comes one block per row; piped,
+    the table is as wide as its widest values. Then what Athena scanned."""
+    from rich.console import Console
+
+    cells = [[_cell(value) for value in row] for row in result.rows]
+    widths = _widths(result, cells)
+    natural = sum(widths) + 3 * len(widths) + 1  # cells, their padding and the borders
+    if not console.is_terminal:
+        console = Console(file=console.file, width=max(natural, console.width))
+    if cells and sum(min(width, MIN_COLUMN) for width in widths) + 3 * len(widths) + 1 > console.width:
+        console.print(_records(result, cells, title))
+    else:
+        folded = natural > console.width or any("\n" in cell.plain for row in cells for cell in row)
+        console.print(_table(result, cells, title, lines=folded))
     if result.scanned_bytes is not None:
-        console.print(f"{len(result.rows)} rows; Athena scanned {result.scanned_bytes / 1e6:.1f} MB")
+        console.print(_scanned(result))

@@ -117,7 +117,7 @@ def test_commands_that_operate_a_stack_load_neither_the_emulator_nor_the_sam_cli
     env = {**os.environ, "LANDFALL_LOCAL_STATE": str(tmp_path / "local.json")}  # no emulator: exit 2, said so
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True,  # noqa: S603
                           env=env)  # fmt: skip
-    assert "no local emulator is running" in done.stdout
+    assert "no local emulator is running" in done.stderr
     loaded = set(json.loads(done.stdout.splitlines()[-1]))
     assert "landfall" in loaded and not loaded & {"moto", "samcli", "duckdb", "werkzeug"}
 
