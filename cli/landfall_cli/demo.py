@@ -210,9 +210,13 @@ def _where_it_is(
             lines.append(f"  curated: s3://{bucket}/{report.outputs.curated_prefix}  quarantine: "
                          f"s3://{bucket}/{report.outputs.quarantine_prefix}")  # fmt: skip
         if report and report.outputs.redrive_manifest_key:
-            again = report.objects.failed + report.objects.pending
+            again = report.objects.failed - report.objects.failed_for_good + report.objects.pending
             lines.append(f"  {again:,} object{'' if again == 1 else 's'} to run again, with the emulator kept up "
                          f"(--keep): {command} redrive {run_id} --local")  # fmt: skip
+        if report and report.objects.failed_for_good:
+            lost = report.objects.failed_for_good
+            lines.append(f"  {lost:,} object{'' if lost == 1 else 's'} a retry cannot fix: what to do is under "
+                         f"Failures in the report")  # fmt: skip
     query = "SELECT count(*) FROM events_unique"  # noqa: S608 - a command to try, printed
     lines.append(f'  query the table: {command} query --local "{query}"')
     lines.append(f"  the functions' logs: {logs}" if logs else "  the functions' logs: above (--verbose)")

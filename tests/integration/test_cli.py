@@ -29,14 +29,16 @@ def local(emulator, tmp_path, monkeypatch):
     return emulator
 
 
-def _land(emulator, hour: str, count: int, corrupt: int = 0) -> list[str]:
+def _land(emulator, hour: str, count: int, corrupt: int = 0, archived: int = 0) -> list[str]:
+    """`count` objects: the first `corrupt` cut short, the next `archived` in Glacier (unreadable until restored)."""
     dataset = make_dataset(objects=count, records=50, bad_ratio=0.0, seed=5, stream=f"cli-{hour.replace('/', '')}")
     s3 = emulator.client("s3")
     keys = []
     for index, obj in enumerate(dataset.objects):
         key = f"raw/{hour}/{obj.key.rsplit('/', 1)[-1]}"
         body = obj.body[:-20] if index < corrupt else obj.body  # a truncated gzip stream fails its object
-        s3.put_object(Bucket=emulator.landing_bucket, Key=key, Body=body)
+        storage = "GLACIER" if corrupt <= index < corrupt + archived else "STANDARD"
+        s3.put_object(Bucket=emulator.landing_bucket, Key=key, Body=body, StorageClass=storage)
         keys.append(key)
     emulator.wait_for_ingestion(count, timeout=120)
     return keys
@@ -93,11 +95,11 @@ def test_backfill_runs_once_reports_and_follows(local, capsys):
     assert run_id in capsys.readouterr().out
 
 
-def test_redrive_starts_a_run_of_the_failed_objects(local, capsys):
-    keys = _land(local, "2031/01/01/07", 2, corrupt=1)
+def test_redrive_starts_a_run_of_the_objects_a_retry_can_fix_and_no_other(local, capsys):
+    keys = _land(local, "2031/01/01/07", 3, corrupt=1, archived=1)
     assert main(["backfill", "--local", "--prefix", "raw/2031/01/01/07/"]) == 0
     (run_id,) = set(_run_ids(capsys.readouterr().out, "backfill-"))
-    assert main(["status", run_id, "--local", "--timeout", "300"]) == 1  # one of two failed: over the tolerance
+    assert main(["status", run_id, "--local", "--timeout", "300"]) == 1  # two of three failed: over the tolerance
     assert "FAILED" in capsys.readouterr().out
 
     assert main(["redrive", run_id, "--local", "--dry-run"]) == 0
@@ -111,20 +113,32 @@ def test_redrive_starts_a_run_of_the_failed_objects(local, capsys):
     )
     assert execution_input["source"] == "redrive" and execution_input["objects"] == 1
     manifest = local.client("s3").get_object(Bucket=local.pipeline_bucket, Key=execution_input["manifest"]["key"])
-    assert manifest_keys(manifest["Body"].read()) == [keys[0]]  # the corrupt one
+    assert manifest_keys(manifest["Body"].read()) == [keys[1]]  # the archived one: restored, it can succeed
     assert main(["redrive", run_id, "--local"]) == 0  # twice: the same run
     assert set(_run_ids(capsys.readouterr().out, "redrive-")) == {redrive_id}
+
+
+def test_a_run_whose_failures_a_retry_cannot_fix_has_nothing_to_redrive_and_says_why(local, capsys):
+    _land(local, "2031/01/01/08", 2, corrupt=1)
+    assert main(["backfill", "--local", "--prefix", "raw/2031/01/01/08/"]) == 0
+    (run_id,) = set(_run_ids(capsys.readouterr().out, "backfill-"))
+    assert main(["status", run_id, "--local", "--timeout", "300"]) == 1
+    capsys.readouterr()
+    assert main(["redrive", run_id, "--local"]) == 0
+    said = capsys.readouterr().out
+    assert not _run_ids(said, "redrive-")
+    assert f"{run_id} has nothing to redrive: its 1 failed object cannot succeed on a retry" in " ".join(said.split())
 
 
 def test_commands_say_when_there_is_no_emulator(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LANDFALL_LOCAL_STATE", str(tmp_path / "absent.json"))
     assert main(["status", "backfill-x", "--local"]) == 2
-    assert "no local emulator is running" in capsys.readouterr().out
+    assert "no local emulator is running" in capsys.readouterr().err
 
 
 def test_unknown_run(local, capsys):
     assert main(["status", "backfill-" + "0" * 32, "--local", "--no-follow"]) == 2
-    assert "no run" in capsys.readouterr().out
+    assert "no run" in capsys.readouterr().err
 
 
 def test_a_command_prints_its_own_words_not_the_librarys_json_log(local):

@@ -63,7 +63,8 @@ def test_landed_objects_are_processed_by_themselves_and_everything_reconciles(em
     assert report["status"] == "SUCCEEDED"
     assert report["reconciliation"] == {"ok": True, "problems": []}
     assert report["objects"] == {
-        "in_manifest": 6, "processed": 6, "failed": 0, "pending": 0, "without_delimiters": 0
+        "in_manifest": 6, "processed": 6, "failed": 0, "pending": 0, "without_delimiters": 0,
+        "failed_for_good": 0,
     }  # fmt: skip
     assert report["records"]["read"] == dataset.records
     assert report["records"]["rejected"] == dataset.bad
@@ -105,7 +106,8 @@ def test_one_object_failing_within_tolerance(emulator):
     report = report_of(emulator, run_id)
     assert report["status"] == "PARTIAL" and report["reconciliation"]["ok"]
     assert report["objects"] == {
-        "in_manifest": 5, "processed": 4, "failed": 1, "pending": 0, "without_delimiters": 0
+        "in_manifest": 5, "processed": 4, "failed": 1, "pending": 0, "without_delimiters": 0,
+        "failed_for_good": 0,
     }  # fmt: skip
     (failure,) = report["failures"]
     assert (failure["key"], failure["kind"]) == ("raw/lost.gz", "batch")
