@@ -35,11 +35,13 @@ from landfall_cli.target import local_state_path, write_local_state
 # the template parameter each demo option sets, for messages that name the option
 OPTION_OF = {"MaxItemsPerBatch": "--batch-size", "MaxConcurrency": "--concurrency",
              "ToleratedFailurePercentage": "--tolerated-failure-percentage",
-             "RejectedWarningPercentage": "--max-rejected-percentage"}  # fmt: skip
+             "RejectedWarningPercentage": "--max-rejected-percentage", "ExistingLandingBucket": "--existing-bucket",
+             "LandingPrefix": "--landing-prefix"}  # fmt: skip
 
 
 def dataset_from_dir(source: Path) -> Dataset:
-    """The user's own files (e.g. Firehose output they downloaded), landed under raw/ as they are."""
+    """The user's own files (e.g. Firehose output they downloaded), landed as they are under the landing
+    prefix (their `raw/` stands for it)."""
     dataset = Dataset()
     for path in sorted(p for p in source.rglob("*") if p.is_file()):
         relative = path.relative_to(source).as_posix()
@@ -95,6 +97,8 @@ def _overrides(options: DemoOptions) -> dict[str, str]:
         "MaxConcurrency": str(options.concurrency),
         "ToleratedFailurePercentage": f"{options.tolerated_failure_percentage:g}",
         "RejectedWarningPercentage": f"{options.max_rejected_percentage:g}",
+        "ExistingLandingBucket": options.existing_bucket or "",
+        "LandingPrefix": options.landing_prefix,
     }
 
 
@@ -104,7 +108,9 @@ def _refused(overrides: dict[str, str]) -> str | None:
         Stack(load_template(), parameter_overrides=overrides)
     except ParameterError as error:
         parameter, _, reason = str(error).partition(": ")
-        return f"{OPTION_OF.get(parameter, parameter)} ({parameter}): {reason}" if reason else str(error)
+        if parameter in OPTION_OF:
+            parameter = f"{OPTION_OF[parameter]} ({parameter})"
+        return f"{parameter}: {reason}" if reason else str(error)  # a parameter's bounds, or a Rule's
     return None
 
 
@@ -155,11 +161,19 @@ def _land_and_follow(
     emulator: Emulator, dataset: Dataset, options: DemoOptions, console: Console
 ) -> dict[str, DemoRun] | None:
     """Land the objects, let the notifications start the runs, show them until they end (None: timed out)."""
+    prefix = emulator.landing_prefix
     console.print(f"emulator on {emulator.endpoint_url}; landing {len(dataset.objects)} objects "
-                  f"in s3://{emulator.landing_bucket}/raw/")  # fmt: skip
+                  f"in s3://{emulator.landing_bucket}/{prefix}")  # fmt: skip
     s3 = emulator.client("s3")
+    if options.existing_bucket:  # yours, made outside the stack, with the README's one-time step done
+        s3.create_bucket(Bucket=options.existing_bucket)
+        s3.put_bucket_notification_configuration(
+            Bucket=options.existing_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+        console.print(f"s3://{options.existing_bucket} is made outside the stack; its EventBridge notifications "
+                      "reach the ingest queue")  # fmt: skip
     for obj in dataset.objects:
-        s3.put_object(Bucket=emulator.landing_bucket, Key=obj.key, Body=obj.body)
+        s3.put_object(Bucket=emulator.landing_bucket, Key=prefix + obj.key.removeprefix("raw/"), Body=obj.body)
     emulator.wait_for_ingestion(len(dataset.objects), timeout=options.timeout)
     expected = emulator.started_runs()
     runs: dict[str, DemoRun] = {}
@@ -240,7 +254,7 @@ def _keep_serving(emulator: Emulator, minutes: float, console: Console) -> None:
         f"  {command} report {example} --local\n"
         f"  {command} redrive {example} --local --dry-run\n"
         f"  {command} backfill --local --dry-run\n"
-        f"  {credentials} aws --endpoint-url {emulator.endpoint_url} s3 ls s3://{emulator.landing_bucket}/raw/ "
+        f"  {credentials} aws --endpoint-url {emulator.endpoint_url} s3 ls s3://{emulator.landing_bucket}/{emulator.landing_prefix} "
         "--recursive",
         highlight=False, soft_wrap=True,
     )  # fmt: skip

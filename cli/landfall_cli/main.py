@@ -93,6 +93,10 @@ def _demo_options(demo: argparse.ArgumentParser) -> None:
                       help="flag (and fail) a run that rejects more of its lines")  # fmt: skip
     demo.add_argument("--seed", type=int, default=defaults.seed, help="of the synthetic data")
     demo.add_argument("--source", type=folder(True), help="land the files of this folder instead of synthetic ones")
+    demo.add_argument("--existing-bucket", metavar="NAME",
+                      help="land in a bucket made outside the stack (ExistingLandingBucket)")  # fmt: skip
+    demo.add_argument("--landing-prefix", default=defaults.landing_prefix, metavar="PREFIX",
+                      help="the key prefix objects land under (LandingPrefix)")  # fmt: skip
     demo.add_argument("--out", type=folder(False), help="save everything the reports name here")
     demo.add_argument("--data", type=folder(False), default=defaults.data, help="copy the table here for queries")
     demo.add_argument(

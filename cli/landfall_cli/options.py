@@ -35,6 +35,8 @@ class DemoOptions:
     max_rejected_percentage: float = 5.0  # a run rejecting more lines is flagged, and the demo fails
     seed: int = 7
     source: Path | None = None
+    existing_bucket: str | None = None  # the stack adopts a bucket made outside it (EventBridge → queue)
+    landing_prefix: str = "raw/"
     out: Path | None = None
     data: Path = LOCAL_DATA  # where the table is copied for `landfall query --local`
     timeout: float = 600.0

@@ -75,6 +75,13 @@ def test_settings_the_template_bounds_name_the_option_and_the_parameter(capsys):
         capsys, "demo", "--concurrency", "10001"
     )
 
+    assert "--existing-bucket (ExistingLandingBucket): 'Not_A_Bucket' does not match" in refused(
+        capsys, "demo", "--existing-bucket", "Not_A_Bucket"
+    )
+    assert 'CreatedBucketHasAPrefix: A bucket the stack creates needs a LandingPrefix other than ""' in refused(
+        capsys, "demo", "--landing-prefix", ""
+    )
+
 
 def test_choices_and_event_files(capsys, tmp_path):
     assert "invalid choice: 'Processor'" in refused(capsys, "invoke", "Processor", "-e", "events/processor/batch.json")

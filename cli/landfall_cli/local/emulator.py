@@ -184,6 +184,10 @@ class Emulator:
         return self.stack.parameters["ExistingLandingBucket"] or self.stack.physical_name("LandingBucket")
 
     @property
+    def landing_prefix(self) -> str:
+        return self.stack.parameters["LandingPrefix"]
+
+    @property
     def pipeline_bucket(self) -> str:
         return self.stack.physical_name("PipelineBucket")
 
