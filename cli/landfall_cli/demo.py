@@ -254,8 +254,8 @@ def _keep_serving(emulator: Emulator, minutes: float, console: Console) -> None:
         f"  {command} report {example} --local\n"
         f"  {command} redrive {example} --local --dry-run\n"
         f"  {command} backfill --local --dry-run\n"
-        f"  {credentials} aws --endpoint-url {emulator.endpoint_url} s3 ls s3://{emulator.landing_bucket}/{emulator.landing_prefix} "
-        "--recursive",
+        f"  {credentials} aws --endpoint-url {emulator.endpoint_url} s3 ls "
+        f"s3://{emulator.landing_bucket}/{emulator.landing_prefix} --recursive",
         highlight=False, soft_wrap=True,
     )  # fmt: skip
     deadline = time.monotonic() + minutes * 60
