@@ -11,7 +11,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -122,40 +121,25 @@ def test_a_function_refusing_its_settings_ends_the_wait_with_its_own_message(emu
             continue
 
 
-def _as_from_a_terminal() -> None:
-    """Ctrl-C as a terminal delivers it: a shell without job control (CI's, running tests in the
-    background) starts its children with SIGINT ignored, and Python keeps an inherited SIG_IGN."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def _session_processes(session: int) -> list[str]:
     """The processes still in the demo's session (its workers included), as `ps` lists them."""
     listed = subprocess.run(["ps", "-eo", "pid=,sid=,args="], capture_output=True, text=True, check=True).stdout  # noqa: S607
     return [line for line in listed.splitlines() if line.split()[1] == str(session)]
 
 
-@pytest.mark.parametrize(("signum", "status", "says"), [(signal.SIGINT, 130, "interrupted"),
-                                                          (signal.SIGTERM, 143, "terminated")])  # fmt: skip
-def test_ctrl_c_or_sigterm_stops_everything_the_demo_started(tmp_path: Path, signum, status, says):
-    """Ctrl-C reaches the terminal's whole process group; SIGTERM (`kill`) the demo alone. Either way the
-    demo stops its emulator and the function workers, removes its state, says so in one line."""
+def test_sigterm_stops_everything_the_demo_started(tmp_path: Path):
+    """SIGTERM (`kill`) reaches the demo alone: it stops its emulator and the function workers, removes
+    its state, says so in one line (Ctrl-C, at many moments: tests/integration/test_interrupt.py)."""
     state = tmp_path / "local.json"
     env = {**os.environ, "COLUMNS": "250", "LANDFALL_LOCAL_STATE": str(state)}
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "landfall_cli.main", "demo", "--objects", "8", "--records", "500", "--keep", "5",
          "--data", str(tmp_path / "data"), "--logs", str(tmp_path / "logs")],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        preexec_fn=_as_from_a_terminal,
     )  # fmt: skip
     try:
-        # mid-run for Ctrl-C (the workers are up), kept up for SIGTERM
-        ready = (lambda: list((tmp_path / "logs").glob("*Processor*.log"))) if signum == signal.SIGINT else state.exists
-        wait_for(lambda: process.poll() is None and ready(), 240, "the demo to be running", interval=0.2)
-        time.sleep(0.5)  # noqa: ASYNC251 - let the workers start their work
-        if signum == signal.SIGINT:
-            os.killpg(process.pid, signal.SIGINT)
-        else:
-            process.send_signal(signal.SIGTERM)
+        wait_for(lambda: process.poll() is None and state.exists(), 240, "the demo to be kept up", interval=0.2)
+        process.send_signal(signal.SIGTERM)
         try:
             output, _ = process.communicate(timeout=120)
         except subprocess.TimeoutExpired:
@@ -164,8 +148,8 @@ def test_ctrl_c_or_sigterm_stops_everything_the_demo_started(tmp_path: Path, sig
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
-    assert process.returncode == status, output
-    assert "Traceback" not in output and output.count(says) == 1, output
+    assert process.returncode == 143, output
+    assert "Traceback" not in output and output.count("terminated") == 1, output
     wait_for(lambda: not _session_processes(process.pid), 10, "the demo's processes to end", interval=0.2)
     assert not state.exists()
 
