@@ -113,8 +113,10 @@ def _measure(path: Path, endpoint: str, rounds: int, core: int) -> dict[str, spe
     key = "events.jsonl.gz"
     with speed.previous_release() as previous:
         for number in range(1, rounds + 1):
-            progress(f"speed, round {number} of {rounds}: zcat | wc -l, core loop, DuckDB, processor ± threads"
-                     + (", the previous release" if previous is not None else ""))  # fmt: skip
+            progress(
+                f"speed, round {number} of {rounds}: zcat | wc -l, core loop, DuckDB, processor ± threads"
+                + (", the previous release" if previous is not None else "")
+            )
             measured["zcat"].seconds.append(speed.zcat_wc(path, core))
             measured["core"].seconds.append(speed.workload(ROOT, "core_loop", str(path), core=core))
             measured["duckdb"].seconds.append(speed.workload(ROOT, "duckdb_lenient", str(path), core=core))
@@ -138,34 +140,52 @@ def _speed(
     terabyte = cost.terabyte(stored / parquet.median, parquet_bytes / stored, files, reducer_s_per_result)
     elsewhere = cost.alternatives(size / stored, size / workloads.line_count(path), terabyte["cost"]["total_usd"])
     results: dict[str, Any] = {
-        "core": core, "zcat_wc_s": zcat.median, "core_loop_s": measured["core"].median, "handler_s": parquet.median,
-        "core_loop_x_zcat": zcat.median / measured["core"].median, "handler_x_zcat": zcat.median / parquet.median,
+        "core": core,
+        "zcat_wc_s": zcat.median,
+        "core_loop_s": measured["core"].median,
+        "handler_s": parquet.median,
+        "core_loop_x_zcat": zcat.median / measured["core"].median,
+        "handler_x_zcat": zcat.median / parquet.median,
         "duckdb_s": measured["duckdb"].median,
         "core_loop_x_duckdb": measured["duckdb"].median / measured["core"].median,
         "handler_x_core_loop": measured["core"].median / parquet.median,
         "handler_inline_s": measured["inline"].median,
         "threads_x_inline": measured["inline"].median / parquet.median,
-        "parquet_bytes_per_input_byte": parquet_bytes / stored, "parquet_files_per_object": files,
-        "terabyte": terabyte, "elsewhere": elsewhere,
-    }  # fmt: skip
+        "parquet_bytes_per_input_byte": parquet_bytes / stored,
+        "parquet_files_per_object": files,
+        "terabyte": terabyte,
+        "elsewhere": elsewhere,
+    }
     core_loop = measured["core"]
     rows = [
         (f"zcat FILE | wc -l (reference, core {core})", f"{mb / zcat.median:.0f} MB/s", "1.00×"),
         ("core loop", f"{mb / core_loop.median:.0f} MB/s", _ratio_text(core_loop.ratio(zcat), "zcat|wc")),
-        ("DuckDB read_json, lenient, 1 thread (names no bad line)", f"{mb / measured['duckdb'].median:.0f} MB/s",
-         _ratio_text(measured["duckdb"].ratio(zcat), "zcat|wc")),
+        (
+            "DuckDB read_json, lenient, 1 thread (names no bad line)",
+            f"{mb / measured['duckdb'].median:.0f} MB/s",
+            _ratio_text(measured["duckdb"].ratio(zcat), "zcat|wc"),
+        ),
         ("core loop vs DuckDB lenient", "", _ratio_text(core_loop.ratio(measured["duckdb"]), "DuckDB")),
-        ("processor via S3, Parquet output", f"{mb / parquet.median:.0f} MB/s",
-         _ratio_text(parquet.ratio(zcat), "zcat|wc") + "; " + _ratio_text(parquet.ratio(core_loop), "its core loop")),
-        ("the same without read-ahead and upload threads", f"{mb / measured['inline'].median:.0f} MB/s",
-         "threads: " + _ratio_text(parquet.ratio(measured["inline"]), "inline")),
-    ]  # fmt: skip
+        (
+            "processor via S3, Parquet output",
+            f"{mb / parquet.median:.0f} MB/s",
+            _ratio_text(parquet.ratio(zcat), "zcat|wc") + "; " + _ratio_text(parquet.ratio(core_loop), "its core loop"),
+        ),
+        (
+            "the same without read-ahead and upload threads",
+            f"{mb / measured['inline'].median:.0f} MB/s",
+            "threads: " + _ratio_text(parquet.ratio(measured["inline"]), "inline"),
+        ),
+    ]
     if lines.seconds:
         json_bytes = speed.output_bytes(s3, workloads.OUTPUT, CURATED_PREFIX, ".jsonl.gz")
-        results |= {"json_lines_handler_s": lines.median, "json_lines_x_zcat": zcat.median / lines.median,
-                    "parquet_x_json_lines": lines.median / parquet.median,
-                    "json_lines_bytes_per_input_byte": json_bytes / stored,
-                    "parquet_bytes_x_json_lines": parquet_bytes / json_bytes}  # fmt: skip
+        results |= {
+            "json_lines_handler_s": lines.median,
+            "json_lines_x_zcat": zcat.median / lines.median,
+            "parquet_x_json_lines": lines.median / parquet.median,
+            "json_lines_bytes_per_input_byte": json_bytes / stored,
+            "parquet_bytes_x_json_lines": parquet_bytes / json_bytes,
+        }
         rows += _comparison_rows(mb, zcat, parquet, lines, (parquet_bytes, json_bytes, stored))
     else:
         rows.append(("previous release (gzip JSON lines)", "", "not measured: git cannot give it here"))
@@ -177,12 +197,18 @@ def _comparison_rows(
 ) -> list[Row]:
     parquet_bytes, json_bytes, stored = sizes
     return [
-        (f"previous release via S3, gzip JSON lines ({speed.JSON_LINES_RELEASE})", f"{mb / lines.median:.0f} MB/s",
-         _ratio_text(lines.ratio(zcat), "zcat|wc")),
+        (
+            f"previous release via S3, gzip JSON lines ({speed.JSON_LINES_RELEASE})",
+            f"{mb / lines.median:.0f} MB/s",
+            _ratio_text(lines.ratio(zcat), "zcat|wc"),
+        ),
         ("Parquet output vs gzip JSON lines, speed", "", _ratio_text(parquet.ratio(lines), "")),
-        ("curated bytes per input (gzip) byte", f"{parquet_bytes / stored:.2f}",
-         f"gzip JSON lines {json_bytes / stored:.2f}: Parquet is {100 * parquet_bytes / json_bytes:.0f} %"),
-    ]  # fmt: skip
+        (
+            "curated bytes per input (gzip) byte",
+            f"{parquet_bytes / stored:.2f}",
+            f"gzip JSON lines {json_bytes / stored:.2f}: Parquet is {100 * parquet_bytes / json_bytes:.0f} %",
+        ),
+    ]
 
 
 _STARTED = time.monotonic()
@@ -218,8 +244,9 @@ def _small_objects(endpoint: str) -> tuple[dict[str, Any], list[Row]]:
     progress("500 small objects with 20 ms added S3 latency, concurrent and one by one")
     concurrent, sequential = workloads.small_objects(endpoint, count=500, latency_s=0.02)
     result = {"concurrent_s": concurrent, "one_by_one_s": sequential, "x": sequential / concurrent}
-    return result, [("500 small objects, +20 ms S3 latency", f"{concurrent:.1f} s",
-                     f"{sequential / concurrent:.1f}× one by one")]  # fmt: skip
+    return result, [
+        ("500 small objects, +20 ms S3 latency", f"{concurrent:.1f} s", f"{sequential / concurrent:.1f}× one by one")
+    ]
 
 
 def _ingestion(rounds: int) -> tuple[dict[str, Any], list[Row]]:
@@ -235,8 +262,13 @@ def _ingestion(rounds: int) -> tuple[dict[str, Any], list[Row]]:
         "json_loads_per_second": 10_000 / bare,
     }
     results: dict[str, Any] = {"manifest_writer": writer}
-    rows = [("manifest writer, 10,000 notifications", f"{10_000 / ours:,.0f}/s",
-             f"json.loads alone: {10_000 / bare:,.0f}/s")]  # fmt: skip
+    rows = [
+        (
+            "manifest writer, 10,000 notifications",
+            f"{10_000 / ours:,.0f}/s",
+            f"json.loads alone: {10_000 / bare:,.0f}/s",
+        )
+    ]
     backfill: dict[str, float] = {}
     for keys in (10_000, 100_000):
         progress(f"backfill of {keys:,} listed keys")
@@ -283,8 +315,13 @@ def _cold_starts(rounds: int) -> tuple[dict[str, Any], list[Row]]:
         ms = [s * 1000 for s in timings.seconds]
         results[f"{name}_ms"] = timings.median * 1000
         results[f"{name}_modules"] = modules
-        rows.append((f"cold start (handler import), {name}", f"{timings.median * 1000:.0f} ms",
-                     f"{min(ms):.0f}–{max(ms):.0f} ms, {modules} modules"))  # fmt: skip
+        rows.append(
+            (
+                f"cold start (handler import), {name}",
+                f"{timings.median * 1000:.0f} ms",
+                f"{min(ms):.0f}–{max(ms):.0f} ms, {modules} modules",
+            )
+        )
     return results, rows
 
 
@@ -304,8 +341,13 @@ def _processor(args: argparse.Namespace, reducer_s_per_result: float) -> tuple[d
         common = _median(lambda: workloads.common_approach(endpoint, "events.jsonl.gz"), 1)
         handler = results["speed"]["handler_s"]
         results["speed"] |= {"common_approach_s": common, "handler_x_common_approach": common / handler}
-        rows.append(("common approach (read all + json.loads + pydantic)", f"{size / 1e6 / common:.0f} MB/s",
-                     f"ours is {common / handler:.1f}× faster"))  # fmt: skip
+        rows.append(
+            (
+                "common approach (read all + json.loads + pydantic)",
+                f"{size / 1e6 / common:.0f} MB/s",
+                f"ours is {common / handler:.1f}× faster",
+            )
+        )
         results["memory"], memory_rows = _memory(endpoint, work, [int(s) for s in args.memory_sizes.split(",")])
         results["small_objects"], small_rows = _small_objects(endpoint)
     return results, rows + memory_rows + small_rows

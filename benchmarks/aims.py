@@ -55,23 +55,38 @@ AIMS = (
     Aim("core loop vs zcat FILE | wc -l", ("speed", "core_loop_x_zcat"), at_least=1.0),
     Aim("core loop vs DuckDB's lenient read_json (names no bad line)", ("speed", "core_loop_x_duckdb"), at_least=1.0),
     Aim("processor via S3, with output, vs its core loop", ("speed", "handler_x_core_loop"), at_least=0.8),
-    Aim("1 TB of gzip input, whole pipeline, x86_64", ("speed", "terabyte", "usd_per_tb", "x86_64"), at_most=1.5,
-        unit=" $/TB"),
+    Aim(
+        "1 TB of gzip input, whole pipeline, x86_64",
+        ("speed", "terabyte", "usd_per_tb", "x86_64"),
+        at_most=1.5,
+        unit=" $/TB",
+    ),
     Aim("Parquet output vs gzip JSON lines, speed", ("speed", "parquet_x_json_lines"), at_least=1.0),
     Aim("curated bytes per input (gzip) byte", ("speed", "parquet_bytes_per_input_byte"), at_most=0.5, unit=""),
     Aim("processor vs the common approach", ("speed", "handler_x_common_approach"), at_least=3.0),
-    Aim("peak RSS, processor, 512 MiB → 2 GiB in", ("memory", "processor_2048mib_rss_mb"),
-        flat_from=("memory", "processor_512mib_rss_mb")),
+    Aim(
+        "peak RSS, processor, 512 MiB → 2 GiB in",
+        ("memory", "processor_2048mib_rss_mb"),
+        flat_from=("memory", "processor_512mib_rss_mb"),
+    ),
     Aim("500 small objects, concurrent vs one by one", ("small_objects", "x"), at_least=8.0),
     Aim("manifest writer, notifications per second", ("manifest_writer", "per_second"), at_least=50_000, unit="/s"),
-    Aim("peak RSS, backfill, 10,000 → 100,000 keys", ("backfill", "keys_100000_rss_mb"),
-        flat_from=("backfill", "keys_10000_rss_mb")),
+    Aim(
+        "peak RSS, backfill, 10,000 → 100,000 keys",
+        ("backfill", "keys_100000_rss_mb"),
+        flat_from=("backfill", "keys_10000_rss_mb"),
+    ),
     Aim("reducer vs a naive json.load of every file", ("reducer", "x_naive"), at_least=1.0),
-    Aim("peak RSS, reducer, 10,000 → 100,000 results", ("reducer", "reducer_100000_rss_mb"),
-        flat_from=("reducer", "reducer_10000_rss_mb")),
-    *(Aim(f"cold start, {name}", ("cold_start", f"{name}_ms"), at_most=300, unit=" ms")
-      for name in ("ManifestWriterFunction", "ProcessorFunction", "ReducerFunction", "CatalogFunction")),
-)  # fmt: skip
+    Aim(
+        "peak RSS, reducer, 10,000 → 100,000 results",
+        ("reducer", "reducer_100000_rss_mb"),
+        flat_from=("reducer", "reducer_10000_rss_mb"),
+    ),
+    *(
+        Aim(f"cold start, {name}", ("cold_start", f"{name}_ms"), at_most=300, unit=" ms")
+        for name in ("ManifestWriterFunction", "ProcessorFunction", "ReducerFunction", "CatalogFunction")
+    ),
+)
 
 
 def check(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -79,8 +94,9 @@ def check(results: dict[str, Any]) -> list[dict[str, Any]]:
     checked = []
     for aim in AIMS:
         try:
-            checked.append({"figure": aim.figure, "measured": aim.shown(results), "aim": aim.wanted(),
-                            "met": aim.met(results)})  # fmt: skip
+            checked.append(
+                {"figure": aim.figure, "measured": aim.shown(results), "aim": aim.wanted(), "met": aim.met(results)}
+            )
         except (KeyError, TypeError):
             continue  # e.g. the previous release, when git cannot give it
     return checked
@@ -88,7 +104,9 @@ def check(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def table(checked: list[dict[str, Any]]) -> list[str]:
     width = max((len(row["figure"]) for row in checked), default=0)
-    lines = [f"{row['figure']:{width}}  {row['measured']:>16}  aim {row['aim']}: {'met' if row['met'] else 'NOT MET'}"
-             for row in checked]  # fmt: skip
+    lines = [
+        f"{row['figure']:{width}}  {row['measured']:>16}  aim {row['aim']}: {'met' if row['met'] else 'NOT MET'}"
+        for row in checked
+    ]
     met = sum(row["met"] for row in checked)
     return [*lines, f"{met} of {len(checked)} aims met"]

@@ -49,10 +49,22 @@ def environment(logical_id: str, build: Path) -> dict[str, str]:
 def import_ms(build: Path, logical_id: str, runtime: Path, core: int, env: dict[str, str]) -> tuple[float, int]:
     """Milliseconds to import the handler in a fresh interpreter pinned to `core`, and the modules loaded."""
     done = subprocess.run(  # noqa: S603
-        [sys.executable, "-I", "-S", "-c", PROBE, str(build / logical_id), str(build / "CommonLayer" / "python"),
-         str(runtime)],
-        capture_output=True, text=True, check=False, env=env, preexec_fn=pin(core),
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            PROBE,
+            str(build / logical_id),
+            str(build / "CommonLayer" / "python"),
+            str(runtime),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        preexec_fn=pin(core),
+    )
     if done.returncode:
         raise RuntimeError(f"{logical_id} does not import:\n{done.stderr[-2000:]}")
     measured = json.loads(done.stdout.strip().splitlines()[-1])

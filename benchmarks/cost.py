@@ -12,8 +12,9 @@ from landfall.models import ManifestItem, RunConfig
 from landfall_cli.plan import RunPlan, Throughput
 
 OBJECTS, OBJECT_BYTES = 15_625, 64_000_000  # 1 TB in Firehose objects of 64 MB (FirehoseBufferSizeMiB)
-DEFAULTS = RunConfig(max_concurrency=100, max_items_per_batch=20, max_batch_bytes=256 << 20,
-                     tolerated_failure_percentage=5)  # fmt: skip
+DEFAULTS = RunConfig(
+    max_concurrency=100, max_items_per_batch=20, max_batch_bytes=256 << 20, tolerated_failure_percentage=5
+)
 PROCESSOR_MB, REDUCER_MB = 1769, 1024
 
 
@@ -23,30 +24,50 @@ def terabyte(
     plan = RunPlan(DEFAULTS)
     for number in range(OBJECTS):
         plan.add(ManifestItem(bucket="landing", key=f"raw/{number}.gz", size=OBJECT_BYTES))
-    throughput = Throughput(stored_bytes_per_second=stored_bytes_per_second, curated_ratio=curated_ratio,
-                            files_per_object=files_per_object,
-                            reducer_seconds=reducer_seconds_per_result * plan.batches)  # a result a batch  # fmt: skip
-    costs = {arch: plan.cost(PROCESSOR_MB, REDUCER_MB, throughput, Prices().on(arch)).model_dump()
-             for arch in ("x86_64", "arm64")}  # fmt: skip
-    return {"batches": plan.batches, "minutes": plan.duration_seconds(throughput) / 60,
-            "throughput_bytes_per_second": stored_bytes_per_second, "curated_ratio": curated_ratio,
-            "files_per_object": files_per_object, "reducer_seconds": throughput.reducer_seconds,
-            "cost": costs["x86_64"], "cost_arm64": costs["arm64"],
-            "usd_per_tb": {arch: cost["total_usd"] for arch, cost in costs.items()}}  # fmt: skip
+    throughput = Throughput(
+        stored_bytes_per_second=stored_bytes_per_second,
+        curated_ratio=curated_ratio,
+        files_per_object=files_per_object,
+        reducer_seconds=reducer_seconds_per_result * plan.batches,
+    )  # a result a batch
+    costs = {
+        arch: plan.cost(PROCESSOR_MB, REDUCER_MB, throughput, Prices().on(arch)).model_dump()
+        for arch in ("x86_64", "arm64")
+    }
+    return {
+        "batches": plan.batches,
+        "minutes": plan.duration_seconds(throughput) / 60,
+        "throughput_bytes_per_second": stored_bytes_per_second,
+        "curated_ratio": curated_ratio,
+        "files_per_object": files_per_object,
+        "reducer_seconds": throughput.reducer_seconds,
+        "cost": costs["x86_64"],
+        "cost_arm64": costs["arm64"],
+        "usd_per_tb": {arch: cost["total_usd"] for arch, cost in costs.items()},
+    }
 
 
 def rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
     cost, usage = result["cost"], result["cost"]["usage"]
     return [
-        ("1 TB: Lambda", f"${cost['lambda_usd']:,.2f}",
-         f"{usage['lambda_requests']:,} invocations, {usage['lambda_gb_seconds']:,.0f} GB-s"),
+        (
+            "1 TB: Lambda",
+            f"${cost['lambda_usd']:,.2f}",
+            f"{usage['lambda_requests']:,} invocations, {usage['lambda_gb_seconds']:,.0f} GB-s",
+        ),
         ("1 TB: Step Functions", f"${cost['step_functions_usd']:,.2f}", f"{usage['state_transitions']:,} transitions"),
         ("1 TB: S3 requests", f"${cost['s3_usd']:,.2f}", f"{usage['s3_gets']:,} GET, {usage['s3_puts']:,} PUT"),
-        ("1 TB: total, x86_64", f"${cost['total_usd']:,.2f}",
-         f"${cost['usd_per_gb']:.4f}/GB, {result['minutes']:.0f} min at MaxConcurrency 100"),
-        ("1 TB: total, arm64 (Lambda ~20 % cheaper a GB-s)", f"${result['cost_arm64']['total_usd']:,.2f}",
-         f"Lambda ${result['cost_arm64']['lambda_usd']:,.2f}, the same speed assumed (not measurable here)"),
-    ]  # fmt: skip
+        (
+            "1 TB: total, x86_64",
+            f"${cost['total_usd']:,.2f}",
+            f"${cost['usd_per_gb']:.4f}/GB, {result['minutes']:.0f} min at MaxConcurrency 100",
+        ),
+        (
+            "1 TB: total, arm64 (Lambda ~20 % cheaper a GB-s)",
+            f"${result['cost_arm64']['total_usd']:,.2f}",
+            f"Lambda ${result['cost_arm64']['lambda_usd']:,.2f}, the same speed assumed (not measurable here)",
+        ),
+    ]
 
 
 # What the alternatives charge, us-east-1 list prices (the README's table gives the same, with sources)
@@ -76,11 +97,20 @@ def alternatives(uncompressed_per_stored: float, mean_record_bytes: float, landf
 
 def alternative_rows(result: dict[str, float]) -> list[tuple[str, str, str]]:
     return [
-        ("1 TB elsewhere: Athena over the gzip JSON", f"${result['athena_usd_per_query']:,.2f}",
-         "each query that reads it all ($5 per TB scanned)"),
-        ("1 TB elsewhere: Firehose conversion to Parquet", f"${result['firehose_conversion_usd_batched']:,.2f}",
-         f"{result['json_gb_per_tb_gzip']:,.0f} GB of JSON at $0.018/GB, records batched to ≥ 5 KB; "
-         f"${result['firehose_conversion_usd_one_event_per_record']:,.0f} at one event per record"),
-        ("1 TB elsewhere: a Glue job", f"{result['glue_dpu_hours_at_landfalls_price']:.1f} DPU-h",
-         "what Landfall's x86_64 price buys at $0.44 per DPU-hour"),
-    ]  # fmt: skip
+        (
+            "1 TB elsewhere: Athena over the gzip JSON",
+            f"${result['athena_usd_per_query']:,.2f}",
+            "each query that reads it all ($5 per TB scanned)",
+        ),
+        (
+            "1 TB elsewhere: Firehose conversion to Parquet",
+            f"${result['firehose_conversion_usd_batched']:,.2f}",
+            f"{result['json_gb_per_tb_gzip']:,.0f} GB of JSON at $0.018/GB, records batched to ≥ 5 KB; "
+            f"${result['firehose_conversion_usd_one_event_per_record']:,.0f} at one event per record",
+        ),
+        (
+            "1 TB elsewhere: a Glue job",
+            f"{result['glue_dpu_hours_at_landfalls_price']:.1f} DPU-h",
+            "what Landfall's x86_64 price buys at $0.44 per DPU-hour",
+        ),
+    ]

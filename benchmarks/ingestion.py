@@ -56,11 +56,14 @@ class StandInS3:
         for start in range(0, self.keys, 1000):
             yield {
                 "Contents": [
-                    {"Key": f"{prefix}2026/11/22/13/landfall-1-2026-11-22-13-05-00-{n:012d}.gz", "Size": 64 << 20,
-                     "ETag": '"0123456789abcdef0123456789abcdef"'}
+                    {
+                        "Key": f"{prefix}2026/11/22/13/landfall-1-2026-11-22-13-05-00-{n:012d}.gz",
+                        "Size": 64 << 20,
+                        "ETag": '"0123456789abcdef0123456789abcdef"',
+                    }
                     for n in range(start, min(start + 1000, self.keys))
                 ]
-            }  # fmt: skip
+            }
 
 
 class StandInStepFunctions:
@@ -81,18 +84,26 @@ class StandInStepFunctions:
 
 def _notification(key: str, size: int) -> dict[str, Any]:
     return {
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-        "eventTime": "2026-11-22T13:05:01.000Z", "eventName": "ObjectCreated:Put",
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": "us-east-1",
+        "eventTime": "2026-11-22T13:05:01.000Z",
+        "eventName": "ObjectCreated:Put",
         "userIdentity": {"principalId": "AWS:AROAEXAMPLE:firehose"},
         "requestParameters": {"sourceIPAddress": "10.0.0.1"},
         "responseElements": {"x-amz-request-id": "EXAMPLE123456789", "x-amz-id-2": "EXAMPLE123/abcdefgh"},
         "s3": {
-            "s3SchemaVersion": "1.0", "configurationId": "landfall-raw",
+            "s3SchemaVersion": "1.0",
+            "configurationId": "landfall-raw",
             "bucket": {"name": BUCKET, "ownerIdentity": {"principalId": "EXAMPLE"}, "arn": f"arn:aws:s3:::{BUCKET}"},
-            "object": {"key": key, "size": size, "eTag": "0123456789abcdef0123456789abcdef",
-                       "sequencer": "0A1B2C3D4E5F678901"},
+            "object": {
+                "key": key,
+                "size": size,
+                "eTag": "0123456789abcdef0123456789abcdef",
+                "sequencer": "0A1B2C3D4E5F678901",
+            },
         },
-    }  # fmt: skip
+    }
 
 
 def sqs_batch(notifications: int, seed: int = 3) -> dict[str, Any]:
@@ -110,12 +121,19 @@ def sqs_batch(notifications: int, seed: int = 3) -> dict[str, Any]:
                 name = f"caf%C3%A9+report+%28{n}%29"
             key = f"raw/2026/11/22/13/{name}.gz" if n != 2 else "raw/2026/11/22/13/"
             body = json.dumps({"Records": [_notification(key, 64 << 20 if n != 2 else 0)]})
-        records.append({
-            "messageId": str(uuid.UUID(int=rng.getrandbits(128))), "receiptHandle": "AQEB", "body": body,
-            "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "",
-            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:landfall-ingest",
-            "awsRegion": "us-east-1",
-        })  # fmt: skip
+        records.append(
+            {
+                "messageId": str(uuid.UUID(int=rng.getrandbits(128))),
+                "receiptHandle": "AQEB",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:landfall-ingest",
+                "awsRegion": "us-east-1",
+            }
+        )
     return {"Records": records}
 
 
@@ -137,8 +155,9 @@ def manifest_writer(event: dict[str, Any]) -> tuple[float, float]:
 def backfill(keys: str) -> int:
     """Backfill `keys` listed objects into one run; returns the manifest bytes written."""
     logger.setLevel("WARNING")
-    config = RunConfig(max_concurrency=100, max_items_per_batch=20, max_batch_bytes=256 << 20,
-                       tolerated_failure_percentage=5)  # fmt: skip
+    config = RunConfig(
+        max_concurrency=100, max_items_per_batch=20, max_batch_bytes=256 << 20, tolerated_failure_percentage=5
+    )
     s3, sfn = StandInS3(int(keys)), StandInStepFunctions()
     run = Backfill(RunStarter(s3, sfn, ARN, "pipeline", config), "raw/", "", objects_per_run=1_000_000)
     runs = run.run(list_items(s3, BUCKET, ["raw/"]))

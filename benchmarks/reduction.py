@@ -101,8 +101,11 @@ def make_results(root: Path, records: int, per_file: int = 10_000) -> None:
             for key in keys[start : start + per_file]:
                 out.write(json.dumps(_record(rng, key)) + "\n")
         files.append({"Key": str(path.relative_to(root)), "Size": path.stat().st_size})
-    manifest = {"DestinationBucket": BUCKET, "MapRunArn": "arn:aws:states:us-east-1:123456789012:mapRun:p/m:6f2a0a3e",
-                "ResultFiles": {"FAILED": [], "PENDING": [], "SUCCEEDED": files}}  # fmt: skip
+    manifest = {
+        "DestinationBucket": BUCKET,
+        "MapRunArn": "arn:aws:states:us-east-1:123456789012:mapRun:p/m:6f2a0a3e",
+        "ResultFiles": {"FAILED": [], "PENDING": [], "SUCCEEDED": files},
+    }
     (results / "manifest.json").write_text(json.dumps(manifest))
 
 
@@ -146,13 +149,21 @@ def _record(rng: random.Random, key: str) -> dict[str, Any]:
         "BatchInput": {"version": MESSAGE_VERSION, "run_id": RUN, "output_bucket": BUCKET},
         "Items": [{"version": MESSAGE_VERSION, "bucket": "landing", "key": key, "size": 64 << 20, "etag": "e"}],
     }
-    return {"ExecutionArn": f"arn:aws:states:us-east-1:123456789012:execution:p/m:{key[-12:]}",
-            "Input": json.dumps(child_input), "InputDetails": {"Included": True}, "Name": key[-12:],
-            "Output": json.dumps(output), "OutputDetails": {"Included": True}, "RedriveCount": 0,
-            "RedriveStatus": "NOT_REDRIVABLE", "RedriveStatusReason": "Execution is SUCCEEDED and cannot be redriven",
-            "StartDate": "2026-11-22T13:05:00.123Z",
-            "StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:p/m",
-            "Status": "SUCCEEDED", "StopDate": "2026-11-22T13:05:05.323Z"}  # fmt: skip
+    return {
+        "ExecutionArn": f"arn:aws:states:us-east-1:123456789012:execution:p/m:{key[-12:]}",
+        "Input": json.dumps(child_input),
+        "InputDetails": {"Included": True},
+        "Name": key[-12:],
+        "Output": json.dumps(output),
+        "OutputDetails": {"Included": True},
+        "RedriveCount": 0,
+        "RedriveStatus": "NOT_REDRIVABLE",
+        "RedriveStatusReason": "Execution is SUCCEEDED and cannot be redriven",
+        "StartDate": "2026-11-22T13:05:00.123Z",
+        "StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:p/m",
+        "Status": "SUCCEEDED",
+        "StopDate": "2026-11-22T13:05:05.323Z",
+    }
 
 
 def reducer(root: str) -> float:
@@ -161,11 +172,17 @@ def reducer(root: str) -> float:
     folder = Path(root)
     records = sum(1 for _ in (folder / manifest_key("backfill", RUN)).open())
     event = ReducerEvent(
-        run_id=RUN, source="backfill", manifest=S3Location(bucket=BUCKET, key=manifest_key("backfill", RUN)),
-        objects=records, bytes=records * (64 << 20), output_bucket=BUCKET,
-        batches=records, config=RunConfig(max_concurrency=100, max_items_per_batch=1, max_batch_bytes=64 << 20,
-                                          tolerated_failure_percentage=5),
-    )  # fmt: skip
+        run_id=RUN,
+        source="backfill",
+        manifest=S3Location(bucket=BUCKET, key=manifest_key("backfill", RUN)),
+        objects=records,
+        bytes=records * (64 << 20),
+        output_bucket=BUCKET,
+        batches=records,
+        config=RunConfig(
+            max_concurrency=100, max_items_per_batch=1, max_batch_bytes=64 << 20, tolerated_failure_percentage=5
+        ),
+    )
     started = time.perf_counter()
     report = reduce_run(event, FolderS3(folder), default_job())
     seconds = time.perf_counter() - started

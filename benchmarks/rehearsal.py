@@ -42,8 +42,9 @@ def _land(emulator: Emulator, objects: int, records: int) -> None:
     """Objects under raw/ with the landing bucket's notifications off: only the backfill starts a run.
     Stored through moto's backend, in this process: landing is not what is measured, and 100,000 PUTs
     through the server took 12 minutes."""
-    emulator.client("s3").put_bucket_notification_configuration(Bucket=emulator.landing_bucket,
-                                                                NotificationConfiguration={})  # fmt: skip
+    emulator.client("s3").put_bucket_notification_configuration(
+        Bucket=emulator.landing_bucket, NotificationConfiguration={}
+    )
     backend = s3_backends[emulator.stack.account_id]["global"]
     for number in range(objects):
         backend.put_object(
@@ -69,9 +70,12 @@ def _backfill(state: Path, objects: int) -> tuple[str, int, float, float]:
     started = time.monotonic()
     done = subprocess.run(  # noqa: S603 - this interpreter, the project's own command
         [sys.executable, "-c", BACKFILL, "backfill", "--local", "--objects-per-run", str(objects)],
-        env={**os.environ, "LANDFALL_LOCAL_STATE": str(state), "COLUMNS": "200"}, capture_output=True, text=True,
-        check=False, cwd=Path(__file__).resolve().parents[1],
-    )  # fmt: skip
+        env={**os.environ, "LANDFALL_LOCAL_STATE": str(state), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     seconds = time.monotonic() - started
     if done.returncode:
         raise RuntimeError(f"landfall backfill failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
@@ -104,12 +108,17 @@ def rehearse(objects: int, records: int = 10) -> dict[str, Any]:
         reducer = emulator.function_name("ReducerFunction")
         reducer_s = sum(emulator.lambdas.seconds.get(reducer, []))
         return {
-            "objects": objects, "batches": batches, "status": report["status"],
-            "reconciled": report["reconciliation"]["ok"], "processed": report["objects"]["processed"],
-            "manifest_s": manifest_s, "manifest_peak_rss_mb": manifest_peak_mb,
-            "map_s": total_s - manifest_s - reducer_s, "reducer_s": reducer_s,
+            "objects": objects,
+            "batches": batches,
+            "status": report["status"],
+            "reconciled": report["reconciliation"]["ok"],
+            "processed": report["objects"]["processed"],
+            "manifest_s": manifest_s,
+            "manifest_peak_rss_mb": manifest_peak_mb,
+            "map_s": total_s - manifest_s - reducer_s,
+            "reducer_s": reducer_s,
             "reducer_peak_rss_mb": emulator.lambdas.peak_rss_mb(reducer),
-        }  # fmt: skip
+        }
 
 
 def main() -> None:
@@ -123,10 +132,13 @@ def main() -> None:
         print(f"rehearsal: {objects:,} objects in one run", file=sys.stderr, flush=True)
         results.append(rehearse(objects))
         done = results[-1]
-        print(f"{done['objects']:>9,} objects, {done['batches']:,} batches: {done['status']}, reconciled "
-              f"{done['reconciled']}; manifest {done['manifest_s']:.1f} s (landfall backfill's peak RSS "
-              f"{done['manifest_peak_rss_mb']:.0f} MB), map {done['map_s']:.0f} s, reducer {done['reducer_s']:.1f} s "
-              f"(peak RSS {done['reducer_peak_rss_mb']:.0f} MB)", flush=True)  # fmt: skip
+        print(
+            f"{done['objects']:>9,} objects, {done['batches']:,} batches: {done['status']}, reconciled "
+            f"{done['reconciled']}; manifest {done['manifest_s']:.1f} s (landfall backfill's peak RSS "
+            f"{done['manifest_peak_rss_mb']:.0f} MB), map {done['map_s']:.0f} s, reducer {done['reducer_s']:.1f} s "
+            f"(peak RSS {done['reducer_peak_rss_mb']:.0f} MB)",
+            flush=True,
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"written to {args.out}")

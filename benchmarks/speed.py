@@ -79,8 +79,9 @@ def previous_release(rev: str = JSON_LINES_RELEASE) -> Iterator[Path | None]:
         archive = Path(folder) / "release.tar"
         done = subprocess.run(  # noqa: S603
             ["git", "-C", str(ROOT), "archive", "--format=tar", "-o", str(archive), rev],  # noqa: S607
-            capture_output=True, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            check=False,
+        )
         if done.returncode:
             yield None
             return

@@ -97,9 +97,13 @@ def core_loop(path: Path | str, threads: str = "on") -> float:
 
 def client(endpoint: str, latency_s: float = 0.0):
     s3 = boto3.client(
-        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
-        aws_secret_access_key="bench", config=Config(max_pool_connections=64),  # noqa: S106
-    )  # fmt: skip
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",  # noqa: S106 - the stand-in S3's
+        config=Config(max_pool_connections=64),
+    )
     if latency_s:  # every request waits as long as a round trip to S3 would
         s3.meta.events.register("before-send.s3.*", lambda **_: time.sleep(latency_s))
     return s3

@@ -68,11 +68,17 @@ class OrdersJob:
 
     def describe(self, aggregate: dict[str, Any]) -> list[AggregateTable]:
         return [
-            AggregateTable(title="Revenue per currency", columns=["currency", "revenue"],
-                           rows=[[c, round(v, 2)] for c, v in sorted(aggregate.get("revenue", {}).items())]),
-            AggregateTable(title="Orders per UTC day", columns=["day", "orders"],
-                           rows=[[d, n] for d, n in sorted(aggregate.get("orders_per_day", {}).items())]),
-        ]  # fmt: skip
+            AggregateTable(
+                title="Revenue per currency",
+                columns=["currency", "revenue"],
+                rows=[[c, round(v, 2)] for c, v in sorted(aggregate.get("revenue", {}).items())],
+            ),
+            AggregateTable(
+                title="Orders per UTC day",
+                columns=["day", "orders"],
+                rows=[[d, n] for d, n in sorted(aggregate.get("orders_per_day", {}).items())],
+            ),
+        ]
 
     def merge(self, left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
         merged = self.new_aggregate()

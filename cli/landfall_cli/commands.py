@@ -111,8 +111,13 @@ def _query(args: argparse.Namespace, console: Console) -> int:
                 raise TargetError(f"{target.where} lacks the outputs {missing}: deploy this version of the template")
             database, workgroup = target.outputs["DatabaseName"], target.outputs["WorkGroupName"]
             with notes.status("Athena: queued…") as status:
-                result = query_athena(target.athena, args.sql, database, workgroup,
-                                      waiting=lambda state: status.update(f"Athena: {state.lower()}…"))  # fmt: skip
+                result = query_athena(
+                    target.athena,
+                    args.sql,
+                    database,
+                    workgroup,
+                    waiting=lambda state: status.update(f"Athena: {state.lower()}…"),
+                )
     except QueryError as error:
         notes.print(Text(str(error), style="red"))  # the engine's words, never read as markup
         return 1
@@ -233,6 +238,11 @@ def _redrive(args: argparse.Namespace, console: Console) -> int:
 
 
 _COMMANDS = {
-    "demo": _demo, "backfill": _backfill, "status": _status, "report": _report, "redrive": _redrive,
-    "query": _query, "invoke": _invoke,
-}  # fmt: skip
+    "demo": _demo,
+    "backfill": _backfill,
+    "status": _status,
+    "report": _report,
+    "redrive": _redrive,
+    "query": _query,
+    "invoke": _invoke,
+}

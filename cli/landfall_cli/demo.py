@@ -33,10 +33,14 @@ from landfall_cli.synthetic import Dataset, LandedObject, make_dataset
 from landfall_cli.target import local_state_path, write_local_state
 
 # the template parameter each demo option sets, for messages that name the option
-OPTION_OF = {"MaxItemsPerBatch": "--batch-size", "MaxConcurrency": "--concurrency",
-             "ToleratedFailurePercentage": "--tolerated-failure-percentage",
-             "RejectedWarningPercentage": "--max-rejected-percentage", "ExistingLandingBucket": "--existing-bucket",
-             "LandingPrefix": "--landing-prefix"}  # fmt: skip
+OPTION_OF = {
+    "MaxItemsPerBatch": "--batch-size",
+    "MaxConcurrency": "--concurrency",
+    "ToleratedFailurePercentage": "--tolerated-failure-percentage",
+    "RejectedWarningPercentage": "--max-rejected-percentage",
+    "ExistingLandingBucket": "--existing-bucket",
+    "LandingPrefix": "--landing-prefix",
+}
 
 
 def dataset_from_dir(source: Path) -> Dataset:
@@ -67,8 +71,14 @@ def _progress_table(runs: dict[str, DemoRun]) -> Table:
         table.add_column(column, justify="left" if column == "status" else "right", no_wrap=True)
     for name, run in sorted(runs.items()):
         done = run.progress
-        table.add_row(name, run.status, f"{done.processed + done.failed:,} of {run.objects:,}", f"{done.failed:,}",
-                      f"{done.records:,}", f"{done.rejected:,}")  # fmt: skip
+        table.add_row(
+            name,
+            run.status,
+            f"{done.processed + done.failed:,} of {run.objects:,}",
+            f"{done.failed:,}",
+            f"{done.records:,}",
+            f"{done.rejected:,}",
+        )
     return table
 
 
@@ -116,9 +126,11 @@ def _refused(overrides: dict[str, str]) -> str | None:
 
 def run_demo(options: DemoOptions, console: Console | None = None) -> int:
     console = console or Console()
-    dataset = dataset_from_dir(options.source) if options.source else make_dataset(
-        options.objects, options.records, options.bad_ratio, options.seed
-    )  # fmt: skip
+    dataset = (
+        dataset_from_dir(options.source)
+        if options.source
+        else make_dataset(options.objects, options.records, options.bad_ratio, options.seed)
+    )
     if not dataset.objects:
         print(f"landfall demo: --source {options.source} holds no files", file=sys.stderr)  # as the parser's errors
         return 2
@@ -141,9 +153,13 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
 
 
 def _finish(
-    emulator: Emulator, dataset: Dataset, runs: dict[str, DemoRun], options: DemoOptions, console: Console,
+    emulator: Emulator,
+    dataset: Dataset,
+    runs: dict[str, DemoRun],
+    options: DemoOptions,
+    console: Console,
     how: tuple[float, Path | None],
-) -> int:  # fmt: skip
+) -> int:
     elapsed, logs = how
     s3 = emulator.client("s3")
     reports = {name: _report(s3, emulator.pipeline_bucket, name) for name in sorted(runs)}
@@ -162,16 +178,20 @@ def _land_and_follow(
 ) -> dict[str, DemoRun] | None:
     """Land the objects, let the notifications start the runs, show them until they end (None: timed out)."""
     prefix = emulator.landing_prefix
-    console.print(f"emulator on {emulator.endpoint_url}; landing {len(dataset.objects)} objects "
-                  f"in s3://{emulator.landing_bucket}/{prefix}")  # fmt: skip
+    console.print(
+        f"emulator on {emulator.endpoint_url}; landing {len(dataset.objects)} objects "
+        f"in s3://{emulator.landing_bucket}/{prefix}"
+    )
     s3 = emulator.client("s3")
     if options.existing_bucket:  # yours, made outside the stack, with the README's one-time step done
         s3.create_bucket(Bucket=options.existing_bucket)
         s3.put_bucket_notification_configuration(
             Bucket=options.existing_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
         )
-        console.print(f"s3://{options.existing_bucket} is made outside the stack; its EventBridge notifications "
-                      "reach the ingest queue")  # fmt: skip
+        console.print(
+            f"s3://{options.existing_bucket} is made outside the stack; its EventBridge notifications "
+            "reach the ingest queue"
+        )
     for obj in dataset.objects:
         s3.put_object(Bucket=emulator.landing_bucket, Key=prefix + obj.key.removeprefix("raw/"), Body=obj.body)
     emulator.wait_for_ingestion(len(dataset.objects), timeout=options.timeout)
@@ -218,19 +238,27 @@ def _where_it_is(
     lines = ["", "[bold]Where it is[/bold]"]
     for run_id, report in reports.items():
         lines.append(f"run {run_id}: {report.status if report else 'no report'}")
-        lines.append(f"  report: s3://{bucket}/{report_prefix(run_id)}report.md"
-                     + (f", saved in {options.out / report_prefix(run_id)}" if options.out else ""))  # fmt: skip
+        lines.append(
+            f"  report: s3://{bucket}/{report_prefix(run_id)}report.md"
+            + (f", saved in {options.out / report_prefix(run_id)}" if options.out else "")
+        )
         if report:
-            lines.append(f"  curated: s3://{bucket}/{report.outputs.curated_prefix}  quarantine: "
-                         f"s3://{bucket}/{report.outputs.quarantine_prefix}")  # fmt: skip
+            lines.append(
+                f"  curated: s3://{bucket}/{report.outputs.curated_prefix}  quarantine: "
+                f"s3://{bucket}/{report.outputs.quarantine_prefix}"
+            )
         if report and report.outputs.redrive_manifest_key:
             again = report.objects.failed - report.objects.failed_for_good + report.objects.pending
-            lines.append(f"  {again:,} object{'' if again == 1 else 's'} to run again, with the emulator kept up "
-                         f"(--keep): {command} redrive {run_id} --local")  # fmt: skip
+            lines.append(
+                f"  {again:,} object{'' if again == 1 else 's'} to run again, with the emulator kept up "
+                f"(--keep): {command} redrive {run_id} --local"
+            )
         if report and report.objects.failed_for_good:
             lost = report.objects.failed_for_good
-            lines.append(f"  {lost:,} object{'' if lost == 1 else 's'} a retry cannot fix: what to do is under "
-                         f"Failures in the report")  # fmt: skip
+            lines.append(
+                f"  {lost:,} object{'' if lost == 1 else 's'} a retry cannot fix: what to do is under "
+                f"Failures in the report"
+            )
     query = "SELECT count(*) FROM events_unique"  # noqa: S608 - a command to try, printed
     lines.append(f'  query the table: {command} query --local "{query}"')
     lines.append(f"  the functions' logs: {logs}" if logs else "  the functions' logs: above (--verbose)")
@@ -256,8 +284,9 @@ def _keep_serving(emulator: Emulator, minutes: float, console: Console) -> None:
         f"  {command} backfill --local --dry-run\n"
         f"  {credentials} aws --endpoint-url {emulator.endpoint_url} s3 ls "
         f"s3://{emulator.landing_bucket}/{emulator.landing_prefix} --recursive",
-        highlight=False, soft_wrap=True,
-    )  # fmt: skip
+        highlight=False,
+        soft_wrap=True,
+    )
     deadline = time.monotonic() + minutes * 60
     try:
         # in short sleeps: a signal may reach any of the process's threads, and Python runs its handler
@@ -279,8 +308,9 @@ def _report(s3, bucket: str, run_id: str) -> RunReport | None:
 def _save(s3, bucket: str, reports: list[RunReport], out: Path) -> None:
     """Everything the reports name: their folders (report, objects, timeline), the curated table, the
     quarantine and the redrive manifests."""
-    prefixes = sorted({p for r in reports for p in (report_prefix(r.run_id), r.outputs.curated_prefix,
-                                                      r.outputs.quarantine_prefix)})  # fmt: skip
+    prefixes = sorted(
+        {p for r in reports for p in (report_prefix(r.run_id), r.outputs.curated_prefix, r.outputs.quarantine_prefix)}
+    )
     keys = [r.outputs.redrive_manifest_key for r in reports if r.outputs.redrive_manifest_key]
     paginator = s3.get_paginator("list_objects_v2")
     for prefix in prefixes:
@@ -301,9 +331,15 @@ class Verdicts:
     warnings: list[str] = field(default_factory=list)
 
     def closing(self) -> str | None:
-        said = [f"{len(v)} {what}{'s' if len(v) > 1 else ''}" for v, what in
-                ((self.unaccounted, "count that does not add up"), (self.failed, "failed run"),
-                 (self.warnings, "warning")) if v]  # fmt: skip
+        said = [
+            f"{len(v)} {what}{'s' if len(v) > 1 else ''}"
+            for v, what in (
+                (self.unaccounted, "count that does not add up"),
+                (self.failed, "failed run"),
+                (self.warnings, "warning"),
+            )
+            if v
+        ]
         return f"the demo fails: {', '.join(said)}" if said else None
 
 
@@ -323,30 +359,39 @@ def _verdicts(runs: dict[str, DemoRun], reports: dict[str, RunReport | None]) ->
     return verdicts
 
 
+def _summary_table(rows: list[tuple[str, int | str]]) -> Table:
+    table = Table(title="Landfall demo")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    for label, value in rows:
+        table.add_row(label, f"{value:,}" if isinstance(value, int) else value)
+    return table
+
+
 def _summarise(
-    console: Console, dataset: Dataset, emulator: Emulator, runs: dict[str, DemoRun],
-    reports: dict[str, RunReport | None], elapsed: float, known_truth: bool,
-) -> int:  # fmt: skip
+    console: Console,
+    dataset: Dataset,
+    emulator: Emulator,
+    runs: dict[str, DemoRun],
+    reports: dict[str, RunReport | None],
+    elapsed: float,
+    known_truth: bool,
+) -> int:
     verdicts = _verdicts(runs, reports)
     objects, records = totals(r for r in reports.values() if r)
     _, dropped = emulator.ingested()
     landed = len(dataset.objects)
     if landed != objects.in_manifest + sum(dropped.values()):
-        verdicts.unaccounted.append(f"{landed} objects landed but {objects.in_manifest} in manifests + "
-                                    f"{sum(dropped.values())} dropped")  # fmt: skip
+        verdicts.unaccounted.append(
+            f"{landed} objects landed but {objects.in_manifest} in manifests + {sum(dropped.values())} dropped"
+        )
     if known_truth and records.read != dataset.records:
         verdicts.unaccounted.append(f"{dataset.records} records landed but {records.read} were read")
     if known_truth and records.rejected != dataset.bad:
         verdicts.unaccounted.append(f"{dataset.bad} bad lines landed but {records.rejected} were rejected")
-    table = Table(title="Landfall demo")
-    table.add_column("")
-    table.add_column("value", justify="right")
     rows: list[tuple[str, int | str]] = [("runs", len(runs)), ("objects landed", landed)]
     rows += [(f"  dropped: {reason}", n) for reason, n in sorted(dropped.items())]
-    rows += [*count_rows(objects, records)]
-    for label, value in [*rows, ("seconds", f"{elapsed:.1f}")]:
-        table.add_row(label, f"{value:,}" if isinstance(value, int) else value)
-    console.print(table)
+    console.print(_summary_table([*rows, *count_rows(objects, records), ("seconds", f"{elapsed:.1f}")]))
     for warning in verdicts.warnings:
         console.print(f"[yellow]⚠ {warning}[/yellow]", highlight=False)
     for problem in verdicts.failed + verdicts.unaccounted:

@@ -31,8 +31,19 @@ BUILD = PROJECT_ROOT / ".aws-sam" / "build"
 SOURCES = ("functions", "layers", "template.yaml")  # what `sam build` turns into BUILD
 # What the python3.13 runtime itself provides: the runtime client and the AWS SDK. Everything else a
 # function imports must come from its own folder or the built layer.
-RUNTIME_MODULES = ("awslambdaric", "runtime_client", "simplejson", "snapshot_restore_py",
-                   "boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")  # fmt: skip
+RUNTIME_MODULES = (
+    "awslambdaric",
+    "runtime_client",
+    "simplejson",
+    "snapshot_restore_py",
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "dateutil",
+    "urllib3",
+    "six",
+)
 RIE = (
     Path(samcli.__file__).parent
     / "local"
@@ -145,12 +156,26 @@ class BuiltFunction:
         self.port = _free_port()
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(  # noqa: S603
-            [str(RIE), "--runtime-interface-emulator-address", f"127.0.0.1:{self.port}",
-             "--runtime-api-address", f"127.0.0.1:{_free_port()}", "--log-level", "error",
-             sys.executable, "-S", "-m", "awslambdaric", self.config.handler],
-            cwd=self.folder, env=self._environment(), stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                str(RIE),
+                "--runtime-interface-emulator-address",
+                f"127.0.0.1:{self.port}",
+                "--runtime-api-address",
+                f"127.0.0.1:{_free_port()}",
+                "--log-level",
+                "error",
+                sys.executable,
+                "-S",
+                "-m",
+                "awslambdaric",
+                self.config.handler,
+            ],
+            cwd=self.folder,
+            env=self._environment(),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
         try:
             wait_for(self._listening, 30, f"the RIE of {self.config.name} to listen")
         except BaseException:
@@ -171,8 +196,9 @@ class BuiltFunction:
         """The RIE's answer: an error is a 200 whose body has `errorType`, as Lambda's Invoke says."""
         request = urllib.request.Request(  # noqa: S310 - the RIE on loopback
             f"http://127.0.0.1:{self.port}/2015-03-31/functions/function/invocations",
-            data=json.dumps(event).encode(), method="POST",
-        )  # fmt: skip
+            data=json.dumps(event).encode(),
+            method="POST",
+        )
         with urllib.request.urlopen(request, timeout=self.config.timeout_s + 30) as response:  # noqa: S310
             return response.status, json.loads(response.read() or b"null")
 

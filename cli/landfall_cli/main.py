@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 from landfall_cli.options import (
     LOCAL_DATA,
@@ -37,15 +38,36 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
 def _parser() -> Parser:
     parser = Parser(prog="landfall", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    _demo_options(commands.add_parser("demo", help="run the whole pipeline on the embedded emulator",
-                                      formatter_class=DefaultsShown))  # fmt: skip
+    _demo_options(
+        commands.add_parser(
+            "demo", help="run the whole pipeline on the embedded emulator", formatter_class=DefaultsShown
+        )
+    )
     _backfill_options(commands.add_parser("backfill", help="process objects already landed (a prefix or a time range)"))
-    query = commands.add_parser("query", help="SQL over the curated table: Athena (--stack) or DuckDB (--local)")
+    _query_options(
+        commands.add_parser("query", help="SQL over the curated table: Athena (--stack) or DuckDB (--local)")
+    )
+    _run_commands(commands)
+    invoke = commands.add_parser("invoke", help="run one built function with an event, as Lambda runs it")
+    invoke.add_argument("function", choices=FUNCTIONS)
+    invoke.add_argument("-e", "--event", type=json_file, required=True, help="the event (events/<function>/*.json)")
+    return parser
+
+
+def _query_options(query: argparse.ArgumentParser) -> None:
     _target_options(query)
     query.add_argument("sql", help='e.g. "SELECT type, count(*) FROM events_unique GROUP BY type"')
     query.add_argument("--data", type=folder(False), default=LOCAL_DATA, help="--local: the table's copy")
-    query.add_argument("--format", choices=("table", "csv", "json"), default="table",
-                       help="table (default), csv (a header, then the rows) or json (JSON Lines)")  # fmt: skip
+    query.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="table (default), csv (a header, then the rows) or json (JSON Lines)",
+    )
+
+
+def _run_commands(commands: Any) -> None:
+    """status, report and redrive: each of one run."""
     for name, text in (
         ("status", "follow a run until it ends: objects and records done, failed, rejected"),
         ("report", "print a run's report (and write its timeline)"),
@@ -59,14 +81,11 @@ def _parser() -> Parser:
             command.add_argument("--timeout", type=number(0, above=True), help="stop following after this many seconds")
         if name == "report":
             command.add_argument("--json", action="store_true", help="the report.json model instead")
-            command.add_argument("--timeline", type=folder(False), metavar="DIR",
-                                 help="write RUN_ID-timeline.svg there")  # fmt: skip
+            command.add_argument(
+                "--timeline", type=folder(False), metavar="DIR", help="write RUN_ID-timeline.svg there"
+            )
         if name == "redrive":
             command.add_argument("--dry-run", action="store_true", help="print the plan and its cost; start nothing")
-    invoke = commands.add_parser("invoke", help="run one built function with an event, as Lambda runs it")
-    invoke.add_argument("function", choices=FUNCTIONS)
-    invoke.add_argument("-e", "--event", type=json_file, required=True, help="the event (events/<function>/*.json)")
-    return parser
 
 
 class DefaultsShown(argparse.HelpFormatter):
@@ -87,16 +106,34 @@ def _demo_options(demo: argparse.ArgumentParser) -> None:
         "--batch-size", type=int, default=defaults.batch_size, help="objects per batch (MaxItemsPerBatch)"
     )
     demo.add_argument("--concurrency", type=int, default=defaults.concurrency, help="the map's MaxConcurrency")
-    demo.add_argument("--tolerated-failure-percentage", type=float, default=defaults.tolerated_failure_percentage,
-                      help="share of objects that may fail before a run fails")  # fmt: skip
-    demo.add_argument("--max-rejected-percentage", type=number(0, 100), default=defaults.max_rejected_percentage,
-                      help="flag (and fail) a run that rejects more of its lines")  # fmt: skip
+    demo.add_argument(
+        "--tolerated-failure-percentage",
+        type=float,
+        default=defaults.tolerated_failure_percentage,
+        help="share of objects that may fail before a run fails",
+    )
+    demo.add_argument(
+        "--max-rejected-percentage",
+        type=number(0, 100),
+        default=defaults.max_rejected_percentage,
+        help="flag (and fail) a run that rejects more of its lines",
+    )
     demo.add_argument("--seed", type=int, default=defaults.seed, help="of the synthetic data")
     demo.add_argument("--source", type=folder(True), help="land the files of this folder instead of synthetic ones")
-    demo.add_argument("--existing-bucket", metavar="NAME",
-                      help="land in a bucket made outside the stack (ExistingLandingBucket)")  # fmt: skip
-    demo.add_argument("--landing-prefix", default=defaults.landing_prefix, metavar="PREFIX",
-                      help="the key prefix objects land under (LandingPrefix)")  # fmt: skip
+    demo.add_argument(
+        "--existing-bucket", metavar="NAME", help="land in a bucket made outside the stack (ExistingLandingBucket)"
+    )
+    demo.add_argument(
+        "--landing-prefix",
+        default=defaults.landing_prefix,
+        metavar="PREFIX",
+        help="the key prefix objects land under (LandingPrefix)",
+    )
+    _demo_output_options(demo, defaults)
+
+
+def _demo_output_options(demo: argparse.ArgumentParser, defaults: DemoOptions) -> None:
+    """Where the demo's outputs go, and how long it waits and stays."""
     demo.add_argument("--out", type=folder(False), help="save everything the reports name here")
     demo.add_argument("--data", type=folder(False), default=defaults.data, help="copy the table here for queries")
     demo.add_argument(
@@ -110,9 +147,12 @@ def _demo_options(demo: argparse.ArgumentParser) -> None:
     )
     demo.add_argument("--verbose", action="store_true", help="stream the functions' logs to the terminal")
     demo.add_argument(
-        "--keep", type=number(0), default=0, metavar="MINUTES",
+        "--keep",
+        type=number(0),
+        default=0,
+        metavar="MINUTES",
         help="keep the emulator running this long afterwards, for the --local commands (Ctrl-C stops it)",
-    )  # fmt: skip
+    )
 
 
 def _backfill_options(backfill: argparse.ArgumentParser) -> None:

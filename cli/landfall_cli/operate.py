@@ -118,16 +118,24 @@ def follow(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("objects · {task.fields[failed]} failed · {task.fields[records]:,} records, "
-                   "{task.fields[rejected]:,} rejected"),
+        TextColumn(
+            "objects · {task.fields[failed]} failed · {task.fields[records]:,} records, "
+            "{task.fields[rejected]:,} rejected"
+        ),
         TimeElapsedColumn(),
-    )  # fmt: skip
+    )
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task(run_id, total=status.objects or None, failed=0, records=0, rejected=0)
         while True:
             done = status.progress
-            bar.update(task, total=status.objects or None, completed=done.processed + done.failed,
-                       failed=done.failed, records=done.records, rejected=done.rejected)  # fmt: skip
+            bar.update(
+                task,
+                total=status.objects or None,
+                completed=done.processed + done.failed,
+                failed=done.failed,
+                records=done.records,
+                rejected=done.rejected,
+            )
             if status.ended or (deadline is not None and time.monotonic() >= deadline):
                 return status
             time.sleep(interval)

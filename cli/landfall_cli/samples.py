@@ -105,10 +105,15 @@ def write_result_files(s3, run: dict[str, Any], batch: dict[str, Any], summary: 
     prefix = details["Key"].rsplit("/", 1)[0]
     record = {
         "ExecutionArn": run["map_result"]["MapRunArn"].replace(":mapRun:", ":execution:").rsplit(":", 1)[0] + ":1",
-        "Input": json.dumps(batch), "InputDetails": {"Included": True}, "Name": "1",
-        "Output": json.dumps(summary), "OutputDetails": {"Included": True},
-        "StartDate": "2026-11-22T13:05:00.123Z", "StopDate": "2026-11-22T13:05:02.456Z", "Status": "SUCCEEDED",
-    }  # fmt: skip
+        "Input": json.dumps(batch),
+        "InputDetails": {"Included": True},
+        "Name": "1",
+        "Output": json.dumps(summary),
+        "OutputDetails": {"Included": True},
+        "StartDate": "2026-11-22T13:05:00.123Z",
+        "StopDate": "2026-11-22T13:05:02.456Z",
+        "Status": "SUCCEEDED",
+    }
     s3.put_object(Bucket=details["Bucket"], Key=f"{prefix}/SUCCEEDED_0.json", Body=json.dumps(record).encode() + b"\n")
     files = {"FAILED": [], "PENDING": [], "SUCCEEDED": [{"Key": f"{prefix}/SUCCEEDED_0.json", "Size": 1}]}
     manifest = {

@@ -15,9 +15,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 EVENT_TYPES = (
-    "page_view", "click", "add_to_cart", "purchase", "search",
-    "signup", "login", "logout", "share", "error",
-)  # fmt: skip
+    "page_view",
+    "click",
+    "add_to_cart",
+    "purchase",
+    "search",
+    "signup",
+    "login",
+    "logout",
+    "share",
+    "error",
+)
 
 BAD_LINES = (
     b'{"event_id": "x", "ts": "2026-11-22T13:00:00Z", "type": "click", "value": ',  # cut JSON

@@ -25,8 +25,13 @@ GOOD = b'{"event_id":"a-1","ts":"2026-11-22T11:05:00Z","type":"purchase","value"
 @pytest.fixture(scope="module")
 def adopted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     """An emulator of its own (a stack of another shape): the package's is not running while it is."""
-    overrides = {"ExistingLandingBucket": BUCKET, "LandingPrefix": PREFIX, "IngestBatchSize": "1000",
-                 "IngestBatchingWindowSeconds": "1", "MaxItemsPerBatch": "2"}  # fmt: skip
+    overrides = {
+        "ExistingLandingBucket": BUCKET,
+        "LandingPrefix": PREFIX,
+        "IngestBatchSize": "1000",
+        "IngestBatchingWindowSeconds": "1",
+        "MaxItemsPerBatch": "2",
+    }
     with Emulator(parameter_overrides=overrides, log_dir=tmp_path_factory.mktemp("function-logs")) as running:
         assert "LandingBucket" not in running.stack.resources and "DeliveryStream" not in running.stack.resources
         s3 = running.client("s3")
@@ -43,8 +48,11 @@ def _bucket_state(s3) -> dict:
     """Everything of the bucket a writer could change: its objects, their bodies' tags, its settings."""
     objects = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
     settings = {}
-    for read, name in ((s3.get_bucket_policy, "Policy"), (s3.get_bucket_lifecycle_configuration, "Rules"),
-                       (s3.get_bucket_tagging, "TagSet")):  # fmt: skip
+    for read, name in (
+        (s3.get_bucket_policy, "Policy"),
+        (s3.get_bucket_lifecycle_configuration, "Rules"),
+        (s3.get_bucket_tagging, "TagSet"),
+    ):
         try:
             settings[name] = read(Bucket=BUCKET)[name]
         except s3.exceptions.ClientError:
@@ -61,8 +69,10 @@ def test_the_stack_creates_no_bucket_and_no_firehose_stream_and_listens_on_event
     assert not any(name.startswith("landfall-landing") for name in buckets)
     assert adopted.client("firehose").list_delivery_streams()["DeliveryStreamNames"] == []
     (rule,) = adopted.client("events").list_rules()["Rules"]
-    assert json.loads(rule["EventPattern"])["detail"] == {"bucket": {"name": [BUCKET]},
-                                                          "object": {"key": [{"prefix": PREFIX}]}}  # fmt: skip
+    assert json.loads(rule["EventPattern"])["detail"] == {
+        "bucket": {"name": [BUCKET]},
+        "object": {"key": [{"prefix": PREFIX}]},
+    }
 
 
 def test_objects_landing_in_an_existing_bucket_are_processed_and_the_bucket_is_untouched(adopted: Emulator):

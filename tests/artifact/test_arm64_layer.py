@@ -85,8 +85,9 @@ def endpoint() -> Iterator[str]:
         port = probe.getsockname()[1]
     server = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "landfall_cli.local.moto_compat", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -104,10 +105,25 @@ def endpoint() -> Iterator[str]:
 
 def run(command: list[str], built: Path, layer: str, runtime: Path, endpoint: str, key: str) -> dict:
     done = subprocess.run(  # noqa: S603
-        [*command, "-I", "-S", "-c", PROBE, str(built / "ProcessorFunction"), str(built / layer / "python"),
-         str(runtime), endpoint, "pipeline", key],
-        capture_output=True, text=True, timeout=600, check=False, env={"PATH": os.environ.get("PATH", "")},
-    )  # fmt: skip
+        [
+            *command,
+            "-I",
+            "-S",
+            "-c",
+            PROBE,
+            str(built / "ProcessorFunction"),
+            str(built / layer / "python"),
+            str(runtime),
+            endpoint,
+            "pipeline",
+            key,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={"PATH": os.environ.get("PATH", "")},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -143,10 +159,21 @@ def test_sam_build_for_arm64_builds_every_function_and_the_arm64_layer(tmp_path)
 
     build_dir = tmp_path / "build"
     done = subprocess.run(  # noqa: S603
-        [Path(sys.executable).with_name("sam"), "build", "--parameter-overrides", "Architecture=arm64",
-         "--build-dir", str(build_dir), "--parallel"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
+        [
+            Path(sys.executable).with_name("sam"),
+            "build",
+            "--parameter-overrides",
+            "Architecture=arm64",
+            "--build-dir",
+            str(build_dir),
+            "--parallel",
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     resources = load_template(build_dir / "template.yaml")["Resources"]
     functions = [name for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"]

@@ -36,8 +36,12 @@ def invoke(function: str, event: Path) -> tuple[int, Any, str]:
     """`landfall invoke`: its exit status, the response it printed (stdout), and the rest (stderr)."""
     done = subprocess.run(  # noqa: S603
         [sys.executable, "-m", "landfall_cli.main", "invoke", function, "-e", str(event)],
-        env={**os.environ, "COLUMNS": "250"}, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        env={**os.environ, "COLUMNS": "250"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     return done.returncode, json.loads(done.stdout) if done.stdout.strip() else None, done.stderr
 
 
@@ -70,10 +74,17 @@ def test_the_manifest_writer_answers_each_sample(built, sample, failed, objects,
 
 def test_every_sample_event_has_its_test():
     samples = {path.relative_to(EVENTS).as_posix() for path in EVENTS.rglob("*.json")}
-    tested = {f"manifest_writer/{name}" for name in (
-        "sqs-s3-notifications.json", "sqs-malformed-message.json", "sqs-test-event.json", "s3-direct.json",
-        "s3-versioned.json", "eventbridge-object-created.json")} | {
-        "processor/batch.json", "reducer/run.json", "catalog/create.json", "concurrency_check/create.json"}  # fmt: skip
+    tested = {
+        f"manifest_writer/{name}"
+        for name in (
+            "sqs-s3-notifications.json",
+            "sqs-malformed-message.json",
+            "sqs-test-event.json",
+            "s3-direct.json",
+            "s3-versioned.json",
+            "eventbridge-object-created.json",
+        )
+    } | {"processor/batch.json", "reducer/run.json", "catalog/create.json", "concurrency_check/create.json"}
     assert samples == tested
 
 

@@ -99,11 +99,21 @@ def test_a_standard_child_costs_less_than_an_express_one_for_the_default_batch()
     prices = Prices()
 
     def step_functions_usd(child_type: str) -> float:
-        usage = run_usage(batches=1, processor_seconds=seconds, processor_gb_seconds=0, reducer_gb_seconds=0,
-                          s3_gets=0, s3_puts=0, child_type=child_type)  # type: ignore[arg-type]  # fmt: skip
+        usage = run_usage(
+            batches=1,
+            processor_seconds=seconds,
+            processor_gb_seconds=0,
+            reducer_gb_seconds=0,
+            s3_gets=0,
+            s3_puts=0,
+            child_type=child_type,
+        )  # type: ignore[arg-type]
         transitions = usage.state_transitions - 6  # the parent's own are the same either way
-        return (transitions * prices.state_transition + usage.express_requests * prices.express_request
-                + usage.express_gb_seconds * prices.express_gb_second)  # fmt: skip
+        return (
+            transitions * prices.state_transition
+            + usage.express_requests * prices.express_request
+            + usage.express_gb_seconds * prices.express_gb_second
+        )
 
     assert step_functions_usd("STANDARD") < step_functions_usd("EXPRESS")
 
@@ -111,8 +121,10 @@ def test_a_standard_child_costs_less_than_an_express_one_for_the_default_batch()
 def test_a_childs_input_stays_under_256_kib_whatever_the_keys():
     batcher = Batcher(BatchLimits(max_objects=1000, max_bytes=1 << 40))
     key = "raw/" + "é日" * 340  # 1,024 bytes of UTF-8, 4,084 bytes once JSON escapes it
-    lines = [batcher.add(ManifestItem(bucket="b" * 63, key=f"{key}{n:05d}", size=1, etag="e" * 34, version_id="v" * 32))
-             for n in range(1000)]  # fmt: skip
+    lines = [
+        batcher.add(ManifestItem(bucket="b" * 63, key=f"{key}{n:05d}", size=1, etag="e" * 34, version_id="v" * 32))
+        for n in range(1000)
+    ]
     lines = [line for line in [*lines, batcher.close()] if line]
     assert len(lines) > 10
     batch_input = {"version": 3, "run_id": "notification-" + "0" * 32, "output_bucket": "b" * 63}

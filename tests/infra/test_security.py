@@ -30,11 +30,20 @@ TEMPLATE = load_template()
 RESOURCES = TEMPLATE["Resources"]
 # actions whose service takes no resource narrower than "*"
 STAR_ACTIONS = {
-    "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
-    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
     "lambda:GetAccountSettings",
-}  # fmt: skip
+}
 ALLOWED_MANAGED_POLICIES = {"arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"}  # X-Ray's, attached by SAM for tracing
 
 
@@ -133,8 +142,11 @@ def test_buckets_are_private_encrypted_and_refuse_plain_http(bucket, key):
         assert default == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}
     else:
         assert default == {"SSEAlgorithm": "AES256"}
-    (policy,) = [r for r in RESOURCES.values() if r["Type"] == "AWS::S3::BucketPolicy"
-                 and r["Properties"]["Bucket"] == {"Ref": bucket}]  # fmt: skip
+    (policy,) = [
+        r
+        for r in RESOURCES.values()
+        if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": bucket}
+    ]
     assert _denies_plain_transport(policy["Properties"]["PolicyDocument"])
 
 
@@ -196,8 +208,11 @@ def test_functions_never_log_whole_events():
 
 
 def _alarm(metric: str) -> dict[str, Any]:
-    (alarm,) = [r["Properties"] for r in RESOURCES.values()
-                if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["MetricName"] == metric]  # fmt: skip
+    (alarm,) = [
+        r["Properties"]
+        for r in RESOURCES.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["MetricName"] == metric
+    ]
     assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
     return alarm
 
@@ -218,8 +233,13 @@ def test_alarms_reach_the_topic():
 def test_the_dashboard_shows_runs_backlog_records_and_rejects():
     body = json.loads(Stack(TEMPLATE).resolve(RESOURCES["Dashboard"]["Properties"]["DashboardBody"]))
     metrics = {m[1] if m[0] != "." else m[1] for w in body["widgets"] for m in w["properties"]["metrics"]}
-    assert {"ExecutionsStarted", "ExecutionsFailed", "ApproximateOpenMapRunCount", "RunRecords",
-            "RunRecordsRejected"} <= metrics  # fmt: skip
+    assert {
+        "ExecutionsStarted",
+        "ExecutionsFailed",
+        "ApproximateOpenMapRunCount",
+        "RunRecords",
+        "RunRecordsRejected",
+    } <= metrics
 
 
 def test_the_kinesis_source_is_optional_and_switches_firehose_to_it():
@@ -241,10 +261,19 @@ def test_the_event_source_mapping_is_bounded_and_reports_partial_failures():
 
 
 def test_working_files_quarantine_and_reports_expire():
-    rules = {r["Prefix"]: r for r in RESOURCES["PipelineBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
-             if "Prefix" in r}  # fmt: skip
-    assert set(rules) >= {MANIFESTS_PREFIX, RESULTS_PREFIX, SUMMARIES_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX,
-                          QUERY_RESULTS_PREFIX}  # fmt: skip
+    rules = {
+        r["Prefix"]: r
+        for r in RESOURCES["PipelineBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+        if "Prefix" in r
+    }
+    assert set(rules) >= {
+        MANIFESTS_PREFIX,
+        RESULTS_PREFIX,
+        SUMMARIES_PREFIX,
+        QUARANTINE_PREFIX,
+        REPORTS_PREFIX,
+        QUERY_RESULTS_PREFIX,
+    }
     assert CURATED_PREFIX not in rules  # the product is kept
 
 
@@ -262,13 +291,21 @@ def test_query_results_stay_in_the_pipeline_bucket_encrypted_and_scans_are_cappe
 
 def test_the_catalog_function_may_change_tables_of_its_own_database_only(transformed):
     deployed = transformed["Resources"]
-    own = {"CatalogRole"} | {name for name, r in deployed.items() if r["Type"] == "AWS::IAM::Policy"
-                             and {"Ref": "CatalogRole"} in r["Properties"]["Roles"]}  # fmt: skip
+    own = {"CatalogRole"} | {
+        name
+        for name, r in deployed.items()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": "CatalogRole"} in r["Properties"]["Roles"]
+    }
     statements = [s for name, s in _iam_statements(deployed) if name in own]
     glue = [s for s in statements if any(a.startswith("glue:") for a in _as_list(s["Action"]))]
     (statement,) = glue
-    assert set(statement["Action"]) == {"glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
-                                        "glue:DeleteTable"}  # fmt: skip
+    assert set(statement["Action"]) == {
+        "glue:GetTable",
+        "glue:GetTables",
+        "glue:CreateTable",
+        "glue:UpdateTable",
+        "glue:DeleteTable",
+    }
     resources = [json.dumps(r) for r in statement["Resource"]]
     # the folded name (tests/infra/test_template.py resolves it for a stack named in mixed case)
     assert len(resources) == 3 and all("${CatalogName.Database}" in r for r in resources[1:])

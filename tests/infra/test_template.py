@@ -88,8 +88,13 @@ def test_distributed_map_settings_come_from_the_deployment():
     assert process["ItemSelector"]["Items.$"] == "$$.Map.Item.Value.objects"
     assert "MaxConcurrencyPath" in process and "ToleratedFailurePercentagePath" in process
     environment = RESOURCES["ManifestWriterFunction"]["Properties"]["Environment"]["Variables"]
-    for parameter in ("MaxConcurrency", "ProcessorConcurrencyLimit", "MaxItemsPerBatch", "MaxBatchMiB",
-                      "ToleratedFailurePercentage"):  # fmt: skip
+    for parameter in (
+        "MaxConcurrency",
+        "ProcessorConcurrencyLimit",
+        "MaxItemsPerBatch",
+        "MaxBatchMiB",
+        "ToleratedFailurePercentage",
+    ):
         assert {"Ref": parameter} in environment.values()
     throttles, transient = process["ItemProcessor"]["States"]["ProcessBatch"]["Retry"]
     assert (
@@ -120,11 +125,19 @@ def test_each_samconfig_environment_sets_parameters_the_template_accepts(environ
 def _named(stack: Stack) -> Stack:
     """The stack after CloudFormation created its CatalogName resource: the catalog function's answer."""
     properties = stack.resolve(RESOURCES["CatalogName"]["Properties"])
-    answer = name_response(CustomResourceRequest.model_validate({
-        "RequestType": "Create", "ResponseURL": "https://r", "StackId": stack.stack_id, "RequestId": "r",
-        "LogicalResourceId": "CatalogName", "ResourceType": RESOURCES["CatalogName"]["Type"],
-        "ResourceProperties": properties,
-    }))  # fmt: skip
+    answer = name_response(
+        CustomResourceRequest.model_validate(
+            {
+                "RequestType": "Create",
+                "ResponseURL": "https://r",
+                "StackId": stack.stack_id,
+                "RequestId": "r",
+                "LogicalResourceId": "CatalogName",
+                "ResourceType": RESOURCES["CatalogName"]["Type"],
+                "ResourceProperties": properties,
+            }
+        )
+    )
     stack.custom_resources["CatalogName"] = (answer.physical_resource_id, answer.data)
     return stack
 
@@ -134,8 +147,10 @@ def test_a_stack_named_in_mixed_case_gets_one_folded_database_name_everywhere():
     stack = _named(Stack(TEMPLATE, name="Landfall-Prod", parameter_overrides={"UseLakeFormation": "true"}))
     assert stack.physical_name("CatalogDatabase") == stack.ref("CatalogDatabase") == "landfall_prod"
     (statement,) = stack.resolve(RESOURCES["CatalogTablesPolicy"]["Properties"]["PolicyDocument"])["Statement"]
-    assert statement["Resource"][1:] == ["arn:aws:glue:us-east-1:123456789012:database/landfall_prod",
-                                         "arn:aws:glue:us-east-1:123456789012:table/landfall_prod/*"]  # fmt: skip
+    assert statement["Resource"][1:] == [
+        "arn:aws:glue:us-east-1:123456789012:database/landfall_prod",
+        "arn:aws:glue:us-east-1:123456789012:table/landfall_prod/*",
+    ]
     database_grant = stack.resolve(RESOURCES["CatalogLakeFormationDatabaseGrant"]["Properties"])["Resource"]
     tables_grant = stack.resolve(RESOURCES["CatalogLakeFormationTablesGrant"]["Properties"])["Resource"]
     assert database_grant["Database"]["Name"] == tables_grant["Table"]["DatabaseName"] == "landfall_prod"
@@ -183,9 +198,10 @@ def test_an_existing_buckets_events_reach_the_ingest_queue_which_lets_only_that_
     adopted = Stack(TEMPLATE, parameter_overrides={"ExistingLandingBucket": "acme-firehose", "LandingPrefix": "k/"})
     rule = adopted.resolve(RESOURCES["LandingEventsRule"]["Properties"])
     assert rule["EventPattern"] == {
-        "source": ["aws.s3"], "detail-type": ["Object Created"],
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
         "detail": {"bucket": {"name": ["acme-firehose"]}, "object": {"key": [{"prefix": "k/"}]}},
-    }  # fmt: skip
+    }
     assert [target["Arn"] for target in rule["Targets"]] == [adopted.arn("IngestQueue")]
     policy = adopted.resolve(RESOURCES["IngestQueuePolicy"]["Properties"]["PolicyDocument"])
     (allow,) = [s for s in policy["Statement"] if s["Effect"] == "Allow"]

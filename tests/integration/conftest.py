@@ -36,8 +36,13 @@ def start_run(
     emulator: Emulator, items: list[ManifestItem], config: RunConfig, source: Source = "backfill"
 ) -> StartedRun:
     """Start a run of `items` as the manifest writer would, on the emulator's pipeline."""
-    starter = RunStarter(emulator.client("s3"), emulator.client("stepfunctions"), emulator.state_machine_arn,
-                         emulator.pipeline_bucket, config)  # fmt: skip
+    starter = RunStarter(
+        emulator.client("s3"),
+        emulator.client("stepfunctions"),
+        emulator.state_machine_arn,
+        emulator.pipeline_bucket,
+        config,
+    )
     started = starter.start_items(items, source)
     assert started is not None
     return started

@@ -144,9 +144,22 @@ def test_unknown_run(local, capsys):
 def test_a_command_prints_its_own_words_not_the_librarys_json_log(local):
     _land(local, "2031/01/01/07", 1)
     done = subprocess.run(  # noqa: S603 - a terminal sees what the process writes, whatever its handlers hold
-        [sys.executable, "-m", "landfall_cli.main", "backfill", "--local", "--since", "2031-01-01T07",
-         "--until", "2031-01-01T08"],
-        capture_output=True, text=True, timeout=120, check=False, env=os.environ.copy(),
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "landfall_cli.main",
+            "backfill",
+            "--local",
+            "--since",
+            "2031-01-01T07",
+            "--until",
+            "2031-01-01T08",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=os.environ.copy(),
+    )
     assert done.returncode == 0 and "started backfill-" in done.stdout, done.stdout + done.stderr
     assert '"level"' not in done.stdout + done.stderr

@@ -53,8 +53,14 @@ def bare_env(tmp_path: Path) -> dict[str, str]:
 
 def one_line(env: dict[str, str], argv: list[str]) -> str:
     """The command's whole output, which must be one line, and exit 2."""
-    done = subprocess.run([sys.executable, "-m", "landfall_cli.main", *argv], env=env, capture_output=True,
-                          text=True, timeout=120, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "landfall_cli.main", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 2, output
     assert "Traceback" not in output
@@ -68,8 +74,11 @@ def test_no_region(bare_env, argv):
     assert line.startswith("no AWS region") and "AWS_REGION" in line and "--region" in line
 
 
-@pytest.mark.parametrize("region", [["--region", REGION], {"AWS_REGION": REGION}, {"AWS_DEFAULT_REGION": REGION}],
-                         ids=["--region", "AWS_REGION", "AWS_DEFAULT_REGION"])  # fmt: skip
+@pytest.mark.parametrize(
+    "region",
+    [["--region", REGION], {"AWS_REGION": REGION}, {"AWS_DEFAULT_REGION": REGION}],
+    ids=["--region", "AWS_REGION", "AWS_DEFAULT_REGION"],
+)
 def test_a_region_but_no_credentials(bare_env, region):
     env, argv = ({**bare_env, **region}, []) if isinstance(region, dict) else (bare_env, region)
     line = one_line(env, [*LANDFALL_COMMANDS[0], *argv])
@@ -109,8 +118,13 @@ def test_a_stack_that_is_not_landfalls(bare_env, moto_endpoint):
         "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "not-landfall"}}},
         "Outputs": {"QueueUrl": {"Value": {"Ref": "Queue"}}},
     }
-    cloudformation = boto3.client("cloudformation", region_name=REGION, endpoint_url=moto_endpoint,
-                                  aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    cloudformation = boto3.client(
+        "cloudformation",
+        region_name=REGION,
+        endpoint_url=moto_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     cloudformation.create_stack(StackName="not-landfall", TemplateBody=json.dumps(template))
     line = one_line(endpoint_env(bare_env, moto_endpoint), ["status", "r", "--stack", "not-landfall", "--no-follow"])
     assert line.startswith(f"stack not-landfall in {REGION} is not a Landfall stack") and "LandingBucketName" in line
@@ -147,16 +161,22 @@ class ExpiringAws(ExpiredAws):
 
     def respond(self, body: bytes) -> None:
         if b"Action=DescribeStacks" in body:
-            outputs = "".join(f"<member><OutputKey>{key}</OutputKey><OutputValue>x</OutputValue></member>"
-                              for key in OUTPUTS)  # fmt: skip
-            self.answer(200, "<DescribeStacksResponse><DescribeStacksResult><Stacks><member><StackName>S</StackName>"
-                             "<CreationTime>2031-01-01T00:00:00Z</CreationTime><StackStatus>CREATE_COMPLETE"
-                             f"</StackStatus><Outputs>{outputs}</Outputs></member></Stacks></DescribeStacksResult>"
-                             "</DescribeStacksResponse>")  # fmt: skip
+            outputs = "".join(
+                f"<member><OutputKey>{key}</OutputKey><OutputValue>x</OutputValue></member>" for key in OUTPUTS
+            )
+            self.answer(
+                200,
+                "<DescribeStacksResponse><DescribeStacksResult><Stacks><member><StackName>S</StackName>"
+                "<CreationTime>2031-01-01T00:00:00Z</CreationTime><StackStatus>CREATE_COMPLETE"
+                f"</StackStatus><Outputs>{outputs}</Outputs></member></Stacks></DescribeStacksResult>"
+                "</DescribeStacksResponse>",
+            )
         elif self.command == "GET" and self.path.endswith("/configuration"):  # Lambda's GetFunctionConfiguration
             arn = f"arn:aws:states:{REGION}:123456789012:stateMachine:S"
-            self.answer(200, {"MemorySize": 1024, "Environment": {"Variables": {"STATE_MACHINE_ARN": arn,
-                                                                                "PIPELINE_BUCKET": "p"}}})  # fmt: skip
+            self.answer(
+                200,
+                {"MemorySize": 1024, "Environment": {"Variables": {"STATE_MACHINE_ARN": arn, "PIPELINE_BUCKET": "p"}}},
+            )
         else:
             super().respond(body)
 

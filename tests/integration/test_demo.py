@@ -24,8 +24,11 @@ def landfall(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[st
     return subprocess.run(
         [sys.executable, "-m", "landfall_cli.main", *args],
         env={**os.environ, "COLUMNS": "250"},  # no wrapped lines to search
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def demo(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -95,10 +98,25 @@ def test_the_kept_emulator_serves_the_local_commands_then_stops_by_itself(tmp_pa
     state = tmp_path / "local.json"
     env = {**os.environ, "COLUMNS": "250", "LANDFALL_LOCAL_STATE": str(state)}
     process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "landfall_cli.main", "demo", "--objects", "2", "--records", "20", "--keep", "0.2",
-         "--data", str(tmp_path / "data")],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "landfall_cli.main",
+            "demo",
+            "--objects",
+            "2",
+            "--records",
+            "20",
+            "--keep",
+            "0.2",
+            "--data",
+            str(tmp_path / "data"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
 
         def serving() -> bool:

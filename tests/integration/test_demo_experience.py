@@ -45,8 +45,10 @@ def test_junk_among_the_objects_is_counted_flagged_and_fails_the_demo(tmp_path: 
     assert result.returncode == 1, out + result.stderr
     # every object is accounted for: the empty one dropped with its reason, the PDF failed with its own
     assert re.search(r"dropped: empty\s*│\s*1 │", out), out
-    assert ("✓ every object and every record is accounted for: 4 objects landed = 2 processed + 1 failed + "
-            "0 pending + 1 dropped (1 empty)") in out  # fmt: skip
+    assert (
+        "✓ every object and every record is accounted for: 4 objects landed = 2 processed + 1 failed + "
+        "0 pending + 1 dropped (1 empty)"
+    ) in out
     assert re.search(r"⚠ object failure: s3://\S+/doc\.pdf: unsupported format: PDF", out), out
     assert re.search(r"✗ run notification-[0-9a-f]{32} FAILED: 1 of 3 objects failed", out), out
     # the ZIP's 1,000 lines are read as 1,000 records, not as the archive's bytes
@@ -93,8 +95,14 @@ def test_the_end_of_a_run_says_where_everything_is_as_it_must_be_typed(tmp_path:
     assert result.returncode == 0, result.stdout + result.stderr
     (run_id,) = set(re.findall(r"notification-[0-9a-f]{32}", result.stdout))  # full ids, never cut
     where = result.stdout[result.stdout.index("Where it is") :]
-    for expected in (f"run {run_id}: SUCCEEDED", f"reports/{run_id}/report.md", f"saved in {out}/reports/{run_id}",
-                     "curated: s3://", "quarantine: s3://", 'query --local "SELECT'):  # fmt: skip
+    for expected in (
+        f"run {run_id}: SUCCEEDED",
+        f"reports/{run_id}/report.md",
+        f"saved in {out}/reports/{run_id}",
+        "curated: s3://",
+        "quarantine: s3://",
+        'query --local "SELECT',
+    ):
         assert expected in where, (expected, where)
     assert re.search(rf"(\.venv/bin/landfall|landfall) report {run_id} --local", where), where
     assert (out / "reports" / run_id / "timeline.svg").exists() and (out / "reports" / run_id / "report.md").exists()
@@ -133,10 +141,28 @@ def test_sigterm_stops_everything_the_demo_started(tmp_path: Path):
     state = tmp_path / "local.json"
     env = {**os.environ, "COLUMNS": "250", "LANDFALL_LOCAL_STATE": str(state)}
     process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "landfall_cli.main", "demo", "--objects", "8", "--records", "500", "--keep", "5",
-         "--data", str(tmp_path / "data"), "--logs", str(tmp_path / "logs")],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "landfall_cli.main",
+            "demo",
+            "--objects",
+            "8",
+            "--records",
+            "500",
+            "--keep",
+            "5",
+            "--data",
+            str(tmp_path / "data"),
+            "--logs",
+            str(tmp_path / "logs"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         wait_for(lambda: process.poll() is None and state.exists(), 240, "the demo to be kept up", interval=0.2)
         process.send_signal(signal.SIGTERM)
@@ -157,12 +183,20 @@ def test_sigterm_stops_everything_the_demo_started(tmp_path: Path):
 def test_local_commands_find_a_dead_emulators_state_and_clean_it_up(tmp_path: Path):
     state = tmp_path / "local.json"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    state.write_text(json.dumps({"endpoint_url": "http://127.0.0.1:9", "region": "us-east-1", "outputs": {},
-                                 "pid": int(dead.stdout)}))  # fmt: skip
+    state.write_text(
+        json.dumps(
+            {"endpoint_url": "http://127.0.0.1:9", "region": "us-east-1", "outputs": {}, "pid": int(dead.stdout)}
+        )
+    )
     env = {**os.environ, "LANDFALL_LOCAL_STATE": str(state)}
     result = subprocess.run(  # noqa: S603 - from another directory: the checkout's state is found all the same
         [sys.executable, "-m", "landfall_cli.main", "status", "some-run", "--local"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr
     assert "has stopped (its state is removed)" in result.stderr and not state.exists()

@@ -62,9 +62,13 @@ def own_function(
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.write(tmp_path / "app.py", "app.py")
     emulator.client("lambda").create_function(
-        FunctionName=name, Runtime="python3.13", Handler="app.handler", Code={"ZipFile": archive.getvalue()},
-        Role=f"arn:aws:iam::{emulator.stack.account_id}:role/{emulator.stack.name}-execution", Timeout=int(timeout),
-    )  # fmt: skip
+        FunctionName=name,
+        Runtime="python3.13",
+        Handler="app.handler",
+        Code={"ZipFile": archive.getvalue()},
+        Role=f"arn:aws:iam::{emulator.stack.account_id}:role/{emulator.stack.name}-execution",
+        Timeout=int(timeout),
+    )
     emulator.lambdas.register(
         FunctionSpec(
             logical_id=name,
@@ -75,7 +79,7 @@ def own_function(
             timeout_s=timeout,
             workers=2,
             reserved_concurrency=reserved,
-        )  # fmt: skip
+        )
     )
     return name
 
@@ -119,8 +123,12 @@ def test_a_ctrl_c_while_an_environment_starts_does_not_stop_it(emulator, tmp_pat
     with ThreadPoolExecutor(1) as pool:
         answer = pool.submit(invoke, emulator, name, {})
         named = f"lambda-{name}"
-        worker = wait_for(lambda: next((p for p in multiprocessing.active_children() if p.name == named), None),
-                          60, "the environment's process", interval=0.001)  # fmt: skip
+        worker = wait_for(
+            lambda: next((p for p in multiprocessing.active_children() if p.name == named), None),
+            60,
+            "the environment's process",
+            interval=0.001,
+        )
         os.kill(worker.pid, signal.SIGINT)  # while the interpreter starts and imports
         error, payload = answer.result(timeout=120)
     assert error is None and payload["pid"] == worker.pid, payload
@@ -172,8 +180,9 @@ def test_an_express_child_stops_at_its_limit(emulator, tmp_path, monkeypatch):
     monkeypatch.setattr(map_children.limits, "express_seconds", 1.0)  # AWS: 300 s
     child = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3, "End": True}}}
     started = time.monotonic()
-    described = run_definition(emulator, _map(emulator, "t/limits-express", child, ToleratedFailurePercentage=100),
-                               {"items": [{"n": 1}]})  # fmt: skip
+    described = run_definition(
+        emulator, _map(emulator, "t/limits-express", child, ToleratedFailurePercentage=100), {"items": [{"n": 1}]}
+    )
     (timed_out,) = _results(emulator, described)["FAILED"]
     assert (timed_out["Status"], timed_out["Error"]) == ("TIMED_OUT", "States.Timeout")
     assert time.monotonic() - started < 3  # the map went on without waiting for the stopped child
@@ -181,13 +190,21 @@ def test_an_express_child_stops_at_its_limit(emulator, tmp_path, monkeypatch):
 
 def test_an_express_childs_retry_waits_count_against_its_five_minutes_though_none_is_slept(emulator, tmp_path):
     name = own_function(emulator, tmp_path, "limits-retried")
-    child = {"StartAt": "Call", "States": {"Call": {
-        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
-        "Parameters": {"FunctionName": name, "Payload": {"fail": True}},
-        "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 200, "MaxAttempts": 3, "BackoffRate": 2}],
-    }}}  # fmt: skip
-    described = run_definition(emulator, _map(emulator, "t/limits-waits", child, ToleratedFailurePercentage=100),
-                               {"items": [{"n": 1}]})  # fmt: skip
+    child = {
+        "StartAt": "Call",
+        "States": {
+            "Call": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "End": True,
+                "Parameters": {"FunctionName": name, "Payload": {"fail": True}},
+                "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 200, "MaxAttempts": 3, "BackoffRate": 2}],
+            }
+        },
+    }
+    described = run_definition(
+        emulator, _map(emulator, "t/limits-waits", child, ToleratedFailurePercentage=100), {"items": [{"n": 1}]}
+    )
     (timed_out,) = _results(emulator, described)["FAILED"]
     assert timed_out["Status"] == "TIMED_OUT"  # 200 s + 400 s of waits: past 300 s on AWS
     standard = _map(emulator, "t/limits-waits-standard", child, ToleratedFailurePercentage=100)
@@ -201,8 +218,9 @@ def test_the_shipped_configuration_keeps_the_largest_batch_inside_every_limit(em
     """The largest children the manifest writer can cut (keys of 1 KiB) run through the real state
     machine: no child input or output passes a limit, and every object is accounted for."""
     items = [ManifestItem(bucket=emulator.landing_bucket, key=f"raw/{n:04d}-{'k' * 1000}", size=1) for n in range(300)]
-    config = RunConfig(max_concurrency=4, max_items_per_batch=1000, max_batch_bytes=256 << 20,
-                       tolerated_failure_percentage=100)  # fmt: skip
+    config = RunConfig(
+        max_concurrency=4, max_items_per_batch=1000, max_batch_bytes=256 << 20, tolerated_failure_percentage=100
+    )
     started = start_run(emulator, items, config)
     assert (
         started.execution_input.batches == 2
@@ -217,12 +235,16 @@ def test_the_shipped_configuration_keeps_the_largest_batch_inside_every_limit(em
 
 def _map(emulator: Emulator, prefix: str, processor: dict, **fields) -> dict:
     state = {
-        "Type": "Map", "ItemsPath": "$.items",
+        "Type": "Map",
+        "ItemsPath": "$.items",
         "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}, **processor},
-        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
-                         "Parameters": {"Bucket": emulator.pipeline_bucket, "Prefix": prefix}},
-        "End": True, **fields,
-    }  # fmt: skip
+        "ResultWriter": {
+            "Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket": emulator.pipeline_bucket, "Prefix": prefix},
+        },
+        "End": True,
+        **fields,
+    }
     return {"StartAt": "Map", "States": {"Map": state}}
 
 
@@ -244,10 +266,19 @@ def _pipeline_throttle_retry() -> dict:
 
 
 def _call(name: str, payload: dict) -> dict:
-    return {"StartAt": "Call", "States": {"Call": {
-        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "OutputPath": "$.Payload", "End": True,
-        "Parameters": {"FunctionName": name, "Payload": payload}, "Retry": [_pipeline_throttle_retry()],
-    }}}  # fmt: skip
+    return {
+        "StartAt": "Call",
+        "States": {
+            "Call": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "OutputPath": "$.Payload",
+                "End": True,
+                "Parameters": {"FunctionName": name, "Payload": payload},
+                "Retry": [_pipeline_throttle_retry()],
+            }
+        },
+    }
 
 
 def test_throttled_children_wait_for_a_free_slot_and_all_succeed_though_no_backoff_is_slept(emulator, tmp_path):
@@ -269,9 +300,10 @@ def test_overlapping_executions_throttled_on_one_slot_all_succeed(emulator, tmp_
     name = own_function(emulator, tmp_path, "limits-one-slot-runs", reserved=1)
     sfn = emulator.client("stepfunctions")
     arn = sfn.create_state_machine(
-        name="t-one-slot-runs", definition=json.dumps(_call(name, {"sleep": 0.2})),
+        name="t-one-slot-runs",
+        definition=json.dumps(_call(name, {"sleep": 0.2})),
         roleArn=f"arn:aws:iam::{emulator.stack.account_id}:role/{emulator.stack.name}-execution",
-    )["stateMachineArn"]  # fmt: skip
+    )["stateMachineArn"]
     runs = [sfn.start_execution(stateMachineArn=arn, name=f"run-{n}")["executionArn"] for n in range(8)]
     assert [emulator.wait_for_execution(run)["status"] for run in runs] == ["SUCCEEDED"] * 8
     assert emulator.lambdas.throttled[name] >= 1

@@ -18,8 +18,16 @@ def test_a_malformed_message_reaches_the_dlq_and_the_rest_of_its_batch_runs(emul
     before = {e["name"] for e in emulator.executions()}
     queue = emulator.queue_url("IngestQueue")
     dead = emulator.queue_url("IngestDeadLetterQueue")
-    notification = {"Records": [{"s3": {"bucket": {"name": emulator.landing_bucket},
-                                        "object": {"key": obj.key, "size": len(obj.body), "eTag": "e"}}}]}  # fmt: skip
+    notification = {
+        "Records": [
+            {
+                "s3": {
+                    "bucket": {"name": emulator.landing_bucket},
+                    "object": {"key": obj.key, "size": len(obj.body), "eTag": "e"},
+                }
+            }
+        ]
+    }
     s3.put_object(Bucket=emulator.landing_bucket, Key=obj.key, Body=obj.body)  # notifies the queue as well
     sqs.send_message_batch(
         QueueUrl=queue,

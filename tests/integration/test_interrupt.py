@@ -58,11 +58,26 @@ class Demo:
         self.state = tmp_path / "local.json"
         env = {**os.environ, "COLUMNS": "250", "FORCE_COLOR": "1", "LANDFALL_LOCAL_STATE": str(self.state)}
         self.process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "landfall_cli.main", "demo", *args, "--timeout", str(START_SECONDS),
-             "--data", str(tmp_path / "data"), "--logs", str(tmp_path / "logs")],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "landfall_cli.main",
+                "demo",
+                *args,
+                "--timeout",
+                str(START_SECONDS),
+                "--data",
+                str(tmp_path / "data"),
+                "--logs",
+                str(tmp_path / "logs"),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
             preexec_fn=_as_from_a_terminal,
-        )  # fmt: skip
+        )
         self.started = time.monotonic()
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.output: list[str] = []

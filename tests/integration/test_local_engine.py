@@ -16,9 +16,20 @@ from tests.integration.conftest import read_json, read_result_file, run_definiti
 pytestmark = pytest.mark.emulator
 
 SUCCEEDED_FIELDS = {
-    "ExecutionArn", "Input", "InputDetails", "Name", "Output", "OutputDetails", "RedriveCount",
-    "RedriveStatus", "RedriveStatusReason", "StartDate", "StateMachineArn", "Status", "StopDate",
-}  # fmt: skip
+    "ExecutionArn",
+    "Input",
+    "InputDetails",
+    "Name",
+    "Output",
+    "OutputDetails",
+    "RedriveCount",
+    "RedriveStatus",
+    "RedriveStatusReason",
+    "StartDate",
+    "StateMachineArn",
+    "Status",
+    "StopDate",
+}
 FAILED_FIELDS = SUCCEEDED_FIELDS - {"Output", "OutputDetails"} | {"Error", "Cause"}
 
 # A child that fails when its (first) item says so, and otherwise returns its input.
@@ -267,15 +278,25 @@ def test_retries_back_off_without_sleeping(emulator):
             "Flaky": {
                 "Type": "Task",
                 "Resource": "arn:aws:states:::lambda:invoke",
-                "Parameters": {"FunctionName": emulator.function_name("ProcessorFunction"), "Payload": {
-                    "BatchInput": {"version": 1, "run_id": "retry-test", "output_bucket": emulator.pipeline_bucket},
-                    "Items": []}},
-                "Retry": [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "IntervalSeconds": 30,
-                           "MaxAttempts": 3, "BackoffRate": 2}],
+                "Parameters": {
+                    "FunctionName": emulator.function_name("ProcessorFunction"),
+                    "Payload": {
+                        "BatchInput": {"version": 1, "run_id": "retry-test", "output_bucket": emulator.pipeline_bucket},
+                        "Items": [],
+                    },
+                },
+                "Retry": [
+                    {
+                        "ErrorEquals": ["Lambda.TooManyRequestsException"],
+                        "IntervalSeconds": 30,
+                        "MaxAttempts": 3,
+                        "BackoffRate": 2,
+                    }
+                ],
                 "End": True,
             }
         },
-    }  # fmt: skip
+    }
     emulator.lambdas.throttle(emulator.function_name("ProcessorFunction"), times=2)
     started = time.monotonic()
     described = run_definition(emulator, definition, {})

@@ -28,8 +28,13 @@ GOOD = b'{"event_id":"%s","ts":"2026-11-22T13:05:00Z","type":"purchase","value":
 
 def run_manifest(emulator, items: list[ManifestItem], **config) -> tuple[str, dict]:
     """Start a run over `items` as the manifest writer would, wait for its end."""
-    settings = {"max_concurrency": 2, "max_items_per_batch": 1, "max_batch_bytes": 256 << 20,
-                "tolerated_failure_percentage": 0.0, **config}  # fmt: skip
+    settings = {
+        "max_concurrency": 2,
+        "max_items_per_batch": 1,
+        "max_batch_bytes": 256 << 20,
+        "tolerated_failure_percentage": 0.0,
+        **config,
+    }
     started = start_run(emulator, items, RunConfig(**settings))
     return started.run_id, emulator.wait_for_execution(execution_arn_of(emulator, started))
 
@@ -63,9 +68,13 @@ def test_landed_objects_are_processed_by_themselves_and_everything_reconciles(em
     assert report["status"] == "SUCCEEDED"
     assert report["reconciliation"] == {"ok": True, "problems": []}
     assert report["objects"] == {
-        "in_manifest": 6, "processed": 6, "failed": 0, "pending": 0, "without_delimiters": 0,
+        "in_manifest": 6,
+        "processed": 6,
+        "failed": 0,
+        "pending": 0,
+        "without_delimiters": 0,
         "failed_for_good": 0,
-    }  # fmt: skip
+    }
     assert report["records"]["read"] == dataset.records
     assert report["records"]["rejected"] == dataset.bad
     assert sum(t["count"] for t in report["aggregates"]["by_type"].values()) == dataset.records - dataset.bad
@@ -106,9 +115,13 @@ def test_one_object_failing_within_tolerance(emulator):
     report = report_of(emulator, run_id)
     assert report["status"] == "PARTIAL" and report["reconciliation"]["ok"]
     assert report["objects"] == {
-        "in_manifest": 5, "processed": 4, "failed": 1, "pending": 0, "without_delimiters": 0,
+        "in_manifest": 5,
+        "processed": 4,
+        "failed": 1,
+        "pending": 0,
+        "without_delimiters": 0,
         "failed_for_good": 0,
-    }  # fmt: skip
+    }
     (failure,) = report["failures"]
     assert (failure["key"], failure["kind"]) == ("raw/lost.gz", "batch")
     assert "NoSuchBucket" in failure["error"]

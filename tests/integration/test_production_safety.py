@@ -35,8 +35,9 @@ def test_two_versions_of_one_key_are_two_objects_each_processed_once(emulator):
         before = {e["name"] for e in emulator.executions()}
         key = "raw/2026/11/22/13/versioned.gz"
         first = s3.put_object(Bucket=emulator.landing_bucket, Key=key, Body=gzip.compress(GOOD % b"a" + b"\n"))
-        second = s3.put_object(Bucket=emulator.landing_bucket, Key=key,
-                               Body=gzip.compress(GOOD % b"b" + b"\n" + GOOD % b"c" + b"\n"))  # fmt: skip
+        second = s3.put_object(
+            Bucket=emulator.landing_bucket, Key=key, Body=gzip.compress(GOOD % b"b" + b"\n" + GOOD % b"c" + b"\n")
+        )
         emulator.wait_for_ingestion(2)
     finally:
         s3.put_bucket_versioning(Bucket=emulator.landing_bucket, VersioningConfiguration={"Status": "Suspended"})
@@ -60,8 +61,9 @@ def test_overlapping_runs_share_the_processor_ceiling_and_both_finish(emulator, 
     monkeypatch.setitem(emulator.lambdas.functions, processor, replace(spec, reserved_concurrency=1))
     throttled = emulator.lambdas.throttled.get(processor, 0)
     s3 = emulator.client("s3")
-    config = RunConfig(max_concurrency=4, max_items_per_batch=1, max_batch_bytes=1 << 20,
-                       tolerated_failure_percentage=0)  # fmt: skip
+    config = RunConfig(
+        max_concurrency=4, max_items_per_batch=1, max_batch_bytes=1 << 20, tolerated_failure_percentage=0
+    )
     started = []
     for run in range(2):
         items = []

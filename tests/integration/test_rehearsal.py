@@ -15,8 +15,12 @@ def test_a_rehearsal_run_completes_reconciles_and_reports_its_phases(tmp_path):
     out = tmp_path / "rehearsal.json"
     done = subprocess.run(  # noqa: S603 - its own emulator: one per process
         [sys.executable, "-m", "benchmarks.rehearsal", "120", "--out", str(out)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     (run,) = json.loads(out.read_text())
     assert (run["objects"], run["batches"], run["status"], run["reconciled"], run["processed"]) == (

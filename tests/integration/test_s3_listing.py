@@ -28,8 +28,11 @@ def buckets(emulator) -> list[str]:
 
 def listed(s3, **kwargs) -> list[str]:
     pages = s3.get_paginator("list_objects_v2").paginate(**kwargs)
-    return [entry.get("Key", entry.get("Prefix")) for page in pages for entry in [
-        *page.get("Contents", []), *page.get("CommonPrefixes", [])]]  # fmt: skip
+    return [
+        entry.get("Key", entry.get("Prefix"))
+        for page in pages
+        for entry in [*page.get("Contents", []), *page.get("CommonPrefixes", [])]
+    ]
 
 
 def test_a_listing_in_pages_gives_every_key_once_in_order_reading_the_bucket_once(emulator, buckets, monkeypatch):

@@ -31,9 +31,12 @@ pytestmark = pytest.mark.emulator
 
 TABLE = table_of(EventsJob())
 ARROW_TYPES = {  # how a reader that is not the writer sees each kind
-    Kind.STRING: pa.string(), Kind.FLOAT: pa.float64(), Kind.INT: pa.int64(), Kind.JSON: pa.string(),
+    Kind.STRING: pa.string(),
+    Kind.FLOAT: pa.float64(),
+    Kind.INT: pa.int64(),
+    Kind.JSON: pa.string(),
     Kind.TIMESTAMP: pa.timestamp("us", tz="UTC"),
-}  # fmt: skip
+}
 CONFIG = RunConfig(max_concurrency=4, max_items_per_batch=2, max_batch_bytes=1 << 20, tolerated_failure_percentage=0)
 
 
@@ -96,8 +99,10 @@ def test_independent_readers_agree_with_the_report_the_declaration_and_the_catal
     counted = duckdb_query(f"SELECT source_key, dt, hour, count(*) FROM {_scan(tmp_path)} GROUP BY ALL")
     expected = {(obj["key"], *f["key"].split("/")[2:4], f["rows"]) for obj in summaries for f in obj["curated"]}
     assert {(key, f"dt={dt}", f"hour={hour:02d}", n) for key, dt, hour, n in counted} == expected
-    misplaced = f"SELECT count(*) FROM {_scan(tmp_path)} WHERE strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d') <> " \
-                f"CAST(dt AS VARCHAR) OR CAST(strftime(ts AT TIME ZONE 'UTC', '%H') AS INTEGER) <> hour"  # fmt: skip
+    misplaced = (
+        f"SELECT count(*) FROM {_scan(tmp_path)} WHERE strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d') <> "
+        f"CAST(dt AS VARCHAR) OR CAST(strftime(ts AT TIME ZONE 'UTC', '%H') AS INTEGER) <> hour"
+    )
     assert duckdb_query(misplaced) == [(0,)]
     # the catalog's names, types and view, over the same files, as `landfall query --local` sets them up
     with local_connection(TABLE, tmp_path) as connection:
@@ -106,8 +111,9 @@ def test_independent_readers_agree_with_the_report_the_declaration_and_the_catal
             (p.name, "VARCHAR") for p in TABLE.partition_columns
         ]
         assert connection.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchone() == (
-            valid, valid - repeats,
-        )  # fmt: skip
+            valid,
+            valid - repeats,
+        )
         assert connection.execute("SELECT count(*) FROM events_unique").fetchone() == (valid - repeats,)
         repeated = "SELECT event_id FROM events GROUP BY 1 HAVING count(*) > 1"
         kept = connection.execute(f"SELECT DISTINCT source_key FROM events_unique WHERE event_id IN ({repeated})")
@@ -199,6 +205,10 @@ def test_a_stack_named_in_mixed_case_has_one_database_name_athena_takes_everywhe
     seen = json.loads(done.stdout.splitlines()[-1])
     arn = "arn:aws:glue:us-east-1:123456789012"
     assert seen == {
-        "query_exit_code": 0, "databases": ["landfall_prod"], "output": "landfall_prod", "view_schema": "landfall_prod",
-        "policy": [f"{arn}:database/landfall_prod", f"{arn}:table/landfall_prod/*"], "queried_in": "landfall_prod",
-    }  # fmt: skip
+        "query_exit_code": 0,
+        "databases": ["landfall_prod"],
+        "output": "landfall_prod",
+        "view_schema": "landfall_prod",
+        "policy": [f"{arn}:database/landfall_prod", f"{arn}:table/landfall_prod/*"],
+        "queried_in": "landfall_prod",
+    }

@@ -29,8 +29,12 @@ def test_hour_prefixes_cover_the_range_with_whole_days_where_they_fit():
         hour_prefixes("raw/", datetime(2026, 11, 21, 22, 30, tzinfo=UTC), datetime(2026, 11, 23, 2, tzinfo=UTC))
     )
     assert prefixes == [
-        "raw/2026/11/21/22/", "raw/2026/11/21/23/", "raw/2026/11/22/", "raw/2026/11/23/00/", "raw/2026/11/23/01/",
-    ]  # fmt: skip
+        "raw/2026/11/21/22/",
+        "raw/2026/11/21/23/",
+        "raw/2026/11/22/",
+        "raw/2026/11/23/00/",
+        "raw/2026/11/23/01/",
+    ]
     assert prefixes == sorted(prefixes)  # listing them in turn keeps the manifest's order
 
 
@@ -73,18 +77,35 @@ def test_duration_follows_concurrency():
 
 
 def test_cost_adds_up_each_service_from_its_prices():
-    usage = Usage(lambda_requests=1_000_000, lambda_gb_seconds=1000, state_transitions=1000, express_requests=1_000_000,
-                  express_gb_seconds=0, s3_gets=1000, s3_puts=1000)  # fmt: skip
-    prices = Prices(lambda_gb_second=0.001, lambda_request=1e-6, state_transition=0.01, express_request=1e-6,
-                    express_gb_second=0, s3_get=0.001, s3_put=0.002)  # fmt: skip
+    usage = Usage(
+        lambda_requests=1_000_000,
+        lambda_gb_seconds=1000,
+        state_transitions=1000,
+        express_requests=1_000_000,
+        express_gb_seconds=0,
+        s3_gets=1000,
+        s3_puts=1000,
+    )
+    prices = Prices(
+        lambda_gb_second=0.001,
+        lambda_request=1e-6,
+        state_transition=0.01,
+        express_request=1e-6,
+        express_gb_second=0,
+        s3_get=0.001,
+        s3_put=0.002,
+    )
     cost = estimate(usage, input_bytes=2_000_000_000, prices=prices)
     assert (cost.lambda_usd, cost.step_functions_usd, cost.s3_usd) == (2.0, 11.0, 3.0)
     assert cost.total_usd == 16.0 and cost.usd_per_gb == 8.0
 
 
 def test_a_terabyte_plan_counts_every_billed_unit():
-    plan = RunPlan(RunConfig(max_concurrency=100, max_items_per_batch=20, max_batch_bytes=256 << 20,
-                             tolerated_failure_percentage=5))  # fmt: skip
+    plan = RunPlan(
+        RunConfig(
+            max_concurrency=100, max_items_per_batch=20, max_batch_bytes=256 << 20, tolerated_failure_percentage=5
+        )
+    )
     for i in range(15_625):  # 64 MB Firehose objects
         plan.add(item(f"raw/{i:05d}", 64_000_000))
     cost = plan.cost(processor_memory_mb=1769, reducer_memory_mb=1024)
@@ -108,8 +129,11 @@ def test_a_terabyte_plan_counts_every_billed_unit():
 
 
 def test_objects_whose_files_pass_the_single_put_size_are_planned_with_their_parts():
-    plan = RunPlan(RunConfig(max_concurrency=100, max_items_per_batch=20, max_batch_bytes=256 << 20,
-                             tolerated_failure_percentage=5))  # fmt: skip
+    plan = RunPlan(
+        RunConfig(
+            max_concurrency=100, max_items_per_batch=20, max_batch_bytes=256 << 20, tolerated_failure_percentage=5
+        )
+    )
     for i in range(100):  # Firehose's largest buffer: 84 MB of Parquet an object
         plan.add(item(f"raw/{i:05d}", 128_000_000))
     large, small = Throughput(files_per_object=3, curated_ratio=0.66), Throughput(files_per_object=3, curated_ratio=0.1)

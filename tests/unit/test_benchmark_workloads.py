@@ -46,8 +46,12 @@ def test_the_small_object_workload_runs_on_the_benchmarks_own_server():
 def test_the_previous_release_the_bench_compares_with_wrote_gzip_json_lines():
     with previous_release() as tree:
         if tree is None:  # only a clone without that history cannot give it (the bench then says so)
-            shallow = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--is-shallow-repository"],  # noqa: S607
-                                     capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
+            shallow = subprocess.run(
+                ["git", "-C", str(ROOT), "rev-parse", "--is-shallow-repository"],  # noqa: S607
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.strip()
             assert shallow in ("true", ""), "the release is in this clone's history but could not be read"
             return
         assert "class GzipS3Writer" in (tree / "layers/common/landfall/writers.py").read_text()

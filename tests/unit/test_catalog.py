@@ -45,12 +45,18 @@ def names(glue) -> dict[str, str]:
 def request(
     kind: str, physical_id: str | None = None, url: str = "https://example.com/response", database: str = DATABASE
 ) -> CustomResourceRequest:
-    return CustomResourceRequest.model_validate({
-        "RequestType": kind, "ResponseURL": url, "StackId": "arn:aws:cloudformation:us-east-1:1:stack/s/x",
-        "RequestId": "r-1", "LogicalResourceId": "Catalog", "PhysicalResourceId": physical_id,
-        "ResourceType": "Custom::Catalog",
-        "ResourceProperties": {"DatabaseName": database, "Bucket": "pipeline", "Job": "x", "Code": "layer:1"},
-    })  # fmt: skip
+    return CustomResourceRequest.model_validate(
+        {
+            "RequestType": kind,
+            "ResponseURL": url,
+            "StackId": "arn:aws:cloudformation:us-east-1:1:stack/s/x",
+            "RequestId": "r-1",
+            "LogicalResourceId": "Catalog",
+            "PhysicalResourceId": physical_id,
+            "ResourceType": "Custom::Catalog",
+            "ResourceProperties": {"DatabaseName": database, "Bucket": "pipeline", "Job": "x", "Code": "layer:1"},
+        }
+    )
 
 
 ATHENA_NAME = re.compile(r"[a-z][a-z0-9_]{0,254}")  # what Athena takes unquoted, within Glue's 255 characters
@@ -78,12 +84,18 @@ def test_the_name_resource_answers_the_folded_name_and_makes_nothing(aws):
     glue = boto3.client("glue", region_name="us-east-1")
     with Stubber(glue):  # no Glue call is stubbed: any would fail
         for kind in ("Create", "Update", "Delete"):
-            named = CustomResourceRequest.model_validate({
-                "RequestType": kind, "ResponseURL": "https://example.com/r", "StackId": "s", "RequestId": "r",
-                "LogicalResourceId": "CatalogName", "ResourceType": NAME_RESOURCE,
-                "PhysicalResourceId": None if kind == "Create" else "landfall-catalog-name:landfall_prod",
-                "ResourceProperties": {"StackName": "Landfall-Prod"},
-            })  # fmt: skip
+            named = CustomResourceRequest.model_validate(
+                {
+                    "RequestType": kind,
+                    "ResponseURL": "https://example.com/r",
+                    "StackId": "s",
+                    "RequestId": "r",
+                    "LogicalResourceId": "CatalogName",
+                    "ResourceType": NAME_RESOURCE,
+                    "PhysicalResourceId": None if kind == "Create" else "landfall-catalog-name:landfall_prod",
+                    "ResourceProperties": {"StackName": "Landfall-Prod"},
+                }
+            )
             response = CatalogResource(glue, table_of(EventsJob()), QUARANTINE_TABLE).handle(named)
             assert (response.status, response.data) == ("SUCCESS", {"Database": "landfall_prod"})
             assert response.physical_resource_id == "landfall-catalog-name:landfall_prod"
@@ -190,11 +202,17 @@ def test_the_response_reaches_cloudformation_with_the_ids_it_needs(cloudformatio
     url, received = cloudformation
     response = CustomResourceResponse(status="FAILED", physical_resource_id="p", reason="no database x")
     respond(request("Create", url=url), response)
-    assert received == [{
-        "Status": "FAILED", "Reason": "no database x", "PhysicalResourceId": "p",
-        "StackId": "arn:aws:cloudformation:us-east-1:1:stack/s/x", "RequestId": "r-1",
-        "LogicalResourceId": "Catalog", "Data": {},
-    }]  # fmt: skip
+    assert received == [
+        {
+            "Status": "FAILED",
+            "Reason": "no database x",
+            "PhysicalResourceId": "p",
+            "StackId": "arn:aws:cloudformation:us-east-1:1:stack/s/x",
+            "RequestId": "r-1",
+            "LogicalResourceId": "Catalog",
+            "Data": {},
+        }
+    ]
 
 
 def test_a_response_goes_only_where_cloudformation_would_send_it():

@@ -87,8 +87,11 @@ def test_every_value_reads_back_as_msgspec_decoded_it(raw_records):
         assert props == b"" or props.decode() in line.decode()
         assert (None if row["tags"] is None else json.loads(row["tags"])) == record.tags  # JSON text
         assert (row["source_bucket"], row["source_key"], row["source_version_id"], row["source_line"]) == (
-            SOURCE.bucket, SOURCE.key, SOURCE.version_id, number,
-        )  # fmt: skip
+            SOURCE.bucket,
+            SOURCE.key,
+            SOURCE.version_id,
+            number,
+        )
 
 
 def test_timestamps_keep_microseconds_and_dates_at_the_calendars_edges():

@@ -45,13 +45,22 @@ class FakeCloudFormation:
 
 
 def request(limit: int, kind: str = "Create") -> CustomResourceRequest:
-    return CustomResourceRequest.model_validate({
-        "RequestType": kind, "ResponseURL": "https://r", "StackId": STACK_ID, "RequestId": "r",
-        "LogicalResourceId": "ConcurrencyCheck", "ResourceType": "Custom::ConcurrencyCheck",
-        **({"PhysicalResourceId": "landfall-concurrency-check"} if kind != "Create" else {}),
-        "ResourceProperties": {"ProcessorConcurrencyLimit": str(limit), "ReducerReservation": "2",
-                               "Functions": FUNCTIONS},
-    })  # fmt: skip
+    return CustomResourceRequest.model_validate(
+        {
+            "RequestType": kind,
+            "ResponseURL": "https://r",
+            "StackId": STACK_ID,
+            "RequestId": "r",
+            "LogicalResourceId": "ConcurrencyCheck",
+            "ResourceType": "Custom::ConcurrencyCheck",
+            **({"PhysicalResourceId": "landfall-concurrency-check"} if kind != "Create" else {}),
+            "ResourceProperties": {
+                "ProcessorConcurrencyLimit": str(limit),
+                "ReducerReservation": "2",
+                "Functions": FUNCTIONS,
+            },
+        }
+    )
 
 
 PROD_HELD = {"prod-processor": 800, "prod-reducer": 2}  # a prod stack deployed already
@@ -92,8 +101,9 @@ def test_a_reservation_that_does_not_fit_names_the_parameter_the_quota_and_what_
     quota, held, resources, limit, figures
 ):
     with pytest.raises(ValueError) as refused:
-        check(request(limit, "Update" if resources else "Create"), FakeLambda(quota, held),
-              FakeCloudFormation(resources))  # fmt: skip
+        check(
+            request(limit, "Update" if resources else "Create"), FakeLambda(quota, held), FakeCloudFormation(resources)
+        )
     message = str(refused.value)
     assert message.startswith(f"ProcessorConcurrencyLimit={limit} does not fit this account's Lambda concurrency")
     assert figures in message

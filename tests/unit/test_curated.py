@@ -106,8 +106,10 @@ def test_an_aborted_object_leaves_no_file_no_upload_and_no_spill(buckets, tmp_pa
 def test_the_processor_spills_a_large_object_and_its_memory_stays_bounded(buckets, tmp_path):
     body = gzip.compress(b"".join(messages(40)))
     buckets.put_object(Bucket="landing", Key="raw/big.gz", Body=body)
-    event = ProcessorEvent(BatchInput=BatchInput(run_id="r", output_bucket="pipeline"),
-                           Items=[ManifestItem(bucket="landing", key="raw/big.gz", size=len(body))])  # fmt: skip
+    event = ProcessorEvent(
+        BatchInput=BatchInput(run_id="r", output_bucket="pipeline"),
+        Items=[ManifestItem(bucket="landing", key="raw/big.gz", size=len(body))],
+    )
     settings = ProcessorSettings(CURATED_BUFFER_MIB=1, SPILL_DIR=str(tmp_path), SMALL_OBJECT_BYTES=0)
     (obj,) = process_batch(event, buckets, settings, default_job()).objects
     assert (obj.valid, sum(f.rows for f in obj.curated)) == (20_000, 20_000)

@@ -98,8 +98,13 @@ def test_the_empty_source_folder_is_refused_before_anything_starts(capsys, tmp_p
     assert refused(capsys, "demo", "--source", str(tmp_path)) == f"landfall demo: --source {tmp_path} holds no files\n"
 
 
-@pytest.mark.parametrize("argv", [["--help"], *([name, "--help"] for name in (
-    "demo", "backfill", "status", "report", "redrive", "query", "invoke"))])  # fmt: skip
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        *([name, "--help"] for name in ("demo", "backfill", "status", "report", "redrive", "query", "invoke")),
+    ],
+)
 def test_help_loads_nothing_a_command_needs(argv):
     """Help answers at once: it loads none of the emulator, the AWS SDK, the table's readers, the layer."""
     probe = (
@@ -122,8 +127,14 @@ def test_commands_that_operate_a_stack_load_neither_the_emulator_nor_the_sam_cli
         "print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))"
     )
     env = {**os.environ, "LANDFALL_LOCAL_STATE": str(tmp_path / "local.json")}  # no emulator: exit 2, said so
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True,  # noqa: S603
-                          env=env)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,  # noqa: S603
+        env=env,
+    )
     assert "no local emulator is running" in done.stderr
     loaded = set(json.loads(done.stdout.splitlines()[-1]))
     assert "landfall" in loaded and not loaded & {"moto", "samcli", "duckdb", "werkzeug"}
@@ -133,8 +144,15 @@ def test_the_local_emulators_state_is_the_checkouts_from_any_directory(tmp_path)
     """`--local` finds the emulator `make demo --keep` started whatever directory a command runs in."""
     probe = "from landfall_cli.target import local_state_path; print(local_state_path())"
     env = {k: v for k, v in os.environ.items() if k != "LANDFALL_LOCAL_STATE"}
-    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,  # noqa: S603
-                          timeout=60, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,  # noqa: S603
+        timeout=60,
+        check=True,
+    )
     assert done.stdout.strip() == str(PROJECT_ROOT / ".landfall" / "local.json")
 
 

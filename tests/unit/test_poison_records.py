@@ -231,8 +231,10 @@ class TallyJob:
 
 
 def test_a_value_the_table_cannot_hold_costs_its_line_and_is_in_no_aggregate(landing):
-    lines = [b'{"event_id":"t%d","ts":"2026-11-22T13:00:00Z","n":%d}' % (i, n)
-             for i, n in enumerate([1, 2**63, -(2**63), 10**30, 5])]  # fmt: skip
+    lines = [
+        b'{"event_id":"t%d","ts":"2026-11-22T13:00:00Z","n":%d}' % (i, n)
+        for i, n in enumerate([1, 2**63, -(2**63), 10**30, 5])
+    ]
     summary = run_batch(landing, {"raw/t": b"\n".join(lines)}, job=TallyJob())
     (obj,) = summary.objects
     assert (obj.valid, obj.rejected, obj.rejected_by_reason) == (3, 2, {"unrepresentable": 2})
@@ -260,8 +262,19 @@ def test_two_records_back_to_back_on_one_line_of_a_delimited_object_are_both_rea
 # record cut short before it: "}}", not "}"). A line is read whole or rejected whole: all its records
 # are valid, or it is one rejection with its number.
 BOM = b"\xef\xbb\xbf"
-BROKEN = [b"[1, 2]", b"42", b"null", b'"text"', b'{"a":}', b"{", b"}}", event(type="bogus"), event(value="1"),
-          event(event_id="e").replace(b'"e"', b'"\xff\xfe"'), event()[:-1] + b"\xc3"]  # fmt: skip
+BROKEN = [
+    b"[1, 2]",
+    b"42",
+    b"null",
+    b'"text"',
+    b'{"a":}',
+    b"{",
+    b"}}",
+    event(type="bogus"),
+    event(value="1"),
+    event(event_id="e").replace(b'"e"', b'"\xff\xfe"'),
+    event()[:-1] + b"\xc3",
+]
 
 record_strategy = st.integers(0, 10**6).map(lambda n: VALID % (n, n % 60, n))
 broken_strategy = st.one_of(

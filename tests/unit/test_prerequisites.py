@@ -15,8 +15,13 @@ from landfall_cli.local.template import PROJECT_ROOT
 @pytest.fixture
 def bare_env(tmp_path: Path) -> dict[str, str]:
     """No AWS configuration at all; the metadata service off (traffic stays on loopback)."""
-    return {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AWS_CONFIG_FILE": str(tmp_path / "none"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
 
 
 def one_make_line(argv: list[str], env: dict[str, str], cwd: Path = PROJECT_ROOT) -> str:
@@ -68,16 +73,20 @@ def test_another_python_version_is_named(tmp_path, bare_env):
 
 
 def test_the_checks_in_order(monkeypatch, tmp_path):
-    for name, value in {"AWS_CONFIG_FILE": tmp_path / "none", "AWS_SHARED_CREDENTIALS_FILE": tmp_path / "none",
-                        "AWS_EC2_METADATA_DISABLED": "true"}.items():  # fmt: skip
+    for name, value in {
+        "AWS_CONFIG_FILE": tmp_path / "none",
+        "AWS_SHARED_CREDENTIALS_FILE": tmp_path / "none",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
         monkeypatch.setenv(name, str(value))
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(name, raising=False)
     pinned = prerequisites.pinned_sam_version()
 
     def check(**overrides):
-        return prerequisites.problem(**{"which": lambda name: f"/usr/bin/{name}", "sam_version": lambda: pinned,
-                                        **overrides})  # fmt: skip
+        return prerequisites.problem(
+            **{"which": lambda name: f"/usr/bin/{name}", "sam_version": lambda: pinned, **overrides}
+        )
 
     assert "AWS CLI is missing" in check(which=lambda name: None)
     assert f"is 0.0.1, not the pinned {pinned}" in check(sam_version=lambda: "0.0.1")

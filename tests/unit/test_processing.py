@@ -115,8 +115,9 @@ def test_transient_s3_errors_raise_for_step_functions_to_retry(buckets, settings
 
 
 def test_an_object_without_record_delimiters_is_split_and_reported(buckets, settings):
-    records = [GOOD % (n, 2, n) for n in range(30)] + [b'{"event_id":"s","ts":"2026-11-22T12:00:00Z","type":"click",'
-                                                       b'"value":1,"props":{"q":"}{"}}']  # fmt: skip
+    records = [GOOD % (n, 2, n) for n in range(30)] + [
+        b'{"event_id":"s","ts":"2026-11-22T12:00:00Z","type":"click","value":1,"props":{"q":"}{"}}'
+    ]
     buckets.put_object(Bucket="landing", Key="raw/undelimited.gz", Body=gzip.compress(b"".join(records)))
     (summary,) = run(buckets, settings, "raw/undelimited.gz").objects
     assert (summary.framing, summary.valid, summary.rejected) == ("concatenated", 31, 0)
@@ -166,8 +167,10 @@ def test_objects_of_a_batch_keep_their_order_whatever_their_size(buckets):
 
 
 def test_a_failed_object_leaves_no_partial_output_even_after_multipart_parts(buckets, settings):
-    noise = [b'{"event_id":"%s","ts":"2026-11-22T12:00:00Z","type":"click","value":1}' % os.urandom(40).hex().encode()
-             for _ in range(120_000)]  # fmt: skip
+    noise = [
+        b'{"event_id":"%s","ts":"2026-11-22T12:00:00Z","type":"click","value":1}' % os.urandom(40).hex().encode()
+        for _ in range(120_000)
+    ]
     body = gzip.compress(b"\n".join(noise) + b"\n", compresslevel=1)
     buckets.put_object(Bucket="landing", Key="raw/cut.gz", Body=body[:-8])  # the trailer is missing
     (summary,) = run(buckets, settings, "raw/cut.gz").objects

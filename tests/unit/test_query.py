@@ -71,8 +71,13 @@ def test_an_athena_query_runs_in_the_workgroup_and_its_rows_come_back_without_th
     monkeypatch.setattr(athena, "get_query_execution", polled)
     monkeypatch.setattr("landfall_cli.query.ATHENA_POLL_S", 0)
     seen: list[str] = []
-    result = query_athena(athena, "SELECT type, count(*) AS events FROM events_unique GROUP BY 1", "landfall",
-                          "landfall", waiting=seen.append)  # fmt: skip
+    result = query_athena(
+        athena,
+        "SELECT type, count(*) AS events FROM events_unique GROUP BY 1",
+        "landfall",
+        "landfall",
+        waiting=seen.append,
+    )
     assert (result.columns, result.rows) == (["type", "events"], [("click", "3"), ("search", "1")])
     assert seen == ["QUEUED", "RUNNING"]
     (execution,) = athena.list_query_executions(WorkGroup="landfall")["QueryExecutionIds"]
@@ -104,8 +109,10 @@ def table_copy(s3, tmp_path):
     }
     for key, lines in bodies.items():
         s3.put_object(Bucket="landing", Key=key, Body=gzip.compress(b"\n".join(lines)))
-    event = ProcessorEvent(BatchInput=BatchInput(run_id="r", output_bucket="pipeline"),
-                           Items=[ManifestItem(bucket="landing", key=key, size=1) for key in bodies])  # fmt: skip
+    event = ProcessorEvent(
+        BatchInput=BatchInput(run_id="r", output_bucket="pipeline"),
+        Items=[ManifestItem(bucket="landing", key=key, size=1) for key in bodies],
+    )
     process_batch(event, s3, ProcessorSettings(), default_job())
     export_local(s3, "pipeline", table_of(default_job()), DEFAULT_JOB, tmp_path)
     return tmp_path
@@ -123,9 +130,10 @@ def test_a_local_query_reads_the_copy_by_the_catalogs_names(table_copy):
 
 
 def test_a_local_copy_drops_files_the_bucket_no_longer_has(s3, table_copy):
-    s3.delete_object(Bucket="pipeline", Key=next(
-        o["Key"] for o in s3.list_objects_v2(Bucket="pipeline", Prefix="curated/")["Contents"]
-    ))  # fmt: skip
+    s3.delete_object(
+        Bucket="pipeline",
+        Key=next(o["Key"] for o in s3.list_objects_v2(Bucket="pipeline", Prefix="curated/")["Contents"]),
+    )
     export_local(s3, "pipeline", table_of(default_job()), DEFAULT_JOB, table_copy)
     assert query_local("SELECT count(*) FROM events", table_copy).rows[0][0] < 4
 
@@ -160,10 +168,21 @@ TYPED = (
     "'café' AS word, {'a': [1, NULL]} AS s, 1 AS twice, 2 AS twice FROM events LIMIT 1"
 )
 TYPED_JSON = {
-    "n": 3, "x": 2.5, "nan": "NaN", "d": "1.50", "ok": True, "day": "2026-11-22", "at": "2026-11-22T12:00:00.250000",
-    "zoned": "2026-11-22T12:00:00+00:00", "raw": "aGk=", "nothing": None, "word": "café", "s": {"a": [1, None]},
-    "twice": 1, "twice_2": 2,
-}  # fmt: skip
+    "n": 3,
+    "x": 2.5,
+    "nan": "NaN",
+    "d": "1.50",
+    "ok": True,
+    "day": "2026-11-22",
+    "at": "2026-11-22T12:00:00.250000",
+    "zoned": "2026-11-22T12:00:00+00:00",
+    "raw": "aGk=",
+    "nothing": None,
+    "word": "café",
+    "s": {"a": [1, None]},
+    "twice": 1,
+    "twice_2": 2,
+}
 
 
 def json_lines(result: QueryResult) -> list[dict]:
@@ -180,10 +199,38 @@ def test_json_lines_keep_duckdbs_types(table_copy):
 
 def test_athenas_text_is_typed_by_its_column_types_into_the_same_json_as_duckdbs(athena):
     names = list(TYPED_JSON)
-    types = ["bigint", "double", "double", "decimal", "boolean", "date", "timestamp", "timestamp with time zone",
-             "varbinary", "varchar", "varchar", "json", "integer", "integer"]  # fmt: skip
-    values = ["3", "2.5", "NaN", "1.50", "true", "2026-11-22", "2026-11-22 12:00:00.250",
-              "2026-11-22 12:00:00.000 UTC", "68 69", None, "café", '{"a": [1, null]}', "1", "2"]  # fmt: skip
+    types = [
+        "bigint",
+        "double",
+        "double",
+        "decimal",
+        "boolean",
+        "date",
+        "timestamp",
+        "timestamp with time zone",
+        "varbinary",
+        "varchar",
+        "varchar",
+        "json",
+        "integer",
+        "integer",
+    ]
+    values = [
+        "3",
+        "2.5",
+        "NaN",
+        "1.50",
+        "true",
+        "2026-11-22",
+        "2026-11-22 12:00:00.250",
+        "2026-11-22 12:00:00.000 UTC",
+        "68 69",
+        None,
+        "café",
+        '{"a": [1, null]}',
+        "1",
+        "2",
+    ]
     answer(names[:-1] + ["twice"], values, types=types)
     result = query_athena(athena, "SELECT …", "landfall", "landfall")
     assert json_lines(result) == [TYPED_JSON]

@@ -27,15 +27,27 @@ def item(key, version_id=None):
 
 def summary(key, valid=3, rejected=1, status="processed", error=None, version_id=None):
     return {
-        "version": 3, "bucket": "landing", "key": key, "version_id": version_id, "status": status, "error": error,
-        "bytes_read": 100, "records": valid + rejected if status == "processed" else 0,
-        "valid": valid if status == "processed" else 0, "rejected": rejected if status == "processed" else 0,
+        "version": 3,
+        "bucket": "landing",
+        "key": key,
+        "version_id": version_id,
+        "status": status,
+        "error": error,
+        "bytes_read": 100,
+        "records": valid + rejected if status == "processed" else 0,
+        "valid": valid if status == "processed" else 0,
+        "rejected": rejected if status == "processed" else 0,
         "rejected_by_reason": {"schema": rejected} if status == "processed" and rejected else {},
         "curated": [{"key": f"curated/events/dt=2026-11-22/hour=13/{key}.parquet", "rows": valid, "bytes": 9}]
-        if status == "processed" and valid else [],
-        "aggregates": {"by_type": {"click": {"count": valid, "sum": 2.0 * valid, "min": 1.0, "max": 3.0}},
-                       "by_hour": {"2026-11-22T13": valid}} if status == "processed" else {},
-    }  # fmt: skip
+        if status == "processed" and valid
+        else [],
+        "aggregates": {
+            "by_type": {"click": {"count": valid, "sum": 2.0 * valid, "min": 1.0, "max": 3.0}},
+            "by_hour": {"2026-11-22T13": valid},
+        }
+        if status == "processed"
+        else {},
+    }
 
 
 def child_input(*keys):
@@ -97,17 +109,25 @@ def put_results(s3, files):
 
 def reducer_event(s3, keys, map_error=None, tolerance=10.0):
     """The manifest of `keys` (or (key, version) pairs) as the manifest writer writes it, and the event."""
-    config = RunConfig(max_concurrency=1, max_items_per_batch=2, max_batch_bytes=1000,
-                       tolerated_failure_percentage=tolerance)  # fmt: skip
+    config = RunConfig(
+        max_concurrency=1, max_items_per_batch=2, max_batch_bytes=1000, tolerated_failure_percentage=tolerance
+    )
     builder = ManifestBuilder(config)
     for key in sorted(keys):
         builder.add(item(*key) if isinstance(key, tuple) else item(key))
     location = S3Location(bucket=BUCKET, key=manifest_key("notification", RUN))
     builder.upload(s3, location)
     return ReducerEvent(
-        run_id=RUN, source="notification", manifest=location, objects=len(keys), bytes=100 * len(keys),
-        batches=builder.batches, output_bucket=BUCKET, config=config, map_error=map_error,
-    )  # fmt: skip
+        run_id=RUN,
+        source="notification",
+        manifest=location,
+        objects=len(keys),
+        bytes=100 * len(keys),
+        batches=builder.batches,
+        output_bucket=BUCKET,
+        config=config,
+        map_error=map_error,
+    )
 
 
 def redrive_objects(s3, report):
@@ -126,19 +146,31 @@ def test_every_kind_of_result_file_is_read_and_reconciled(bucket):
     keys = ["raw/a", "raw/b", "raw/c", "raw/d", "raw/e", "raw/f", "raw/g"]
     both = batch_output(summary("raw/a"), summary("raw/b"))
     missing = batch_output(summary("raw/c", status="failed", error="s3 NoSuchKey") | {"failure": "missing"})
-    put_results(bucket, {
-        "SUCCEEDED": [([record("SUCCEEDED", ["raw/a", "raw/b"], both)], "JSONL"),
-                      ([record("SUCCEEDED", ["raw/c"], missing)], "JSON")],
-        "FAILED": [([record("FAILED", ["raw/d"], error="TransientError", cause="s3 SlowDown")], "JSONL"),
-                   ([record("FAILED", ["raw/e"], error="BatchFailed", cause="boom")], "JSON")],
-        "PENDING": [([record("PENDING", ["raw/f"])], "JSONL"), ([record("PENDING", ["raw/g"])], "JSON")],
-    })  # fmt: skip
+    put_results(
+        bucket,
+        {
+            "SUCCEEDED": [
+                ([record("SUCCEEDED", ["raw/a", "raw/b"], both)], "JSONL"),
+                ([record("SUCCEEDED", ["raw/c"], missing)], "JSON"),
+            ],
+            "FAILED": [
+                ([record("FAILED", ["raw/d"], error="TransientError", cause="s3 SlowDown")], "JSONL"),
+                ([record("FAILED", ["raw/e"], error="BatchFailed", cause="boom")], "JSON"),
+            ],
+            "PENDING": [([record("PENDING", ["raw/f"])], "JSONL"), ([record("PENDING", ["raw/g"])], "JSON")],
+        },
+    )
     report = reduce_run(reducer_event(bucket, keys, tolerance=80), bucket, default_job())
     assert report.status == "PARTIAL", report.status_reason
     assert report.reconciliation.ok, report.reconciliation.problems
     assert report.objects.model_dump() == {
-        "in_manifest": 7, "processed": 2, "failed": 3, "failed_for_good": 1, "pending": 2, "without_delimiters": 0
-    }  # fmt: skip
+        "in_manifest": 7,
+        "processed": 2,
+        "failed": 3,
+        "failed_for_good": 1,
+        "pending": 2,
+        "without_delimiters": 0,
+    }
     assert (report.records.read, report.records.valid, report.records.rejected) == (8, 6, 2)
     assert report.aggregates["by_type"]["click"]["count"] == 6
     assert {(f.key, f.kind) for f in report.failures} == {
@@ -249,10 +281,13 @@ def test_a_batch_whose_input_was_not_included_cannot_be_accounted_for(bucket):
     failed = record("FAILED", ["raw/b"], error="States.TaskFailed", cause="boom")
     failed["InputDetails"] = {"Included": False}
     del failed["Input"]
-    put_results(bucket, {
-        "SUCCEEDED": [([record("SUCCEEDED", ["raw/a"], batch_output(summary("raw/a")))], "JSONL")],
-        "FAILED": [([failed], "JSONL")],
-    })  # fmt: skip
+    put_results(
+        bucket,
+        {
+            "SUCCEEDED": [([record("SUCCEEDED", ["raw/a"], batch_output(summary("raw/a")))], "JSONL")],
+            "FAILED": [([failed], "JSONL")],
+        },
+    )
     report = reduce_run(reducer_event(bucket, ["raw/a", "raw/b"]), bucket, default_job())
     assert report.status == "FAILED" and not report.reconciliation.ok
     assert any("input was not included" in p for p in report.reconciliation.problems)
@@ -274,10 +309,18 @@ def test_many_failures_are_listed_up_to_a_limit_and_all_redriven(bucket):
 def test_the_report_estimates_the_runs_cost_from_what_the_processors_measured(bucket):
     one = batch_output(summary("raw/a") | {"s3_gets": 1, "s3_puts": 2}) | {"duration_ms": 2000, "memory_mb": 2048}
     two = batch_output(summary("raw/b") | {"s3_gets": 1, "s3_puts": 7}) | {"duration_ms": 4000, "memory_mb": 2048}
-    put_results(bucket, {"SUCCEEDED": [([record("SUCCEEDED", ["raw/a"], one),
-                                         record("SUCCEEDED", ["raw/b"], two)], "JSONL")]})  # fmt: skip
-    prices = Prices(lambda_gb_second=1.0, lambda_request=0, state_transition=0, express_request=0,
-                    express_gb_second=0, s3_get=0, s3_put=0)  # fmt: skip
+    put_results(
+        bucket, {"SUCCEEDED": [([record("SUCCEEDED", ["raw/a"], one), record("SUCCEEDED", ["raw/b"], two)], "JSONL")]}
+    )
+    prices = Prices(
+        lambda_gb_second=1.0,
+        lambda_request=0,
+        state_transition=0,
+        express_request=0,
+        express_gb_second=0,
+        s3_get=0,
+        s3_put=0,
+    )
     report = reduce_run(reducer_event(bucket, ["raw/a", "raw/b"]), bucket, default_job(), prices=prices)
     usage = report.cost.usage
     assert usage.lambda_gb_seconds == pytest.approx(12.0, abs=0.5)  # 2 s + 4 s at 2 GB, plus the reducer's moment
@@ -292,12 +335,16 @@ def test_the_report_estimates_the_runs_cost_from_what_the_processors_measured(bu
 
 def test_two_versions_of_one_key_are_two_objects_each_accounted_for_once(bucket):
     keys = [("raw/a", "v1"), ("raw/a", "v2"), ("raw/b", None)]
-    both = batch_output(summary("raw/a", version_id="v1"), summary("raw/a", version_id="v2", status="failed",
-                                                                     error="s3 NoSuchVersion"))  # fmt: skip
-    put_results(bucket, {
-        "SUCCEEDED": [([record("SUCCEEDED", [("raw/a", "v1"), ("raw/a", "v2")], both)], "JSONL")],
-        "FAILED": [([record("FAILED", ["raw/b"], error="BatchFailed", cause="x")], "JSONL")],
-    })  # fmt: skip
+    both = batch_output(
+        summary("raw/a", version_id="v1"), summary("raw/a", version_id="v2", status="failed", error="s3 NoSuchVersion")
+    )
+    put_results(
+        bucket,
+        {
+            "SUCCEEDED": [([record("SUCCEEDED", [("raw/a", "v1"), ("raw/a", "v2")], both)], "JSONL")],
+            "FAILED": [([record("FAILED", ["raw/b"], error="BatchFailed", cause="x")], "JSONL")],
+        },
+    )
     report = reduce_run(reducer_event(bucket, keys, tolerance=100), bucket, default_job())
     assert report.reconciliation.ok, report.reconciliation.problems
     assert (report.objects.in_manifest, report.objects.processed, report.objects.failed) == (3, 1, 2)
@@ -352,11 +399,14 @@ def test_every_count_of_the_report_model_shows_in_every_view(bucket):
     assert totals([report, report])[0].processed == 2 * report.objects.processed
 
 
-LAMBDA_CAUSE = json.dumps({
-    "errorMessage": "s3://landing/raw/b (lines from 11 on): ArrowInvalid: all columns must have the same length",
-    "errorType": "BatchFailed", "requestId": "5f0c",
-    "stackTrace": ['  File "/var/task/app.py", line 17, in lambda_handler\n', "    raise run.failure(error)\n"],
-})  # fmt: skip
+LAMBDA_CAUSE = json.dumps(
+    {
+        "errorMessage": "s3://landing/raw/b (lines from 11 on): ArrowInvalid: all columns must have the same length",
+        "errorType": "BatchFailed",
+        "requestId": "5f0c",
+        "stackTrace": ['  File "/var/task/app.py", line 17, in lambda_handler\n', "    raise run.failure(error)\n"],
+    }
+)
 
 
 def test_a_failed_batch_names_its_error_once_without_the_stack_trace(bucket):

@@ -88,8 +88,11 @@ def test_the_most_frequent_cause_of_a_reason_comes_first_with_its_exact_count_an
     assert (schema.reason, schema.count, schema.other, schema.exact) == ("schema", 5001, 0, True)
     first, second = schema.details
     assert (first.detail, first.count, first.source, first.example.line) == (
-        NO_ID_CAUSE, 5000, "s3://landing/raw/a.gz", 2
-    )  # fmt: skip
+        NO_ID_CAUSE,
+        5000,
+        "s3://landing/raw/a.gz",
+        2,
+    )
     assert first.example.raw == NO_ID.decode()
     assert (second.detail, second.count, second.example.line) == (TS_CAUSE, 1, 1)
     section = markdown[markdown.index("### schema: 5,001 lines") :]
@@ -108,13 +111,17 @@ def test_causes_are_counted_exactly_across_batches_and_values_do_not_split_them(
     report, _ = reduced(bucket, records, list(batches))
     (schema,) = report.rejections
     assert [(d.detail, d.count) for d in schema.details] == [
-        (TS_CAUSE, 45), (NO_ID_CAUSE, 39), ("Invalid enum value '…' - at `$.type`", 4)
-    ]  # fmt: skip
+        (TS_CAUSE, 45),
+        (NO_ID_CAUSE, 39),
+        ("Invalid enum value '…' - at `$.type`", 4),
+    ]
     assert (schema.count, schema.other, schema.exact) == (88, 0, True)
     # each example is the first line of its cause in the first object that had it
     assert [(d.source, d.example.line) for d in schema.details] == [
-        ("s3://landing/raw/1.gz", 31), ("s3://landing/raw/1.gz", 1), ("s3://landing/raw/1.gz", 36)
-    ]  # fmt: skip
+        ("s3://landing/raw/1.gz", 31),
+        ("s3://landing/raw/1.gz", 1),
+        ("s3://landing/raw/1.gz", 36),
+    ]
 
 
 def test_an_object_keeps_its_most_frequent_causes_and_the_rest_count_as_other(bucket):
@@ -167,8 +174,9 @@ def test_a_corrupt_object_is_not_redriven_and_the_report_says_what_to_do_instead
     assert (objects.processed, objects.failed, objects.failed_for_good, objects.pending) == (0, 2, 1, 0)
     assert redrive_objects(bucket, report) == [("raw/slow.gz", None)]
     assert {(f.key, f.cause, f.retryable) for f in report.failures} == {
-        ("raw/corrupt.gz", "corrupt", False), ("raw/slow.gz", None, True)
-    }  # fmt: skip
+        ("raw/corrupt.gz", "corrupt", False),
+        ("raw/slow.gz", None, True),
+    }
     (cause,) = report.failure_causes
     assert (cause.cause, cause.objects, cause.retryable) == ("corrupt", 1, False)
     assert "write a good copy at the source" in cause.advice
@@ -182,8 +190,14 @@ def test_a_corrupt_object_is_not_redriven_and_the_report_says_what_to_do_instead
 
 
 def test_a_run_whose_failures_no_retry_can_fix_has_nothing_to_redrive_and_says_why(bucket):
-    output = processed(bucket, {"raw/bad.gz": gzip.compress(b"x" * 1000)[:-10], "raw/gone.gz": None,
-                                "raw/data.zst": b"\x28\xb5\x2f\xfd" + bytes(range(256)) * 8})  # fmt: skip
+    output = processed(
+        bucket,
+        {
+            "raw/bad.gz": gzip.compress(b"x" * 1000)[:-10],
+            "raw/gone.gz": None,
+            "raw/data.zst": b"\x28\xb5\x2f\xfd" + bytes(range(256)) * 8,
+        },
+    )
     keys = ["raw/bad.gz", "raw/data.zst", "raw/gone.gz"]
     report, markdown = reduced(bucket, [record("SUCCEEDED", keys, output)], keys)
     assert report.reconciliation.ok and (report.objects.failed, report.objects.failed_for_good) == (3, 3)

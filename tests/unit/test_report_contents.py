@@ -25,10 +25,15 @@ def with_examples(key, valid, rejected_by_reason):
     each = summary(key, valid=valid, rejected=rejected)
     each["rejected_by_reason"] = rejected_by_reason
     each["rejection_details"] = {
-        reason: [{"detail": f"{reason} detail", "count": count,
-                  "example": {"line": 7, "detail": f"{reason} detail of {key}", "raw": f'{{"bad": "{reason}"}}'}}]
+        reason: [
+            {
+                "detail": f"{reason} detail",
+                "count": count,
+                "example": {"line": 7, "detail": f"{reason} detail of {key}", "raw": f'{{"bad": "{reason}"}}'},
+            }
+        ]
         for reason, count in rejected_by_reason.items()
-    }  # fmt: skip
+    }
     if rejected:
         each["quarantine_key"] = f"quarantine/{RUN}/{key.rsplit('/', 1)[-1]}.jsonl"
     return each
@@ -43,8 +48,13 @@ def timed(status, keys, output, start, stop, **fields):
 
 
 def reduced(s3, records, keys, **kwargs):
-    put_results(s3, {"SUCCEEDED": [([r for r in records if r["Status"] == "SUCCEEDED"], "JSONL")],
-                     "FAILED": [([r for r in records if r["Status"] == "FAILED"], "JSONL")]})  # fmt: skip
+    put_results(
+        s3,
+        {
+            "SUCCEEDED": [([r for r in records if r["Status"] == "SUCCEEDED"], "JSONL")],
+            "FAILED": [([r for r in records if r["Status"] == "FAILED"], "JSONL")],
+        },
+    )
     report = reduce_run(reducer_event(s3, keys, tolerance=50.0), s3, default_job(), **kwargs)
     markdown = s3.get_object(Bucket=BUCKET, Key=report_key(RUN, "report.md"))["Body"].read().decode()
     return report, markdown
@@ -61,24 +71,31 @@ def test_rejections_are_listed_by_reason_with_their_causes_counted_and_an_exampl
     assert (cause.detail, cause.count, cause.source) == ("schema detail", 5, "s3://landing/raw/a")
     assert cause.example.detail == "schema detail of raw/a" and report.rejections[0].other == 0
     assert "## Rejected lines by reason" in markdown and "### schema: 5 lines" in markdown
-    assert "| 5 | schema detail | `s3://landing/raw/a` line 7 (schema detail of raw/a): `{\"bad\": \"schema\"}` |" in (
-        markdown)  # fmt: skip
+    assert '| 5 | schema detail | `s3://landing/raw/a` line 7 (schema detail of raw/a): `{"bad": "schema"}` |' in (
+        markdown
+    )
     assert '{"bad": "json"}' in markdown
 
 
 def test_the_objects_with_most_rejections_rows_per_partition_settings_and_times(bucket):
     objects = [with_examples(f"raw/{n}", 10, {"schema": n}) for n in range(1, 5)]
     report, markdown = reduced(
-        bucket, [record("SUCCEEDED", [f"raw/{n}" for n in range(1, 5)], batch_output(*objects))],
+        bucket,
+        [record("SUCCEEDED", [f"raw/{n}" for n in range(1, 5)], batch_output(*objects))],
         [f"raw/{n}" for n in range(1, 5)],
-    )  # fmt: skip
+    )
     assert [o.url for o in report.worst_objects][:2] == ["s3://landing/raw/4", "s3://landing/raw/3"]
     assert report.rows_by_partition == {"dt=2026-11-22/hour=13": 40}
     assert report.settings.max_items_per_batch == 2 and report.job == "events"
     assert report.timing.started_at <= report.timing.ended_at and report.timing.seconds >= 0
-    for heading in ("## Objects with the most rejected lines", "## Rows written per partition", "Started ",
-                    "Job `events`; batches of up to 2 objects", "## Where the output is",
-                    "Estimated AWS cost"):  # fmt: skip
+    for heading in (
+        "## Objects with the most rejected lines",
+        "## Rows written per partition",
+        "Started ",
+        "Job `events`; batches of up to 2 objects",
+        "## Where the output is",
+        "Estimated AWS cost",
+    ):
         assert heading in markdown, heading
     # the job's own tables: the default job's events per type and per hour
     assert [t.title for t in report.aggregate_tables] and all(t.title in markdown for t in report.aggregate_tables)
@@ -88,9 +105,11 @@ def test_failures_come_with_their_reasons_and_the_exact_redrive_command(bucket):
     good = with_examples("raw/good", 5, {})
     failed = summary("raw/bad", status="failed", error="truncated gzip stream")
     report, markdown = reduced(
-        bucket, [record("SUCCEEDED", ["raw/bad", "raw/good"], batch_output(failed, good))], ["raw/bad", "raw/good"],
+        bucket,
+        [record("SUCCEEDED", ["raw/bad", "raw/good"], batch_output(failed, good))],
+        ["raw/bad", "raw/good"],
         redrive_with="--stack prod-landfall",
-    )  # fmt: skip
+    )
     assert [(f.url, f.error) for f in report.failures] == [("s3://landing/raw/bad", "truncated gzip stream")]
     assert report.redrive_command == f".venv/bin/landfall redrive {RUN} --stack prod-landfall"
     assert f"Run them again: `.venv/bin/landfall redrive {RUN} --stack prod-landfall`" in markdown
@@ -111,9 +130,10 @@ def test_an_object_whose_every_line_was_rejected_and_a_high_rejection_rate_are_w
     junk = with_examples("raw/junk.pdf", 0, {"json": 2})
     fine = with_examples("raw/fine", 8, {})
     report, markdown = reduced(
-        bucket, [record("SUCCEEDED", ["raw/fine", "raw/junk.pdf"], batch_output(fine, junk))],
+        bucket,
+        [record("SUCCEEDED", ["raw/fine", "raw/junk.pdf"], batch_output(fine, junk))],
         ["raw/fine", "raw/junk.pdf"],
-    )  # fmt: skip
+    )
     assert report.status == "SUCCEEDED"  # the counts reconcile: the warnings say what to look at
     assert any("s3://landing/raw/junk.pdf" in w and "every" in w for w in report.warnings), report.warnings
     assert any("20.0 %" in w and "5 %" in w for w in report.warnings), report.warnings
@@ -121,8 +141,9 @@ def test_an_object_whose_every_line_was_rejected_and_a_high_rejection_rate_are_w
 
 
 def test_a_clean_run_has_no_warnings(bucket):
-    report, markdown = reduced(bucket, [record("SUCCEEDED", ["raw/a"], batch_output(with_examples("raw/a", 9, {})))],
-                               ["raw/a"])  # fmt: skip
+    report, markdown = reduced(
+        bucket, [record("SUCCEEDED", ["raw/a"], batch_output(with_examples("raw/a", 9, {})))], ["raw/a"]
+    )
     assert report.warnings == [] and "## Warnings" not in markdown
 
 
@@ -150,9 +171,17 @@ def test_another_job_describes_its_own_aggregates_for_the_report():
     tables = job.describe(aggregate)
     assert [t.title for t in tables] == ["Revenue per currency", "Orders per UTC day"]
     assert tables[0].rows == [["EUR", 10.5]] and tables[1].rows == [["2026-11-22", 3]]
-    report = RunReport.model_validate_json(json.dumps({
-        "run_id": RUN, "status": "SUCCEEDED", "objects": {}, "records": {}, "reconciliation": {"ok": True},
-        "outputs": {"bucket": BUCKET, "curated_prefix": "c/", "quarantine_prefix": "q/", "report_key": "r"},
-    }))  # fmt: skip
+    report = RunReport.model_validate_json(
+        json.dumps(
+            {
+                "run_id": RUN,
+                "status": "SUCCEEDED",
+                "objects": {},
+                "records": {},
+                "reconciliation": {"ok": True},
+                "outputs": {"bucket": BUCKET, "curated_prefix": "c/", "quarantine_prefix": "q/", "report_key": "r"},
+            }
+        )
+    )
     report.aggregate_tables = tables
     assert "## Revenue per currency" in render_markdown(report) and "| EUR | 10.50 |" in render_markdown(report)

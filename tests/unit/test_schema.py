@@ -46,13 +46,24 @@ def test_each_field_type_becomes_a_column_of_its_kind_and_nullability():
     table = table_schema("things", Everything, HOURLY)
     kinds = {c.name: (c.kind, c.nullable) for c in table.record_columns}
     assert kinds == {
-        "text": (Kind.STRING, False), "count": (Kind.INT, False), "ratio": (Kind.FLOAT, False),
-        "flag": (Kind.BOOL, False), "at": (Kind.TIMESTAMP, False), "wall": (Kind.LOCAL_TIMESTAMP, False),
-        "day": (Kind.DATE, False), "kind": (Kind.STRING, False), "code": (Kind.INT, False),
-        "blob": (Kind.BINARY, False), "ident": (Kind.STRING, False), "amount": (Kind.STRING, False),
-        "nested": (Kind.JSON, False), "items": (Kind.JSON, False), "raw": (Kind.JSON, True),
-        "maybe": (Kind.STRING, True), "either": (Kind.JSON, True),
-    }  # fmt: skip
+        "text": (Kind.STRING, False),
+        "count": (Kind.INT, False),
+        "ratio": (Kind.FLOAT, False),
+        "flag": (Kind.BOOL, False),
+        "at": (Kind.TIMESTAMP, False),
+        "wall": (Kind.LOCAL_TIMESTAMP, False),
+        "day": (Kind.DATE, False),
+        "kind": (Kind.STRING, False),
+        "code": (Kind.INT, False),
+        "blob": (Kind.BINARY, False),
+        "ident": (Kind.STRING, False),
+        "amount": (Kind.STRING, False),
+        "nested": (Kind.JSON, False),
+        "items": (Kind.JSON, False),
+        "raw": (Kind.JSON, True),
+        "maybe": (Kind.STRING, True),
+        "either": (Kind.JSON, True),
+    }
     assert next(c for c in table.columns if c.name == "count").description == "how many"
     assert [c.name for c in table.columns[-4:]] == ["source_bucket", "source_key", "source_version_id", "source_line"]
     assert table.column_names()[-2:] == ["dt", "hour"]
@@ -104,13 +115,22 @@ def test_the_jobs_partitionings_and_keys_are_declared_once():
 def test_the_quarantine_table_is_declared_by_its_entry():
     table = quarantine_table_input(QUARANTINE_TABLE, "bucket")
     assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == [
-        "run_id", "source_bucket", "source_key", "source_version_id", "line", "reason", "detail", "raw",
-        "raw_base64", "raw_truncated",
-    ]  # fmt: skip
+        "run_id",
+        "source_bucket",
+        "source_key",
+        "source_version_id",
+        "line",
+        "reason",
+        "detail",
+        "raw",
+        "raw_base64",
+        "raw_truncated",
+    ]
     assert table["StorageDescriptor"]["Location"] == "s3://bucket/quarantine/"
 
 
-@pytest.mark.parametrize("table", [table_of(EventsJob()), table_of(OrdersJob()), QUARANTINE_TABLE],
-                         ids=["events", "orders", "quarantine"])  # fmt: skip
+@pytest.mark.parametrize(
+    "table", [table_of(EventsJob()), table_of(OrdersJob()), QUARANTINE_TABLE], ids=["events", "orders", "quarantine"]
+)
 def test_the_readme_shows_each_tables_columns_as_they_are_declared(table):
     assert table.markdown() in README, f"README: paste `python -m landfall.schema` for {table.name}"

@@ -57,8 +57,10 @@ def test_the_stream_is_found_from_the_stacks_outputs_and_records_land(aws):
     firehose.create_delivery_stream(
         DeliveryStreamName="landfall-stream", ExtendedS3DestinationConfiguration=destination
     )
-    template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
-                "Outputs": {"DeliveryStreamName": {"Value": "landfall-stream"}}}  # fmt: skip
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"DeliveryStreamName": {"Value": "landfall-stream"}},
+    }
     session.client("cloudformation").create_stack(StackName="landfall", TemplateBody=json.dumps(template))
     assert send_records.stream_of("landfall", session) == "landfall-stream"
     assert send_records.send(firehose, "landfall-stream", [b'{"event_id":"1"}\n', b'{"event_id":"2"}\n']) == 2

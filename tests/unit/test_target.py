@@ -19,9 +19,14 @@ def _function(name: str, memory: int, environment: dict[str, str]) -> str:
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("app.py", "def handler(event, context): return event\n")
     boto3.client("lambda").create_function(
-        FunctionName=name, Runtime="python3.13", Role=role, Handler="app.handler", MemorySize=memory,
-        Code={"ZipFile": code.getvalue()}, Environment={"Variables": environment},
-    )  # fmt: skip
+        FunctionName=name,
+        Runtime="python3.13",
+        Role=role,
+        Handler="app.handler",
+        MemorySize=memory,
+        Code={"ZipFile": code.getvalue()},
+        Environment={"Variables": environment},
+    )
     return name
 
 
@@ -35,13 +40,19 @@ def _stack(outputs: dict[str, str]) -> None:
 
 def test_a_deployed_stack_gives_the_pipelines_settings(aws):
     arn = "arn:aws:states:us-east-1:123456789012:stateMachine:landfall-pipeline"
-    writer = _function("landfall-writer", 256, {"STATE_MACHINE_ARN": arn, "PIPELINE_BUCKET": "pipe",
-                                                "KEY_PREFIX": "raw/", "MAX_CONCURRENCY": "40"})  # fmt: skip
-    _stack({
-        "LandingBucketName": "landing", "ManifestWriterFunctionName": writer,
-        "ProcessorFunctionName": _function("landfall-processor", 3538, {}),
-        "ReducerFunctionName": _function("landfall-reducer", 1024, {}),
-    })  # fmt: skip
+    writer = _function(
+        "landfall-writer",
+        256,
+        {"STATE_MACHINE_ARN": arn, "PIPELINE_BUCKET": "pipe", "KEY_PREFIX": "raw/", "MAX_CONCURRENCY": "40"},
+    )
+    _stack(
+        {
+            "LandingBucketName": "landing",
+            "ManifestWriterFunctionName": writer,
+            "ProcessorFunctionName": _function("landfall-processor", 3538, {}),
+            "ReducerFunctionName": _function("landfall-reducer", 1024, {}),
+        }
+    )
     target = aws_target("landfall", region="us-east-1")
     assert (target.state_machine_arn, target.pipeline_bucket, target.landing_bucket) == (arn, "pipe", "landing")
     assert target.config.max_concurrency == 40 and target.settings.key_prefix == "raw/"

@@ -26,8 +26,12 @@ Box = tuple[float, float, float, float]  # left, top, right, bottom
 def children(*spans: tuple[float, float], failed: tuple[int, ...] = ()) -> Children:
     made = Children()
     for index, (start, stop) in enumerate(spans):
-        made.add((T0 + timedelta(seconds=start)).isoformat(), (T0 + timedelta(seconds=stop)).isoformat(),
-                 index in failed, None)  # fmt: skip
+        made.add(
+            (T0 + timedelta(seconds=start)).isoformat(),
+            (T0 + timedelta(seconds=stop)).isoformat(),
+            index in failed,
+            None,
+        )
     return made
 
 
@@ -55,8 +59,12 @@ def a_run(count: int) -> Children:
     made = Children()
     for n in range(count):
         start = T0 + timedelta(seconds=n / count)
-        made.add(start.isoformat(), (start + timedelta(seconds=20)).isoformat(), n % 10 == 0,
-                 1_000 if n % 10 == 5 else 20_000)  # fmt: skip
+        made.add(
+            start.isoformat(),
+            (start + timedelta(seconds=20)).isoformat(),
+            n % 10 == 0,
+            1_000 if n % 10 == 5 else 20_000,
+        )
     return made
 
 

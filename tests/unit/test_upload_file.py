@@ -33,9 +33,10 @@ class Counting:
 
 def test_a_small_file_is_one_put_and_a_large_one_a_multipart_upload_of_the_same_bytes(bucket):
     small, large = b"x" * 1000, bytes(range(256)) * (12 * 1024 * 1024 // 256 + 7)
-    for body, calls in ((small, ["put_object"]),
-                        (large, ["create_multipart_upload", "upload_part", "upload_part", "upload_part",
-                                 "complete_multipart_upload"])):  # fmt: skip
+    for body, calls in (
+        (small, ["put_object"]),
+        (large, ["create_multipart_upload", "upload_part", "upload_part", "upload_part", "complete_multipart_upload"]),
+    ):
         client = Counting(bucket)
         upload_file(client, io.BytesIO(body), "out", "k", part_bytes=5 * 1024 * 1024)
         assert client.calls == calls
@@ -54,10 +55,16 @@ def test_a_failed_upload_leaves_no_object_and_no_parts(bucket):
 MiB = 1024 * 1024
 
 
-@pytest.mark.parametrize(("size", "calls"), [
-    (20 * MiB, ["put_object"]),  # below the single-PUT size: one request where parts took five
-    (41 * MiB, ["create_multipart_upload", "upload_part", "upload_part", "upload_part", "complete_multipart_upload"]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("size", "calls"),
+    [
+        (20 * MiB, ["put_object"]),  # below the single-PUT size: one request where parts took five
+        (
+            41 * MiB,
+            ["create_multipart_upload", "upload_part", "upload_part", "upload_part", "complete_multipart_upload"],
+        ),
+    ],
+)
 def test_a_writer_holds_up_to_its_single_put_size_then_sends_what_it_held_as_the_first_part(bucket, size, calls):
     client = Counting(bucket)
     writer = S3ObjectWriter(client, "out", "k", part_bytes=5 * MiB, single_put_bytes=32 * MiB)

@@ -281,8 +281,12 @@ class Emulator:
         for logical_id in stack.of_type("AWS::Events::Rule"):
             props = stack.resolve(stack.resources[logical_id]["Properties"])
             name = stack.physical_name(logical_id)
-            events.put_rule(Name=name, EventPattern=json.dumps(props["EventPattern"]), State="ENABLED",
-                            Description=props.get("Description", ""))  # fmt: skip
+            events.put_rule(
+                Name=name,
+                EventPattern=json.dumps(props["EventPattern"]),
+                State="ENABLED",
+                Description=props.get("Description", ""),
+            )
             events.put_targets(Rule=name, Targets=props["Targets"])
 
     def _create_catalog(self) -> None:

@@ -142,8 +142,13 @@ def _serve(connection: Connection, spec: dict[str, Any], log_path: str | None) -
         failed = None
     except Exception as error:
         traceback.print_exc()  # into the function's log
-        failed = json.dumps({"errorMessage": str(error), "errorType": type(error).__name__,
-                             "stackTrace": traceback.format_exception(error)[-5:]})  # fmt: skip
+        failed = json.dumps(
+            {
+                "errorMessage": str(error),
+                "errorType": type(error).__name__,
+                "stackTrace": traceback.format_exception(error)[-5:],
+            }
+        )
     connection.send(_READY)  # the cold start is over: the invocation's clock starts now
     while True:
         try:
@@ -176,8 +181,9 @@ class _Environment:
     def __init__(self, worker_spec: dict[str, Any], log_path: str | None) -> None:
         context = multiprocessing.get_context("spawn")
         self._connection, theirs = context.Pipe()
-        self.process = context.Process(target=_serve, args=(theirs, worker_spec, log_path), daemon=True,
-                                       name=f"lambda-{worker_spec['name']}")  # fmt: skip
+        self.process = context.Process(
+            target=_serve, args=(theirs, worker_spec, log_path), daemon=True, name=f"lambda-{worker_spec['name']}"
+        )
         # The worker starts with Ctrl-C blocked (a thread's signal mask is inherited through fork and exec)
         # until its cold start ignores it: a Ctrl-C while it is still importing would print a traceback.
         unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
@@ -414,8 +420,9 @@ class LambdaRuntime:
             result = environment.invoke(event, timeout_s)
         except TimeoutError:  # Lambda stops the environment; the next invocation starts a new one (cold)
             self._retire(function, environment)
-            return _error(f"RequestId: {uuid.uuid4()} Error: Task timed out after {timeout_s:.2f} seconds",
-                          "Sandbox.Timedout"), True  # fmt: skip
+            return _error(
+                f"RequestId: {uuid.uuid4()} Error: Task timed out after {timeout_s:.2f} seconds", "Sandbox.Timedout"
+            ), True
         except WorkerExited:  # the worker died (e.g. out of memory)
             self._retire(function, environment)
             return _error(f"RequestId: {uuid.uuid4()} Error: Runtime exited", "Runtime.ExitError"), True

@@ -84,9 +84,12 @@ def _s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> d
 
 
 # the request each S3 event name stands for, as EventBridge's Object Created events name it
-_REASONS = {"s3:ObjectCreated:Put": "PutObject", "s3:ObjectCreated:Post": "POST Object",
-            "s3:ObjectCreated:Copy": "CopyObject",
-            "s3:ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload"}  # fmt: skip
+_REASONS = {
+    "s3:ObjectCreated:Put": "PutObject",
+    "s3:ObjectCreated:Post": "POST Object",
+    "s3:ObjectCreated:Copy": "CopyObject",
+    "s3:ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload",
+}
 
 
 def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
@@ -99,12 +102,24 @@ def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, ke
     if version_id and version_id != "null":
         obj["version-id"] = version_id
     event: Any = {
-        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Object Created", "source": "aws.s3",
-        "account": account_id, "time": unix_time(), "region": bucket.region_name, "resources": [bucket.arn],
-        "detail": {"version": "0", "bucket": {"name": bucket.name}, "object": obj,
-                   "request-id": uuid.uuid4().hex[:16].upper(), "requester": account_id,
-                   "source-ip-address": "127.0.0.1", "reason": _REASONS[event_name]},
-    }  # fmt: skip
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": account_id,
+        "time": unix_time(),
+        "region": bucket.region_name,
+        "resources": [bucket.arn],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket.name},
+            "object": obj,
+            "request-id": uuid.uuid4().hex[:16].upper(),
+            "requester": account_id,
+            "source-ip-address": "127.0.0.1",
+            "reason": _REASONS[event_name],
+        },
+    }
     for bus in events_models.events_backends[account_id][bucket.region_name].event_buses.values():
         for rule in bus.rules.values():
             if rule.state == "ENABLED":

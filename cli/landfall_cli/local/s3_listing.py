@@ -31,9 +31,14 @@ def _name(key: Any) -> str:
 
 
 def list_objects_v2(
-    self: S3Backend, bucket: Any, prefix: str | None, delimiter: str | None, continuation_token: str | None,
-    start_after: str | None, max_keys: int,
-) -> tuple[Any, bool, str | None]:  # fmt: skip
+    self: S3Backend,
+    bucket: Any,
+    prefix: str | None,
+    delimiter: str | None,
+    continuation_token: str | None,
+    start_after: str | None,
+    max_keys: int,
+) -> tuple[Any, bool, str | None]:
     def at(token: str) -> tuple[int, str, str | None, str | None, str]:
         return id(self), bucket.name, prefix, delimiter, token
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from landfall.costs import MeasuredUsage
 from landfall.details import RunDetails
@@ -125,8 +125,9 @@ class ResultAccumulator:
                 f"a batch ended by {record.error or record.status} without removing what it wrote: the table and the "
                 f"quarantine may hold lines of {items[0].url} and {len(items) - 1} more objects that this run does "
                 "not count (the redrive writes them again)"
-            )  # fmt: skip
-        outcome, kind = (Outcome.PENDING, "pending") if pending else (Outcome.BATCH, "batch")
+            )
+        outcome = Outcome.PENDING if pending else Outcome.BATCH
+        kind: Literal["pending", "batch"] = "pending" if pending else "batch"
         for number, item in enumerate(items):
             if self.ledger.account(item.bucket, item.key, item.version_id, outcome):
                 said = error if number == 0 else f"with its batch, as {items[0].url}"  # the error once a batch
@@ -138,11 +139,24 @@ class ResultAccumulator:
                 self._fail(item.bucket, item.key, item.version_id, kind, said)
 
     def _fail(
-        self, bucket: str, key: str, version_id: str | None, kind: str, error: str, cause: FailureCause | None = None
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        kind: Literal["object", "batch", "pending"],
+        error: str,
+        cause: FailureCause | None = None,
     ) -> None:
         if len(self.failures) < MAX_REPORTED_FAILURES:
-            failure = ObjectFailure(bucket=bucket, key=key, version_id=version_id, kind=kind, error=error,  # type: ignore[arg-type]
-                                    cause=cause, retryable=is_retryable(cause))  # fmt: skip
+            failure = ObjectFailure(
+                bucket=bucket,
+                key=key,
+                version_id=version_id,
+                kind=kind,
+                error=error,
+                cause=cause,
+                retryable=is_retryable(cause),
+            )
             self.failures.append(failure)
 
     def _objects_of(self, summary: BatchSummary) -> Iterator[ObjectSummary]:

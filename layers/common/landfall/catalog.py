@@ -262,8 +262,11 @@ class CatalogResource:
         delete_tables(
             self.glue, database, [name for name in managed_tables(self.glue, database) if name not in current]
         )
-        return {"Table": self.curated.name, "QuarantineTable": self.quarantine.name,
-                "UniqueView": self.curated.unique_view or ""}  # fmt: skip
+        return {
+            "Table": self.curated.name,
+            "QuarantineTable": self.quarantine.name,
+            "UniqueView": self.curated.unique_view or "",
+        }
 
     def delete(self, physical_id: str | None) -> None:
         prefix, _, database = (physical_id or "").partition(":")

@@ -42,8 +42,11 @@ class Reservations:
     @classmethod
     def of(cls, properties: dict[str, Any]) -> Reservations:
         """From the custom resource's properties (CloudFormation passes numbers as strings)."""
-        return cls(int(properties.get(LIMIT, 0)), int(properties.get("ReducerReservation", 0)),
-                   tuple(properties.get("Functions", ())))  # fmt: skip
+        return cls(
+            int(properties.get(LIMIT, 0)),
+            int(properties.get("ReducerReservation", 0)),
+            tuple(properties.get("Functions", ())),
+        )
 
     @property
     def total(self) -> int:

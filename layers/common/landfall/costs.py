@@ -126,9 +126,14 @@ def run_usage(
 
 
 def run_requests(
-    *, object_gets: int, object_puts: int, result_files: int, redrive_manifest: bool, progress_markers: int,
+    *,
+    object_gets: int,
+    object_puts: int,
+    result_files: int,
+    redrive_manifest: bool,
+    progress_markers: int,
     list_requests: int = 0,
-) -> tuple[int, int]:  # fmt: skip
+) -> tuple[int, int]:
     """GET- and PUT-priced S3 requests of a run: its objects' own (reads; curated, quarantine and summary
     writes), each batch's progress, the manifest (written once, read by the ItemReader and twice by the
     reducer, which also asks when it was written), the ResultWriter's files and manifest, report.json,
@@ -172,9 +177,13 @@ class MeasuredUsage:
         self.object_puts += 1
 
     def usage(self, reducer_seconds: float, reducer_memory_mb: int, redrive_manifest: bool) -> Usage:
-        gets, puts = run_requests(object_gets=self.object_gets, object_puts=self.object_puts,
-                                  progress_markers=self.succeeded_batches, result_files=self.result_files,
-                                  redrive_manifest=redrive_manifest)  # fmt: skip
+        gets, puts = run_requests(
+            object_gets=self.object_gets,
+            object_puts=self.object_puts,
+            progress_markers=self.succeeded_batches,
+            result_files=self.result_files,
+            redrive_manifest=redrive_manifest,
+        )
         return run_usage(
             batches=self.batches,
             processor_seconds=self.processor_seconds,

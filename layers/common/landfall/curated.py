@@ -45,9 +45,14 @@ def write_parquet_file(table: TableSchema, batches: RecordBatchReader, file: IO[
     stored: every reader takes the Parquet types (UTC timestamps, strings) as they are."""
     encodings, dictionaries = column_encodings(table)
     write_parquet(
-        batches, cast(IO[bytes], file), compression="zstd(1)", max_row_group_size=ROW_GROUP_ROWS,
-        skip_arrow_metadata=True, column_encoding=encodings, column_dictionary_enabled=dictionaries,
-    )  # fmt: skip
+        batches,
+        cast(IO[bytes], file),
+        compression="zstd(1)",
+        max_row_group_size=ROW_GROUP_ROWS,
+        skip_arrow_metadata=True,
+        column_encoding=encodings,
+        column_dictionary_enabled=dictionaries,
+    )
 
 
 _Columns = str | Sequence[str]  # arro3's key: a column's name, or a nested column's path
@@ -123,9 +128,15 @@ class CuratedOutput:
     partition's Parquet file written when the object ends."""
 
     def __init__(
-        self, s3_client, bucket: str, table: TableSchema, source_id: str, budget: Budget,
-        uploads: Background | None = None, spill_dir: str | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        s3_client,
+        bucket: str,
+        table: TableSchema,
+        source_id: str,
+        budget: Budget,
+        uploads: Background | None = None,
+        spill_dir: str | None = None,
+    ) -> None:
         self.s3, self.bucket, self.table, self.source_id = s3_client, bucket, table, source_id
         self.budget, self.uploads, self._spill_root = budget, uploads, spill_dir
         self._partitions: dict[str, _Partition] = {}
@@ -159,8 +170,9 @@ class CuratedOutput:
             spill = self._spill_dir / f"{number}-{len(partition.spills)}.arrow"
             with spill.open("wb") as file:
                 # uncompressed: measured, LZ4 took twice as long to write and read back, for 30 % less disk
-                write_ipc_stream(RecordBatchReader.from_batches(self.table.arrow_schema, partition.batches), file,
-                                 compression=None)  # fmt: skip
+                write_ipc_stream(
+                    RecordBatchReader.from_batches(self.table.arrow_schema, partition.batches), file, compression=None
+                )
             partition.spills.append(spill)
             partition.batches = []
             self.budget.give_back(partition.held)
@@ -174,9 +186,14 @@ class CuratedOutput:
             self._release()
 
     def _write(self, partition: _Partition) -> CuratedFile:
-        writer = S3ObjectWriter(self.s3, self.bucket, curated_key(self.table.name, partition.path, self.source_id),
-                                part_bytes=CURATED_PART_BYTES, uploads=self.uploads,
-                                single_put_bytes=CURATED_SINGLE_PUT_BYTES)  # fmt: skip
+        writer = S3ObjectWriter(
+            self.s3,
+            self.bucket,
+            curated_key(self.table.name, partition.path, self.source_id),
+            part_bytes=CURATED_PART_BYTES,
+            uploads=self.uploads,
+            single_put_bytes=CURATED_SINGLE_PUT_BYTES,
+        )
         self._writers.append(writer)
         batches = RecordBatchReader.from_batches(self.table.arrow_schema, partition.stream())
         write_parquet_file(self.table, batches, _Sink(writer.write))

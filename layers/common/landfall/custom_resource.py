@@ -42,15 +42,17 @@ def _checked_url(url: str) -> str:
 
 
 def respond(request: CustomResourceRequest, response: CustomResourceResponse) -> None:
-    body = json.dumps({
-        "Status": response.status,
-        "Reason": response.reason[:1000] or "see the function's log",
-        "PhysicalResourceId": response.physical_resource_id,
-        "StackId": request.stack_id,
-        "RequestId": request.request_id,
-        "LogicalResourceId": request.logical_resource_id,
-        "Data": response.data,
-    }).encode()  # fmt: skip
+    body = json.dumps(
+        {
+            "Status": response.status,
+            "Reason": response.reason[:1000] or "see the function's log",
+            "PhysicalResourceId": response.physical_resource_id,
+            "StackId": request.stack_id,
+            "RequestId": request.request_id,
+            "LogicalResourceId": request.logical_resource_id,
+            "Data": response.data,
+        }
+    ).encode()
     sent = urllib.request.Request(  # noqa: S310 - the scheme is checked
         _checked_url(request.response_url), data=body, method="PUT", headers={"Content-Type": ""}
     )

@@ -104,8 +104,17 @@ class RunDetails:
     _encoder: msgspec.json.Encoder = field(default_factory=msgspec.json.Encoder)
 
     def add_object(self, obj: ObjectSummary) -> None:
-        line = _ObjectLine(obj.url, obj.status, obj.records, obj.valid, obj.rejected,
-                           [f.key for f in obj.curated], obj.quarantine_key, obj.error, obj.failure)  # fmt: skip
+        line = _ObjectLine(
+            obj.url,
+            obj.status,
+            obj.records,
+            obj.valid,
+            obj.rejected,
+            [f.key for f in obj.curated],
+            obj.quarantine_key,
+            obj.error,
+            obj.failure,
+        )
         self.objects_file.write(self._encoder.encode(line) + b"\n")
         if obj.status != "processed":
             return

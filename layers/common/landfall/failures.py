@@ -37,24 +37,48 @@ class Remedy:
 
 
 REMEDIES: dict[FailureCause, Remedy] = {
-    "corrupt": Remedy("corrupt object", False, "its bytes do not decode (damaged or cut short) and a retry reads the "
-                      "same bytes: write a good copy at the source, then `{backfill}` (a new write under the landing "
-                      "prefix is also processed when it lands), or delete it."),
-    "unsupported": Remedy("unsupported format", False, "it is not JSON lines, plain or in a compression Firehose "
-                          "writes (gzip, ZIP, Snappy, HADOOP_SNAPPY): convert it at the source, then `{backfill}`, or "
-                          "move it out of the landing prefix."),
-    "missing": Remedy("object gone", False, "it (or this version) was deleted before it was read: nothing is left to "
-                      "process; if it is written again, it is processed when it lands."),
-    "access": Remedy("access denied", True, "S3 refused the processor's read: grant its role s3:GetObject on the "
-                     "object (and kms:Decrypt on its key), then redrive."),
-    "archived": Remedy("archived object", True, "it is in an archive storage class: restore it (`aws s3api "
-                       "restore-object`), then redrive once the restore completes."),
-}  # fmt: skip
+    "corrupt": Remedy(
+        "corrupt object",
+        False,
+        "its bytes do not decode (damaged or cut short) and a retry reads the "
+        "same bytes: write a good copy at the source, then `{backfill}` (a new write under the landing "
+        "prefix is also processed when it lands), or delete it.",
+    ),
+    "unsupported": Remedy(
+        "unsupported format",
+        False,
+        "it is not JSON lines, plain or in a compression Firehose "
+        "writes (gzip, ZIP, Snappy, HADOOP_SNAPPY): convert it at the source, then `{backfill}`, or "
+        "move it out of the landing prefix.",
+    ),
+    "missing": Remedy(
+        "object gone",
+        False,
+        "it (or this version) was deleted before it was read: nothing is left to "
+        "process; if it is written again, it is processed when it lands.",
+    ),
+    "access": Remedy(
+        "access denied",
+        True,
+        "S3 refused the processor's read: grant its role s3:GetObject on the "
+        "object (and kms:Decrypt on its key), then redrive.",
+    ),
+    "archived": Remedy(
+        "archived object",
+        True,
+        "it is in an archive storage class: restore it (`aws s3api "
+        "restore-object`), then redrive once the restore completes.",
+    ),
+}
 
 _S3_CAUSES: dict[str, FailureCause] = {
-    "NoSuchKey": "missing", "NoSuchVersion": "missing", "404": "missing",
-    "AccessDenied": "access", "403": "access", "InvalidObjectState": "archived",
-}  # fmt: skip
+    "NoSuchKey": "missing",
+    "NoSuchVersion": "missing",
+    "404": "missing",
+    "AccessDenied": "access",
+    "403": "access",
+    "InvalidObjectState": "archived",
+}
 PERMANENT_S3_ERRORS = frozenset(_S3_CAUSES)
 
 

@@ -201,9 +201,14 @@ class BatchProgress(BaseModel):
     @classmethod
     def of(cls, objects: list[ObjectSummary]) -> BatchProgress:
         processed = [o for o in objects if o.status == "processed"]
-        return cls(objects=len(objects), processed=len(processed), failed=len(objects) - len(processed),
-                   records=sum(o.records for o in processed), valid=sum(o.valid for o in processed),
-                   rejected=sum(o.rejected for o in processed))  # fmt: skip
+        return cls(
+            objects=len(objects),
+            processed=len(processed),
+            failed=len(objects) - len(processed),
+            records=sum(o.records for o in processed),
+            valid=sum(o.valid for o in processed),
+            rejected=sum(o.rejected for o in processed),
+        )
 
     def add(self, other: BatchProgress) -> None:
         for name in type(self).model_fields:
@@ -328,8 +333,15 @@ class RunReport(Message):
 
     # what the reducer returns to the state machine: small, whatever the run's size
     STATE_FIELDS: ClassVar[set[str]] = {
-        "version", "run_id", "status", "status_reason", "objects", "records", "reconciliation", "outputs",
-    }  # fmt: skip
+        "version",
+        "run_id",
+        "status",
+        "status_reason",
+        "objects",
+        "records",
+        "reconciliation",
+        "outputs",
+    }
 
 
 class ReducerEvent(ExecutionInput):

@@ -85,10 +85,15 @@ def items_from_message(body: str | bytes | dict[str, Any]) -> list[ManifestItem]
         return [_item(bucket, obj.key, obj.size, obj.etag, obj.version_id)]
     if message.records is not None:
         return [
-            _item(r.s3.bucket.name, _decode_key(r.s3.object.key), r.s3.object.size, r.s3.object.etag,
-                  r.s3.object.version_id)
+            _item(
+                r.s3.bucket.name,
+                _decode_key(r.s3.object.key),
+                r.s3.object.size,
+                r.s3.object.etag,
+                r.s3.object.version_id,
+            )
             for r in message.records
-        ]  # fmt: skip
+        ]
     raise MalformedNotification("message is neither an S3 nor an EventBridge notification")
 
 

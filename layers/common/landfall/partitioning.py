@@ -40,8 +40,13 @@ class Partitioning(Hashable, Protocol):
 
 
 def _date_column(first_day: str) -> PartitionColumn:
-    projection = {"type": "date", "format": "yyyy-MM-dd", "range": f"{first_day},NOW+1DAYS",
-                  "interval": "1", "interval.unit": "DAYS"}  # fmt: skip
+    projection = {
+        "type": "date",
+        "format": "yyyy-MM-dd",
+        "range": f"{first_day},NOW+1DAYS",
+        "interval": "1",
+        "interval.unit": "DAYS",
+    }
     return PartitionColumn("dt", "UTC date of the event time (yyyy-MM-dd)", projection)
 
 
@@ -53,8 +58,9 @@ class Hourly:
 
     @property
     def columns(self) -> tuple[PartitionColumn, ...]:
-        hour = PartitionColumn("hour", "UTC hour of the event time (00-23)",
-                               {"type": "integer", "range": "0,23", "digits": "2"})  # fmt: skip
+        hour = PartitionColumn(
+            "hour", "UTC hour of the event time (00-23)", {"type": "integer", "range": "0,23", "digits": "2"}
+        )
         return (_date_column(self.first_day), hour)
 
     def path(self, key: Hashable) -> str:

@@ -60,8 +60,15 @@ class _ObjectRun:
         self.aggregate = job.new_aggregate()
         # multipart parts go on the wire while the next is made; a small object's inline
         self.uploads = Background(backlog=1, threaded=context.settings.threaded(item.size))
-        self.curated = CuratedOutput(s3_client, batch.output_bucket, table_of(job), self.source_id, context.budget,
-                                     uploads=self.uploads, spill_dir=context.settings.spill_dir)  # fmt: skip
+        self.curated = CuratedOutput(
+            s3_client,
+            batch.output_bucket,
+            table_of(job),
+            self.source_id,
+            context.budget,
+            uploads=self.uploads,
+            spill_dir=context.settings.spill_dir,
+        )
         self.quarantine: S3ObjectWriter | None = None
         self.causes = CauseTally()
         self.first_line = 0  # of the message being decoded: where a failure is named

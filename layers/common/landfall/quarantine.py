@@ -53,9 +53,15 @@ def entry_line(run_id: str, source: tuple[str, str, str | None], rejection: Reje
     except UnicodeDecodeError:
         text, encoded = None, base64.b64encode(raw).decode("ascii")
     entry = QuarantineEntry(
-        run_id, *source, rejection.line, rejection.reason, rejection.detail, raw=text, raw_base64=encoded,
+        run_id,
+        *source,
+        rejection.line,
+        rejection.reason,
+        rejection.detail,
+        raw=text,
+        raw_base64=encoded,
         raw_truncated=truncated or len(rejection.data) > RAW_LIMIT,
-    )  # fmt: skip
+    )
     return _encoder.encode(entry) + b"\n"
 
 
@@ -105,14 +111,21 @@ class CauseTally:
         if counted is not None:
             counted[0] += 1
         elif len(causes) < TRACKED_CAUSES:
-            example = RejectionExample(line=rejection.line, detail=rejection.detail[:EXAMPLE_CHARS],
-                                       raw=rejection.data[:EXAMPLE_CHARS].decode("utf-8", "replace"))  # fmt: skip
+            example = RejectionExample(
+                line=rejection.line,
+                detail=rejection.detail[:EXAMPLE_CHARS],
+                raw=rejection.data[:EXAMPLE_CHARS].decode("utf-8", "replace"),
+            )
             causes[cause] = [1, example]
 
     def details(self) -> dict[str, list[DetailCount]]:
         """Per reason, its OBJECT_CAUSES most frequent causes (the earliest first among equals)."""
         return {
-            reason: [DetailCount(detail=cause, count=count, example=example) for cause, (count, example) in
-                     sorted(causes.items(), key=lambda item: (-item[1][0], item[1][1].line))[:OBJECT_CAUSES]]
+            reason: [
+                DetailCount(detail=cause, count=count, example=example)
+                for cause, (count, example) in sorted(causes.items(), key=lambda item: (-item[1][0], item[1][1].line))[
+                    :OBJECT_CAUSES
+                ]
+            ]
             for reason, causes in self._reasons.items()
-        }  # fmt: skip
+        }

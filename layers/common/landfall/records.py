@@ -150,8 +150,9 @@ class _BlockDecoder:
             if bad is None:  # no hint: bisect
                 middle = self._middle(start)
                 if middle < size:
-                    yield from decode_block(self.job, data[start:middle], self._number(start), self.rejections,
-                                            self.rejoin)  # fmt: skip
+                    yield from decode_block(
+                        self.job, data[start:middle], self._number(start), self.rejections, self.rejoin
+                    )
                     start = middle
                     continue
                 bad = start  # a single line

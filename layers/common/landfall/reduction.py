@@ -26,9 +26,13 @@ from landfall.writers import upload_file
 
 
 def reduce_run(
-    event: ReducerEvent, s3_client, job: Job, prices: Prices | None = None, memory_mb: int = 0,
+    event: ReducerEvent,
+    s3_client,
+    job: Job,
+    prices: Prices | None = None,
+    memory_mb: int = 0,
     redrive_with: str = "--stack STACK",
-) -> RunReport:  # fmt: skip
+) -> RunReport:
     """Read the run's results, reconcile them with its manifest, write and return the report (`redrive_with`:
     how the report's redrive command reaches this deployment)."""
     started = time.monotonic()
@@ -69,8 +73,12 @@ def _write(s3_client, report: RunReport, accumulated: ResultAccumulator) -> None
         objects.seek(0)
         upload_file(s3_client, objects, bucket, report_key(report.run_id, OBJECTS_FILE))
     title = f"Run {report.run_id}: {report.status}"
-    s3_client.put_object(Bucket=bucket, Key=outputs.timeline_key, Body=draw(details.children, title).encode(),
-                         ContentType="image/svg+xml")  # fmt: skip
+    s3_client.put_object(
+        Bucket=bucket,
+        Key=outputs.timeline_key,
+        Body=draw(details.children, title).encode(),
+        ContentType="image/svg+xml",
+    )
     s3_client.put_object(Bucket=bucket, Key=outputs.report_key, Body=report.model_dump_json(indent=2))
     s3_client.put_object(Bucket=bucket, Key=report_key(report.run_id, "report.md"), Body=render_markdown(report))
     logger.info("run reduced", extra={"run_id": report.run_id, "status": report.status})

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -80,6 +81,18 @@ class ReportContext:
     redrive_with: str = "--stack STACK"  # how the `landfall` commands reach this deployment
 
 
+def _what_was_read(accumulated: ResultAccumulator) -> dict[str, Any]:
+    """The report's fields on the records themselves: rejections, partitions, worst objects, aggregates."""
+    details = accumulated.details
+    return {
+        "rejections": details.top_reasons(),
+        "rows_by_partition": details.partitions(),
+        "worst_objects": details.worst_objects(),
+        "aggregates": accumulated.aggregate,
+        "aggregate_tables": _describe(accumulated),
+    }
+
+
 def build_report(
     event: ReducerEvent,
     ledger: Ledger,
@@ -99,19 +112,26 @@ def build_report(
     failed = counts.failed + counts.pending
     status, status_reason = run_status(problems, map_error, failed, counts.in_manifest, event.config)
     return RunReport(
-        run_id=event.run_id, status=status, status_reason=status_reason, map_error=map_error,
-        job=accumulated.job.name, timing=_timing(context.started_at), settings=event.config,
-        objects=counts, records=records, bytes_read=tally.bytes_read,
+        run_id=event.run_id,
+        status=status,
+        status_reason=status_reason,
+        map_error=map_error,
+        job=accumulated.job.name,
+        timing=_timing(context.started_at),
+        settings=event.config,
+        objects=counts,
+        records=records,
+        bytes_read=tally.bytes_read,
         warnings=_warnings(counts, records, details, event.config),
-        rejections=details.top_reasons(), rows_by_partition=details.partitions(),
-        worst_objects=details.worst_objects(), aggregates=accumulated.aggregate,
-        aggregate_tables=_describe(accumulated), failures=accumulated.failures,
+        **_what_was_read(accumulated),
+        failures=accumulated.failures,
         failures_omitted=max(0, failed - len(accumulated.failures)),
         failure_causes=failure_causes(tally, context.redrive_with),
         redrive_command=f".venv/bin/landfall redrive {event.run_id} {context.redrive_with}" if redrive_key else None,
         reconciliation=Reconciliation(ok=not problems, problems=problems),
-        outputs=_outputs(event, accumulated.job.name, redrive_key), cost=cost,
-    )  # fmt: skip
+        outputs=_outputs(event, accumulated.job.name, redrive_key),
+        cost=cost,
+    )
 
 
 def failure_causes(tally: Tally, redrive_with: str) -> list[FailureCauseSummary]:
@@ -121,15 +141,19 @@ def failure_causes(tally: Tally, redrive_with: str) -> list[FailureCauseSummary]
     for cause, objects in sorted(tally.by_cause.items(), key=lambda item: (REMEDIES[item[0]].retryable, item[0])):
         remedy = REMEDIES[cause]
         advice = remedy.advice.format(backfill=backfill)
-        summaries.append(FailureCauseSummary(cause=cause, title=remedy.title, objects=objects,
-                                             retryable=remedy.retryable, advice=advice))  # fmt: skip
+        summaries.append(
+            FailureCauseSummary(
+                cause=cause, title=remedy.title, objects=objects, retryable=remedy.retryable, advice=advice
+            )
+        )
     return summaries
 
 
 def _timing(started_at: datetime | None) -> RunTiming:
     ended = datetime.now(UTC)
-    return RunTiming(started_at=started_at, ended_at=ended,
-                     seconds=(ended - started_at).total_seconds() if started_at else None)  # fmt: skip
+    return RunTiming(
+        started_at=started_at, ended_at=ended, seconds=(ended - started_at).total_seconds() if started_at else None
+    )
 
 
 def _outputs(event: ReducerEvent, table: str, redrive_key: str | None) -> RunOutputs:
@@ -152,20 +176,29 @@ def _warnings(counts: Counts, records: RecordCounts, details: RunDetails, config
     """What someone acting on the run should look at, though nothing is unaccounted for."""
     warnings = []
     if again := counts.failed - counts.failed_for_good + counts.pending:
-        warnings.append(f"{again} of {_objects(counts.in_manifest)} were not processed (see Failures): the redrive "
-                        "command runs them again")  # fmt: skip
+        warnings.append(
+            f"{again} of {_objects(counts.in_manifest)} were not processed (see Failures): the redrive "
+            "command runs them again"
+        )
     if counts.failed_for_good:
-        warnings.append(f"{_objects(counts.failed_for_good)} failed for good: a retry cannot fix them, and Failures "
-                        "says what to do instead")  # fmt: skip
+        warnings.append(
+            f"{_objects(counts.failed_for_good)} failed for good: a retry cannot fix them, and Failures "
+            "says what to do instead"
+        )
     if details.without_valid:
         named = ", ".join(details.named_without_valid)
-        more = f" and {details.without_valid - len(details.named_without_valid)} more" if details.without_valid > len(
-            details.named_without_valid) else ""  # fmt: skip
+        more = (
+            f" and {details.without_valid - len(details.named_without_valid)} more"
+            if details.without_valid > len(details.named_without_valid)
+            else ""
+        )
         warnings.append(f"{_objects(details.without_valid)} had no valid line (every line was rejected): {named}{more}")
     share = 100 * records.rejected / records.read if records.read else 0.0
     if share > config.rejected_warning_percentage:
-        warnings.append(f"{share:.1f} % of the lines were rejected, above the {config.rejected_warning_percentage:g} %"
-                        " this run warns at (RejectedWarningPercentage)")  # fmt: skip
+        warnings.append(
+            f"{share:.1f} % of the lines were rejected, above the {config.rejected_warning_percentage:g} %"
+            " this run warns at (RejectedWarningPercentage)"
+        )
     return warnings
 
 
@@ -179,11 +212,21 @@ def _describe(accumulated: ResultAccumulator) -> list[AggregateTable]:
 
 
 def _counts(ledger: Ledger, tally: Tally) -> tuple[Counts, RecordCounts]:
-    objects = Counts(in_manifest=ledger.objects, processed=tally.processed, failed=tally.failed,
-                     failed_for_good=tally.failed_for_good, pending=tally.pending,
-                     without_delimiters=tally.without_delimiters)  # fmt: skip
-    records = RecordCounts(read=tally.read, valid=tally.valid, rejected=tally.rejected, written=tally.written,
-                           rejected_by_reason=tally.by_reason)  # fmt: skip
+    objects = Counts(
+        in_manifest=ledger.objects,
+        processed=tally.processed,
+        failed=tally.failed,
+        failed_for_good=tally.failed_for_good,
+        pending=tally.pending,
+        without_delimiters=tally.without_delimiters,
+    )
+    records = RecordCounts(
+        read=tally.read,
+        valid=tally.valid,
+        rejected=tally.rejected,
+        written=tally.written,
+        rejected_by_reason=tally.by_reason,
+    )
     return objects, records
 
 

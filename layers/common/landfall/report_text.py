@@ -19,9 +19,19 @@ PARTITION_ROWS = 48  # of the rows-per-partition table in report.md (report.json
 
 
 def render_markdown(report: RunReport) -> str:
-    sections = [_head(report), _counts(report), _warnings(report), _rejections(report), _partitions(report),
-                *(_table(t) for t in report.aggregate_tables), _worst(report), _failures(report),
-                _outputs(report), _timeline(report), _cost(report.cost)]  # fmt: skip
+    sections = [
+        _head(report),
+        _counts(report),
+        _warnings(report),
+        _rejections(report),
+        _partitions(report),
+        *(_table(t) for t in report.aggregate_tables),
+        _worst(report),
+        _failures(report),
+        _outputs(report),
+        _timeline(report),
+        _cost(report.cost),
+    ]
     return "\n\n".join(section for section in sections if section) + "\n"
 
 
@@ -44,9 +54,13 @@ def _head(report: RunReport) -> str:
 
 def _counts(report: RunReport) -> str:
     rows = count_rows(report.objects, report.records)
-    lines = ["| " + " | ".join(title for title, _ in rows) + " |", "|" + "---:|" * len(rows),
-             "| " + " | ".join(f"{value:,}" for _, value in rows) + " |", "",
-             f"Reconciliation: {'everything accounted for' if report.reconciliation.ok else 'FAILED'}"]  # fmt: skip
+    lines = [
+        "| " + " | ".join(title for title, _ in rows) + " |",
+        "|" + "---:|" * len(rows),
+        "| " + " | ".join(f"{value:,}" for _, value in rows) + " |",
+        "",
+        f"Reconciliation: {'everything accounted for' if report.reconciliation.ok else 'FAILED'}",
+    ]
     return "\n".join(lines + [f"- {problem}" for problem in report.reconciliation.problems])
 
 
@@ -68,8 +82,10 @@ def _reason(reason: ReasonSummary) -> str:
     for detail in reason.details:
         example = detail.example
         said = f" ({_cell(example.detail, 100)})" if example.detail != detail.detail else ""
-        lines.append(f"| {detail.count:,} | {_cell(detail.detail)} | `{detail.source}` line {example.line}{said}: "
-                     f"`{_cell(example.raw, 80)}` |")  # fmt: skip
+        lines.append(
+            f"| {detail.count:,} | {_cell(detail.detail)} | `{detail.source}` line {example.line}{said}: "
+            f"`{_cell(example.raw, 80)}` |"
+        )
     if reason.details and reason.other:
         lines.append(f"| {reason.other:,} | other causes | |")
     if not reason.exact:
@@ -109,13 +125,17 @@ def _failures(report: RunReport) -> str:
     lines = ["## Failures", ""]
     if report.failure_causes:
         lines += ["Objects that could not be read, by cause:", ""]
-        lines += [f"- **{c.title}** ({c.objects:,} object{'' if c.objects == 1 else 's'}"
-                  f"{'' if c.retryable else ', not redriven: a retry cannot fix it'}): {c.advice}"
-                  for c in report.failure_causes] + [""]  # fmt: skip
+        lines += [
+            f"- **{c.title}** ({c.objects:,} object{'' if c.objects == 1 else 's'}"
+            f"{'' if c.retryable else ', not redriven: a retry cannot fix it'}): {c.advice}"
+            for c in report.failure_causes
+        ] + [""]
     lines += [_failure(f) for f in report.failures]
     if report.failures_omitted:
-        lines.append(f"- … and {report.failures_omitted} more: objects.jsonl lists every one, the redrive manifest "
-                     "those a retry can fix")  # fmt: skip
+        lines.append(
+            f"- … and {report.failures_omitted} more: objects.jsonl lists every one, the redrive manifest "
+            "those a retry can fix"
+        )
     if report.redrive_command:
         them = "the others (a retry can fix them)" if report.objects.failed_for_good else "them"
         lines += ["", f"Run {them} again: `{report.redrive_command}`"]
@@ -131,9 +151,12 @@ def _failure(failure: ObjectFailure) -> str:
 
 def _outputs(report: RunReport) -> str:
     outputs = report.outputs
-    lines = ["## Where the output is", "",
-             f"- the curated table's files: `s3://{outputs.bucket}/{outputs.curated_prefix}`",
-             f"- the quarantine: `s3://{outputs.bucket}/{outputs.quarantine_prefix}`"]  # fmt: skip
+    lines = [
+        "## Where the output is",
+        "",
+        f"- the curated table's files: `s3://{outputs.bucket}/{outputs.curated_prefix}`",
+        f"- the quarantine: `s3://{outputs.bucket}/{outputs.quarantine_prefix}`",
+    ]
     if outputs.objects_key:
         lines.append(
             f"- each source object's curated files and quarantine: `s3://{outputs.bucket}/{outputs.objects_key}`"

@@ -114,9 +114,17 @@ def _kind(info: mi.Type) -> tuple[Kind, bool]:
         return (Kind.LOCAL_TIMESTAMP if info.tz is False else Kind.TIMESTAMP), False
     if isinstance(info, mi.RawType):
         return Kind.JSON, True  # an absent or `null` value is NULL
-    simple = {mi.StrType: Kind.STRING, mi.IntType: Kind.INT, mi.FloatType: Kind.FLOAT, mi.BoolType: Kind.BOOL,
-              mi.DateType: Kind.DATE, mi.BytesType: Kind.BINARY, mi.ByteArrayType: Kind.BINARY,
-              mi.UUIDType: Kind.STRING, mi.DecimalType: Kind.STRING}  # fmt: skip
+    simple = {
+        mi.StrType: Kind.STRING,
+        mi.IntType: Kind.INT,
+        mi.FloatType: Kind.FLOAT,
+        mi.BoolType: Kind.BOOL,
+        mi.DateType: Kind.DATE,
+        mi.BytesType: Kind.BINARY,
+        mi.ByteArrayType: Kind.BINARY,
+        mi.UUIDType: Kind.STRING,
+        mi.DecimalType: Kind.STRING,
+    }
     return simple.get(type(info), Kind.JSON), False
 
 
@@ -171,8 +179,9 @@ class TableSchema:
 
     def markdown(self) -> str:
         """The README's table of columns."""
-        rows = [f"| `{c.name}` | {c.types.hive} | {'yes' if c.nullable else 'no'} | {c.description} |"
-                for c in self.columns]  # fmt: skip
+        rows = [
+            f"| `{c.name}` | {c.types.hive} | {'yes' if c.nullable else 'no'} | {c.description} |" for c in self.columns
+        ]
         rows += [f"| `{p.name}` | string (partition) | no | {p.description} |" for p in self.partition_columns]
         return "\n".join(["| column | type | null | what |", "|---|---|---|---|", *rows])
 
@@ -190,9 +199,12 @@ def _check(table: TableSchema) -> TableSchema:
 
 
 def table_schema(
-    name: str, record_type: type[msgspec.Struct], partitioning: Partitioning | None = None, key: str | None = None,
+    name: str,
+    record_type: type[msgspec.Struct],
+    partitioning: Partitioning | None = None,
+    key: str | None = None,
     lineage: bool = True,
-) -> TableSchema:  # fmt: skip
+) -> TableSchema:
     columns = record_columns(record_type) + (LINEAGE_COLUMNS if lineage else ())
     return _check(TableSchema(name, columns, partitioning, key))
 

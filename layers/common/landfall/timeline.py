@@ -96,17 +96,13 @@ def draw(children: Children, title: str) -> str:
     failed = [i for i in range(len(children)) if children.failed[i]]
     marks = [_mark(at, TOP - 6, "failed", "#c0392b") for at in _columns_marked(children, failed, first, x)]
     marks += [_mark(at, TOP - 14, "waited", "#e67e22") for at in _columns_marked(children, slow, first, x)]
-    return "\n".join([
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="{FONT}" '
-        f'font-size="{SIZE}">',
-        f"<title>{escape(title)}</title>",
-        _text(MARGIN, 18, _fit(title, TITLE_SIZE, WIDTH - 2 * MARGIN), f'class="title" font-size="{TITLE_SIZE}"'),
-        *_axes(span, top, plot_w, plot_h),
-        f'<polyline class="running" fill="none" stroke="#2c7fb8" stroke-width="1.5" points="{" ".join(points)}"/>',
-        *marks,
-        _legend(len(children), peak, len(failed), len(slow)),
-        "</svg>",
-    ]) + "\n"  # fmt: skip
+    svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="{FONT}" '
+    svg += f'font-size="{SIZE}">'
+    heading = _text(MARGIN, 18, _fit(title, TITLE_SIZE, WIDTH - 2 * MARGIN), f'class="title" font-size="{TITLE_SIZE}"')
+    line = f'<polyline class="running" fill="none" stroke="#2c7fb8" stroke-width="1.5" points="{" ".join(points)}"/>'
+    legend = _legend(len(children), peak, len(failed), len(slow))
+    parts = [svg, f"<title>{escape(title)}</title>", heading, *_axes(span, top, plot_w, plot_h), line, *marks, legend]
+    return "\n".join([*parts, "</svg>"]) + "\n"
 
 
 def _text(x: float, y: float, text: str, attributes: str) -> str:
@@ -152,15 +148,23 @@ def ticks(span: float) -> list[tuple[float, str]]:
 
 def _axes(span: float, peak: int, plot_w: int, plot_h: int) -> list[str]:
     bottom = TOP + plot_h
-    lines = [f'<line x1="{LEFT}" y1="{bottom}" x2="{LEFT + plot_w}" y2="{bottom}" stroke="#555"/>',
-             f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{bottom}" stroke="#555"/>']  # fmt: skip
+    lines = [
+        f'<line x1="{LEFT}" y1="{bottom}" x2="{LEFT + plot_w}" y2="{bottom}" stroke="#555"/>',
+        f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{bottom}" stroke="#555"/>',
+    ]
     for seconds, label in ticks(span):
         lines.append(_text(LEFT + plot_w * seconds / span, bottom + 20, label, 'class="tick" text-anchor="middle"'))
     # The count's 0 sits above the time's row, clear of its "0 s".
     lines.append(_text(LEFT - 8, TOP + 4, str(peak), 'class="peak" text-anchor="end"'))
     lines.append(_text(LEFT - 8, bottom + 2, "0", 'text-anchor="end"'))
-    lines.append(_text(LEFT + plot_w / 2, bottom + 38, "children (batches) running, from the map run's first start",
-                       'text-anchor="middle"'))  # fmt: skip
+    lines.append(
+        _text(
+            LEFT + plot_w / 2,
+            bottom + 38,
+            "children (batches) running, from the map run's first start",
+            'text-anchor="middle"',
+        )
+    )
     return lines
 
 

@@ -33,9 +33,14 @@ class S3ObjectWriter:
     the next part is made while the last one is on the wire; inline when None."""
 
     def __init__(
-        self, s3_client, bucket: str, key: str, part_bytes: int = PART_BYTES, uploads: Background | None = None,
+        self,
+        s3_client,
+        bucket: str,
+        key: str,
+        part_bytes: int = PART_BYTES,
+        uploads: Background | None = None,
         single_put_bytes: int | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.s3, self.bucket, self.key, self.part_bytes = s3_client, bucket, key, part_bytes
         self.single_put_bytes = single_put_bytes or part_bytes
         self._buffer = bytearray()

@@ -27,9 +27,17 @@ from landfall.models import AggregateTable
 from landfall.partitioning import HOURLY
 
 EventType = Literal[
-    "page_view", "click", "add_to_cart", "purchase", "search",
-    "signup", "login", "logout", "share", "error",
-]  # fmt: skip
+    "page_view",
+    "click",
+    "add_to_cart",
+    "purchase",
+    "search",
+    "signup",
+    "login",
+    "logout",
+    "share",
+    "error",
+]
 
 VALUE_LIMIT = 1e15
 
@@ -37,8 +45,12 @@ VALUE_LIMIT = 1e15
 class Event(msgspec.Struct, gc=False):
     event_id: Annotated[str, msgspec.Meta(description="the producer's id of the event; a duplicate repeats it")]
     ts: Annotated[datetime, msgspec.Meta(tz=True, description="when the event happened, in UTC")]
-    type: Annotated[EventType, msgspec.Meta(description="page_view, click, add_to_cart, purchase, search, "
-                                            "signup, login, logout, share or error")]  # fmt: skip
+    type: Annotated[
+        EventType,
+        msgspec.Meta(
+            description="page_view, click, add_to_cart, purchase, search, signup, login, logout, share or error"
+        ),
+    ]
     value: Annotated[float, msgspec.Meta(ge=-VALUE_LIMIT, le=VALUE_LIMIT, description="a number within ±10¹⁵")]
     user_id: Annotated[str | None, msgspec.Meta(description="who, if known")] = None
     props: Annotated[msgspec.Raw, msgspec.Meta(description="a JSON object, as it came")] = msgspec.Raw()
@@ -129,11 +141,15 @@ class EventsJob:
         by_type = sorted(aggregate.get("by_type", {}).items())
         by_hour = sorted(aggregate.get("by_hour", {}).items())
         return [
-            AggregateTable(title="Events per type", columns=["type", "events", "sum of value", "min", "max"],
-                           rows=[[kind, s["count"], round(s["sum"], 2), s["min"], s["max"]] for kind, s in by_type]),
-            AggregateTable(title="Events per UTC hour", columns=["hour", "events"],
-                           rows=[[hour, count] for hour, count in by_hour]),
-        ]  # fmt: skip
+            AggregateTable(
+                title="Events per type",
+                columns=["type", "events", "sum of value", "min", "max"],
+                rows=[[kind, s["count"], round(s["sum"], 2), s["min"], s["max"]] for kind, s in by_type],
+            ),
+            AggregateTable(
+                title="Events per UTC hour", columns=["hour", "events"], rows=[[hour, count] for hour, count in by_hour]
+            ),
+        ]
 
     def merge(self, left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
         by_type = left.setdefault("by_type", {})
