@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import tempfile
 from dataclasses import fields
 from datetime import UTC, datetime
@@ -67,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
     except QueryError as error:
         errors.print(str(error), style="red", markup=False, highlight=False, soft_wrap=True)
         return 1
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say, to anyone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor at exit, when Python flushes
+        return 141  # as a shell reports a tool that SIGPIPE ended
     except KeyboardInterrupt:
         errors.print("\n[yellow]interrupted: every process this command started is stopped[/yellow]")
         return 130

@@ -8,6 +8,9 @@ import csv
 import gzip
 import io
 import json
+import os
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import boto3
@@ -329,3 +332,18 @@ def test_report_json_with_a_timeline_writes_the_json_alone_on_stdout(s3, monkeyp
     assert json.loads(captured.out)["run_id"] == RUN
     path = tmp_path / "svg" / f"{RUN}-timeline.svg"
     assert path.read_text().startswith("<svg") and f"the timeline: {path}" in captured.err
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(table_copy, tmp_path):
+    """`landfall query … | head -1`: the pipe closes under the writer; no traceback, SIGPIPE's status."""
+    env = {**os.environ, "LANDFALL_LOCAL_STATE": str(tmp_path / "no-emulator.json")}
+    sql = "SELECT range AS n FROM range(200000)"
+    command = [sys.executable, "-m", "landfall_cli.main", "query", "--local", "--data", str(table_copy)]
+    process = subprocess.Popen(
+        [*command, "--format", "json", sql], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert json.loads(process.stdout.readline()) == {"n": 0}
+    process.stdout.close()
+    _, said = process.communicate(timeout=120)
+    assert process.returncode == 141 and said == b"", said.decode()
