@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 CODE := layers functions cli tests benchmarks examples
 
 .PHONY: help venv demo test test-fast lint style types validate cfn-lint checkov build bench rehearsal arm64-python \
-	check-deploy deploy clean
+	check-deploy deploy imports clean
 
 # Python 3.13 before the venv exists: one line saying what is missing, before anything starts
 ifeq ($(wildcard $(STAMP)),)
@@ -34,7 +34,7 @@ help:
 	@echo "              (CONFIG_ENV=prod: that environment of samconfig.toml); make check-deploy checks alone"
 	@echo "make bench  - throughput and memory, as ratios"
 	@echo "make rehearsal - one run of 10,000 and of 100,000 objects on the emulator (about 35 minutes)"
-	@echo "make lint   - ruff (lint, format, complexity), mypy, cfn-lint, sam validate --lint, checkov"
+	@echo "make lint   - ruff (lint, format, complexity), mypy, import-linter, cfn-lint, sam validate --lint, checkov"
 
 # the first make says what it installs and how long it takes: nothing is silent for minutes
 $(STAMP): requirements.lock requirements-dev.in pyproject.toml
@@ -106,7 +106,11 @@ types: $(STAMP)
 	$(BIN)/mypy layers/common/landfall cli/landfall_cli
 	for f in functions/*/app.py; do $(BIN)/mypy "$$f" || exit 1; done
 
-lint: style types validate cfn-lint checkov
+# the boundaries between the library, the command line and the emulator (pyproject.toml's contracts)
+imports: $(STAMP)
+	$(BIN)/lint-imports --no-cache
+
+lint: style types imports validate cfn-lint checkov
 
 # progress on stderr, the table and each figure beside its aim on stdout
 bench: build
