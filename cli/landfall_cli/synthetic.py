@@ -13,19 +13,11 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import get_args
 
-EVENT_TYPES = (
-    "page_view",
-    "click",
-    "add_to_cart",
-    "purchase",
-    "search",
-    "signup",
-    "login",
-    "logout",
-    "share",
-    "error",
-)
+from landfall.jobs.events import EventType
+
+EVENT_TYPES = get_args(EventType)  # the default job's, so that every synthetic type is one it accepts
 
 BAD_LINES = (
     b'{"event_id": "x", "ts": "2026-11-22T13:00:00Z", "type": "click", "value": ',  # cut JSON

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import zipfile
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from landfall_cli.local.emulator import Emulator, FunctionFailed, wait_for
+from landfall_cli.local.emulator import Emulator, FunctionFailed
 from landfall_cli.synthetic import make_dataset
 from tests.integration.test_demo import demo
 
@@ -127,57 +126,6 @@ def test_a_function_refusing_its_settings_ends_the_wait_with_its_own_message(emu
             break
         except FunctionFailed:
             continue
-
-
-def _session_processes(session: int) -> list[str]:
-    """The processes still in the demo's session (its workers included), as `ps` lists them."""
-    listed = subprocess.run(["ps", "-eo", "pid=,sid=,args="], capture_output=True, text=True, check=True).stdout  # noqa: S607
-    return [line for line in listed.splitlines() if line.split()[1] == str(session)]
-
-
-def test_sigterm_stops_everything_the_demo_started(tmp_path: Path):
-    """SIGTERM (`kill`) reaches the demo alone: it stops its emulator and the function workers, removes
-    its state, says so in one line (Ctrl-C, at many moments: tests/integration/test_interrupt.py)."""
-    state = tmp_path / "local.json"
-    env = {**os.environ, "COLUMNS": "250", "LANDFALL_LOCAL_STATE": str(state)}
-    process = subprocess.Popen(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "landfall_cli.main",
-            "demo",
-            "--objects",
-            "8",
-            "--records",
-            "500",
-            "--keep",
-            "5",
-            "--data",
-            str(tmp_path / "data"),
-            "--logs",
-            str(tmp_path / "logs"),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        wait_for(lambda: process.poll() is None and state.exists(), 240, "the demo to be kept up", interval=0.2)
-        process.send_signal(signal.SIGTERM)
-        try:
-            output, _ = process.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            pytest.fail(f"the demo did not stop within 120 s of the signal:\n{process.communicate()[0]}")
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-    assert process.returncode == 143, output
-    assert "Traceback" not in output and output.count("terminated") == 1, output
-    wait_for(lambda: not _session_processes(process.pid), 10, "the demo's processes to end", interval=0.2)
-    assert not state.exists()
 
 
 def test_local_commands_find_a_dead_emulators_state_and_clean_it_up(tmp_path: Path):

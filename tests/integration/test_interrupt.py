@@ -177,3 +177,23 @@ def test_one_ctrl_c_at_any_moment_ends_everything_within_5_s(tmp_path: Path, mom
     assert moment == "at once" or "Traceback" not in output, output
     assert output.count("interrupted") <= 1, output
     assert not demo.state.exists()
+
+
+def test_sigterm_stops_everything_the_demo_started(tmp_path: Path):
+    """SIGTERM (`kill`) reaches the demo alone: it stops its emulator and the function workers, removes
+    its state, says so in one line."""
+    demo = Demo(tmp_path, ("--objects", "8", "--records", "500", "--keep", "5"))
+    try:
+        demo.wait_for_line(r"the emulator stays up")
+        demo.process.send_signal(signal.SIGTERM)
+        status = demo.process.wait(timeout=120)
+        deadline = time.monotonic() + 10
+        while left_of(demo.process.pid) and time.monotonic() < deadline:
+            threading.Event().wait(0.05)
+        output, left = demo.text(), left_of(demo.process.pid)
+    finally:
+        demo.kill()
+    assert status == 143, output
+    assert "Traceback" not in output and output.count("terminated") == 1, output
+    assert left == [], left
+    assert not demo.state.exists()
