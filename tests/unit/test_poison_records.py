@@ -245,6 +245,19 @@ def test_a_value_the_table_cannot_hold_costs_its_line_and_is_in_no_aggregate(lan
     assert sorted(curated_lines(landing, obj.curated)) == [1, 3, 5]
 
 
+def test_a_json_field_that_is_not_utf_8_costs_its_line_instead_of_its_value(landing):
+    """The default job keeps `props` as the bytes it came as: Latin-1 there used to become a null in the
+    table, silently, and the record counted valid."""
+    line = '{"event_id":"e%d","ts":"2026-11-22T13:00:00Z","type":"click","value":1,"props":{"name":"%s"}}'
+    lines = [(line % (0, "Zoe")).encode(), (line % (1, "Zoë")).encode("latin-1"), (line % (2, "Zoë")).encode()]
+    summary = run_batch(landing, {"raw/latin-1": b"\n".join(lines)})
+    (obj,) = summary.objects
+    assert (obj.valid, obj.rejected, obj.rejected_by_reason) == (2, 1, {"unrepresentable": 1})
+    (entry,) = quarantined(landing, obj.quarantine_key)
+    assert entry["line"] == 2 and "column props" in entry["detail"] and "UTF-8" in entry["detail"]
+    assert sorted(curated_lines(landing, obj.curated)) == [1, 3]
+
+
 def test_two_records_back_to_back_on_one_line_of_a_delimited_object_are_both_read(landing):
     lines = [VALID % (n, 0, n) for n in range(50)]
     lines[10] = VALID % (100, 0, 100) + VALID % (101, 0, 101)  # `{…}{…}` then a newline

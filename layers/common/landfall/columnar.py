@@ -73,7 +73,12 @@ def _json(values: list[Any], raw: bool) -> Array:
             pieces = [None if p in _NULL_JSON else p for p in pieces]
     else:
         pieces = [None if v is None else _encode(v) for v in values]
-    return Array(pieces, _BINARY).cast(_STRING)
+    text = Array(pieces, _BINARY).cast(_STRING)
+    # the cast makes bytes that are not UTF-8 (a Raw field as it came: `"Zo\xeb"` in Latin-1) a null,
+    # silently: such a record has no representation, and is rejected rather than losing the field
+    if raw and text.null_count != pieces.count(None):
+        raise ValueError("the JSON text is not UTF-8")
+    return text
 
 
 def column_array(column: Column, values: list[Any]) -> Array:
