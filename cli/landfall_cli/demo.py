@@ -271,7 +271,19 @@ def _where_it_is(
 def _keep_serving(emulator: Emulator, minutes: float, console: Console) -> None:
     """Leave the emulator up for the `--local` commands; it stops by itself after `minutes`."""
     state = local_state_path()
-    write_local_state(state, emulator.endpoint_url, emulator.stack.region, emulator.stack.outputs())
+    try:  # however it ends (a signal while it prints included), the state goes with it
+        write_local_state(state, emulator.endpoint_url, emulator.stack.region, emulator.stack.outputs())
+        _say_what_to_try(emulator, minutes, console)
+        deadline = time.monotonic() + minutes * 60
+        # in short sleeps: a signal may reach any of the process's threads, and Python runs its handler
+        # (Ctrl-C, SIGTERM) only when the main thread wakes
+        while time.monotonic() < deadline:
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+    finally:
+        state.unlink(missing_ok=True)
+
+
+def _say_what_to_try(emulator: Emulator, minutes: float, console: Console) -> None:
     run_ids = sorted(e["name"] for e in emulator.executions())
     example, command = (run_ids[0] if run_ids else "RUN_ID"), landfall_command()
     credentials = f"AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={emulator.stack.region}"
@@ -287,14 +299,6 @@ def _keep_serving(emulator: Emulator, minutes: float, console: Console) -> None:
         highlight=False,
         soft_wrap=True,
     )
-    deadline = time.monotonic() + minutes * 60
-    try:
-        # in short sleeps: a signal may reach any of the process's threads, and Python runs its handler
-        # (Ctrl-C, SIGTERM) only when the main thread wakes
-        while time.monotonic() < deadline:
-            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
-    finally:
-        state.unlink(missing_ok=True)
 
 
 def _report(s3, bucket: str, run_id: str) -> RunReport | None:
