@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import aims, cold_start, cost, ingestion, reduction, speed, workloads
-from landfall.layout import CURATED_PREFIX
+from landfall.core.layout import CURATED_PREFIX
 
 ROOT = Path(__file__).resolve().parents[1]
 Row = tuple[str, str, str]  # what is measured, the figure, beside what

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from landfall.costs import Prices
-from landfall.models import ManifestItem, RunConfig
+from landfall.ingest.messages import ManifestItem, RunConfig
+from landfall.reduce.costs import Prices
 from landfall_cli.plan import RunPlan, Throughput
 
 OBJECTS, OBJECT_BYTES = 15_625, 64_000_000  # 1 TB in Firehose objects of 64 MB (FirehoseBufferSizeMiB)

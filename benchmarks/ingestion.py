@@ -13,11 +13,12 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from landfall.ingestion import ingest
-from landfall.manifests import RunStarter
-from landfall.models import NotificationEvent, RunConfig
-from landfall.observability import logger
-from landfall.settings import ManifestWriterSettings, parse_settings
+from landfall.core.observability import logger
+from landfall.core.settings import parse_settings
+from landfall.ingest.ingestion import ingest
+from landfall.ingest.manifests import RunStarter
+from landfall.ingest.messages import NotificationEvent, RunConfig
+from landfall.ingest.settings import ManifestWriterSettings
 from landfall_cli.backfill import Backfill, list_items
 
 BUCKET = "landfall-landing-123456789012-us-east-1"

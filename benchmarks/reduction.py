@@ -14,12 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from landfall.batching import item_json, manifest_line
+from landfall.core.layout import curated_key, manifest_key, quarantine_key, results_prefix
+from landfall.core.messages import MESSAGE_VERSION, S3Location
+from landfall.core.observability import logger
+from landfall.ingest.batching import item_json, manifest_line
+from landfall.ingest.messages import ManifestItem, RunConfig
 from landfall.jobs import default_job
-from landfall.layout import curated_key, manifest_key, quarantine_key, results_prefix
-from landfall.models import MESSAGE_VERSION, ManifestItem, ReducerEvent, RunConfig, S3Location
-from landfall.observability import logger
-from landfall.reduction import reduce_run
+from landfall.reduce.messages import ReducerEvent
+from landfall.reduce.reduction import reduce_run
 
 RUN = "backfill-0123456789abcdef0123456789abcdef"
 BUCKET = "pipeline"

@@ -26,8 +26,8 @@ from typing import Any
 
 from moto.s3.models import s3_backends
 
-from landfall.layout import report_key
-from landfall.observability import logger
+from landfall.core.layout import report_key
+from landfall.core.observability import logger
 from landfall_cli.local.emulator import Emulator, wait_for
 from landfall_cli.target import local_target, write_local_state
 

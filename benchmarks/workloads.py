@@ -18,13 +18,14 @@ from botocore.config import Config
 from isal import igzip
 from pydantic import BaseModel
 
-from landfall.compression import inflate
+from landfall.ingest.messages import ManifestItem
 from landfall.jobs import default_job
-from landfall.models import BatchInput, ManifestItem, ProcessorEvent
-from landfall.processing import process_batch
-from landfall.records import Rejection, decode_block
-from landfall.settings import ProcessorSettings
-from landfall.streaming import Block, iter_blocks, read_ahead
+from landfall.process.compression import inflate
+from landfall.process.decoding import Rejection, decode_block
+from landfall.process.messages import BatchInput, ProcessorEvent
+from landfall.process.processing import process_batch
+from landfall.process.settings import ProcessorSettings
+from landfall.process.streaming import Block, iter_blocks, read_ahead
 from landfall_cli.synthetic import event_lines
 
 CHUNK = 1 << 20

@@ -16,9 +16,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from landfall.jobs import RecordRejected
-from landfall.models import AggregateTable
-from landfall.partitioning import DAILY
+from landfall.jobs import DAILY, AggregateTable, RecordRejected
 
 
 class Order(msgspec.Struct, gc=False):

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from landfall.manifests import ManifestBuilder, RunStarter, StartedRun
-from landfall.models import ManifestItem
-from landfall.notifications import wanted
+from landfall.ingest.manifests import ManifestBuilder, RunStarter, StartedRun
+from landfall.ingest.messages import ManifestItem
+from landfall.ingest.notifications import wanted
 from landfall_cli.plan import RunPlan
 
 LIST_PAGE_KEYS = 1000

@@ -18,10 +18,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.table import Table
 
+from landfall.core.observability import logger
+from landfall.ingest.manifests import StartedRun
 from landfall.jobs import load_job
-from landfall.manifests import StartedRun
-from landfall.observability import logger
-from landfall.schema import table_of
+from landfall.table.schema import table_of
 from landfall_cli.aws_errors import setup_problem
 from landfall_cli.backfill import Backfill, hour_prefixes, list_items
 from landfall_cli.operate import (

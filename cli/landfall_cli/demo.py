@@ -19,11 +19,12 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from landfall.core.layout import report_key, report_prefix
 from landfall.jobs import load_job
-from landfall.layout import report_key, report_prefix
-from landfall.models import BatchProgress, RunReport
-from landfall.report import count_rows, totals
-from landfall.schema import table_of
+from landfall.process.messages import BatchProgress
+from landfall.reduce.messages import RunReport
+from landfall.reduce.report import count_rows, totals
+from landfall.table.schema import table_of
 from landfall_cli.local.emulator import Emulator, EmulatorTimeout, FunctionFailed, wait_for
 from landfall_cli.local.template import ParameterError, Stack, load_template
 from landfall_cli.operate import ProgressReader

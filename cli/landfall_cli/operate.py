@@ -11,9 +11,11 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from landfall.layout import progress_prefix, report_key
-from landfall.manifests import StartedRun, execution_arn
-from landfall.models import BatchProgress, ManifestBatch, ManifestItem, RunReport
+from landfall.core.layout import progress_prefix, report_key
+from landfall.ingest.manifests import StartedRun, execution_arn
+from landfall.ingest.messages import ManifestBatch, ManifestItem
+from landfall.process.messages import BatchProgress
+from landfall.reduce.messages import RunReport
 from landfall_cli.plan import RunPlan, Throughput
 from landfall_cli.target import Target
 

@@ -1,6 +1,6 @@
 """What a run will do and cost, before it starts: objects, bytes, batches, duration, AWS cost.
 
-Batches are cut exactly as the manifest writer cuts them (`landfall.batching`). Duration and
+Batches are cut exactly as the manifest writer cuts them (`landfall.ingest.batching`). Duration and
 processor time come from a throughput per processor (stored, usually gzip, bytes per second;
 `make bench` measures what one core reaches) and the map's concurrency.
 """
@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from landfall.batching import Batcher, BatchLimits
-from landfall.costs import CostEstimate, Prices, estimate, run_requests, run_usage
-from landfall.curated import CURATED_PART_BYTES, CURATED_SINGLE_PUT_BYTES
-from landfall.models import ManifestItem, RunConfig
-from landfall.writers import put_requests
+from landfall.core.writers import put_requests
+from landfall.ingest.batching import Batcher, BatchLimits
+from landfall.ingest.messages import ManifestItem, RunConfig
+from landfall.process.curated import CURATED_PART_BYTES, CURATED_SINGLE_PUT_BYTES
+from landfall.reduce.costs import CostEstimate, Prices, estimate, run_requests, run_usage
 from landfall_cli.capacity import CURATED_BYTES_PER_STORED_BYTE, CURATED_FILES_PER_OBJECT, GZIP_BYTES_PER_VCPU_SECOND
 
 

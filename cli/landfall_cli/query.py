@@ -22,11 +22,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
-from landfall.catalog import unique_view_sql
+from landfall.core.layout import QUARANTINE_PREFIX, curated_prefix
 from landfall.jobs import load_job
-from landfall.layout import QUARANTINE_PREFIX, curated_prefix
-from landfall.quarantine import QUARANTINE_TABLE
-from landfall.schema import TableSchema, table_of
+from landfall.table.catalog import unique_view_sql
+from landfall.table.quarantine import QUARANTINE_TABLE
+from landfall.table.schema import TableSchema, table_of
 from landfall_cli.options import LOCAL_DATA
 
 DESCRIPTION = "landfall.json"  # in that folder: which job made the table

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from landfall.batching import manifest_line
-from landfall.models import ManifestItem
+from landfall.ingest.batching import manifest_line
+from landfall.ingest.messages import ManifestItem
 from landfall_cli.local import custom_resources
 from landfall_cli.synthetic import event_lines
 

@@ -17,10 +17,12 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from landfall.core.settings import parse_settings
+from landfall.ingest.manifests import RunStarter
+from landfall.ingest.messages import RunConfig
+from landfall.ingest.settings import ManifestWriterSettings
 from landfall.jobs import DEFAULT_JOB
-from landfall.manifests import RunStarter
-from landfall.models import RunConfig
-from landfall.settings import JobSettings, ManifestWriterSettings, parse_settings
+from landfall.jobs.settings import JobSettings
 from landfall_cli.aws_errors import session as aws_session
 from landfall_cli.aws_errors import setup_problem
 from landfall_cli.options import LOCAL_STATE

@@ -4,14 +4,15 @@ stack's database (`Custom::CatalogName`)."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from landfall.catalog import CatalogResource
-from landfall.clients import aws_client
-from landfall.custom_resource import CustomResourceRequest, CustomResourceResponse, respond
+from landfall.core.clients import aws_client
+from landfall.core.custom_resource import CustomResourceRequest, CustomResourceResponse, respond
+from landfall.core.observability import logger
+from landfall.core.settings import settings_from_env
 from landfall.jobs import job_named
-from landfall.observability import logger
-from landfall.quarantine import QUARANTINE_TABLE
-from landfall.schema import table_of
-from landfall.settings import JobSettings, settings_from_env
+from landfall.jobs.settings import JobSettings
+from landfall.table.catalog import CatalogResource
+from landfall.table.quarantine import QUARANTINE_TABLE
+from landfall.table.schema import table_of
 
 
 @logger.inject_lambda_context

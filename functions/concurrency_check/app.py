@@ -1,12 +1,12 @@
 """ConcurrencyCheck: the custom resource every other resource waits on, which fails the stack at once
-when its reserved concurrency cannot fit the account's Lambda quota (`landfall.concurrency`)."""
+when its reserved concurrency cannot fit the account's Lambda quota (`landfall.deploy.concurrency`)."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from landfall.clients import aws_client
-from landfall.concurrency import PHYSICAL_ID, check
-from landfall.custom_resource import CustomResourceRequest, CustomResourceResponse, respond
-from landfall.observability import logger
+from landfall.core.clients import aws_client
+from landfall.core.custom_resource import CustomResourceRequest, CustomResourceResponse, respond
+from landfall.core.observability import logger
+from landfall.deploy.concurrency import PHYSICAL_ID, check
 
 
 @logger.inject_lambda_context

@@ -2,11 +2,12 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from landfall.clients import aws_client
-from landfall.ingestion import ingest
-from landfall.models import NotificationEvent
-from landfall.observability import logger, metrics, tracer
-from landfall.settings import ManifestWriterSettings, settings_from_env
+from landfall.core.clients import aws_client
+from landfall.core.observability import logger, metrics, tracer
+from landfall.core.settings import settings_from_env
+from landfall.ingest.ingestion import ingest
+from landfall.ingest.messages import NotificationEvent
+from landfall.ingest.settings import ManifestWriterSettings
 
 
 @logger.inject_lambda_context

@@ -2,12 +2,13 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from landfall.clients import aws_client
+from landfall.core.clients import aws_client
+from landfall.core.observability import logger, metrics, tracer
+from landfall.core.settings import settings_from_env
 from landfall.jobs import job_named
-from landfall.models import ProcessorEvent
-from landfall.observability import logger, metrics, tracer
-from landfall.processing import process_batch
-from landfall.settings import ProcessorSettings, settings_from_env
+from landfall.process.messages import ProcessorEvent
+from landfall.process.processing import process_batch
+from landfall.process.settings import ProcessorSettings
 
 
 @logger.inject_lambda_context

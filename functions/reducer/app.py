@@ -2,13 +2,14 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from landfall.clients import aws_client
-from landfall.costs import Prices
+from landfall.core.clients import aws_client
+from landfall.core.observability import logger, metrics, tracer
+from landfall.core.settings import settings_from_env
 from landfall.jobs import job_named
-from landfall.models import ReducerEvent, RunReport
-from landfall.observability import logger, metrics, tracer
-from landfall.reduction import reduce_run
-from landfall.settings import ReducerSettings, settings_from_env
+from landfall.reduce.costs import Prices
+from landfall.reduce.messages import ReducerEvent, RunReport
+from landfall.reduce.reduction import reduce_run
+from landfall.reduce.settings import ReducerSettings
 
 
 @logger.inject_lambda_context

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from landfall.layout import report_key
+from landfall.core.layout import report_key
 from landfall_cli.local.emulator import Emulator
 from landfall_cli.synthetic import make_dataset
 

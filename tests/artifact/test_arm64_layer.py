@@ -35,11 +35,12 @@ function, layer, runtime, endpoint, bucket, key = sys.argv[1:7]
 sys.path[:0] = [function, layer, runtime]
 os.environ.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1",
                   AWS_ENDPOINT_URL=endpoint, POWERTOOLS_TRACE_DISABLED="true", LAMBDA_TASK_ROOT=function)
-from landfall.clients import aws_client
+from landfall.core.clients import aws_client
 from landfall.jobs import default_job
-from landfall.models import BatchInput, ManifestItem, ProcessorEvent
-from landfall.processing import process_batch
-from landfall.settings import ProcessorSettings
+from landfall.ingest.messages import ManifestItem
+from landfall.process.messages import BatchInput, ProcessorEvent
+from landfall.process.processing import process_batch
+from landfall.process.settings import ProcessorSettings
 s3 = aws_client("s3")
 size = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
 event = ProcessorEvent(BatchInput=BatchInput(run_id="arch", output_bucket=bucket),

@@ -46,7 +46,7 @@ def invoke(function: str, event: Path) -> tuple[int, Any, str]:
 
 
 def test_the_built_layer_is_what_the_functions_import(built):
-    assert (built / "CommonLayer" / "python" / "landfall" / "processing.py").exists()
+    assert (built / "CommonLayer" / "python" / "landfall" / "process" / "processing.py").exists()
     assert list((built / "CommonLayer" / "python").glob("msgspec*")) and list(
         (built / "CommonLayer" / "python").glob("isal*")
     )

@@ -15,11 +15,11 @@ import tomllib
 
 import pytest
 
-from landfall.batching import STEP_FUNCTIONS_PAYLOAD_BYTES, Batcher, BatchLimits
-from landfall.concurrency import AccountConcurrency, ConcurrencyDoesNotFit, Reservations
-from landfall.costs import CHILD_EXECUTION_TYPE, Prices, run_usage
-from landfall.models import ManifestBatch, ManifestItem
-from landfall.settings import ManifestWriterSettings
+from landfall.deploy.concurrency import AccountConcurrency, ConcurrencyDoesNotFit, Reservations
+from landfall.ingest.batching import STEP_FUNCTIONS_PAYLOAD_BYTES, Batcher, BatchLimits
+from landfall.ingest.messages import ManifestBatch, ManifestItem
+from landfall.ingest.settings import ManifestWriterSettings
+from landfall.reduce.costs import CHILD_EXECUTION_TYPE, Prices, run_usage
 from landfall_cli import capacity
 from landfall_cli.local.template import NO_VALUE, PROJECT_ROOT, ParameterError, Stack, load_template
 

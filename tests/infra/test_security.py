@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from samtranslator.translator.transform import transform
 
-from landfall.layout import (
+from landfall.core.layout import (
     CURATED_PREFIX,
     MANIFESTS_PREFIX,
     QUARANTINE_PREFIX,
@@ -204,7 +204,7 @@ def test_functions_never_log_whole_events():
     assert TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
     for handler in (PROJECT_ROOT / "functions").glob("*/app.py"):
         text = handler.read_text()
-        assert "log_event=True" not in text and "from landfall.observability import" in text, handler
+        assert "log_event=True" not in text and "from landfall.core.observability import" in text, handler
 
 
 def _alarm(metric: str) -> dict[str, Any]:

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from landfall.catalog import name_response
-from landfall.custom_resource import CustomResourceRequest
+from landfall.core.custom_resource import CustomResourceRequest
+from landfall.table.catalog import name_response
 from landfall_cli.local.template import PROJECT_ROOT, Stack, load_template
 
 TEMPLATE = load_template()

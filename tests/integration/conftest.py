@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from landfall.layout import results_prefix
-from landfall.manifests import RunStarter, StartedRun, execution_arn
-from landfall.models import ManifestItem, RunConfig, Source
+from landfall.core.layout import results_prefix
+from landfall.ingest.manifests import RunStarter, StartedRun, execution_arn
+from landfall.ingest.messages import ManifestItem, RunConfig, Source
 from landfall_cli.local.emulator import Emulator
 from landfall_cli.local.map_children import retry_clock
 

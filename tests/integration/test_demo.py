@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from landfall.layout import CURATED_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX
+from landfall.core.layout import CURATED_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX
 from landfall_cli.local.emulator import wait_for
 from landfall_cli.synthetic import make_dataset
 

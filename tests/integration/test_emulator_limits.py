@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from botocore.config import Config
 
-from landfall.layout import report_key
-from landfall.models import ManifestItem, RunConfig
+from landfall.core.layout import report_key
+from landfall.ingest.messages import ManifestItem, RunConfig
 from landfall_cli.local import lambda_account, map_children
 from landfall_cli.local.emulator import Emulator, wait_for
 from landfall_cli.local.lambda_runtime import FunctionSpec

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from landfall.layout import report_key, results_prefix
-from landfall.models import ManifestItem, RunConfig
+from landfall.core.layout import report_key, results_prefix
+from landfall.ingest.messages import ManifestItem, RunConfig
 from landfall_cli.local import map_children
 from landfall_cli.synthetic import make_dataset
 from tests.integration.conftest import (

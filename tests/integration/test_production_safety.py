@@ -13,8 +13,8 @@ from dataclasses import replace
 
 import pytest
 
-from landfall.layout import curated_key, object_id, report_key
-from landfall.models import ManifestItem, RunConfig
+from landfall.core.layout import curated_key, object_id, report_key
+from landfall.ingest.messages import ManifestItem, RunConfig
 from landfall_cli.local.emulator import Emulator, wait_for
 from tests.integration.conftest import execution_arn_of, read_json, start_run
 from tests.tables import parquet_rows

@@ -17,11 +17,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from landfall.catalog import unique_view_sql
+from landfall.core.layout import report_key
+from landfall.ingest.messages import ManifestItem, RunConfig
 from landfall.jobs.events import EventsJob
-from landfall.layout import report_key
-from landfall.models import ManifestItem, RunConfig
-from landfall.schema import Kind, table_of
+from landfall.table.catalog import unique_view_sql
+from landfall.table.schema import Kind, table_of
 from landfall_cli.query import local_connection
 from landfall_cli.synthetic import event_lines
 from tests.integration.conftest import execution_arn_of, object_summaries, read_json, start_run

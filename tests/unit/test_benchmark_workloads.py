@@ -10,7 +10,7 @@ from benchmarks.ingestion import backfill, manifest_writer, sqs_batch
 from benchmarks.reduction import make_results, naive, reducer
 from benchmarks.speed import bench_core, previous_release, workload
 from benchmarks.workloads import INPUT, OUTPUT, client, make_file, small_objects
-from landfall.layout import CURATED_PREFIX, REPORTS_PREFIX
+from landfall.core.layout import CURATED_PREFIX, REPORTS_PREFIX
 
 
 def test_the_manifest_writer_workload_starts_one_run_from_a_realistic_batch():

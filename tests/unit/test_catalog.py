@@ -14,7 +14,9 @@ import pytest
 from botocore.stub import Stubber
 
 from examples.orders_job import OrdersJob
-from landfall.catalog import (
+from landfall.core.custom_resource import CustomResourceRequest, CustomResourceResponse, respond
+from landfall.jobs.events import EventsJob
+from landfall.table.catalog import (
     MANAGED,
     NAME_RESOURCE,
     CatalogResource,
@@ -23,10 +25,8 @@ from landfall.catalog import (
     location_template,
     unique_view_sql,
 )
-from landfall.custom_resource import CustomResourceRequest, CustomResourceResponse, respond
-from landfall.jobs.events import EventsJob
-from landfall.quarantine import QUARANTINE_TABLE
-from landfall.schema import table_of
+from landfall.table.quarantine import QUARANTINE_TABLE
+from landfall.table.schema import table_of
 
 DATABASE = "landfall_test"
 

@@ -16,9 +16,9 @@ from arro3.core import RecordBatchReader
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from landfall.columnar import ConversionError, Source, to_batch
-from landfall.curated import write_parquet_file
-from landfall.schema import table_schema
+from landfall.process.columnar import ConversionError, Source, to_batch
+from landfall.process.curated import write_parquet_file
+from landfall.table.schema import table_schema
 
 
 class Row(msgspec.Struct):

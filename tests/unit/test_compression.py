@@ -18,11 +18,12 @@ import cramjam
 import pytest
 import snappy
 
-from landfall.compression import CorruptObjectError, UnsupportedFormatError, compression_of, inflate, not_text
+from landfall.ingest.messages import ManifestItem
 from landfall.jobs import default_job
-from landfall.models import BatchInput, ManifestItem, ProcessorEvent
-from landfall.processing import process_batch
-from landfall.settings import ProcessorSettings
+from landfall.process.compression import CorruptObjectError, UnsupportedFormatError, compression_of, inflate, not_text
+from landfall.process.messages import BatchInput, ProcessorEvent
+from landfall.process.processing import process_batch
+from landfall.process.settings import ProcessorSettings
 
 GOOD = b'{"event_id":"e%d","ts":"2026-11-22T13:00:00Z","type":"click","value":%d}'
 TEXT = b"".join(GOOD % (n, n) + b"\n" for n in range(3000)) + b"{broken\n"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from landfall.concurrency import check
-from landfall.custom_resource import CustomResourceRequest
+from landfall.core.custom_resource import CustomResourceRequest
+from landfall.deploy.concurrency import check
 
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/landfall-prod/3f2c1a70"
 FUNCTIONS = ["ProcessorFunction", "ReducerFunction"]

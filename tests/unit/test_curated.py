@@ -12,16 +12,17 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from landfall.columnar import Source
-from landfall.curated import Budget, CuratedOutput
+from landfall.core.writers import put_requests
+from landfall.ingest.messages import ManifestItem
 from landfall.jobs import default_job
 from landfall.jobs.events import EventsJob
-from landfall.models import BatchInput, ManifestItem, ProcessorEvent
-from landfall.processing import process_batch
-from landfall.records import decode_and_fold
-from landfall.schema import table_of
-from landfall.settings import ProcessorSettings
-from landfall.writers import put_requests
+from landfall.process.columnar import Source
+from landfall.process.curated import Budget, CuratedOutput
+from landfall.process.folding import decode_and_fold
+from landfall.process.messages import BatchInput, ProcessorEvent
+from landfall.process.processing import process_batch
+from landfall.process.settings import ProcessorSettings
+from landfall.table.schema import table_of
 from tests.tables import parquet_rows
 
 LINE = '{"event_id":"e%d","ts":"2026-11-22T%02d:%02d:00Z","type":"click","value":%d,"props":{"n":%d}}'
@@ -79,8 +80,8 @@ def test_each_file_below_the_single_put_size_is_one_put(buckets):
 
 
 def test_a_file_larger_than_a_single_put_goes_up_in_parts(buckets, monkeypatch):
-    monkeypatch.setattr("landfall.curated.CURATED_PART_BYTES", 5 << 20)  # S3's smallest part
-    monkeypatch.setattr("landfall.curated.CURATED_SINGLE_PUT_BYTES", 5 << 20)
+    monkeypatch.setattr("landfall.process.curated.CURATED_PART_BYTES", 5 << 20)  # S3's smallest part
+    monkeypatch.setattr("landfall.process.curated.CURATED_SINGLE_PUT_BYTES", 5 << 20)
     output = CuratedOutput(buckets, "pipeline", TABLE, "parts", Budget(1 << 30))
     lines = "\n".join(LINE.replace('"e%d"', f'"{os.urandom(24).hex()}"') % (12, n % 60, n, n) for n in range(200_000))
     for path, batch in decode_and_fold(EventsJob(), [(lines.encode(), 1)], Source("landing", "raw/a.gz")).partitions:

@@ -5,10 +5,11 @@ import gzip
 import pytest
 
 from examples.orders_job import OrdersJob
+from landfall.ingest.messages import ManifestItem
 from landfall.jobs import load_job
-from landfall.models import BatchInput, ManifestItem, ProcessorEvent
-from landfall.processing import process_batch
-from landfall.settings import ProcessorSettings
+from landfall.process.messages import BatchInput, ProcessorEvent
+from landfall.process.processing import process_batch
+from landfall.process.settings import ProcessorSettings
 
 ORDERS = [
     b'{"order_id":"o-1","ts":"2026-11-22T13:05:00Z","amount":12.5,"currency":"EUR"}',

@@ -4,11 +4,12 @@ import json
 
 import pytest
 
-from landfall import ingestion
-from landfall.layout import manifest_key
-from landfall.models import NotificationEvent
-from landfall.observability import metrics
-from landfall.settings import ManifestWriterSettings, parse_settings
+from landfall.core.layout import manifest_key
+from landfall.core.observability import metrics
+from landfall.core.settings import parse_settings
+from landfall.ingest import ingestion
+from landfall.ingest.messages import NotificationEvent
+from landfall.ingest.settings import ManifestWriterSettings
 from tests.conftest import load_event
 
 

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from landfall.models import ManifestItem
-from landfall.notifications import MalformedNotification, items_from_message, select
+from landfall.ingest.messages import ManifestItem
+from landfall.ingest.notifications import MalformedNotification, items_from_message, select
 from tests.conftest import load_event
 
 

@@ -17,12 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from landfall.jobs import RecordRejected, default_job
+from landfall.ingest.messages import ManifestItem
+from landfall.jobs import AggregateTable, RecordRejected, default_job
 from landfall.jobs.events import EventsJob
-from landfall.models import AggregateTable, BatchInput, CuratedFile, ManifestItem, ProcessorEvent
-from landfall.partitioning import HOURLY
-from landfall.processing import process_batch
-from landfall.settings import ProcessorSettings
+from landfall.process.messages import BatchInput, CuratedFile, ProcessorEvent
+from landfall.process.processing import process_batch
+from landfall.process.settings import ProcessorSettings
+from landfall.table.partitioning import HOURLY
 from tests.tables import parquet_rows
 
 VALID = b'{"event_id":"v%d","ts":"2026-11-22T13:%02d:00Z","type":"click","value":%d}'

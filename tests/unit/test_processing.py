@@ -7,13 +7,14 @@ import pytest
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
 
-from landfall.failures import CLEAN_FAILURES, BatchFailed
+from landfall.core.layout import CURATED_PREFIX, curated_key, object_id, summary_prefix
+from landfall.ingest.messages import ManifestItem
 from landfall.jobs import default_job
 from landfall.jobs.events import EventsJob
-from landfall.layout import CURATED_PREFIX, curated_key, object_id, summary_prefix
-from landfall.models import BatchInput, ManifestItem, ProcessorEvent
-from landfall.processing import TransientError, process_batch
-from landfall.settings import ProcessorSettings
+from landfall.process.failures import CLEAN_FAILURES, BatchFailed
+from landfall.process.messages import BatchInput, ProcessorEvent
+from landfall.process.processing import TransientError, process_batch
+from landfall.process.settings import ProcessorSettings
 from tests.tables import parquet_rows
 
 GOOD = b'{"event_id":"e%d","ts":"2026-11-22T1%d:00:00Z","type":"click","value":%d}'

@@ -19,11 +19,12 @@ from moto.athena.models import QueryResults, athena_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from rich.console import Console
 
+from landfall.ingest.messages import ManifestItem
 from landfall.jobs import DEFAULT_JOB, default_job
-from landfall.models import BatchInput, ManifestItem, ProcessorEvent
-from landfall.processing import process_batch
-from landfall.schema import table_of
-from landfall.settings import ProcessorSettings
+from landfall.process.messages import BatchInput, ProcessorEvent
+from landfall.process.processing import process_batch
+from landfall.process.settings import ProcessorSettings
+from landfall.table.schema import table_of
 from landfall_cli.main import main
 from landfall_cli.query import (
     QueryError,

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from landfall.jobs import default_job
-from landfall.records import Rejection, decode_block
+from landfall.process.decoding import Rejection, decode_block
 
 JOB = default_job()
 GOOD = '{"event_id":"e%d","ts":"2026-11-22T13:00:00Z","type":"click","value":%d}'

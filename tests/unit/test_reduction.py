@@ -4,16 +4,18 @@ import json
 
 import pytest
 
-from landfall.costs import Prices
+from landfall.core.layout import REPORTS_PREFIX, manifest_key, report_key, results_prefix, summary_key
+from landfall.core.messages import S3Location
+from landfall.ingest.manifests import ManifestBuilder
+from landfall.ingest.messages import ManifestItem, RunConfig
 from landfall.jobs import default_job
 from landfall.jobs.events import EventsJob
-from landfall.layout import REPORTS_PREFIX, manifest_key, report_key, results_prefix, summary_key
-from landfall.manifests import ManifestBuilder
-from landfall.models import Counts, ManifestItem, RecordCounts, ReducerEvent, RunConfig, RunReport, S3Location
-from landfall.reduction import reduce_run
-from landfall.report import count_rows, totals
-from landfall.report_text import render_markdown
-from landfall.results import CorruptResultsError
+from landfall.reduce.costs import Prices
+from landfall.reduce.messages import Counts, RecordCounts, ReducerEvent, RunReport
+from landfall.reduce.reduction import reduce_run
+from landfall.reduce.report import count_rows, totals
+from landfall.reduce.report_text import render_markdown
+from landfall.reduce.results import CorruptResultsError
 
 BUCKET = "pipeline"
 RUN = "notification-0123"

@@ -8,12 +8,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from landfall import details
+from landfall.ingest.messages import ManifestItem, RunConfig
 from landfall.jobs import default_job
-from landfall.models import BatchInput, ManifestItem, ProcessorEvent, RunConfig
-from landfall.processing import process_batch
-from landfall.quarantine import OBJECT_CAUSES, cause_of
-from landfall.settings import ProcessorSettings
+from landfall.process.messages import BatchInput, ProcessorEvent
+from landfall.process.processing import process_batch
+from landfall.process.quarantine import OBJECT_CAUSES, cause_of
+from landfall.process.settings import ProcessorSettings
+from landfall.reduce import details
 from landfall_cli.operate import nothing_to_redrive, redrive
 from tests.unit.test_reduction import BUCKET, RUN, batch_output, record, redrive_objects
 from tests.unit.test_report_contents import reduced, with_examples

@@ -5,11 +5,11 @@ import re
 
 import pytest
 
+from landfall.core.layout import report_key
 from landfall.jobs import default_job
-from landfall.layout import report_key
-from landfall.models import RunReport
-from landfall.reduction import reduce_run
-from landfall.report_text import render_markdown
+from landfall.reduce.messages import RunReport
+from landfall.reduce.reduction import reduce_run
+from landfall.reduce.report_text import render_markdown
 from tests.unit.test_reduction import BUCKET, RUN, batch_output, put_results, record, reducer_event, summary
 
 

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from landfall.manifests import ConflictingRunError, RunStarter
-from landfall.models import ManifestItem, RunConfig
+from landfall.ingest.manifests import ConflictingRunError, RunStarter
+from landfall.ingest.messages import ManifestItem, RunConfig
 
 CONFIG = RunConfig(max_concurrency=1, max_items_per_batch=1, max_batch_bytes=1000, tolerated_failure_percentage=0)
 DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})

@@ -13,11 +13,11 @@ import msgspec
 import pytest
 
 from examples.orders_job import OrdersJob
-from landfall.catalog import curated_table_input, quarantine_table_input
 from landfall.jobs.events import EventsJob
-from landfall.partitioning import DAILY, HOURLY
-from landfall.quarantine import QUARANTINE_TABLE
-from landfall.schema import KIND_TYPES, Kind, SchemaError, table_of, table_schema
+from landfall.table.catalog import curated_table_input, quarantine_table_input
+from landfall.table.partitioning import DAILY, HOURLY
+from landfall.table.quarantine import QUARANTINE_TABLE
+from landfall.table.schema import KIND_TYPES, Kind, SchemaError, table_of, table_schema
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
@@ -133,4 +133,4 @@ def test_the_quarantine_table_is_declared_by_its_entry():
     "table", [table_of(EventsJob()), table_of(OrdersJob()), QUARANTINE_TABLE], ids=["events", "orders", "quarantine"]
 )
 def test_the_readme_shows_each_tables_columns_as_they_are_declared(table):
-    assert table.markdown() in README, f"README: paste `python -m landfall.schema` for {table.name}"
+    assert table.markdown() in README, f"README: paste `python -m landfall.jobs` for {table.name}"

@@ -1,6 +1,8 @@
 import pytest
 
-from landfall.settings import ManifestWriterSettings, ProcessorSettings, SettingsError, parse_settings
+from landfall.core.settings import SettingsError, parse_settings
+from landfall.ingest.settings import ManifestWriterSettings
+from landfall.process.settings import ProcessorSettings
 
 GOOD = {"STATE_MACHINE_ARN": "arn:aws:states:us-east-1:1:stateMachine:p", "PIPELINE_BUCKET": "b"}
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from landfall.compression import CorruptObjectError, UnsupportedFormatError, inflate, not_text
-from landfall.streaming import Block, LongLine, iter_blocks, read_ahead, sniff_framing
+from landfall.process.compression import CorruptObjectError, UnsupportedFormatError, inflate, not_text
+from landfall.process.streaming import Block, LongLine, iter_blocks, read_ahead, sniff_framing
 
 
 class Chunks:

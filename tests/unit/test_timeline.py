@@ -10,8 +10,8 @@ from math import isclose
 
 import pytest
 
-from landfall.details import Children
-from landfall.timeline import draw, running
+from landfall.reduce.details import Children
+from landfall.reduce.timeline import draw, running
 
 T0 = datetime(2026, 11, 22, 13, tzinfo=UTC)
 SVG = "{http://www.w3.org/2000/svg}"

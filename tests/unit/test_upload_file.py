@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from landfall.writers import S3ObjectWriter, put_requests, upload_file
+from landfall.core.writers import S3ObjectWriter, put_requests, upload_file
 
 
 @pytest.fixture

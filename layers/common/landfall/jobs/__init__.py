@@ -17,8 +17,10 @@ from typing import Any, Protocol
 
 import msgspec
 
-from landfall.models import AggregateTable
-from landfall.partitioning import Partitioning
+from landfall.jobs.aggregate import AggregateTable
+from landfall.table.partitioning import DAILY, HOURLY, Partitioning
+
+__all__ = ["DAILY", "HOURLY", "AggregateTable", "Job", "Partitioning", "RecordRejected", "load_job"]
 
 
 class RecordRejected(ValueError):
@@ -33,7 +35,7 @@ class RecordRejected(ValueError):
 class Job(Protocol):
     name: str  # the curated table's name too
     # The one declaration of a record (a msgspec Struct): decoding validates with it, and the table's
-    # columns, the catalog and the README's column table are derived from it (`landfall.schema`).
+    # columns, the catalog and the README's column table are derived from it (`landfall.table.schema`).
     record_type: type[msgspec.Struct]
     partitioning: Partitioning  # how `fold`'s keys become partitions: HOURLY or DAILY event time
     record_key: str | None  # the column the `<name>_unique` view keeps one row per (None: no view)

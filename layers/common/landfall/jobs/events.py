@@ -22,9 +22,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from landfall.jobs import RecordRejected
-from landfall.models import AggregateTable
-from landfall.partitioning import HOURLY
+from landfall.jobs import HOURLY, AggregateTable, RecordRejected
 
 EventType = Literal[
     "page_view",

@@ -1,0 +1,1 @@
+"""What runs once when the stack deploys: the reserved-concurrency check."""

@@ -1,0 +1,122 @@
+"""The processor's messages: a Distributed Map child's input, and the object and batch summaries it
+returns (the reducer reads them back from the map's result files).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from landfall.core.layout import object_url
+from landfall.core.messages import Message
+from landfall.ingest.messages import ManifestItem
+from landfall.process.failures import FailureCause
+
+
+class BatchInput(Message):
+    run_id: str
+    output_bucket: str
+
+
+class ProcessorEvent(BaseModel):
+    """A Distributed Map child's input: the batch input plus its items."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    batch_input: BatchInput = Field(alias="BatchInput")
+    items: list[ManifestItem] = Field(alias="Items")
+
+
+class CuratedFile(BaseModel):
+    """One Parquet file of the curated table: an object's rows in one partition."""
+
+    key: str
+    rows: int
+    bytes: int
+
+
+class RejectionExample(BaseModel):
+    """A rejected line: enough to see what went wrong."""
+
+    line: int
+    detail: str  # as the quarantine has it, values included (its first 200 characters)
+    raw: str  # its first 200 characters (invalid UTF-8 replaced)
+
+
+class DetailCount(BaseModel):
+    """Lines rejected for one reason and cause, and the first of them. The cause is the detail without
+    the line's own values (`landfall.process.quarantine.cause_of`), so that lines rejected alike count together."""
+
+    detail: str
+    count: int
+    example: RejectionExample
+    source: str | None = None  # the example's object (in the report; in an object's summary, that object)
+
+
+class ObjectSummary(Message):
+    bucket: str
+    key: str
+    version_id: str | None = None
+    status: Literal["processed", "failed"]
+    error: str | None = None
+    failure: FailureCause | None = None  # why a failed object could not be read (`failures.REMEDIES`)
+    compression: str = "none"  # as the object's bytes showed it: gzip, zip, snappy, snappy-java, hadoop-snappy
+    framing: Literal["newline", "concatenated"] = "newline"
+    bytes_read: int = 0
+    records: int = 0
+    valid: int = 0
+    rejected: int = 0
+    rejected_by_reason: dict[str, int] = Field(default_factory=dict)
+    # per reason, its most frequent causes (at most `quarantine.OBJECT_CAUSES`, by count); the reason's
+    # other lines (rejected_by_reason minus their counts) had other causes
+    rejection_details: dict[str, list[DetailCount]] = Field(default_factory=dict)
+    aggregates: dict[str, Any] = Field(default_factory=dict)
+    curated: list[CuratedFile] = Field(default_factory=list)
+    quarantine_key: str | None = None
+    s3_gets: int = 0  # requests this object cost, for the run's cost
+    s3_puts: int = 0
+
+    @property
+    def url(self) -> str:
+        return object_url(self.bucket, self.key, self.version_id)
+
+
+class BatchSummary(Message):
+    """The objects are inline, or (for large batches) JSON Lines at `objects_key` in the output bucket;
+    the aggregates likewise, at `aggregates_key` when they are large."""
+
+    run_id: str
+    objects: list[ObjectSummary]
+    objects_key: str | None = None
+    aggregates: dict[str, Any] = Field(default_factory=dict)
+    aggregates_key: str | None = None  # when the aggregates are large: {"aggregates": {...}} in the output bucket
+    duration_ms: int = 0
+    memory_mb: int = 0  # the processor's memory size: with the duration, its GB-seconds
+
+
+class BatchProgress(BaseModel):
+    """A finished batch's counts (`layout.progress_key`), so that a run is followed in objects and records."""
+
+    objects: int = 0
+    processed: int = 0
+    failed: int = 0
+    records: int = 0
+    valid: int = 0
+    rejected: int = 0
+
+    @classmethod
+    def of(cls, objects: list[ObjectSummary]) -> BatchProgress:
+        processed = [o for o in objects if o.status == "processed"]
+        return cls(
+            objects=len(objects),
+            processed=len(processed),
+            failed=len(objects) - len(processed),
+            records=sum(o.records for o in processed),
+            valid=sum(o.valid for o in processed),
+            rejected=sum(o.rejected for o in processed),
+        )
+
+    def add(self, other: BatchProgress) -> None:
+        for name in type(self).model_fields:
+            setattr(self, name, getattr(self, name) + getattr(other, name))

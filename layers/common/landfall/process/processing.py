@@ -1,0 +1,344 @@
+"""The processor's work: stream each object of a batch, validate, aggregate, write, summarise."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from landfall.core.layout import object_id, object_url, progress_key, quarantine_key, summary_key
+from landfall.core.observability import logger, metrics
+from landfall.core.writers import Background, S3ObjectWriter
+from landfall.ingest.messages import ManifestItem
+from landfall.jobs import Job
+from landfall.process.columnar import Source
+from landfall.process.compression import CorruptObjectError, UnreadableObjectError, inflate
+from landfall.process.curated import Budget, CuratedOutput
+from landfall.process.decoding import Rejection
+from landfall.process.failures import PERMANENT_S3_ERRORS, BatchFailed, FailureCause, TransientError, s3_failure_cause
+from landfall.process.folding import Decoded, batches, decode_and_fold
+from landfall.process.messages import BatchInput, BatchProgress, BatchSummary, ObjectSummary, ProcessorEvent
+from landfall.process.quarantine import CauseTally, entry_line
+from landfall.process.settings import ProcessorSettings
+from landfall.process.streaming import Block, LongLine, ObjectSource, iter_blocks, read_ahead, without_line_boms
+from landfall.table.schema import table_of
+
+# S3 errors that no retry can fix (failures.PERMANENT_S3_ERRORS): the object is recorded as failed and the batch
+# goes on.
+# S3 errors that a retry fixes: raised as TransientError, which the state machine retries with backoff.
+TRANSIENT_S3_ERRORS = frozenset({"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "503", "500"})
+
+
+@dataclass(frozen=True)
+class _BatchContext:
+    """What the objects of a batch share: the settings, and the memory their curated rows may hold."""
+
+    settings: ProcessorSettings
+    budget: Budget
+
+
+class _ObjectRun:
+    """The outputs and counts of one object while it streams."""
+
+    def __init__(self, item: ManifestItem, batch: BatchInput, s3_client, job: Job, context: _BatchContext) -> None:
+        self.item, self.batch, self.s3, self.job = item, batch, s3_client, job
+        self.source = Source(item.bucket, item.key, item.version_id)
+        self.source_id = object_id(item.bucket, item.key, item.version_id)
+        self.summary = ObjectSummary(bucket=item.bucket, key=item.key, version_id=item.version_id, status="processed")
+        self.aggregate = job.new_aggregate()
+        # multipart parts go on the wire while the next is made; a small object's inline
+        self.uploads = Background(backlog=1, threaded=context.settings.threaded(item.size))
+        self.curated = CuratedOutput(
+            s3_client,
+            batch.output_bucket,
+            table_of(job),
+            self.source_id,
+            context.budget,
+            uploads=self.uploads,
+            spill_dir=context.settings.spill_dir,
+        )
+        self.quarantine: S3ObjectWriter | None = None
+        self.causes = CauseTally()
+        self.first_line = 0  # of the message being decoded: where a failure is named
+
+    def failure(self, error: Exception) -> BatchFailed:
+        where = f" (lines from {self.first_line} on)" if self.first_line else ""
+        return BatchFailed(f"{self.summary.url}{where}: {type(error).__name__}: {error}")
+
+    def add_decoded(self, decoded: Decoded) -> None:
+        """Merge what a message of blocks decoded to: its aggregate, its rows by partition, its rejections."""
+        self.aggregate = self.job.merge(self.aggregate, decoded.aggregate)
+        self.summary.valid += decoded.valid
+        for partition, rows in decoded.partitions:
+            self.curated.add(partition, rows)
+        self.reject(decoded.rejections)
+
+    def reject(self, rejections: list[Rejection], truncated: bool = False) -> None:
+        if not rejections:
+            return
+        summary = self.summary
+        for rejection in rejections:
+            summary.rejected += 1
+            summary.rejected_by_reason[rejection.reason] = summary.rejected_by_reason.get(rejection.reason, 0) + 1
+            self.causes.add(rejection)
+        if self.quarantine is None:
+            summary.quarantine_key = quarantine_key(self.batch.run_id, self.source_id)
+            self.quarantine = S3ObjectWriter(self.s3, self.batch.output_bucket, summary.quarantine_key)
+        source = (self.item.bucket, self.item.key, self.item.version_id)
+        self.quarantine.write(b"".join(entry_line(self.batch.run_id, source, r, truncated) for r in rejections))
+
+    def finish(self, source: ObjectSource) -> ObjectSummary:
+        self.summary.curated = self.curated.finish()
+        self.summary.rejection_details = self.causes.details()
+        if self.quarantine is not None:
+            self.quarantine.close()
+        self.summary.records = self.summary.valid + self.summary.rejected
+        self.summary.aggregates = self.aggregate
+        self.summary.bytes_read = source.bytes_read
+        self.summary.s3_gets = source.requests  # one GET, unless the object is a ZIP archive
+        self.summary.s3_puts = self.curated.requests + (self.quarantine.requests if self.quarantine else 0)
+        return self.summary
+
+    def abandon(self) -> None:
+        """Nothing of a failed object stays visible: abort uploads, delete written files, drop spills."""
+        self.uploads.close()
+        self.curated.abort()
+        if self.quarantine is not None:
+            self.quarantine.abort()
+
+
+def _line_blocks(
+    blocks: Iterable[Block | LongLine], run: _ObjectRun, settings: ProcessorSettings
+) -> Iterator[tuple[bytes, int]]:
+    for block in blocks:
+        if isinstance(block, LongLine):
+            detail = f"line longer than {settings.max_line_bytes} bytes"
+            run.reject([Rejection(block.number, block.head, "line_too_long", detail)], truncated=True)
+        else:
+            yield without_line_boms(block.data), block.first_line
+
+
+def process_object(item: ManifestItem, batch: BatchInput, s3_client, context: _BatchContext, job: Job) -> ObjectSummary:
+    """Process one object; permanent problems make a failed summary, transient ones raise."""
+    run = _ObjectRun(item, batch, s3_client, job, context)
+    source = ObjectSource(s3_client, item.bucket, item.key, item.version_id)
+    try:
+        return _read(run, source, context.settings)
+    except UnreadableObjectError as error:
+        run.abandon()
+        return _failed(item, _unreadable(error), source)
+    except ClientError as error:
+        run.abandon()
+        return _failed(item, _permanent_s3_error(item, error), source)
+    except (BotoConnectionError, ReadTimeoutError) as error:
+        run.abandon()
+        raise TransientError(f"{object_url(item.bucket, item.key, item.version_id)}: {error}") from error
+    except (TransientError, BatchFailed):
+        run.abandon()
+        raise
+    except Exception as error:  # a bug or the machine: it fails the batch, named once
+        run.abandon()
+        raise run.failure(error) from error
+    except BaseException:
+        run.abandon()
+        raise
+    finally:
+        source.close()
+        run.uploads.close()
+
+
+def _read(run: _ObjectRun, source: ObjectSource, settings: ProcessorSettings) -> ObjectSummary:
+    compression, inflated = inflate(source, settings.chunk_bytes)
+    run.summary.compression = compression
+    # fetched and inflated on a second thread (both release the GIL) while this one decodes; a small
+    # object is read inline: a thread of its own would cost more than it saves
+    if settings.threaded(run.item.size):
+        inflated = read_ahead(inflated)
+    try:
+        framing, blocks = iter_blocks(inflated, settings.max_line_bytes, compressed=compression != "none")
+        run.summary.framing = framing
+        _decode_blocks(run, blocks, framing, settings)
+    finally:
+        inflated.close()  # stops the read-ahead thread if the object ended early
+    if framing == "concatenated":
+        logger.info("object has no record delimiters", extra={"object": run.summary.url})
+    return run.finish(source)
+
+
+def _unreadable(error: UnreadableObjectError) -> tuple[str, FailureCause]:
+    """Why the object's bytes cannot be read as records, and its cause: a retry reads the same bytes."""
+    return str(error), "corrupt" if isinstance(error, CorruptObjectError) else "unsupported"
+
+
+def _permanent_s3_error(item: ManifestItem, error: ClientError) -> tuple[str, FailureCause]:
+    """Why S3 refuses the object for good, and its cause (`failures.REMEDIES`); raises TransientError for
+    what a retry fixes, and the error itself when nothing says which it is."""
+    code = error.response.get("Error", {}).get("Code", "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in TRANSIENT_S3_ERRORS or status >= 500:
+        raise TransientError(f"{object_url(item.bucket, item.key, item.version_id)}: {code}") from error
+    if code not in PERMANENT_S3_ERRORS:
+        raise BatchFailed(f"{object_url(item.bucket, item.key, item.version_id)}: s3 {code}: {error}") from error
+    return f"s3 {code}: {error.response.get('Error', {}).get('Message', '')}", s3_failure_cause(code)
+
+
+def _decode_blocks(
+    run: _ObjectRun, blocks: Iterator[Block | LongLine], framing: str, settings: ProcessorSettings
+) -> None:
+    job = run.job
+    if framing == "newline":
+        for message in batches(_line_blocks(blocks, run, settings)):
+            run.first_line = message[0][1]
+            run.add_decoded(decode_and_fold(job, message, run.source))
+        return
+    unfinished: list[tuple[int, bytes]] = []  # records back to back: a piece of one may go on in the next block
+    for data, first_line in _line_blocks(blocks, run, settings):
+        if unfinished:
+            first_line, piece = unfinished.pop()
+            data = piece + data
+        run.first_line = first_line
+        run.add_decoded(decode_and_fold(job, [(data, first_line)], run.source, rejoin=True, unfinished=unfinished))
+    if unfinished:  # the object ended: the piece is what it is
+        number, piece = unfinished.pop()
+        run.add_decoded(decode_and_fold(job, [(piece, number)], run.source))
+
+
+def _failed(item: ManifestItem, why: tuple[str, FailureCause], source: ObjectSource) -> ObjectSummary:
+    error, cause = why
+    logger.warning(
+        "object failed", extra={"object": object_url(item.bucket, item.key, item.version_id), "error": error}
+    )
+    return ObjectSummary(
+        bucket=item.bucket,
+        key=item.key,
+        version_id=item.version_id,
+        status="failed",
+        error=error,
+        failure=cause,
+        bytes_read=source.bytes_read,
+        s3_gets=max(source.requests, 1),
+    )
+
+
+def process_batch(event: ProcessorEvent, s3_client, settings: ProcessorSettings, job: Job) -> BatchSummary:
+    """Every object of the batch, or, if one fails the batch, its error raised once nothing the batch
+    wrote is left: the other objects' files are removed, so a failed batch adds nothing to the table or
+    the quarantine that its run's report does not count."""
+    started = time.monotonic()
+    batch = event.batch_input
+    done, error = _process_objects(event, s3_client, _BatchContext(settings, Budget(settings.buffer_mib << 20)), job)
+    if error is not None:
+        if left := discard_outputs(s3_client, batch.output_bucket, done):  # not a clean failure: the reducer says so
+            raise RuntimeError(f"{error}; and {left} files of the batch could not be removed") from error
+        raise error
+    _record_metrics(done)
+    progress = BatchProgress.of(done).model_dump_json()  # before summarise moves large summaries to S3
+    result = summarise(batch, done, job, s3_client, settings, int((time.monotonic() - started) * 1000))
+    s3_client.put_object(Bucket=batch.output_bucket, Key=progress_key(batch.run_id, batch_id(done)), Body=progress)
+    return result
+
+
+def _process_objects(
+    event: ProcessorEvent, s3_client, context: _BatchContext, job: Job
+) -> tuple[list[ObjectSummary], BaseException | None]:
+    """The summaries of the objects done, in the batch's order, and what failed the batch (None: nothing).
+    Small objects are fetched concurrently (their latency overlaps), large ones stream one by one; after
+    a failure no other object starts, and those under way finish, so that their files can be removed."""
+    batch, items, settings = event.batch_input, event.items, context.settings
+    small = [i for i, item in enumerate(items) if item.size <= settings.small_object_bytes]
+    summaries: list[ObjectSummary | None] = [None] * len(items)
+    failures: list[BaseException] = []
+    if len(small) > 1:
+        failed = threading.Event()
+
+        def unless_failed(item: ManifestItem) -> ObjectSummary | None:
+            if failed.is_set():  # an object failed the batch: those not yet started never start
+                return None
+            try:
+                return process_object(item, batch, s3_client, context, job)
+            except BaseException:
+                failed.set()
+                raise
+
+        with ThreadPoolExecutor(max_workers=min(settings.fetch_concurrency, len(small))) as pool:
+            futures = {i: pool.submit(unless_failed, items[i]) for i in small}
+        for index, future in futures.items():
+            if (failure := future.exception()) is not None:
+                failures.append(failure)
+            else:
+                summaries[index] = future.result()
+    for index, item in enumerate(items):
+        if summaries[index] is None and not failures:
+            try:
+                summaries[index] = process_object(item, batch, s3_client, context, job)
+            except BaseException as failure:  # raised by process_batch, once the batch's files are removed
+                failures.append(failure)
+    return [s for s in summaries if s is not None], failures[0] if failures else None
+
+
+def discard_outputs(s3_client, bucket: str, objects: list[ObjectSummary]) -> int:
+    """Delete the curated files and the quarantine of processed objects (up to 1,000 keys a request);
+    returns how many could not be deleted."""
+    keys = [file.key for obj in objects for file in obj.curated]
+    keys += [obj.quarantine_key for obj in objects if obj.quarantine_key]
+    left = 0
+    for start in range(0, len(keys), 1000):
+        chunk = [{"Key": key} for key in keys[start : start + 1000]]
+        left += len(s3_client.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True}).get("Errors", []))
+    return left
+
+
+def batch_id(objects: list[ObjectSummary]) -> str:
+    """The same for the same objects, so that a retried batch overwrites what it wrote."""
+    return hashlib.sha256("\n".join(o.url for o in objects).encode()).hexdigest()[:32]
+
+
+def summarise(
+    batch: BatchInput, objects: list[ObjectSummary], job: Job, s3_client, settings: ProcessorSettings, duration_ms: int
+) -> BatchSummary:
+    """The batch's aggregates merged and its objects, inline, or in S3 when they would make the output
+    large: the state's output stays under `inline_summary_bytes`, far below Step Functions' 256 KiB."""
+    aggregate = job.new_aggregate()
+    for obj in objects:
+        aggregate = job.merge(aggregate, obj.aggregates)
+        obj.aggregates = {}
+    summary = BatchSummary(
+        run_id=batch.run_id,
+        objects=objects,
+        aggregates=aggregate,
+        duration_ms=duration_ms,
+        memory_mb=settings.memory_mb,
+    )
+    lines = [obj.model_dump_json(exclude_none=True) for obj in objects]
+    objects_bytes = sum(len(line) + 1 for line in lines)
+    aggregates_json = summary.model_dump_json(include={"aggregates"})
+    if objects_bytes + len(aggregates_json) <= settings.inline_summary_bytes:
+        return summary
+    identity = batch_id(objects)
+    summary.objects_key = summary_key(batch.run_id, identity)
+    s3_client.put_object(
+        Bucket=batch.output_bucket, Key=summary.objects_key, Body="".join(f"{line}\n" for line in lines)
+    )
+    summary.objects = []
+    if len(aggregates_json) > settings.inline_summary_bytes // 2:
+        summary.aggregates_key = summary_key(batch.run_id, f"{identity}-aggregates")
+        s3_client.put_object(Bucket=batch.output_bucket, Key=summary.aggregates_key, Body=aggregates_json)
+        summary.aggregates = {}
+    return summary
+
+
+def _record_metrics(summaries: list[ObjectSummary]) -> None:
+    metrics.add_metric(
+        name="ObjectsProcessed", unit=MetricUnit.Count, value=sum(s.status == "processed" for s in summaries)
+    )
+    metrics.add_metric(name="ObjectsFailed", unit=MetricUnit.Count, value=sum(s.status == "failed" for s in summaries))
+    metrics.add_metric(name="RecordsValid", unit=MetricUnit.Count, value=sum(s.valid for s in summaries))
+    metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=sum(s.rejected for s in summaries))
+    metrics.add_metric(name="BytesRead", unit=MetricUnit.Bytes, value=sum(s.bytes_read for s in summaries))

@@ -1,0 +1,148 @@
+"""The reducer's messages: its input (the execution input with the map's results) and the run report it
+writes and returns, with the counts, the failures and the reconciliation that proves nothing was lost.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field
+
+from landfall.core.layout import object_url
+from landfall.core.messages import Message
+from landfall.ingest.messages import ExecutionInput, RunConfig
+from landfall.jobs.aggregate import AggregateTable
+from landfall.process.failures import FailureCause
+from landfall.process.messages import DetailCount
+from landfall.reduce.costs import CostEstimate
+
+RunStatus = Literal["SUCCEEDED", "PARTIAL", "FAILED"]
+
+
+class ObjectFailure(BaseModel):
+    bucket: str
+    key: str
+    version_id: str | None = None
+    kind: Literal["object", "batch", "pending"]
+    error: str
+    cause: FailureCause | None = None  # an object its processor could not read: why
+    retryable: bool = True  # in the redrive manifest; False: a retry cannot fix it (see RunReport.failure_causes)
+
+    @property
+    def url(self) -> str:
+        return object_url(self.bucket, self.key, self.version_id)
+
+
+class Counts(BaseModel):
+    """Objects of a run. Each count's title is how every view of the report names it."""
+
+    in_manifest: int = Field(0, title="objects in manifest")
+    processed: int = Field(0, title="processed")
+    failed: int = Field(0, title="failed")
+    failed_for_good: int = Field(0, title="failed for good")  # of the failed: a retry cannot fix them, not redriven
+    pending: int = Field(0, title="pending")
+    without_delimiters: int = Field(0, title="without delimiters")  # processed, records written back to back
+
+
+class RecordCounts(BaseModel):
+    """Records (lines) of a run's processed objects."""
+
+    read: int = Field(0, title="records")
+    valid: int = Field(0, title="valid")
+    rejected: int = Field(0, title="rejected")
+    written: int = Field(0, title="rows written")  # to the curated table; equal to valid
+    rejected_by_reason: dict[str, int] = Field(default_factory=dict)
+
+
+class Reconciliation(BaseModel):
+    ok: bool
+    problems: list[str] = Field(default_factory=list)
+
+
+class RunOutputs(BaseModel):
+    bucket: str
+    curated_prefix: str
+    quarantine_prefix: str
+    report_key: str
+    objects_key: str | None = None  # every object's outputs (JSON Lines): curated files, quarantine, error
+    timeline_key: str | None = None  # the map run's children over time (SVG)
+    redrive_manifest_key: str | None = None
+
+
+class ReasonSummary(BaseModel):
+    """Lines rejected for one reason: its most frequent causes, each counted with an example, and the
+    lines of its other causes; `count` == the details' counts + `other`."""
+
+    reason: str
+    count: int
+    details: list[DetailCount] = Field(default_factory=list)
+    other: int = 0
+    exact: bool = True  # False: an object or the run had more causes than it tells apart, so a count may be low
+
+
+class FailureCauseSummary(BaseModel):
+    """Objects that failed for one cause, and what to do about them."""
+
+    cause: FailureCause
+    title: str
+    objects: int
+    retryable: bool  # False: not in the redrive manifest, a retry cannot fix them
+    advice: str
+
+
+class ObjectRejections(BaseModel):
+    url: str
+    records: int
+    rejected: int
+
+
+class RunTiming(BaseModel):
+    started_at: datetime | None = None  # when its manifest was written, just before its execution started
+    ended_at: datetime
+    seconds: float | None = None
+
+
+class RunReport(Message):
+    run_id: str
+    status: RunStatus
+    status_reason: str = ""
+    map_error: str | None = None
+    job: str = ""
+    timing: RunTiming | None = None
+    settings: RunConfig | None = None
+    objects: Counts
+    records: RecordCounts
+    bytes_read: int = 0
+    warnings: list[str] = Field(default_factory=list)  # what someone acting on the run should look at
+    rejections: list[ReasonSummary] = Field(default_factory=list)  # by count, each with an example
+    rows_by_partition: dict[str, int] = Field(default_factory=dict)
+    worst_objects: list[ObjectRejections] = Field(default_factory=list)  # the most rejections
+    aggregates: dict[str, Any] = Field(default_factory=dict)
+    aggregate_tables: list[AggregateTable] = Field(default_factory=list)
+    failures: list[ObjectFailure] = Field(default_factory=list)
+    failures_omitted: int = 0  # beyond the first failures listed; objects.jsonl has every one
+    failure_causes: list[FailureCauseSummary] = Field(default_factory=list)  # objects that could not be read
+    redrive_command: str | None = None
+    reconciliation: Reconciliation
+    outputs: RunOutputs
+    cost: CostEstimate | None = None
+
+    # what the reducer returns to the state machine: small, whatever the run's size
+    STATE_FIELDS: ClassVar[set[str]] = {
+        "version",
+        "run_id",
+        "status",
+        "status_reason",
+        "objects",
+        "records",
+        "reconciliation",
+        "outputs",
+    }
+
+
+class ReducerEvent(ExecutionInput):
+    """The state machine's state when it reaches the reducer."""
+
+    map_result: dict[str, Any] | None = None
+    map_error: dict[str, Any] | None = None

@@ -1,0 +1,94 @@
+"""The reducer's work: read the map run's results, prove nothing was lost, write the run report.
+
+Its steps are modules of their own: the ledger of the manifest's objects (`ledger`), what the result
+records add up to (`accumulator`), and the report (`report`). Result files are streamed record by
+record, so memory does not grow with the run.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from landfall.core.layout import report_key, results_prefix
+from landfall.core.observability import logger, metrics
+from landfall.core.writers import upload_file
+from landfall.jobs import Job
+from landfall.reduce.accumulator import ResultAccumulator
+from landfall.reduce.costs import Prices, estimate
+from landfall.reduce.ledger import Ledger, write_redrive
+from landfall.reduce.messages import ReducerEvent, RunReport
+from landfall.reduce.report import OBJECTS_FILE, ReportContext, build_report
+from landfall.reduce.report_text import render_markdown
+from landfall.reduce.results import find_manifest, iter_records, read_manifest
+from landfall.reduce.timeline import draw
+
+
+def reduce_run(
+    event: ReducerEvent,
+    s3_client,
+    job: Job,
+    prices: Prices | None = None,
+    memory_mb: int = 0,
+    redrive_with: str = "--stack STACK",
+) -> RunReport:
+    """Read the run's results, reconcile them with its manifest, write and return the report (`redrive_with`:
+    how the report's redrive command reaches this deployment)."""
+    started = time.monotonic()
+    written = s3_client.head_object(Bucket=event.manifest.bucket, Key=event.manifest.key)["LastModified"]
+    ledger = Ledger(s3_client, event.manifest)
+    accumulated = _accumulate(event, s3_client, ledger, job)
+    redrive = write_redrive(s3_client, event.manifest, ledger, event.run_id, event.output_bucket)
+    usage = accumulated.usage.usage(
+        reducer_seconds=time.monotonic() - started,
+        reducer_memory_mb=memory_mb or 1024,
+        redrive_manifest=bool(redrive[0]),
+    )
+    cost = estimate(usage, event.bytes, prices or Prices())
+    report = build_report(event, ledger, accumulated, redrive, cost, ReportContext(written, redrive_with))
+    _write(s3_client, report, accumulated)
+    _record_metrics(report)
+    return report
+
+
+def _accumulate(event: ReducerEvent, s3_client, ledger: Ledger, job: Job) -> ResultAccumulator:
+    accumulated = ResultAccumulator(s3_client, event.output_bucket, ledger, job)
+    results_key = find_manifest(s3_client, event.output_bucket, results_prefix(event.run_id))
+    if results_key is None:
+        ledger.problems.append("the map run wrote no results manifest")
+        return accumulated
+    results = read_manifest(s3_client, event.output_bucket, results_key)
+    accumulated.usage.result_files = sum(len(files) for files in results["ResultFiles"].values())
+    for record in iter_records(s3_client, results):
+        accumulated.add(record)
+    return accumulated
+
+
+def _write(s3_client, report: RunReport, accumulated: ResultAccumulator) -> None:
+    """report.json and report.md, each object's outputs (streamed from their spooled file), the timeline."""
+    bucket, outputs = report.outputs.bucket, report.outputs
+    details = accumulated.details
+    with details.objects_file as objects:
+        objects.seek(0)
+        upload_file(s3_client, objects, bucket, report_key(report.run_id, OBJECTS_FILE))
+    title = f"Run {report.run_id}: {report.status}"
+    s3_client.put_object(
+        Bucket=bucket,
+        Key=outputs.timeline_key,
+        Body=draw(details.children, title).encode(),
+        ContentType="image/svg+xml",
+    )
+    s3_client.put_object(Bucket=bucket, Key=outputs.report_key, Body=report.model_dump_json(indent=2))
+    s3_client.put_object(Bucket=bucket, Key=report_key(report.run_id, "report.md"), Body=render_markdown(report))
+    logger.info("run reduced", extra={"run_id": report.run_id, "status": report.status})
+
+
+def _record_metrics(report: RunReport) -> None:
+    objects, records = report.objects, report.records
+    metrics.add_metric(name="RunObjects", unit=MetricUnit.Count, value=objects.in_manifest)
+    metrics.add_metric(name="RunObjectsFailed", unit=MetricUnit.Count, value=objects.failed + objects.pending)
+    metrics.add_metric(name="RunRecords", unit=MetricUnit.Count, value=records.read)
+    metrics.add_metric(name="RunRecordsRejected", unit=MetricUnit.Count, value=records.rejected)
+    metrics.add_metric(name="RunBytes", unit=MetricUnit.Bytes, value=report.bytes_read)
+    metrics.add_metric(name="RunsNotReconciled", unit=MetricUnit.Count, value=int(not report.reconciliation.ok))

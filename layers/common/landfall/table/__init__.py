@@ -1,0 +1,2 @@
+"""The curated table: its columns from the job's record type, its partitions, the Glue catalog and the
+quarantine table."""

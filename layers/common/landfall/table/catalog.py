@@ -1,0 +1,290 @@
+"""The Glue Data Catalog entries Athena queries: the job's curated table, its unique view, and the
+quarantine table, all derived from their record types (`landfall.table.schema`).
+
+The curated table uses partition projection over its partition columns and a location template, so
+a partition is queryable the moment its first file exists: no crawler, no `MSCK REPAIR`. The unique
+view keeps one row per record key within a partition (a duplicate delivery repeats a record, event
+time and all, so it lands in the same partition; a filter on the partitions still prunes). The same
+view text runs on DuckDB (`landfall query --local`).
+
+The database is named here too (`database_name`): CloudFormation cannot lower a stack name's case, so
+the catalog function answers a second custom resource, `Custom::CatalogName`, whose `Database` the
+template gives the database, the IAM ARNs, the Lake Formation grants and the stack's outputs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from landfall.core.custom_resource import CustomResourceRequest, CustomResourceResponse
+from landfall.core.layout import QUARANTINE_PREFIX, curated_prefix
+from landfall.core.observability import logger
+from landfall.table.schema import TableSchema
+
+PARQUET_FORMAT = {
+    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+    "SerdeInfo": {
+        "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+        "Parameters": {"serialization.format": "1"},
+    },
+}
+JSON_LINES_FORMAT = {
+    "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+    "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe", "Parameters": {}},
+}
+_COMMENT_CHARS = 255  # Glue's limit for a column comment
+MANAGED = "landfall.managed"  # a parameter of every entry made here: only those are replaced or removed
+NAME_RESOURCE = "Custom::CatalogName"
+_NAME_CHARS = 255  # Glue's limit for a database name
+# CloudFormation puts the role's Glue policy and Lake Formation grants in place just before the catalog
+# resource, and IAM takes seconds to apply them everywhere: 31 s of waits in all, within the timeout
+PERMISSION_WAITS_S = (1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+def database_name(stack_name: str) -> str:
+    """The stack's Glue database: its name in lowercase letters, digits and `_`, as Athena takes names
+    unquoted (`Landfall-Prod` → `landfall_prod`). The one place the rule lives."""
+    folded = re.sub(r"[^a-z0-9_]", "_", stack_name.lower())
+    if not folded[:1].isalpha():  # Athena needs quotes around a name that starts otherwise
+        folded = f"landfall_{folded}"
+    return folded[:_NAME_CHARS]
+
+
+def name_response(request: CustomResourceRequest) -> CustomResourceResponse:
+    """The CatalogName resource: makes nothing, so a delete has nothing to remove. Its name is fixed
+    when the stack is created (the stack's name cannot change; a new rule would replace the database)."""
+    database = database_name(str(request.properties["StackName"]))
+    return CustomResourceResponse(
+        status="SUCCESS", physical_resource_id=f"landfall-catalog-name:{database}", data={"Database": database}
+    )
+
+
+class LakeFormationDenied(PermissionError):
+    """Lake Formation governs the database and has not granted the catalog function's role enough."""
+
+    def __init__(self, database: str, denied: Exception) -> None:
+        super().__init__(
+            f"Lake Formation denied the catalog function's role on database {database} ({denied}): deploy with "
+            "UseLakeFormation=true as a data lake administrator, or grant the role CREATE_TABLE and DESCRIBE on "
+            "the database and ALTER, DROP and DESCRIBE on all its tables"
+        )
+
+
+def _columns(table: TableSchema) -> list[dict[str, str]]:
+    return [{"Name": c.name, "Type": c.types.hive, "Comment": c.description[:_COMMENT_CHARS]} for c in table.columns]
+
+
+def location_template(table: TableSchema, bucket: str) -> str:
+    """Where Athena finds a projected partition, e.g. `s3://b/curated/events/dt=${dt}/hour=${hour}/`."""
+    partitions = "".join(f"{p.name}=${{{p.name}}}/" for p in table.partition_columns)
+    return f"s3://{bucket}/{curated_prefix(table.name)}{partitions}"
+
+
+def curated_table_input(table: TableSchema, bucket: str) -> dict[str, Any]:
+    projection = {
+        f"projection.{column.name}.{name}": value
+        for column in table.partition_columns
+        for name, value in column.projection.items()
+    }
+    return {
+        "Name": table.name,
+        "Description": f"Landfall's curated {table.name}: every valid record, Parquet (zstd)",
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {
+            MANAGED: "true",
+            "classification": "parquet",
+            "parquet.compression": "ZSTD",
+            "EXTERNAL": "TRUE",
+            "projection.enabled": "true",
+            **projection,
+            "storage.location.template": location_template(table, bucket),
+        },
+        "PartitionKeys": [
+            {"Name": p.name, "Type": "string", "Comment": p.description} for p in table.partition_columns
+        ],
+        "StorageDescriptor": {
+            "Columns": _columns(table),
+            "Location": f"s3://{bucket}/{curated_prefix(table.name)}",
+            "Compressed": True,
+            **PARQUET_FORMAT,
+        },
+    }
+
+
+def quarantine_table_input(table: TableSchema, bucket: str) -> dict[str, Any]:
+    """The rejected lines of every run (JSON Lines under `quarantine/<run_id>/`)."""
+    return {
+        "Name": table.name,
+        "Description": "Landfall's rejected lines: where each came from, why, and its bytes",
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {MANAGED: "true", "classification": "json", "EXTERNAL": "TRUE"},
+        "StorageDescriptor": {
+            "Columns": _columns(table),
+            "Location": f"s3://{bucket}/{QUARANTINE_PREFIX}",
+            **JSON_LINES_FORMAT,
+        },
+    }
+
+
+def unique_view_sql(table: TableSchema) -> str:
+    """One row per key and partition: the first delivery (by source object, version and line). The
+    same text for Athena and DuckDB."""
+    if table.key is None:
+        raise ValueError(f"table {table.name} declares no record key")
+    names = ", ".join(f'"{name}"' for name in table.column_names())
+    partition = ", ".join(f'"{p.name}"' for p in table.partition_columns) + ", " if table.partition_columns else ""
+    return (  # names from the declaration, which admits letters, digits and _ only
+        f'SELECT {names} FROM (SELECT *, row_number() OVER (PARTITION BY {partition}"{table.key}" '  # noqa: S608
+        f'ORDER BY "source_key", "source_version_id", "source_line") AS "landfall_delivery" FROM "{table.name}") '
+        f'WHERE "landfall_delivery" = 1'
+    )
+
+
+def unique_view_input(table: TableSchema, database: str) -> dict[str, Any]:
+    """An Athena view, as Athena's CREATE VIEW stores it in Glue: the Presto view definition in base64."""
+    columns = [(c.name, c.types.hive, c.types.trino) for c in table.columns]
+    columns += [(p.name, "string", "varchar") for p in table.partition_columns]
+    definition = {
+        "originalSql": unique_view_sql(table),
+        "catalog": "awsdatacatalog",
+        "schema": database,
+        "columns": [{"name": name, "type": trino} for name, _, trino in columns],
+        "owner": "landfall",
+        "runAsInvoker": False,
+        "properties": {},
+    }
+    encoded = base64.b64encode(json.dumps(definition).encode()).decode()
+    return {
+        "Name": table.unique_view,
+        "Description": f"{table.name}, one row per {table.key} in each partition (deliveries repeat records)",
+        "TableType": "VIRTUAL_VIEW",
+        "Parameters": {MANAGED: "true", "presto_view": "true", "comment": "Presto View"},
+        "ViewOriginalText": f"/* Presto View: {encoded} */",
+        "ViewExpandedText": "/* Presto View */",
+        "StorageDescriptor": {
+            "Columns": [{"Name": name, "Type": hive} for name, hive, _ in columns],
+            "SerdeInfo": {},
+            "Location": "",
+        },
+    }
+
+
+def table_inputs(curated: TableSchema, quarantine: TableSchema, bucket: str, database: str) -> list[dict[str, Any]]:
+    """Every catalog entry of a deployment, tables before the view that reads them."""
+    inputs = [curated_table_input(curated, bucket), quarantine_table_input(quarantine, bucket)]
+    if curated.key is not None:
+        inputs.append(unique_view_input(curated, database))
+    return inputs
+
+
+def put_tables(glue, database: str, inputs: list[dict[str, Any]]) -> None:
+    """Create each entry, or replace it as it is declared now (in order: a view after its table)."""
+    for table_input in inputs:
+        try:
+            glue.create_table(DatabaseName=database, TableInput=table_input)
+        except glue.exceptions.AlreadyExistsException:
+            glue.update_table(DatabaseName=database, TableInput=table_input)
+
+
+def delete_tables(glue, database: str, names: list[str]) -> None:
+    """Remove the entries (the files stay); entries already gone are fine."""
+    for name in names:
+        try:
+            glue.delete_table(DatabaseName=database, Name=name)
+        except glue.exceptions.EntityNotFoundException:
+            continue
+
+
+class CatalogResource:
+    """The custom resource that keeps a deployment's catalog entries as its job declares them: created
+    with the stack, replaced on every update (a new job or new code may change columns; entries of a
+    previous job are removed), removed with the stack. Entries are marked, so only its own are touched."""
+
+    PREFIX = "landfall-catalog"
+
+    def __init__(
+        self,
+        glue,
+        curated: TableSchema,
+        quarantine: TableSchema,
+        sleep: Callable[[float], None] = time.sleep,
+        permission_waits: tuple[float, ...] = PERMISSION_WAITS_S,
+    ) -> None:
+        self.glue, self.curated, self.quarantine = glue, curated, quarantine
+        self.sleep, self.permission_waits = sleep, permission_waits
+
+    def handle(self, request: CustomResourceRequest) -> CustomResourceResponse:
+        if request.resource_type == NAME_RESOURCE:
+            return name_response(request)
+        database = str(request.properties["DatabaseName"])
+        try:
+            return self._once_permitted(lambda: self._handle(request, database))
+        except self.glue.exceptions.AccessDeniedException as error:
+            # Glue's own code for both; only the message tells Lake Formation's refusal from IAM's
+            if "Lake Formation" in error.response["Error"].get("Message", ""):
+                raise LakeFormationDenied(database, error) from error
+            raise
+
+    def _once_permitted(self, operation: Callable[[], CustomResourceResponse]) -> CustomResourceResponse:
+        """`operation`, run again after a wait while access is denied (permissions new to IAM or Lake
+        Formation take seconds to apply); the last denial is raised."""
+        for wait in self.permission_waits:
+            try:
+                return operation()
+            except self.glue.exceptions.AccessDeniedException:
+                logger.warning("Glue denied access: waiting for new permissions to apply", extra={"wait_s": wait})
+                self.sleep(wait)
+        return operation()
+
+    def _handle(self, request: CustomResourceRequest, database: str) -> CustomResourceResponse:
+        bucket = str(request.properties["Bucket"])
+        if request.request_type == "Delete":
+            self.delete(request.physical_resource_id)
+            return CustomResourceResponse(status="SUCCESS", physical_resource_id=request.physical_resource_id or "none")
+        data = self.put(database, bucket)
+        return CustomResourceResponse(status="SUCCESS", physical_resource_id=self.physical_id(database), data=data)
+
+    def physical_id(self, database: str) -> str:
+        return f"{self.PREFIX}:{database}"
+
+    def put(self, database: str, bucket: str) -> dict[str, str]:
+        """Create or replace the entries; returns their names as the stack's outputs give them."""
+        inputs = table_inputs(self.curated, self.quarantine, bucket, database)
+        put_tables(self.glue, database, inputs)
+        current = {table_input["Name"] for table_input in inputs}
+        delete_tables(
+            self.glue, database, [name for name in managed_tables(self.glue, database) if name not in current]
+        )
+        return {
+            "Table": self.curated.name,
+            "QuarantineTable": self.quarantine.name,
+            "UniqueView": self.curated.unique_view or "",
+        }
+
+    def delete(self, physical_id: str | None) -> None:
+        prefix, _, database = (physical_id or "").partition(":")
+        if prefix == self.PREFIX and database:  # else: a create that failed made nothing
+            views_first = sorted(
+                managed_tables(self.glue, database).items(), key=lambda item: item[1] != "VIRTUAL_VIEW"
+            )
+            delete_tables(self.glue, database, [name for name, _ in views_first])
+
+
+def managed_tables(glue, database: str) -> dict[str, str]:
+    """The entries this catalog made in `database` (name → table type); none if the database is gone."""
+    found: dict[str, str] = {}
+    try:
+        for page in glue.get_paginator("get_tables").paginate(DatabaseName=database):
+            for table in page["TableList"]:
+                if table.get("Parameters", {}).get(MANAGED) == "true":
+                    found[table["Name"]] = table.get("TableType", "")
+    except glue.exceptions.EntityNotFoundException:
+        pass
+    return found
