@@ -12,7 +12,7 @@ export AWS_EC2_METADATA_DISABLED := true
 # sam build looks up python3.13 on PATH: the venv provides it.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-CODE := layers functions cli tests benchmarks examples
+CODE := layers functions cli emulator jobs tests benchmarks examples
 
 .PHONY: help venv demo test test-fast lint style types validate cfn-lint checkov build bench rehearsal arm64-python \
 	check-deploy deploy imports clean
@@ -103,7 +103,7 @@ style: $(STAMP)
 
 # the pydantic plugin checks the models; each function folder is checked alone (every handler is app.py)
 types: $(STAMP)
-	$(BIN)/mypy layers/common/landfall cli/landfall_cli
+	$(BIN)/mypy layers/common/landfall cli/landfall_cli emulator/landfall_emulator
 	for f in functions/*/app.py; do $(BIN)/mypy "$$f" || exit 1; done
 
 # the boundaries between the library, the command line and the emulator (pyproject.toml's contracts)

@@ -33,10 +33,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import aims, cold_start, cost, ingestion, reduction, speed, workloads
+from benchmarks import ROOT, aims, cold_start, cost, ingestion, reduction, speed, workloads
 from landfall.core.layout import CURATED_PREFIX
 
-ROOT = Path(__file__).resolve().parents[1]
 Row = tuple[str, str, str]  # what is measured, the figure, beside what
 
 
@@ -53,7 +52,7 @@ class MotoServer:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         self._process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "landfall_cli.local.moto_compat", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", "landfall_emulator.moto_compat", "-H", "127.0.0.1", "-p", str(port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -308,7 +307,7 @@ def _cold_starts(rounds: int) -> tuple[dict[str, Any], list[Row]]:
 
     progress(f"cold starts: each built function's handler imported fresh, {max(rounds, 5)} rounds")
     with tempfile.TemporaryDirectory() as tmp:
-        measured = cold_start.measure(build(), runtime_folder(Path(tmp)), max(rounds, 5), speed.bench_core())
+        measured = cold_start.measure(build(ROOT), runtime_folder(Path(tmp)), max(rounds, 5), speed.bench_core())
     results: dict[str, Any] = {}
     rows: list[Row] = []
     for name, (timings, modules) in measured.items():

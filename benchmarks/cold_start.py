@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks import TEMPLATE_PATH
 from benchmarks.speed import Timings, pin
 
 FUNCTIONS = ("ManifestWriterFunction", "ProcessorFunction", "ReducerFunction", "CatalogFunction")
@@ -32,9 +33,9 @@ print(json.dumps({"ms": (time.perf_counter() - started) * 1000, "modules": len(s
 
 def environment(logical_id: str, build: Path) -> dict[str, str]:
     """What Lambda gives the function: its variables from the template and the runtime's own."""
-    from landfall_cli.local.template import Stack, load_template
+    from landfall_emulator.template import Stack, load_template
 
-    stack = Stack(load_template())
+    stack = Stack(load_template(TEMPLATE_PATH))
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         **stack.function_environment(logical_id),

@@ -26,10 +26,11 @@ from typing import Any
 
 from moto.s3.models import s3_backends
 
+from benchmarks import ROOT, TEMPLATE_PATH
 from landfall.core.layout import report_key
 from landfall.core.observability import logger
-from landfall_cli.local.emulator import Emulator, wait_for
 from landfall_cli.target import local_target, write_local_state
+from landfall_emulator.emulator import Emulator, wait_for
 
 EVENT = '{"event_id":"e-%d-%d","ts":"2026-11-22T13:%02d:00Z","type":"click","value":1.5}'
 
@@ -74,7 +75,7 @@ def _backfill(state: Path, objects: int) -> tuple[str, int, float, float]:
         capture_output=True,
         text=True,
         check=False,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=ROOT,
     )
     seconds = time.monotonic() - started
     if done.returncode:
@@ -89,7 +90,9 @@ def _backfill(state: Path, objects: int) -> tuple[str, int, float, float]:
 def rehearse(objects: int, records: int = 10) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory() as tmp,
-        Emulator(parameter_overrides={"IngestBatchingWindowSeconds": "1"}, log_dir=Path(tmp) / "logs") as emulator,
+        Emulator(
+            template=TEMPLATE_PATH, parameter_overrides={"IngestBatchingWindowSeconds": "1"}, log_dir=Path(tmp) / "logs"
+        ) as emulator,
     ):
         _land(emulator, objects, records)
         state = Path(tmp) / "local.json"

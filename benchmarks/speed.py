@@ -21,7 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks import ROOT
+
 JSON_LINES_RELEASE = "80e2593"  # the last commit whose processor wrote gzip JSON lines
 
 

@@ -20,13 +20,14 @@ from pydantic import BaseModel
 
 from landfall.ingest.messages import ManifestItem
 from landfall.jobs import default_job
+from landfall.jobs.samples import event_lines
 from landfall.process.compression import inflate
-from landfall.process.decoding import Rejection, decode_block
+from landfall.process.decoding import decode_blocks
+from landfall.process.framing import Block, iter_blocks
 from landfall.process.messages import BatchInput, ProcessorEvent
 from landfall.process.processing import process_batch
 from landfall.process.settings import ProcessorSettings
-from landfall.process.streaming import Block, iter_blocks, read_ahead
-from landfall_cli.synthetic import event_lines
+from landfall.process.streaming import read_ahead
 
 CHUNK = 1 << 20
 INPUT, OUTPUT = "bench-input", "bench-output"
@@ -84,14 +85,13 @@ def core_loop(path: Path | str, threads: str = "on") -> float:
     (inflating on its read-ahead thread; `threads` "off": inline), without output."""
     job = default_job()
     aggregate = job.new_aggregate()
-    rejections: list[Rejection] = []
     started = time.perf_counter()
     with Path(path).open("rb") as raw:
         _, content = inflate(raw, CHUNK)
         _, blocks = iter_blocks(read_ahead(content) if threads == "on" else content, 8 << 20, compressed=True)
         for block in blocks:
             if isinstance(block, Block):
-                for segment in decode_block(job, block.data, block.first_line, rejections):
+                for segment in decode_blocks(job, [block]).segments:
                     job.fold(aggregate, segment.records)
     return time.perf_counter() - started
 

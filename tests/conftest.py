@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from landfall_cli.local.emulator import Emulator
-
-ROOT = Path(__file__).resolve().parents[1]
-EVENTS = ROOT / "events"
+from landfall_emulator.emulator import Emulator
+from tests.paths import EVENTS, TEMPLATE_PATH
 
 
 def load_event(relative: str) -> dict[str, Any]:
@@ -51,5 +48,6 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     """One per test package that asks for it, stopped when the package's tests end: unit tests'
     in-process moto must not meet its threads."""
     overrides = {"IngestBatchSize": "1000", "IngestBatchingWindowSeconds": "1", "MaxItemsPerBatch": "2"}
-    with Emulator(parameter_overrides=overrides, log_dir=tmp_path_factory.mktemp("function-logs")) as running:
+    logs = tmp_path_factory.mktemp("function-logs")
+    with Emulator(template=TEMPLATE_PATH, parameter_overrides=overrides, log_dir=logs) as running:
         yield running

@@ -1,1 +1,1 @@
-"""The `landfall` command: the local emulator, the demo, and operator tools. Never deployed."""
+"""The `landfall` command: the demo, operator tools and `invoke`. Never deployed."""

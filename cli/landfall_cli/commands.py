@@ -36,7 +36,7 @@ from landfall_cli.operate import (
     run_status,
     status_line,
 )
-from landfall_cli.options import DemoOptions, landfall_command
+from landfall_cli.options import TEMPLATE, DemoOptions, NotInProject, landfall_command, local_data, project_dir
 from landfall_cli.query import QueryError, export_local, print_result, query_athena, query_local
 from landfall_cli.target import Target, TargetError, aws_target, local_target
 
@@ -50,15 +50,15 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the command; 2 for a target that cannot be found or an AWS setup that cannot reach it (one line
-    that says what to set, not a traceback), 130 after Ctrl-C, 143 after SIGTERM."""
+    """Run the command; 2 for a target or project that cannot be found or an AWS setup that cannot reach it
+    (one line that says what to set, not a traceback), 130 after Ctrl-C, 143 after SIGTERM."""
     console, errors = Console(), Console(stderr=True)  # stdout is the command's answer: a pipe reads it
     signal.signal(signal.SIGTERM, _stop)
     # the library's INFO lines are JSON for CloudWatch: the functions log them, a command says its own
     logging.getLogger(logger.name).setLevel(logging.WARNING)
     try:
         return _COMMANDS[args.command](args, console)
-    except (TargetError, RunNotFound, BotoCoreError, ClientError) as error:
+    except (TargetError, RunNotFound, NotInProject, BotoCoreError, ClientError) as error:
         # botocore's errors at any call of the command: a region, credentials or a session is missing
         message = setup_problem(error) if isinstance(error, BotoCoreError | ClientError) else str(error)
         if message is None:
@@ -106,8 +106,8 @@ def _query(args: argparse.Namespace, console: Console) -> int:
                 target = None  # the demo's copy as it is
             if target is not None:
                 table = table_of(load_job(target.job))
-                export_local(target.s3, target.pipeline_bucket, table, target.job, args.data)
-            result = query_local(args.sql, args.data)
+                export_local(target.s3, target.pipeline_bucket, table, target.job, local_data(args.data))
+            result = query_local(args.sql, local_data(args.data))
         else:
             target = aws_target(args.stack, args.region, args.profile)
             missing = sorted({"DatabaseName", "WorkGroupName"} - target.outputs.keys())
@@ -212,14 +212,15 @@ def _invoke(args: argparse.Namespace, console: Console) -> int:
 def _invoke_built(args: argparse.Namespace) -> int:
     from landfall_cli.invoke import build, invoke_built, stale_sources
 
-    notes = Console(stderr=True, soft_wrap=True)
+    notes, project = Console(stderr=True, soft_wrap=True), project_dir()
     with notes.status("sam build…"):
-        build_dir = build()
-    stale = stale_sources(build_dir)
+        build_dir = build(project)
+    stale = stale_sources(project, build_dir)
     if stale:
         notes.print(f"[yellow]{os.path.relpath(stale[0])} changed since `sam build`: the old code runs[/yellow]")
     with tempfile.TemporaryDirectory(prefix="landfall-invoke-") as work, notes.status(f"{args.function}…"):
-        invocation = invoke_built(args.function, json.loads(args.event.read_text()), Path(work), build_dir)
+        event = json.loads(args.event.read_text())
+        invocation = invoke_built(args.function, event, Path(work), project / TEMPLATE, build_dir)
     for line in invocation.made:
         notes.print(f"[dim]{line}[/dim]")
     notes.print(invocation.logs.rstrip(), markup=False, highlight=False, soft_wrap=True)

@@ -21,17 +21,17 @@ from rich.table import Table
 
 from landfall.core.layout import report_key, report_prefix
 from landfall.jobs import load_job
-from landfall.process.messages import BatchProgress
+from landfall.jobs.samples import Dataset, LandedObject, make_dataset
+from landfall.process.counts import Counts
 from landfall.reduce.messages import RunReport
-from landfall.reduce.report import count_rows, totals
+from landfall.reduce.report import totals
 from landfall.table.schema import table_of
-from landfall_cli.local.emulator import Emulator, EmulatorTimeout, FunctionFailed, wait_for
-from landfall_cli.local.template import ParameterError, Stack, load_template
 from landfall_cli.operate import ProgressReader
-from landfall_cli.options import WORK_DIR, DemoOptions, landfall_command
+from landfall_cli.options import TEMPLATE, DemoOptions, landfall_command, local_data, project_dir, work_dir
 from landfall_cli.query import export_local, print_result, query_local
-from landfall_cli.synthetic import Dataset, LandedObject, make_dataset
 from landfall_cli.target import local_state_path, write_local_state
+from landfall_emulator.emulator import Emulator, EmulatorTimeout, FunctionFailed, wait_for
+from landfall_emulator.template import ParameterError, Stack, load_template
 
 # the template parameter each demo option sets, for messages that name the option
 OPTION_OF = {
@@ -62,7 +62,7 @@ class DemoRun:
     reader: ProgressReader
     objects: int = 0
     status: str = "RUNNING"
-    progress: BatchProgress = field(default_factory=BatchProgress)
+    progress: Counts = field(default_factory=Counts)
 
 
 def _progress_table(runs: dict[str, DemoRun]) -> Table:
@@ -75,10 +75,10 @@ def _progress_table(runs: dict[str, DemoRun]) -> Table:
         table.add_row(
             name,
             run.status,
-            f"{done.processed + done.failed:,} of {run.objects:,}",
-            f"{done.failed:,}",
-            f"{done.records:,}",
-            f"{done.rejected:,}",
+            f"{done.done:,} of {run.objects:,}",
+            f"{done.objects.failed:,}",
+            f"{done.records.read:,}",
+            f"{done.records.rejected:,}",
         )
     return table
 
@@ -113,10 +113,10 @@ def _overrides(options: DemoOptions) -> dict[str, str]:
     }
 
 
-def _refused(overrides: dict[str, str]) -> str | None:
+def _refused(template: Path, overrides: dict[str, str]) -> str | None:
     """The template's bounds, checked before anything starts, as CloudFormation checks them."""
     try:
-        Stack(load_template(), parameter_overrides=overrides)
+        Stack(load_template(template), parameter_overrides=overrides)
     except ParameterError as error:
         parameter, _, reason = str(error).partition(": ")
         if parameter in OPTION_OF:
@@ -126,7 +126,7 @@ def _refused(overrides: dict[str, str]) -> str | None:
 
 
 def run_demo(options: DemoOptions, console: Console | None = None) -> int:
-    console = console or Console()
+    console, project = console or Console(), project_dir()
     dataset = (
         dataset_from_dir(options.source)
         if options.source
@@ -136,12 +136,13 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         print(f"landfall demo: --source {options.source} holds no files", file=sys.stderr)  # as the parser's errors
         return 2
     overrides = _overrides(options)
-    if (refusal := _refused(overrides)) is not None:
+    if (refusal := _refused(project / TEMPLATE, overrides)) is not None:
         print(f"landfall demo: {refusal}", file=sys.stderr)
         return 2
-    logs = None if options.verbose else (options.log_dir or WORK_DIR / "logs" / f"{datetime.now(UTC):%Y%m%dT%H%M%S}")
+    new_logs = work_dir(project) / "logs" / f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    logs = None if options.verbose else (options.log_dir or new_logs)
     started = time.monotonic()
-    with Emulator(parameter_overrides=overrides, log_dir=logs) as emulator:
+    with Emulator(template=project / TEMPLATE, parameter_overrides=overrides, log_dir=logs) as emulator:
         try:
             runs = _land_and_follow(emulator, dataset, options, console)
         except FunctionFailed as error:
@@ -167,7 +168,7 @@ def _finish(
     if options.out:
         _save(s3, emulator.pipeline_bucket, [r for r in reports.values() if r], options.out)
     result = _summarise(console, dataset, emulator, runs, reports, elapsed, options.source is None)
-    _query_the_table(emulator, options.data, console)
+    _query_the_table(emulator, local_data(options.data), console)
     _where_it_is(console, emulator, reports, options, logs)
     if options.keep > 0:
         _keep_serving(emulator, options.keep, console)
@@ -383,7 +384,8 @@ def _summarise(
     known_truth: bool,
 ) -> int:
     verdicts = _verdicts(runs, reports)
-    objects, records = totals(r for r in reports.values() if r)
+    total = totals(r for r in reports.values() if r)
+    objects, records = total.objects, total.records
     _, dropped = emulator.ingested()
     landed = len(dataset.objects)
     if landed != objects.in_manifest + sum(dropped.values()):
@@ -396,7 +398,7 @@ def _summarise(
         verdicts.unaccounted.append(f"{dataset.bad} bad lines landed but {records.rejected} were rejected")
     rows: list[tuple[str, int | str]] = [("runs", len(runs)), ("objects landed", landed)]
     rows += [(f"  dropped: {reason}", n) for reason, n in sorted(dropped.items())]
-    console.print(_summary_table([*rows, *count_rows(objects, records), ("seconds", f"{elapsed:.1f}")]))
+    console.print(_summary_table([*rows, *total.rows(), ("seconds", f"{elapsed:.1f}")]))
     for warning in verdicts.warnings:
         console.print(f"[yellow]⚠ {warning}[/yellow]", highlight=False)
     for problem in verdicts.failed + verdicts.unaccounted:

@@ -23,12 +23,11 @@ from typing import Any
 
 import samcli
 
-from landfall_cli.local.emulator import Emulator, wait_for
-from landfall_cli.local.template import PROJECT_ROOT
 from landfall_cli.samples import cloudformation_response, prepare
+from landfall_emulator.emulator import Emulator, wait_for
 
-BUILD = PROJECT_ROOT / ".aws-sam" / "build"
-SOURCES = ("functions", "layers", "template.yaml")  # what `sam build` turns into BUILD
+BUILD = Path(".aws-sam", "build")  # where `sam build` leaves the build, in the project's folder
+SOURCES = ("functions", "layers", "jobs", "template.yaml")  # what `sam build` turns into BUILD
 # What the python3.13 runtime itself provides: the runtime client and the AWS SDK. Everything else a
 # function imports must come from its own folder or the built layer.
 RUNTIME_MODULES = (
@@ -56,22 +55,23 @@ class BuildError(RuntimeError):
     """`sam build` failed, or the build lacks the function."""
 
 
-def build(build_dir: Path = BUILD) -> Path:
-    """The build `sam build` left, made first when there is none."""
+def build(project: Path) -> Path:
+    """The build `sam build` left in the project's folder, made first when there is none."""
+    build_dir = project / BUILD
     if not (build_dir / "template.yaml").exists():
         sam = Path(sys.executable).with_name("sam")
-        done = subprocess.run([sam, "build", "--cached", "--parallel"], cwd=PROJECT_ROOT, check=False, timeout=900)  # noqa: S603
+        done = subprocess.run([sam, "build", "--cached", "--parallel"], cwd=project, check=False, timeout=900)  # noqa: S603
         if done.returncode:
             raise BuildError(f"sam build failed (exit {done.returncode})")
     return build_dir
 
 
-def stale_sources(build_dir: Path = BUILD) -> list[Path]:
-    """The sources changed since the build (the function would run the old code)."""
+def stale_sources(project: Path, build_dir: Path) -> list[Path]:
+    """The project's sources changed since the build (the function would run the old code)."""
     built_at = (build_dir / "template.yaml").stat().st_mtime
     found = []
     for name in SOURCES:
-        root = PROJECT_ROOT / name
+        root = project / name
         paths = [root] if root.is_file() else root.rglob("*.py")
         found += [path for path in paths if path.stat().st_mtime > built_at]
     return found
@@ -133,11 +133,12 @@ class BuiltFunction:
         self.runtime = runtime_folder(log.parent / "runtime")
 
     def _environment(self) -> dict[str, str]:
-        layer = self.folder.parent / "CommonLayer" / "python"
+        # the layers as Lambda merges them into /opt: a later layer's files over an earlier one's
+        layers = [self.folder.parent / name / "python" for name in ("JobLayer", "CommonLayer")]
         return {
             "PATH": os.environ["PATH"],
             # as Lambda orders them: the function, the layer, the runtime; no site-packages (python -S)
-            "PYTHONPATH": os.pathsep.join(map(str, (self.folder, layer, self.runtime))),
+            "PYTHONPATH": os.pathsep.join(map(str, (self.folder, *layers, self.runtime))),
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
@@ -229,10 +230,11 @@ class Invocation:
         return errored or (self.cloudformation is not None and self.cloudformation.get("Status") != "SUCCESS")
 
 
-def invoke_built(logical_id: str, event: Any, work: Path, build_dir: Path = BUILD) -> Invocation:
-    """Start an emulator for this one call, land what the event names, run the built function on it."""
+def invoke_built(logical_id: str, event: Any, work: Path, template: Path, build_dir: Path) -> Invocation:
+    """Start an emulator of `template` for this one call, land what the event names, run the built function."""
     # the shortest batching window: nothing here waits for notifications; the bucket's test event passes soon
-    with Emulator(parameter_overrides={"IngestBatchingWindowSeconds": "1"}, log_dir=work / "emulator") as emulator:
+    overrides = {"IngestBatchingWindowSeconds": "1"}
+    with Emulator(template=template, parameter_overrides=overrides, log_dir=work / "emulator") as emulator:
         prepared = prepare(emulator, logical_id, event)
         config = FunctionConfig.of(emulator.client("lambda"), emulator.function_name(logical_id))
         folder, log = build_dir / logical_id, work / f"{logical_id}.log"

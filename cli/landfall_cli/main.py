@@ -8,7 +8,6 @@ import sys
 from typing import Any
 
 from landfall_cli.options import (
-    LOCAL_DATA,
     DemoOptions,
     Parser,
     folder,
@@ -57,7 +56,7 @@ def _parser() -> Parser:
 def _query_options(query: argparse.ArgumentParser) -> None:
     _target_options(query)
     query.add_argument("sql", help='e.g. "SELECT type, count(*) FROM events_unique GROUP BY type"')
-    query.add_argument("--data", type=folder(False), default=LOCAL_DATA, help="--local: the table's copy")
+    query.add_argument("--data", type=folder(False), help="--local: the table's copy (default: .landfall/data)")
     query.add_argument(
         "--format",
         choices=("table", "csv", "json"),
@@ -135,7 +134,7 @@ def _demo_options(demo: argparse.ArgumentParser) -> None:
 def _demo_output_options(demo: argparse.ArgumentParser, defaults: DemoOptions) -> None:
     """Where the demo's outputs go, and how long it waits and stays."""
     demo.add_argument("--out", type=folder(False), help="save everything the reports name here")
-    demo.add_argument("--data", type=folder(False), default=defaults.data, help="copy the table here for queries")
+    demo.add_argument("--data", type=folder(False), help="copy the table here for queries (default: .landfall/data)")
     demo.add_argument(
         "--timeout", type=number(0, above=True), default=defaults.timeout, help="seconds before giving up"
     )

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from landfall.core.layout import progress_prefix, report_key
 from landfall.ingest.manifests import StartedRun, execution_arn
 from landfall.ingest.messages import ManifestBatch, ManifestItem
-from landfall.process.messages import BatchProgress
+from landfall.process.counts import Counts
 from landfall.reduce.messages import RunReport
 from landfall_cli.plan import RunPlan, Throughput
 from landfall_cli.target import Target
@@ -60,9 +60,9 @@ class ProgressReader:
 
     def __init__(self, s3, bucket: str, run_id: str) -> None:
         self.s3, self.bucket, self.run_id = s3, bucket, run_id
-        self._batches: dict[str, tuple[str, BatchProgress]] = {}  # key → (ETag, counts)
+        self._batches: dict[str, tuple[str, Counts]] = {}  # key → (ETag, counts)
 
-    def read(self) -> BatchProgress:
+    def read(self) -> Counts:
         for page in self.s3.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=progress_prefix(self.run_id)
         ):
@@ -70,8 +70,8 @@ class ProgressReader:
                 known = self._batches.get(entry["Key"])
                 if known is None or known[0] != entry["ETag"]:
                     body = self.s3.get_object(Bucket=self.bucket, Key=entry["Key"])["Body"].read()
-                    self._batches[entry["Key"]] = (entry["ETag"], BatchProgress.model_validate_json(body))
-        total = BatchProgress()
+                    self._batches[entry["Key"]] = (entry["ETag"], Counts.from_json(body))
+        total = Counts()
         for _, counts in self._batches.values():
             total.add(counts)
         return total
@@ -84,7 +84,7 @@ class RunStatus:
 
     status: str  # the execution's: RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED
     objects: int
-    progress: BatchProgress
+    progress: Counts
     batches: MapProgress
     error: str | None = None
 
@@ -133,10 +133,10 @@ def follow(
             bar.update(
                 task,
                 total=status.objects or None,
-                completed=done.processed + done.failed,
-                failed=done.failed,
-                records=done.records,
-                rejected=done.rejected,
+                completed=done.done,
+                failed=done.objects.failed,
+                records=done.records.read,
+                rejected=done.records.rejected,
             )
             if status.ended or (deadline is not None and time.monotonic() >= deadline):
                 return status
@@ -157,8 +157,8 @@ def status_line(run_id: str, status: RunStatus, report: RunReport | None) -> str
         )
     done = status.progress
     line = (
-        f"{run_id}: {status.status} — {done.processed + done.failed:,} of {status.objects:,} objects done "
-        f"({done.failed:,} failed); {done.records:,} records, {done.rejected:,} rejected"
+        f"{run_id}: {status.status} — {done.done:,} of {status.objects:,} objects done "
+        f"({done.objects.failed:,} failed); {done.records.read:,} records, {done.records.rejected:,} rejected"
     )
     if status.batches.failed:
         line += f"; {status.batches.failed:,} batches failed (their objects are counted in the report)"

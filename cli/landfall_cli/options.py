@@ -18,10 +18,31 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
-CHECKOUT = Path(__file__).resolve().parents[2]  # the checkout the command is installed from (pip -e)
-WORK_DIR = CHECKOUT / ".landfall"  # the local emulator's state, the table's copy, logs: wherever you run from
-LOCAL_STATE = WORK_DIR / "local.json"
-LOCAL_DATA = WORK_DIR / "data"
+TEMPLATE = "template.yaml"  # the project's: where it is, is where the project is
+
+
+class NotInProject(RuntimeError):
+    """No template.yaml in the current folder or any folder above it."""
+
+
+def project_dir() -> Path:
+    """The project a command works in: the nearest folder holding template.yaml, from the current one up,
+    so that an installed `landfall` works in any checkout, from any of its folders."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / TEMPLATE).is_file():
+            return folder
+    raise NotInProject(f"no {TEMPLATE} in {here} or any folder above it: run this in a Landfall project's folder")
+
+
+def work_dir(project: Path | None = None) -> Path:
+    """The project's `.landfall`: the local emulator's state, the table's copy, the demo's logs."""
+    return (project or project_dir()) / ".landfall"
+
+
+def local_data(data: Path | None = None) -> Path:
+    """Where the table is copied for `landfall query --local`: `data`, else the project's."""
+    return data or work_dir() / "data"
 
 
 @dataclass
@@ -38,7 +59,7 @@ class DemoOptions:
     existing_bucket: str | None = None  # the stack adopts a bucket made outside it (EventBridge → queue)
     landing_prefix: str = "raw/"
     out: Path | None = None
-    data: Path = LOCAL_DATA  # where the table is copied for `landfall query --local`
+    data: Path | None = None  # where the table is copied for `landfall query --local` (None: local_data())
     timeout: float = 600.0
     log_dir: Path | None = None
     verbose: bool = False  # the functions' logs on the terminal instead of in files
@@ -124,9 +145,12 @@ def json_file(text: str) -> Path:
 
 def landfall_command() -> str:
     """The `landfall` command as it must be typed here: its name when the shell finds this one, else the
-    path of the checkout's (`.venv/bin/landfall` from the checkout's root). Under make (MAKELEVEL), PATH
+    path of the project's (`.venv/bin/landfall` from the project's folder). Under make (MAKELEVEL), PATH
     is the Makefile's, which puts .venv/bin first: the user's shell does not."""
-    installed = CHECKOUT / ".venv" / "bin" / "landfall"
+    try:
+        installed = project_dir() / ".venv" / "bin" / "landfall"
+    except NotInProject:  # e.g. `status --stack` run anywhere: the command the shell found
+        return "landfall"
     found = None if os.environ.get("MAKELEVEL") else shutil.which("landfall")
     if found and installed.exists() and Path(found).resolve() == installed.resolve():
         return "landfall"

@@ -11,11 +11,11 @@ import math
 from dataclasses import dataclass, field
 
 from landfall.core.writers import put_requests
+from landfall.deploy.capacity import CURATED_BYTES_PER_STORED_BYTE, CURATED_FILES_PER_OBJECT, GZIP_BYTES_PER_VCPU_SECOND
 from landfall.ingest.batching import Batcher, BatchLimits
 from landfall.ingest.messages import ManifestItem, RunConfig
 from landfall.process.curated import CURATED_PART_BYTES, CURATED_SINGLE_PUT_BYTES
 from landfall.reduce.costs import CostEstimate, Prices, estimate, run_requests, run_usage
-from landfall_cli.capacity import CURATED_BYTES_PER_STORED_BYTE, CURATED_FILES_PER_OBJECT, GZIP_BYTES_PER_VCPU_SECOND
 
 
 @dataclass(frozen=True)

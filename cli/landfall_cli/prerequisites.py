@@ -2,8 +2,8 @@
 
     python -m landfall_cli.prerequisites   # prints the first thing missing in one line, exit 2; else nothing
 
-The AWS CLI (the README's one-time steps use it), the SAM CLI pinned in requirements.lock, a region
-and credentials AWS accepts (one STS call, which needs no permission).
+The AWS CLI (the README's one-time steps use it), the SAM CLI pinned in the project's requirements.lock,
+a region and credentials AWS accepts (one STS call, which needs no permission).
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from landfall_cli.aws_errors import SET_REGION, session, setup_problem
-from landfall_cli.local.template import PROJECT_ROOT
+from landfall_cli.options import NotInProject, project_dir
 
 AWS_CLI_INSTALL = "https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html"
 
 
-def pinned_sam_version(lock: Path = PROJECT_ROOT / "requirements.lock") -> str:
-    return re.search(r"^aws-sam-cli==(\S+)$", lock.read_text(), re.MULTILINE).group(1)  # type: ignore[union-attr]
+def pinned_sam_version(lock: Path | None = None) -> str:
+    text = (lock or project_dir() / "requirements.lock").read_text()
+    return re.search(r"^aws-sam-cli==(\S+)$", text, re.MULTILINE).group(1)  # type: ignore[union-attr]
 
 
 def _sam_version() -> str | None:
@@ -59,7 +60,10 @@ def problem(
 
 
 def main() -> int:
-    found = problem()
+    try:
+        found = problem()
+    except NotInProject as error:
+        found = str(error)
     if found is None:
         return 0
     sys.stderr.write(f"make deploy: {found}\n")

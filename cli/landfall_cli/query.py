@@ -27,7 +27,6 @@ from landfall.jobs import load_job
 from landfall.table.catalog import unique_view_sql
 from landfall.table.quarantine import QUARANTINE_TABLE
 from landfall.table.schema import TableSchema, table_of
-from landfall_cli.options import LOCAL_DATA
 
 DESCRIPTION = "landfall.json"  # in that folder: which job made the table
 ATHENA_POLL_S = 0.5
@@ -115,7 +114,7 @@ def local_connection(table: TableSchema, root: Path):
     return connection
 
 
-def query_local(sql: str, root: Path = LOCAL_DATA) -> QueryResult:
+def query_local(sql: str, root: Path) -> QueryResult:
     import duckdb
 
     table = table_of(load_job(local_job_spec(root)))

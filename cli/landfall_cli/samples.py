@@ -18,8 +18,8 @@ from typing import Any
 
 from landfall.ingest.batching import manifest_line
 from landfall.ingest.messages import ManifestItem
-from landfall_cli.local import custom_resources
-from landfall_cli.synthetic import event_lines
+from landfall.jobs.samples import event_lines
+from landfall_emulator import custom_resources
 
 SAMPLE_HOUR = datetime(2026, 11, 22, 13, tzinfo=UTC)
 SAMPLE_RECORDS = 40  # lines per synthetic object, 2 % of them bad

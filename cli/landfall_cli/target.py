@@ -25,7 +25,7 @@ from landfall.jobs import DEFAULT_JOB
 from landfall.jobs.settings import JobSettings
 from landfall_cli.aws_errors import session as aws_session
 from landfall_cli.aws_errors import setup_problem
-from landfall_cli.options import LOCAL_STATE
+from landfall_cli.options import work_dir
 
 
 class TargetError(RuntimeError):
@@ -66,7 +66,9 @@ class Target:
 
 
 def local_state_path() -> Path:
-    return Path(os.environ.get("LANDFALL_LOCAL_STATE", LOCAL_STATE))  # the checkout's, from any directory
+    """LANDFALL_LOCAL_STATE, else the project's: the same from any of its folders."""
+    override = os.environ.get("LANDFALL_LOCAL_STATE")
+    return Path(override) if override else work_dir() / "local.json"
 
 
 def write_local_state(path: Path, endpoint_url: str, region: str, outputs: dict[str, str]) -> None:

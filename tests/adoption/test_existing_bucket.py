@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from landfall.core.layout import report_key
-from landfall_cli.local.emulator import Emulator
-from landfall_cli.synthetic import make_dataset
+from landfall.jobs.samples import make_dataset
+from landfall_emulator.emulator import Emulator
+from tests.paths import TEMPLATE_PATH
 
 pytestmark = pytest.mark.emulator
 
@@ -32,7 +33,8 @@ def adopted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
         "IngestBatchingWindowSeconds": "1",
         "MaxItemsPerBatch": "2",
     }
-    with Emulator(parameter_overrides=overrides, log_dir=tmp_path_factory.mktemp("function-logs")) as running:
+    logs = tmp_path_factory.mktemp("function-logs")
+    with Emulator(template=TEMPLATE_PATH, parameter_overrides=overrides, log_dir=logs) as running:
         assert "LandingBucket" not in running.stack.resources and "DeliveryStream" not in running.stack.resources
         s3 = running.client("s3")
         s3.create_bucket(Bucket=BUCKET)  # the user's own bucket, made outside the stack

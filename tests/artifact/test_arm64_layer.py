@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from landfall_cli.invoke import build
-from landfall_cli.local.template import PROJECT_ROOT
+from tests.paths import REPO_ROOT, TEMPLATE_PATH
 
 pytestmark = pytest.mark.emulator
 
-ARM64_PYTHON = PROJECT_ROOT / ".landfall" / "arm64-root" / "usr" / "bin" / "python3.13"
+ARM64_PYTHON = REPO_ROOT / ".landfall" / "arm64-root" / "usr" / "bin" / "python3.13"
 QEMU = shutil.which("qemu-aarch64-static") or shutil.which("qemu-aarch64")
 PURE_PYTHON_RUNTIME = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
@@ -85,7 +85,7 @@ def endpoint() -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "landfall_cli.local.moto_compat", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "landfall_emulator.moto_compat", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -134,7 +134,7 @@ def test_the_arm64_layer_writes_what_the_x86_64_layer_writes(arm64_python, runti
 
     from benchmarks.workloads import make_file
 
-    built = build()
+    built = build(REPO_ROOT)
     sample = tmp_path / "events.jsonl.gz"
     make_file(sample, 2_000_000)  # ~0.1 % bad lines of every kind the generator makes, three hours
     s3 = boto3.client(
@@ -156,7 +156,7 @@ def test_the_arm64_layer_writes_what_the_x86_64_layer_writes(arm64_python, runti
 def test_sam_build_for_arm64_builds_every_function_and_the_arm64_layer(tmp_path):
     """`sam build --parameter-overrides Architecture=arm64`, as a user deploying on Graviton runs it:
     it succeeds, builds each function, and the layer the stack then uses holds AArch64 code only."""
-    from landfall_cli.local.template import load_template
+    from landfall_emulator.template import load_template
 
     build_dir = tmp_path / "build"
     done = subprocess.run(  # noqa: S603
@@ -169,7 +169,7 @@ def test_sam_build_for_arm64_builds_every_function_and_the_arm64_layer(tmp_path)
             str(build_dir),
             "--parallel",
         ],
-        cwd=PROJECT_ROOT,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=900,
@@ -178,7 +178,7 @@ def test_sam_build_for_arm64_builds_every_function_and_the_arm64_layer(tmp_path)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     resources = load_template(build_dir / "template.yaml")["Resources"]
     functions = [name for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"]
-    declared = load_template(PROJECT_ROOT / "template.yaml")["Resources"]
+    declared = load_template(TEMPLATE_PATH)["Resources"]
     assert len(functions) == sum(r["Type"] == "AWS::Serverless::Function" for r in declared.values())
     assert all((build_dir / name / "app.py").exists() for name in functions)
     libraries = [

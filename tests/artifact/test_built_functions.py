@@ -19,17 +19,15 @@ from typing import Any
 import pytest
 
 from landfall_cli.invoke import build
-from landfall_cli.local.template import PROJECT_ROOT
+from tests.paths import EVENTS, REPO_ROOT
 
 pytestmark = pytest.mark.emulator
-
-EVENTS = PROJECT_ROOT / "events"
 
 
 @pytest.fixture(scope="module")
 def built() -> Path:
     """`make test` builds first; a test run alone builds here."""
-    return build()
+    return build(REPO_ROOT)
 
 
 def invoke(function: str, event: Path) -> tuple[int, Any, str]:
@@ -158,7 +156,7 @@ def test_each_architectures_layer_holds_native_code_for_it_and_the_same_packages
 def test_the_layer_ships_every_dependency_pinned_and_nothing_the_runtime_already_has(built):
     shipped = {path.name for path in (built / "CommonLayer" / "python").iterdir()}
     assert not shipped & {"boto3", "botocore", "s3transfer", "urllib3", "dateutil", "six.py", "jmespath"}
-    requirements = (PROJECT_ROOT / "layers" / "common" / "requirements.txt").read_text().splitlines()
+    requirements = (REPO_ROOT / "layers" / "common" / "requirements.txt").read_text().splitlines()
     pins = [line for line in requirements if line and not line.startswith("#")]
     assert pins and all("==" in pin for pin in pins)
     assert {"landfall", "cramjam", "msgspec", "isal", "pydantic_core", "arro3"} <= shipped

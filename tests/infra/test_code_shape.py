@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from landfall_cli.local.template import PROJECT_ROOT
+from tests.paths import REPO_ROOT
 
 MAX_FUNCTION_LINES = 40
 
@@ -17,14 +17,14 @@ def functions(root: Path):
     for path in sorted(root.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                yield path.relative_to(PROJECT_ROOT), node
+                yield path.relative_to(REPO_ROOT), node
 
 
 def test_no_function_is_longer_than_a_screen():
     long = [
         f"{path}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
-        for root in ("layers/common/landfall", "cli/landfall_cli", "functions")
-        for path, node in functions(PROJECT_ROOT / root)
+        for root in ("layers/common/landfall", "cli/landfall_cli", "emulator/landfall_emulator", "functions")
+        for path, node in functions(REPO_ROOT / root)
         if (node.end_lineno or node.lineno) - node.lineno + 1 > MAX_FUNCTION_LINES
     ]
     assert long == []
@@ -36,7 +36,7 @@ def test_every_test_module_that_needs_the_emulator_is_marked_so():
     unmarked = [
         path.name
         for folder in ("tests/integration", "tests/artifact")
-        for path in sorted((PROJECT_ROOT / folder).glob("test_*.py"))
+        for path in sorted((REPO_ROOT / folder).glob("test_*.py"))
         if "pytest.mark.emulator"
         not in next((line for line in path.read_text().splitlines() if line.startswith("pytestmark")), "")
     ]

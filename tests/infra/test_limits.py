@@ -15,17 +15,18 @@ import tomllib
 
 import pytest
 
+from landfall.deploy import capacity
 from landfall.deploy.concurrency import AccountConcurrency, ConcurrencyDoesNotFit, Reservations
 from landfall.ingest.batching import STEP_FUNCTIONS_PAYLOAD_BYTES, Batcher, BatchLimits
 from landfall.ingest.messages import ManifestBatch, ManifestItem
 from landfall.ingest.settings import ManifestWriterSettings
 from landfall.reduce.costs import CHILD_EXECUTION_TYPE, Prices, run_usage
-from landfall_cli import capacity
-from landfall_cli.local.template import NO_VALUE, PROJECT_ROOT, ParameterError, Stack, load_template
+from landfall_emulator.template import NO_VALUE, ParameterError, Stack, load_template
+from tests.paths import REPO_ROOT, TEMPLATE_PATH
 
-TEMPLATE = load_template()
+TEMPLATE = load_template(TEMPLATE_PATH)
 PARAMETERS = TEMPLATE["Parameters"]
-ASL = json.loads((PROJECT_ROOT / "statemachine/pipeline.asl.json").read_text())
+ASL = json.loads((REPO_ROOT / "statemachine/pipeline.asl.json").read_text())
 MAP = ASL["States"]["ProcessObjects"]
 CHILD_LIFETIME = {"EXPRESS": 300, "STANDARD": 365 * 24 * 3600}  # seconds, retries and waits included
 SERVERLESS_FUNCTION = "AWS::Serverless::Function"
@@ -183,7 +184,7 @@ def test_the_reducer_has_concurrency_of_its_own_whenever_the_processor_has_a_cei
 
 
 def _environments() -> dict[str, Stack]:
-    config = tomllib.loads((PROJECT_ROOT / "samconfig.toml").read_text())
+    config = tomllib.loads((REPO_ROOT / "samconfig.toml").read_text())
     stacks = {}
     for name, sections in config.items():
         if isinstance(sections, dict):  # not the file's `version`
@@ -223,7 +224,7 @@ def test_every_resource_but_the_checks_own_waits_for_the_concurrency_check(shape
     own = before("ConcurrencyCheck", set())
     assert own == {"ConcurrencyCheckFunction", "ConcurrencyCheckRole", "ConcurrencyCheckLogGroup"}
     waiting = {i for i in local.resources if "ConcurrencyCheck" in before(i, set())}
-    layers = {"CommonLayer", "CommonLayerArm64"} & local.resources.keys()  # every function's, the check's included
+    layers = set(local.of_type("AWS::Serverless::LayerVersion"))  # every function's, the check's included
     assert set(local.resources) - waiting == own | layers | {"ConcurrencyCheck"}
 
 

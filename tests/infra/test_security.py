@@ -24,9 +24,10 @@ from landfall.core.layout import (
     RESULTS_PREFIX,
     SUMMARIES_PREFIX,
 )
-from landfall_cli.local.template import PROJECT_ROOT, Stack, load_template
+from landfall_emulator.template import Stack, load_template
+from tests.paths import REPO_ROOT, TEMPLATE_PATH
 
-TEMPLATE = load_template()
+TEMPLATE = load_template(TEMPLATE_PATH)
 RESOURCES = TEMPLATE["Resources"]
 # actions whose service takes no resource narrower than "*"
 STAR_ACTIONS = {
@@ -123,7 +124,7 @@ def test_roles_carry_no_broad_managed_policy(transformed):
 
 
 def test_every_wildcard_resource_is_explained_where_it_is_written():
-    lines = (PROJECT_ROOT / "template.yaml").read_text().splitlines()
+    lines = (REPO_ROOT / "template.yaml").read_text().splitlines()
     for number, line in enumerate(lines):
         if re.search(r'Resource:\s*"\*"', line):
             above = "\n".join(lines[max(0, number - 8) : number])
@@ -202,7 +203,7 @@ def test_every_function_and_the_state_machine_log_to_a_group_with_retention():
 
 def test_functions_never_log_whole_events():
     assert TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
-    for handler in (PROJECT_ROOT / "functions").glob("*/app.py"):
+    for handler in (REPO_ROOT / "functions").glob("*/app.py"):
         text = handler.read_text()
         assert "log_event=True" not in text and "from landfall.core.observability import" in text, handler
 

@@ -7,21 +7,22 @@ import pytest
 
 from landfall.core.custom_resource import CustomResourceRequest
 from landfall.table.catalog import name_response
-from landfall_cli.local.template import PROJECT_ROOT, Stack, load_template
+from landfall_emulator.template import Stack, load_template
+from tests.paths import REPO_ROOT, TEMPLATE_PATH
 
-TEMPLATE = load_template()
+TEMPLATE = load_template(TEMPLATE_PATH)
 RESOURCES = TEMPLATE["Resources"]
 
 
 def test_every_asl_substitution_is_defined_and_every_definition_is_used():
     machine = RESOURCES["PipelineStateMachine"]["Properties"]
-    asl = (PROJECT_ROOT / machine["DefinitionUri"]).read_text()
+    asl = (REPO_ROOT / machine["DefinitionUri"]).read_text()
     used = set(re.findall(r"\$\{(\w+)\}", asl))
     assert used == set(machine["DefinitionSubstitutions"])
 
 
 def test_the_resolved_definition_is_valid_json_with_no_placeholder_left():
-    definition = Stack(TEMPLATE).state_machine_definition("PipelineStateMachine")
+    definition = Stack(TEMPLATE).state_machine_definition("PipelineStateMachine", REPO_ROOT)
     assert "${" not in definition
     json.loads(definition)
 
@@ -74,13 +75,13 @@ def test_firehose_writes_gzip_newline_delimited_records_under_the_landing_prefix
 def test_the_layer_is_built_by_sam_from_its_requirements():
     layer = RESOURCES["CommonLayer"]
     assert layer["Metadata"]["BuildMethod"] == "makefile"
-    folder = PROJECT_ROOT / layer["Properties"]["ContentUri"]
+    folder = REPO_ROOT / layer["Properties"]["ContentUri"]
     assert "build-CommonLayer:" in (folder / "Makefile").read_text()
     assert (folder / "requirements.txt").exists() and (folder / "landfall" / "__init__.py").exists()
 
 
 def test_distributed_map_settings_come_from_the_deployment():
-    asl = json.loads((PROJECT_ROOT / "statemachine/pipeline.asl.json").read_text())
+    asl = json.loads((REPO_ROOT / "statemachine/pipeline.asl.json").read_text())
     process = asl["States"]["ProcessObjects"]
     assert process["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
     assert process["ItemReader"]["ReaderConfig"]["InputType"] == "JSONL"
@@ -106,7 +107,7 @@ def test_distributed_map_settings_come_from_the_deployment():
 def _environments() -> dict[str, dict[str, str]]:
     import tomllib
 
-    config = tomllib.loads((PROJECT_ROOT / "samconfig.toml").read_text())
+    config = tomllib.loads((REPO_ROOT / "samconfig.toml").read_text())
     environments = {}
     for name, sections in config.items():
         if isinstance(sections, dict):
@@ -220,7 +221,7 @@ def test_an_existing_buckets_events_reach_the_ingest_queue_which_lets_only_that_
     ],
 )
 def test_the_template_refuses_what_the_landing_shapes_cannot_do(overrides, refusal):
-    from landfall_cli.local.template import ParameterError
+    from landfall_emulator.template import ParameterError
 
     with pytest.raises(ParameterError, match=refusal):
         Stack(TEMPLATE, parameter_overrides=overrides)

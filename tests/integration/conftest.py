@@ -11,8 +11,8 @@ import pytest
 from landfall.core.layout import results_prefix
 from landfall.ingest.manifests import RunStarter, StartedRun, execution_arn
 from landfall.ingest.messages import ManifestItem, RunConfig, Source
-from landfall_cli.local.emulator import Emulator
-from landfall_cli.local.map_children import retry_clock
+from landfall_emulator.emulator import Emulator
+from landfall_emulator.map_children import retry_clock
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
+from landfall.jobs.samples import make_dataset
 from landfall_cli.main import main
-from landfall_cli.synthetic import make_dataset
 from landfall_cli.target import write_local_state
 from tests.integration.conftest import manifest_keys
 

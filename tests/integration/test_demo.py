@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from landfall.core.layout import CURATED_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX
-from landfall_cli.local.emulator import wait_for
-from landfall_cli.synthetic import make_dataset
+from landfall.jobs.samples import make_dataset
+from landfall_emulator.emulator import wait_for
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 

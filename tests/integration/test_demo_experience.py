@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from landfall_cli.local.emulator import Emulator, FunctionFailed
-from landfall_cli.synthetic import make_dataset
+from landfall.jobs.samples import make_dataset
+from landfall_emulator.emulator import Emulator, FunctionFailed
 from tests.integration.test_demo import demo
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]

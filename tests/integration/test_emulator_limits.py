@@ -24,11 +24,11 @@ from botocore.config import Config
 
 from landfall.core.layout import report_key
 from landfall.ingest.messages import ManifestItem, RunConfig
-from landfall_cli.local import lambda_account, map_children
-from landfall_cli.local.emulator import Emulator, wait_for
-from landfall_cli.local.lambda_runtime import FunctionSpec
-from landfall_cli.local.template import PROJECT_ROOT
+from landfall_emulator import lambda_account, map_children
+from landfall_emulator.emulator import Emulator, wait_for
+from landfall_emulator.lambda_runtime import FunctionSpec
 from tests.integration.conftest import execution_arn_of, read_json, read_result_file, run_definition, start_run
+from tests.paths import REPO_ROOT, TEMPLATE_PATH
 
 pytestmark = pytest.mark.emulator
 
@@ -260,7 +260,7 @@ def _results(emulator: Emulator, described: dict) -> dict[str, list[dict]]:
 
 def _pipeline_throttle_retry() -> dict:
     """The pipeline's own retrier for throttles, as the deployed state machine has it."""
-    asl = json.loads((PROJECT_ROOT / "statemachine" / "pipeline.asl.json").read_text())
+    asl = json.loads((REPO_ROOT / "statemachine" / "pipeline.asl.json").read_text())
     (retrier,) = [r for r in asl["States"]["Reduce"]["Retry"] if "Lambda.TooManyRequestsException" in r["ErrorEquals"]]
     return retrier
 
@@ -339,9 +339,10 @@ def test_lambda_refuses_a_reservation_below_the_accounts_unreserved_floor_as_aws
 
 START_IN_A_NEW_ACCOUNT = """
 import sys
-from landfall_cli.local import emulator as module
-from landfall_cli.local.custom_resources import CustomResourceFailed
-from landfall_cli.local.emulator import Emulator
+from pathlib import Path
+from landfall_emulator import emulator as module
+from landfall_emulator.custom_resources import CustomResourceFailed
+from landfall_emulator.emulator import Emulator
 
 created = []
 original = module.Emulator._create_queues
@@ -354,13 +355,14 @@ def recording(self):
 
 module.Emulator._create_queues = recording
 if __name__ == "__main__":
-    fast = {"IngestBatchingWindowSeconds": "1"}
-    with Emulator(account_concurrency=10, parameter_overrides=fast) as emulator:  # the defaults
+    fast, template = {"IngestBatchingWindowSeconds": "1"}, Path(sys.argv[1])
+    with Emulator(template=template, account_concurrency=10, parameter_overrides=fast) as emulator:  # the defaults
         limits = emulator.client("lambda").get_account_settings()["AccountLimit"]
         print("started:", limits["ConcurrentExecutions"], limits["UnreservedConcurrentExecutions"], created)
     created.clear()
     try:
-        Emulator(account_concurrency=10, parameter_overrides={**fast, "ProcessorConcurrencyLimit": "200"}).start()
+        overrides = {**fast, "ProcessorConcurrencyLimit": "200"}
+        Emulator(template=template, account_concurrency=10, parameter_overrides=overrides).start()
         sys.exit("started with a reservation a new account cannot hold")
     except CustomResourceFailed as error:
         print("created:", created)
@@ -374,7 +376,9 @@ def test_the_defaults_start_in_a_new_account_and_a_reservation_it_cannot_hold_fa
     """A process of its own: an emulator per process, and this one's account has a quota of 10."""
     script = tmp_path / "start_in_a_new_account.py"
     script.write_text(START_IN_A_NEW_ACCOUNT)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=True)
+    done = subprocess.run(  # noqa: S603 - this interpreter, a script the test wrote
+        [sys.executable, str(script), str(TEMPLATE_PATH)], capture_output=True, text=True, timeout=300, check=True
+    )
     ours = [line for line in done.stdout.splitlines() if line.startswith(("started:", "created:", "ConcurrencyCheck:"))]
     started, created, refusal = ours  # (the functions' own logs are on stdout too)
     assert started == "started: 10 10 ['queues']"  # the defaults reserve nothing

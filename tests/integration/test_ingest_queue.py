@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from landfall_cli.local.emulator import wait_for
-from landfall_cli.synthetic import make_dataset
+from landfall.jobs.samples import make_dataset
+from landfall_emulator.emulator import wait_for
 
 pytestmark = pytest.mark.emulator
 

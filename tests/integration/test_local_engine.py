@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from landfall_cli.local import map_children, moto_compat
+from landfall_emulator import map_children, moto_compat
 from tests.integration.conftest import read_json, read_result_file, run_definition
 
 pytestmark = pytest.mark.emulator

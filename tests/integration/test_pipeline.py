@@ -9,8 +9,8 @@ import pytest
 
 from landfall.core.layout import report_key, results_prefix
 from landfall.ingest.messages import ManifestItem, RunConfig
-from landfall_cli.local import map_children
-from landfall_cli.synthetic import make_dataset
+from landfall.jobs.samples import make_dataset
+from landfall_emulator import map_children
 from tests.integration.conftest import (
     execution_arn_of,
     manifest_keys,

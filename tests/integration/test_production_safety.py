@@ -15,8 +15,9 @@ import pytest
 
 from landfall.core.layout import curated_key, object_id, report_key
 from landfall.ingest.messages import ManifestItem, RunConfig
-from landfall_cli.local.emulator import Emulator, wait_for
+from landfall_emulator.emulator import Emulator, wait_for
 from tests.integration.conftest import execution_arn_of, read_json, start_run
+from tests.paths import TEMPLATE_PATH
 from tests.tables import parquet_rows
 
 pytestmark = pytest.mark.emulator
@@ -115,8 +116,9 @@ def test_the_event_source_survives_an_error_that_is_not_from_aws(emulator, monke
 
 START_THAT_FAILS = """
 import sys, threading
-from landfall_cli.local import emulator as module
-from landfall_cli.local.emulator import Emulator, EmulatorTimeout
+from pathlib import Path
+from landfall_emulator import emulator as module
+from landfall_emulator.emulator import Emulator, EmulatorTimeout
 
 original = module.Emulator._create_resources
 started = []
@@ -129,7 +131,7 @@ def failing(self):
 module.Emulator._create_resources = failing
 if __name__ == "__main__":
     try:
-        with Emulator(parameter_overrides={"IngestBatchingWindowSeconds": "1"}):
+        with Emulator(template=Path(sys.argv[1]), parameter_overrides={"IngestBatchingWindowSeconds": "1"}):
             sys.exit("started")
     except EmulatorTimeout:
         print(started[0].endpoint_url)
@@ -140,7 +142,9 @@ if __name__ == "__main__":
 def test_an_emulator_whose_start_fails_stops_everything_it_had_started(tmp_path):
     script = tmp_path / "start_that_fails.py"
     script.write_text(START_THAT_FAILS)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True)  # noqa: S603
+    done = subprocess.run(  # noqa: S603 - this interpreter, a script the test wrote
+        [sys.executable, str(script), str(TEMPLATE_PATH)], capture_output=True, text=True, timeout=120, check=True
+    )
     url, threads = done.stdout.splitlines()[-2:]
     assert threads == ""  # no event source left polling
     host, port = url.removeprefix("http://").split(":")
@@ -152,6 +156,6 @@ def test_an_emulator_whose_start_fails_stops_everything_it_had_started(tmp_path)
 def test_a_second_emulator_in_one_process_is_refused_and_leaves_the_first_untouched(emulator: Emulator):
     """moto's backends are the process's: a second emulator would reset the first's resources under it."""
     with pytest.raises(RuntimeError, match="already running in this process"):
-        Emulator(parameter_overrides={"IngestBatchingWindowSeconds": "1"}).start()
+        Emulator(template=TEMPLATE_PATH, parameter_overrides={"IngestBatchingWindowSeconds": "1"}).start()
     assert emulator.client("s3").head_bucket(Bucket=emulator.landing_bucket)
     assert emulator.function_name("ProcessorFunction") in emulator.lambdas.functions

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from landfall_cli.local.template import PROJECT_ROOT
+from tests.paths import REPO_ROOT
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -15,7 +15,7 @@ def test_a_rehearsal_run_completes_reconciles_and_reports_its_phases(tmp_path):
     out = tmp_path / "rehearsal.json"
     done = subprocess.run(  # noqa: S603 - its own emulator: one per process
         [sys.executable, "-m", "benchmarks.rehearsal", "120", "--out", str(out)],
-        cwd=PROJECT_ROOT,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=600,

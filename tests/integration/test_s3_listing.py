@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from moto.s3.models import S3Backend, s3_backends
 
-from landfall_cli.local import s3_listing
+from landfall_emulator import s3_listing
 
 pytestmark = pytest.mark.emulator
 

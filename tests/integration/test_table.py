@@ -20,11 +20,12 @@ import pytest
 from landfall.core.layout import report_key
 from landfall.ingest.messages import ManifestItem, RunConfig
 from landfall.jobs.events import EventsJob
+from landfall.jobs.samples import event_lines
 from landfall.table.catalog import unique_view_sql
 from landfall.table.schema import Kind, table_of
 from landfall_cli.query import local_connection
-from landfall_cli.synthetic import event_lines
 from tests.integration.conftest import execution_arn_of, object_summaries, read_json, start_run
+from tests.paths import TEMPLATE_PATH
 from tests.tables import duckdb_query
 
 pytestmark = pytest.mark.emulator
@@ -165,12 +166,14 @@ def _the_catalog_describes_these_files(emulator, paths: list[Path], root: Path) 
 STACK_IN_MIXED_CASE = """
 import base64, json, os, sys
 from pathlib import Path
-from landfall_cli.local.emulator import Emulator
+from landfall_emulator.emulator import Emulator
 from landfall_cli.main import main
 
 if __name__ == "__main__":
     overrides = {"IngestBatchingWindowSeconds": "1"}
-    with Emulator(stack_name="Landfall-Prod", log_dir=Path(sys.argv[1]), parameter_overrides=overrides) as emulator:
+    logs, template = Path(sys.argv[1]), Path(sys.argv[2])
+    named = {"stack_name": "Landfall-Prod", "log_dir": logs, "parameter_overrides": overrides}
+    with Emulator(template=template, **named) as emulator:
         stack, glue, athena = emulator.stack, emulator.client("glue"), emulator.client("athena")
         outputs = stack.outputs()
         # CloudFormation's record of the stack, as `landfall query --stack` reads it
@@ -200,7 +203,11 @@ def test_a_stack_named_in_mixed_case_has_one_database_name_athena_takes_everywhe
     script = tmp_path / "stack_in_mixed_case.py"
     script.write_text(STACK_IN_MIXED_CASE)
     done = subprocess.run(  # noqa: S603 - this interpreter, a script the test wrote
-        [sys.executable, str(script), str(tmp_path / "logs")], capture_output=True, text=True, timeout=240, check=True
+        [sys.executable, str(script), str(tmp_path / "logs"), str(TEMPLATE_PATH)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
     )
     seen = json.loads(done.stdout.splitlines()[-1])
     arn = "arn:aws:glue:us-east-1:123456789012"

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from landfall.deploy.capacity import CURATED_BYTES_PER_STORED_BYTE, CURATED_FILES_PER_OBJECT, GZIP_BYTES_PER_VCPU_SECOND
 from landfall.ingest.manifests import ManifestBuilder, RunStarter
 from landfall.ingest.messages import ManifestItem, RunConfig
 from landfall.process.curated import CURATED_PART_BYTES, CURATED_SINGLE_PUT_BYTES
 from landfall.reduce.costs import Prices, Usage, estimate
 from landfall_cli.backfill import Backfill, hour_prefixes, list_items
-from landfall_cli.capacity import CURATED_BYTES_PER_STORED_BYTE, CURATED_FILES_PER_OBJECT, GZIP_BYTES_PER_VCPU_SECOND
 from landfall_cli.plan import RunPlan, Throughput
 
 CONFIG = RunConfig(max_concurrency=10, max_items_per_batch=4, max_batch_bytes=10_000, tolerated_failure_percentage=5)

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from landfall_cli.local.template import PROJECT_ROOT
 from landfall_cli.main import main
+from tests.paths import REPO_ROOT
 
 
 def refused(capsys, *argv: str) -> str:
@@ -140,27 +140,47 @@ def test_commands_that_operate_a_stack_load_neither_the_emulator_nor_the_sam_cli
     assert "landfall" in loaded and not loaded & {"moto", "samcli", "duckdb", "werkzeug"}
 
 
-def test_the_local_emulators_state_is_the_checkouts_from_any_directory(tmp_path):
-    """`--local` finds the emulator `make demo --keep` started whatever directory a command runs in."""
+def test_the_local_emulators_state_is_the_projects_from_any_of_its_folders():
+    """`--local` finds the emulator `make demo --keep` started whatever folder of the project a command runs in."""
     probe = "from landfall_cli.target import local_state_path; print(local_state_path())"
     env = {k: v for k, v in os.environ.items() if k != "LANDFALL_LOCAL_STATE"}
     done = subprocess.run(
         [sys.executable, "-c", probe],
-        cwd=tmp_path,
+        cwd=REPO_ROOT / "tests" / "unit",
         env=env,
         capture_output=True,
         text=True,  # noqa: S603
         timeout=60,
         check=True,
     )
-    assert done.stdout.strip() == str(PROJECT_ROOT / ".landfall" / "local.json")
+    assert done.stdout.strip() == str(REPO_ROOT / ".landfall" / "local.json")
+
+
+@pytest.mark.parametrize("argv", [["status", "r", "--local"], ["demo"], ["invoke", "ProcessorFunction", "-e", "{}"]])
+def test_outside_a_project_the_commands_that_need_one_say_so_in_one_line(tmp_path, argv):
+    """The project is where template.yaml is, found from the current folder up, never where `landfall` is
+    installed: elsewhere, a command that needs it says so in one line, exit status 2."""
+    event = tmp_path / "event.json"
+    event.write_text("{}")
+    env = {k: v for k, v in os.environ.items() if k != "LANDFALL_LOCAL_STATE"}
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "landfall_cli.main", *(str(event) if a == "{}" else a for a in argv)],
+        cwd=tmp_path,
+        env={**env, "COLUMNS": "250"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.count("\n") == 1 and f"no template.yaml in {tmp_path.resolve()} or any folder" in done.stderr
 
 
 def test_hints_name_the_checkouts_command_when_only_makes_path_finds_it(monkeypatch):
     from landfall_cli.options import landfall_command
 
-    monkeypatch.chdir(PROJECT_ROOT)
-    monkeypatch.setenv("PATH", f"{PROJECT_ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.chdir(REPO_ROOT)
+    monkeypatch.setenv("PATH", f"{REPO_ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.delenv("MAKELEVEL", raising=False)
     assert landfall_command() == "landfall"  # the user's own shell finds it: its name
     monkeypatch.setenv("MAKELEVEL", "1")  # `make demo`: the Makefile put .venv/bin on PATH, not the user

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from landfall_cli import prerequisites
-from landfall_cli.local.template import PROJECT_ROOT
+from tests.paths import REPO_ROOT
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def bare_env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def one_make_line(argv: list[str], env: dict[str, str], cwd: Path = PROJECT_ROOT) -> str:
+def one_make_line(argv: list[str], env: dict[str, str], cwd: Path = REPO_ROOT) -> str:
     done = subprocess.run(["make", "-s", *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)  # noqa: S603, S607
     output = done.stdout + done.stderr
     assert done.returncode == 2, output
@@ -42,7 +42,7 @@ def aws_cli(tmp_path: Path) -> Path:
     return bin_dir
 
 
-@pytest.mark.skipif(not (PROJECT_ROOT / ".venv/.installed").exists(), reason="the checks run in the venv")
+@pytest.mark.skipif(not (REPO_ROOT / ".venv/.installed").exists(), reason="the checks run in the venv")
 def test_make_deploy_names_the_first_missing_prerequisite_in_one_line(bare_env, aws_cli):
     assert "the AWS CLI is missing" in one_make_line(["check-deploy"], bare_env)
     with_cli = {**bare_env, "PATH": f"{aws_cli}:{bare_env['PATH']}"}
@@ -56,7 +56,7 @@ def test_make_without_python_3_13_says_so_in_one_line_before_anything_starts(tmp
     checkout = tmp_path / "fresh"
     checkout.mkdir()
     for name in ("Makefile", "requirements.lock", "requirements-dev.in", "pyproject.toml"):
-        shutil.copy(PROJECT_ROOT / name, checkout / name)
+        shutil.copy(REPO_ROOT / name, checkout / name)
     line = one_make_line(["demo", f"PYTHON={python}"], bare_env, cwd=checkout)
     assert says in line and "Python 3.13 is needed" in line and "PYTHON=/path/to/python3.13" in line
     assert not (checkout / ".venv").exists()
@@ -68,7 +68,7 @@ def test_another_python_version_is_named(tmp_path, bare_env):
         pytest.skip("no other Python on this machine")
     checkout = tmp_path / "fresh"
     checkout.mkdir()
-    shutil.copy(PROJECT_ROOT / "Makefile", checkout / "Makefile")
+    shutil.copy(REPO_ROOT / "Makefile", checkout / "Makefile")
     assert "is Python 3.1" in one_make_line(["test", f"PYTHON={other}"], bare_env, cwd=checkout)
 
 

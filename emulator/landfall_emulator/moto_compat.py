@@ -17,7 +17,7 @@ once. What each patch does lives with the code it serves:
   backend; the listing never changes while the process runs, so it is made once: about a third of
   the CPU moto spends on a small S3 request, paid under the emulator's GIL.
 
-`python -m landfall_cli.local.moto_compat -H 127.0.0.1 -p PORT` runs moto's own server with the
+`python -m landfall_emulator.moto_compat -H 127.0.0.1 -p PORT` runs moto's own server with the
 server patch applied (what `make bench` uses for its stand-in S3).
 """
 
@@ -56,7 +56,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 from moto.stepfunctions.parser.asl.parse import asl_parser
 
-from landfall_cli.local import lambda_account, lambda_runtime, map_children, map_reading, map_results, s3_listing
+from landfall_emulator import lambda_account, lambda_runtime, map_children, map_reading, map_results, s3_listing
 
 MOTO_VERSION = "5.2.5"
 

@@ -43,7 +43,7 @@ from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, Progr
 from moto.stepfunctions.parser.asl.eval.states import ItemData, MapData
 from moto.stepfunctions.parser.quotas import is_within_size_quota
 
-from landfall_cli.local.map_reading import EXTENSION, MapExtension, cut_batches, select_items
+from landfall_emulator.map_reading import EXTENSION, MapExtension, cut_batches, select_items
 
 RESULTS = "_landfall_results"  # the attribute a map run record carries its children in, for the ResultWriter
 

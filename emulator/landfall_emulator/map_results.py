@@ -14,8 +14,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.
     resource_eval_s3 as writer_s3,
 )
 
-from landfall_cli.local.map_children import RESULTS, ChildResult
-from landfall_cli.local.map_reading import EXTENSION, MapExtension
+from landfall_emulator.map_children import RESULTS, ChildResult
+from landfall_emulator.map_reading import EXTENSION, MapExtension
 
 # The largest result file the ResultWriter writes before starting the next one (AWS: 5 GB).
 MAX_RESULT_FILE_BYTES = 5 * 1024**3

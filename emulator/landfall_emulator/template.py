@@ -4,6 +4,7 @@ Only what the emulator needs is resolved: parameters (defaults and overrides, re
 CloudFormation refuses them), pseudo parameters, Ref / Fn::Sub / Fn::GetAtt / Fn::Join / Fn::Split /
 Fn::Select / Fn::FindInMap / Fn::If of the resources the local stack creates, and the state machine's
 DefinitionSubstitutions, so the emulator runs the real ASL file with the names the stack would have.
+Files the template names (DefinitionUri, CodeUri) are relative to its folder, as for `sam build`.
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -41,7 +39,7 @@ def _construct_tag(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict[str
 _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 
-def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+def load_template(path: Path) -> dict[str, Any]:
     return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
 
 
@@ -305,10 +303,11 @@ class Stack:
         globals_ = self.template.get("Globals", {}).get("Function", {})
         return self.resolve(props.get(name, globals_.get(name, default)))
 
-    def state_machine_definition(self, logical_id: str) -> str:
-        """The ASL file with its DefinitionSubstitutions applied, as SAM deploys it."""
+    def state_machine_definition(self, logical_id: str, template_dir: Path) -> str:
+        """The ASL file (DefinitionUri, relative to the template's folder) with its DefinitionSubstitutions
+        applied, as SAM deploys it."""
         props = self.resources[logical_id]["Properties"]
-        definition = (PROJECT_ROOT / props["DefinitionUri"]).read_text()
+        definition = (template_dir / props["DefinitionUri"]).read_text()
         substitutions = {
             key: str(self.resolve(value)) for key, value in props.get("DefinitionSubstitutions", {}).items()
         }

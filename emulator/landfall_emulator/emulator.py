@@ -1,10 +1,11 @@
 """The embedded emulator: one moto server on 127.0.0.1, the template's resources, the real handlers.
 
-    with Emulator(parameter_overrides={"MaxItemsPerBatch": "5"}) as emulator:
+    with Emulator(template=Path("template.yaml"), parameter_overrides={"MaxItemsPerBatch": "5"}) as emulator:
         s3 = emulator.client("s3")
         ...
 
-Everything listens on loopback only and stops when the context exits.
+The template's folder is the project's: the state machines' DefinitionUri, the functions' CodeUri
+and the layers' ContentUri are read from there. Everything listens on loopback only and stops when the context exits.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from landfall_cli.local import custom_resources, lambda_account, map_children, moto_compat
-from landfall_cli.local.lambda_runtime import FunctionSpec, LambdaRuntime
-from landfall_cli.local.sqs_event_source import SqsEventSource
-from landfall_cli.local.template import NO_VALUE, PROJECT_ROOT, Stack, load_template
+from landfall_emulator import custom_resources, lambda_account, map_children, moto_compat
+from landfall_emulator.lambda_runtime import FunctionSpec, LambdaRuntime
+from landfall_emulator.sqs_event_source import SqsEventSource
+from landfall_emulator.template import NO_VALUE, Stack, load_template
 
 HOST = "127.0.0.1"
 LOG = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class Emulator:
     def __init__(
         self,
         *,
+        template: Path,
         parameter_overrides: dict[str, str] | None = None,
         stack_name: str = "landfall-local",
         processor_workers: int = 2,
@@ -73,7 +75,8 @@ class Emulator:
         quiet: bool = True,
     ) -> None:
         self.quiet = quiet
-        self.stack = Stack(load_template(), name=stack_name, parameter_overrides=parameter_overrides)
+        self.template_dir = template.resolve().parent
+        self.stack = Stack(load_template(template), name=stack_name, parameter_overrides=parameter_overrides)
         self.processor_workers = processor_workers
         self.log_dir = log_dir
         self.real_retry_sleeps = real_retry_sleeps
@@ -223,7 +226,7 @@ class Emulator:
         for logical_id in self.stack.of_type("AWS::Serverless::StateMachine"):
             sfn.create_state_machine(
                 name=self.stack.physical_name(logical_id),
-                definition=self.stack.state_machine_definition(logical_id),
+                definition=self.stack.state_machine_definition(logical_id, self.template_dir),
                 roleArn=role_arn,
                 type=self.stack.resources[logical_id]["Properties"].get("Type", "STANDARD"),
             )
@@ -333,7 +336,7 @@ class Emulator:
         name = stack.physical_name(logical_id)
         # the report's commands say --local here, not --stack: the one thing a function is told of the emulator
         environment = {**stack.function_environment(logical_id), "LANDFALL_LOCAL_EMULATOR": "true"}
-        code_dir = PROJECT_ROOT / stack.function_property(logical_id, "CodeUri")
+        code_dir = self.template_dir / stack.function_property(logical_id, "CodeUri")
         handler = stack.function_property(logical_id, "Handler")
         archive = io.BytesIO()
         with zipfile.ZipFile(archive, "w") as zipped:
@@ -362,6 +365,7 @@ class Emulator:
                 timeout_s=int(stack.function_property(logical_id, "Timeout", 3)),
                 workers=self.processor_workers if logical_id == "ProcessorFunction" else 1,
                 reserved_concurrency=reserved,
+                layer_dirs=self._layer_dirs(logical_id),
             )
         )
         self._create_event_sources(logical_id, name)
@@ -375,6 +379,16 @@ class Emulator:
                 queue = (url, self.stack.arn(self.queue_logical_id(url)))
                 clients = (self.client("sqs"), self.client("lambda"))
                 self.event_sources.append(SqsEventSource(clients, queue, function_name, props, self.stack.region))
+
+    def _layer_dirs(self, logical_id: str) -> tuple[Path, ...]:
+        """The folders (ContentUri) of the template's layers the function names; a layer of another stack
+        (an ARN) is not here to run."""
+        stack = self.stack
+        own = {stack.ref(layer): layer for layer in stack.of_type("AWS::Serverless::LayerVersion")}
+        named = stack.function_property(logical_id, "Layers", [])
+        return tuple(
+            self.template_dir / stack.resources[own[ref]]["Properties"]["ContentUri"] for ref in named if ref in own
+        )
 
     def _reserved_concurrency(self, logical_id: str) -> int | None:
         reserved = self.stack.function_property(logical_id, "ReservedConcurrentExecutions")

@@ -7,7 +7,7 @@ import json
 import uuid
 from typing import Any
 
-from landfall_cli.local.template import Stack
+from landfall_emulator.template import Stack
 
 RESPONSES_BUCKET = "landfall-local-cloudformation-responses"
 

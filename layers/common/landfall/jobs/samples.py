@@ -1,7 +1,11 @@
-"""Synthetic Firehose output: gzip JSON-lines objects under Firehose's key format, some bad lines.
+"""The default job's sample data: synthetic Firehose output of application events, some lines bad.
 
-Used by the demo, the tests and the benchmarks, so all of them exercise the same realistic shapes:
-multi-member gzip (Firehose appends), bad JSON, schema violations and invalid UTF-8.
+Two parts: what the lines hold (`event_lines`: the default job's events, and the bad lines it must
+reject: cut JSON, schema violations, invalid UTF-8) and the shape Firehose gives objects
+(`make_dataset`: keys in its `YYYY/MM/DD/HH/<stream>-…` layout, gzip, multi-member when it appends,
+five minutes of events each). The demo, the tests and the benchmarks use it, so all of them exercise
+the same realistic shapes; the library never imports it (pyproject.toml's contracts). It needs the
+standard library only: the layer ships it and gains no dependency.
 """
 
 from __future__ import annotations

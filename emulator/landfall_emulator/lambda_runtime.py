@@ -2,9 +2,10 @@
 
 moto's `LambdaFunction._invoke_lambda` (which would start Docker) is replaced: each function gets up
 to `workers` execution environments, each a worker process that imports the handler from the
-function's folder once, with the function's environment and `AWS_ENDPOINT_URL` pointing at the local
-endpoint, and calls it once per invocation. An exception comes back as Lambda reports it: a payload
-with errorType/errorMessage and the function-error flag.
+function's folder once, with its layers' folders first on the path (where Lambda has /opt/python), the
+function's environment and `AWS_ENDPOINT_URL` pointing at the local endpoint, and calls it once per
+invocation. An exception comes back as Lambda reports it: a payload with errorType/errorMessage and
+the function-error flag.
 
 Lambda's limits that the pipeline could hit are enforced as Lambda enforces them:
 - the function's timeout: the environment is stopped and the invocation fails with Sandbox.Timedout.
@@ -29,6 +30,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -59,6 +61,7 @@ class FunctionSpec:
     timeout_s: float = 3
     workers: int = 1
     reserved_concurrency: int | None = None  # None: the account's unreserved pool
+    layer_dirs: tuple[Path, ...] = ()  # the folders of its layers (ContentUri), in the order the function names them
 
 
 class LambdaContext:
@@ -98,6 +101,7 @@ def _worker_init(spec: dict[str, Any], log_path: str | None) -> None:
         os.dup2(log, 1)
         os.dup2(log, 2)
     os.environ.update(spec["environment"])
+    sys.path[:0] = reversed(spec["layer_dirs"])  # as Lambda's /opt: a later layer's files over an earlier's
     module_name, function_name = spec["handler"].rsplit(".", 1)
     path = Path(spec["code_dir"]) / f"{module_name.replace('.', '/')}.py"
     module_spec = importlib.util.spec_from_file_location(f"landfall_function_{spec['logical_id']}", path)
@@ -341,6 +345,7 @@ class LambdaRuntime:
                 "name": spec.name,
                 "arn": f"arn:aws:lambda:{self.region}:{self.account_id}:function:{spec.name}",
                 "code_dir": str(spec.code_dir),
+                "layer_dirs": [str(folder) for folder in spec.layer_dirs],
                 "handler": spec.handler,
                 "environment": environment,
                 "memory_mb": spec.memory_mb,

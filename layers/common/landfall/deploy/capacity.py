@@ -2,7 +2,8 @@
 
 One owner for the figures the template's `ProcessorTimeouts` mapping, the backfill plan and the README
 use: the mapping holds `processor_timeout(memory, MiB)` for every ProcessorMemorySize and MaxBatchMiB
-the template allows (a test fails if they drift apart; `python -m landfall_cli.capacity` prints it).
+the template allows (tests/infra/test_limits.py fails if they drift apart; `python -m landfall.deploy.capacity`
+prints the mappings to paste).
 
 The throughput is what `make bench` measures for the processor through S3, output written, taken
 down for a Lambda vCPU that may be slower than the machine it was measured on; the processor is one
@@ -72,7 +73,7 @@ def timeout_mapping() -> dict[str, dict[str, int]]:
 
 
 if __name__ == "__main__":
-    print("  ProcessorTimeouts:  # landfall_cli.capacity: memory MB -> MaxBatchMiB -> seconds")
+    print("  ProcessorTimeouts:  # landfall.deploy.capacity: memory MB -> MaxBatchMiB -> seconds")
     for memory, row in timeout_mapping().items():
         print(f'    "{memory}": {{' + ", ".join(f'"{mib}": {seconds}' for mib, seconds in row.items()) + "}")
     print("  ProcessorStorage:  # MaxBatchMiB -> MiB of /tmp")
