@@ -3,20 +3,22 @@
     {"order_id": "o-1", "ts": "2026-11-22T13:05:00Z", "amount": 12.5, "currency": "EUR"}
 
 The `Order` struct is the only declaration of a record: it validates every line, and the curated
-table `orders` (its columns, the catalog's and the README's) comes from it, with one row per
-`order_id` in the `orders_unique` view. Deploy it by copying this file into the layer
-(`layers/common/orders_job.py`) and setting the template's `Job` parameter to `orders_job:OrdersJob`.
+table `orders` (its columns, the catalog's and the docs') comes from it, with one row per `order_id`
+in the `orders_unique` view. `RecordJob` decodes, rejects and partitions; the aggregate's sums merge
+by themselves. Deploy it from its own folder: copy this file into `jobs/` and set the template's `Job`
+parameter to `orders_job:OrdersJob` (`sam build && sam deploy --parameter-overrides Job=orders_job:OrdersJob`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
 
-from landfall.jobs import DAILY, AggregateTable, RecordRejected
+from landfall.jobs import DAILY, AggregateTable, RecordJob
 
 
 class Order(msgspec.Struct, gc=False):
@@ -26,27 +28,13 @@ class Order(msgspec.Struct, gc=False):
     currency: Annotated[Literal["EUR", "USD", "GBP"], msgspec.Meta(description="EUR, USD or GBP")]
 
 
-_decoder = msgspec.json.Decoder(Order)
-
-
-class OrdersJob:
+class OrdersJob(RecordJob):
     name = "orders"
     record_type = Order
     partitioning = DAILY
     record_key = "order_id"
 
-    def decode_lines(self, data: bytes) -> list[Order]:
-        return _decoder.decode_lines(data)
-
-    def decode(self, line: bytes) -> Order:
-        try:
-            return _decoder.decode(line)
-        except msgspec.ValidationError as error:
-            raise RecordRejected("schema", str(error)) from None
-        except (msgspec.DecodeError, UnicodeDecodeError) as error:
-            raise RecordRejected("invalid_json", str(error)) from None
-
-    def fold(self, aggregate: dict[str, Any], records: list[Order]) -> list[int]:
+    def fold(self, aggregate: dict[str, Any], records: Sequence[Order]) -> list[int]:
         revenue: defaultdict[str, float] = defaultdict(float)
         for order in records:
             revenue[order.currency] += order.amount
@@ -57,9 +45,6 @@ class OrdersJob:
             label = DAILY.path(day).removeprefix("dt=")
             aggregate["orders_per_day"][label] = aggregate["orders_per_day"].get(label, 0) + count
         return days
-
-    def partition_path(self, key: Any) -> str:
-        return DAILY.path(key)
 
     def new_aggregate(self) -> dict[str, Any]:
         return {"revenue": {}, "orders_per_day": {}}
@@ -77,11 +62,3 @@ class OrdersJob:
                 rows=[[d, n] for d, n in sorted(aggregate.get("orders_per_day", {}).items())],
             ),
         ]
-
-    def merge(self, left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
-        merged = self.new_aggregate()
-        for source in (left, right):
-            for field in ("revenue", "orders_per_day"):
-                for key, value in source.get(field, {}).items():
-                    merged[field][key] = merged[field].get(key, 0) + value
-        return merged

@@ -1,24 +1,24 @@
-"""What a job author imports: `landfall.jobs` alone, with the old paths kept one version, warning."""
+"""What a job author imports: `landfall.jobs` alone, with the old paths kept one version, warning; and
+where a job of one's own goes: `jobs/`, the folder the template ships as the JobLayer."""
 
 import ast
 import importlib
 import sys
-from pathlib import Path
 
 import pytest
 
 import landfall.jobs
 from landfall.jobs import DEFAULT_JOB, load_job
 from landfall.jobs.settings import JobSettings
-
-ROOT = Path(__file__).resolve().parents[2]
+from landfall_emulator.template import load_template
+from tests.paths import REPO_ROOT, TEMPLATE_PATH
 
 
 @pytest.mark.parametrize("job", ["examples/orders_job.py", "layers/common/landfall/jobs/events.py"])
 def test_a_job_needs_nothing_but_the_job_api(job):
     imported = {
         node.module: {alias.name for alias in node.names}
-        for node in ast.walk(ast.parse((ROOT / job).read_text()))
+        for node in ast.walk(ast.parse((REPO_ROOT / job).read_text()))
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("landfall")
     }
     assert list(imported) == ["landfall.jobs"]
@@ -36,7 +36,40 @@ def test_the_old_import_paths_still_work_and_say_where_to_go(shim, names):
 
 
 def test_one_default_job_everywhere():
-    template = (ROOT / "template.yaml").read_text()
+    template = (REPO_ROOT / "template.yaml").read_text()
     assert f"Default: {DEFAULT_JOB}\n" in template
     assert JobSettings().job == DEFAULT_JOB
     assert type(load_job()).__module__ == "landfall.jobs.events"
+
+
+def test_the_job_api_is_what_a_job_author_imports():
+    assert sorted(landfall.jobs.__all__) == [
+        "AggregateTable",
+        "DAILY",
+        "HOURLY",
+        "Job",
+        "Partitioning",
+        "RecordJob",
+        "RecordRejected",
+    ]
+    assert all(hasattr(landfall.jobs, name) for name in landfall.jobs.__all__)
+
+
+def test_a_job_of_ones_own_ships_from_jobs_never_from_the_library_layer():
+    """Every function has the JobLayer after the library's, for each architecture, built from `jobs/`;
+    the library's layer holds the library alone."""
+    template = load_template(TEMPLATE_PATH)
+    layers = template["Globals"]["Function"]["Layers"]
+    assert [branch["Fn::If"][1:] for branch in layers] == [
+        [{"Ref": "CommonLayerArm64"}, {"Ref": "CommonLayer"}],
+        [{"Ref": "JobLayerArm64"}, {"Ref": "JobLayer"}],
+    ]
+    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
+    assert not any("Layers" in function["Properties"] for function in functions)  # 2 layers each; Lambda allows 5
+    for layer, architecture in (("JobLayer", "x86_64"), ("JobLayerArm64", "arm64")):
+        resource = template["Resources"][layer]
+        assert resource["Properties"]["ContentUri"] == "jobs/"
+        assert resource["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": architecture}
+        assert f"build-{layer}:" in (REPO_ROOT / "jobs" / "Makefile").read_text()
+    library = {path.name for path in (REPO_ROOT / "layers" / "common").iterdir()} - {"__pycache__"}
+    assert library == {"Makefile", "requirements.txt", "landfall"}

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Annotated, Any, Literal
 
 import msgspec
 
-from landfall.jobs import HOURLY, AggregateTable, RecordRejected
+from landfall.jobs import HOURLY, AggregateTable, RecordJob, RecordRejected
 
 EventType = Literal[
     "page_view",
@@ -54,7 +54,6 @@ class Event(msgspec.Struct, gc=False):
     props: Annotated[msgspec.Raw, msgspec.Meta(description="a JSON object, as it came")] = msgspec.Raw()
 
 
-_decoder = msgspec.json.Decoder(Event)
 _ts = attrgetter("ts")
 _type = attrgetter("type")
 _value = attrgetter("value")
@@ -69,42 +68,27 @@ def _not_an_object(props: bytes) -> str:
     return f"Expected `object`, got `{_JSON_TYPES.get(props[0], 'number')}`"
 
 
-def _is_utf8(line: bytes) -> bool:
-    try:
-        line.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
+class EventsJob(RecordJob):
+    """What differs from a plain record job: `props` must be a JSON object (msgspec keeps it as raw text,
+    unchecked), and the aggregate holds minimums and maximums, which do not merge by adding."""
 
-
-class EventsJob:
     name = "events"
-
     record_type = Event
     partitioning = HOURLY
     record_key = "event_id"
 
     def decode_lines(self, data: bytes) -> list[Event]:
-        events = _decoder.decode_lines(data)
+        events = super().decode_lines(data)
         joined = b"\n".join(map(_props, events))
         if joined.count(b"\n{") + joined.startswith(b"{") == len(events):  # every props an object: in C
             return events
-        if (found := _NOT_AN_OBJECT.search(joined)) is not None:  # in msgspec's words: records.py finds the line
+        if (found := _NOT_AN_OBJECT.search(joined)) is not None:  # in msgspec's words: the processor finds the line
             index = joined.count(b"\n", 0, found.start())
             raise msgspec.ValidationError(f"{_not_an_object(bytes(events[index].props))} - at `$[{index}].props`")
         return events
 
     def decode(self, line: bytes) -> Event:
-        try:
-            event = _decoder.decode(line)
-        except msgspec.ValidationError as error:
-            raise RecordRejected("schema", str(error)) from None
-        except UnicodeDecodeError:
-            raise RecordRejected("invalid_utf8", "line is not valid UTF-8") from None
-        except msgspec.DecodeError as error:
-            if not _is_utf8(line):  # say so rather than "malformed JSON"
-                raise RecordRejected("invalid_utf8", "line is not valid UTF-8") from None
-            raise RecordRejected("invalid_json", str(error)) from None
+        event: Event = super().decode(line)
         props = bytes(event.props)
         if props and props[0] != ord("{") and props != b"null":
             raise RecordRejected("schema", f"{_not_an_object(props)} - at `$.props`")
@@ -128,9 +112,6 @@ class EventsJob:
             stats = {"count": len(values), "sum": sum(values), "min": min(values), "max": max(values)}
             _add_stats(by_type, kind, stats)
         return keys
-
-    def partition_path(self, key: Hashable) -> str:
-        return HOURLY.path(key)
 
     def new_aggregate(self) -> dict[str, Any]:
         return {"by_type": {}, "by_hour": {}}
