@@ -18,7 +18,8 @@ from landfall.jobs import default_job
 from landfall.jobs.events import EventsJob
 from landfall.process.columnar import Source
 from landfall.process.curated import Budget, CuratedOutput
-from landfall.process.folding import decode_and_fold
+from landfall.process.decoding import decode_block
+from landfall.process.folding import Folded, fold
 from landfall.process.messages import BatchInput, ProcessorEvent
 from landfall.process.processing import process_batch
 from landfall.process.settings import ProcessorSettings
@@ -45,12 +46,17 @@ def messages(count: int, per_message: int = 500) -> list[bytes]:
     ]
 
 
+def folded(data: bytes, first_line: int, source: Source) -> Folded:
+    job = EventsJob()
+    return fold(job, decode_block(job, data, first_line).segments, source)
+
+
 def write(buckets, budget: Budget, spill_dir: Path, source_id: str) -> list:
     output = CuratedOutput(buckets, "pipeline", TABLE, source_id, budget, spill_dir=str(spill_dir))
     source = Source("landing", "raw/a.gz")
     first = 1
     for data in messages(12):
-        for path, batch in decode_and_fold(EventsJob(), [(data, first)], source).partitions:
+        for path, batch in folded(data, first, source).partitions:
             output.add(path, batch)
         first += data.count(b"\n")
     return output.finish()
@@ -72,7 +78,7 @@ def test_spilled_rows_make_the_same_files_as_rows_kept_in_memory(buckets, tmp_pa
 def test_each_file_below_the_single_put_size_is_one_put(buckets):
     output = CuratedOutput(buckets, "pipeline", TABLE, "puts", Budget(1 << 30))
     for data in messages(12):
-        for path, batch in decode_and_fold(EventsJob(), [(data, 1)], Source("landing", "raw/a.gz")).partitions:
+        for path, batch in folded(data, 1, Source("landing", "raw/a.gz")).partitions:
             output.add(path, batch)
     files = output.finish()
     assert len(files) == 3 and output.requests == 3
@@ -84,7 +90,7 @@ def test_a_file_larger_than_a_single_put_goes_up_in_parts(buckets, monkeypatch):
     monkeypatch.setattr("landfall.process.curated.CURATED_SINGLE_PUT_BYTES", 5 << 20)
     output = CuratedOutput(buckets, "pipeline", TABLE, "parts", Budget(1 << 30))
     lines = "\n".join(LINE.replace('"e%d"', f'"{os.urandom(24).hex()}"') % (12, n % 60, n, n) for n in range(200_000))
-    for path, batch in decode_and_fold(EventsJob(), [(lines.encode(), 1)], Source("landing", "raw/a.gz")).partitions:
+    for path, batch in folded(lines.encode(), 1, Source("landing", "raw/a.gz")).partitions:
         output.add(path, batch)
     (file,) = output.finish()
     assert file.bytes > 5 << 20 and output.requests == put_requests(file.bytes, 5 << 20) > 3  # create, parts, complete
@@ -96,7 +102,7 @@ def test_an_aborted_object_leaves_no_file_no_upload_and_no_spill(buckets, tmp_pa
     budget = Budget(64 << 10)
     output = CuratedOutput(buckets, "pipeline", TABLE, "aborted", budget, spill_dir=str(tmp_path))
     for data in messages(4):
-        for path, batch in decode_and_fold(EventsJob(), [(data, 1)], Source("landing", "raw/a.gz")).partitions:
+        for path, batch in folded(data, 1, Source("landing", "raw/a.gz")).partitions:
             output.add(path, batch)
     output._write(output._partitions[sorted(output._partitions)[0]])  # one file is complete already
     output.abort()
@@ -121,7 +127,7 @@ def test_the_processor_spills_a_large_object_and_its_memory_stays_bounded(bucket
 
 def test_columns_that_rarely_repeat_are_written_without_a_dictionary_and_instants_delta_encoded(buckets):
     output = CuratedOutput(buckets, "pipeline", TABLE, "encodings", Budget(1 << 30))
-    for path, batch in decode_and_fold(EventsJob(), [(messages(1)[0], 1)], Source("landing", "raw/a.gz")).partitions:
+    for path, batch in folded(messages(1)[0], 1, Source("landing", "raw/a.gz")).partitions:
         output.add(path, batch)
     body = buckets.get_object(Bucket="pipeline", Key=output.finish()[0].key)["Body"].read()
     group = pq.ParquetFile(io.BytesIO(body)).metadata.row_group(0)

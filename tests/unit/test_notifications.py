@@ -59,8 +59,8 @@ def test_select_filters_markers_empties_prefix_suffix_and_duplicates():
         item("other/b.gz"),
         item("raw/c.json"),
     ]
-    dropped: dict[str, int] = {}
-    kept = list(select(items, prefix="raw/", suffix=".gz", dropped=dropped))
+    selection = select(items, prefix="raw/", suffix=".gz")
+    kept, dropped = selection.items, selection.dropped
     assert [(i.key, i.version_id) for i in kept] == [("raw/a.gz", None), ("raw/a.gz", "v2")]
     # every object is kept or dropped for a reason the demo and the manifest writer's answer name
     assert dropped == {"duplicate": 1, "folder marker": 1, "empty": 1, "outside prefix or suffix": 2}

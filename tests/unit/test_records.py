@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from landfall.jobs import default_job
-from landfall.process.decoding import Rejection, decode_block
+from landfall.process.decoding import decode_block
 
 JOB = default_job()
 GOOD = '{"event_id":"e%d","ts":"2026-11-22T13:00:00Z","type":"click","value":%d}'
@@ -19,10 +19,9 @@ BAD = [
 BLANK = [b"", b"  ", b"\r"]  # not records: skipped, but they count in line numbers
 
 
-def decode(data: bytes, first_line: int = 1, rejoin: bool = False):
-    rejections: list[Rejection] = []
-    segments = list(decode_block(JOB, data, first_line, rejections, rejoin))
-    return segments, rejections
+def decode(data: bytes, first_line: int = 1):
+    decoded = decode_block(JOB, data, first_line)
+    return decoded.segments, decoded.rejections
 
 
 def test_a_clean_block_is_one_segment():
@@ -65,20 +64,11 @@ def test_only_the_bad_line_is_decoded_alone_and_good_bytes_at_most_twice(bad, bl
     lines[10:10] = [b""] * blank_lines
     data = b"\n".join(lines) + b"\n"
     job = CountingJob()
-    rejections: list[Rejection] = []
-    records = [r for segment in decode_block(job, data, 1, rejections) for r in segment.records]
+    decoded = decode_block(job, data)
+    records, rejections = [r for segment in decoded.segments for r in segment.records], decoded.rejections
     assert len(records) == 299 and [r.line for r in rejections] == [201 + blank_lines]
     assert job.alone == [bad]
     assert job.bulk_bytes <= 2 * len(data)
-
-
-def test_pieces_of_a_record_split_inside_a_string_are_rejoined():
-    record = b'{"event_id":"a}","ts":"2026-11-22T13:00:00Z","type":"click","value":1,"props":{"s":"}"}}'
-    split = record.replace(b"}{", b"}\n{")
-    data = split + b"\n" + (GOOD % (1, 1)).encode() + b"\n"
-    segments, rejections = decode(data, rejoin=True)
-    assert rejections == []
-    assert [r.event_id for s in segments for r in s.records] == ["a}", "e1"]
 
 
 @settings(max_examples=100, deadline=None)

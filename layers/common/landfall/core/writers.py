@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Any
+
+from landfall.core.readable import Readable
 
 PART_BYTES = 5 * 1024 * 1024  # the smallest part S3 takes (but the last)
 UPLOAD_PART_BYTES = 8 * 1024 * 1024
@@ -102,10 +104,6 @@ class S3ObjectWriter:
             self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
         self._upload_id = None
         self._buffer.clear()
-
-
-class Readable(Protocol):
-    def read(self, size: int = ..., /) -> bytes: ...
 
 
 def upload_file(s3_client, body: Readable, bucket: str, key: str, part_bytes: int = UPLOAD_PART_BYTES) -> None:

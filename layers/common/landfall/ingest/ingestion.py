@@ -31,11 +31,11 @@ def ingest(event: NotificationEvent, *, s3_client, sfn_client, settings: Manifes
 
     config = settings.run_config()
     starter = RunStarter(s3_client, sfn_client, settings.state_machine_arn, settings.pipeline_bucket, config)
-    dropped: dict[str, int] = {}
-    started = starter.start_items(select(items, settings.key_prefix, settings.key_suffix, dropped), "notification")
+    selection = select(items, settings.key_prefix, settings.key_suffix)
+    started = starter.start_items(selection.items, "notification")
     metrics.add_metric(name="ObjectsNotified", unit=MetricUnit.Count, value=len(items))
-    metrics.add_metric(name="ObjectsDropped", unit=MetricUnit.Count, value=sum(dropped.values()))
+    metrics.add_metric(name="ObjectsDropped", unit=MetricUnit.Count, value=sum(selection.dropped.values()))
     metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=int(started is not None and started.new))
     result.run_id = started.run_id if started else None
-    result.objects, result.dropped = len(items), dropped
+    result.objects, result.dropped = len(items), selection.dropped
     return result

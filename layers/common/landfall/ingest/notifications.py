@@ -11,7 +11,9 @@ less than `json.loads` of the same bodies, and a message of the wrong shape is n
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -116,17 +118,24 @@ def wanted(item: ManifestItem, prefix: str, suffix: str) -> bool:
     return unwanted(item, prefix, suffix) is None
 
 
-def select(
-    items: Iterable[ManifestItem], prefix: str, suffix: str, dropped: dict[str, int] | None = None
-) -> Iterator[ManifestItem]:
-    """The wanted items, each (bucket, key, version) once; the others counted in `dropped` by reason."""
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The wanted items, each (bucket, key, version) once, and how many others were dropped, by reason."""
+
+    items: list[ManifestItem]
+    dropped: dict[str, int]
+
+
+def select(items: Iterable[ManifestItem], prefix: str, suffix: str) -> Selection:
     seen: set[tuple[str, str, str | None]] = set()
+    wanted_items: list[ManifestItem] = []
+    dropped: Counter[str] = Counter()
     for item in items:
         identity = (item.bucket, item.key, item.version_id)
         reason = unwanted(item, prefix, suffix) or ("duplicate" if identity in seen else None)
         if reason is not None:
-            if dropped is not None:
-                dropped[reason] = dropped.get(reason, 0) + 1
+            dropped[reason] += 1
             continue
         seen.add(identity)
-        yield item
+        wanted_items.append(item)
+    return Selection(wanted_items, dict(dropped))

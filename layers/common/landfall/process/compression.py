@@ -23,10 +23,12 @@ import re
 import zipfile
 import zlib
 from collections.abc import Callable, Generator, Iterable, Iterator
-from typing import Protocol, cast
+from typing import cast
 
 import cramjam
 from isal import isal_zlib
+
+from landfall.core.readable import SeekableReadable
 
 HEAD_BYTES = 16  # enough to tell every format below apart
 
@@ -82,15 +84,6 @@ class UnsupportedFormatError(UnreadableObjectError):
     """The object is not JSON text in a compression Firehose writes."""
 
 
-class Readable(Protocol):
-    """What `inflate` reads from: `read(n)`, and for ZIP `seek`/`tell` (an S3 object through ranged GETs)."""
-
-    def read(self, size: int = -1, /) -> bytes: ...
-    def seek(self, offset: int, whence: int = 0, /) -> int: ...
-    def tell(self) -> int: ...
-    def seekable(self) -> bool: ...
-
-
 def compression_of(head: bytes) -> str | None:
     """The compression an object's first bytes show, or None (plain text, or not readable at all)."""
     if head.startswith(GZIP_MAGIC):
@@ -106,7 +99,7 @@ def compression_of(head: bytes) -> str | None:
     return None
 
 
-def inflate(source: Readable, out_bytes: int) -> tuple[str, Generator[bytes]]:
+def inflate(source: SeekableReadable, out_bytes: int) -> tuple[str, Generator[bytes]]:
     """The object's compression ("none" for plain content) and its content, decompressed as its
     first bytes say, about `out_bytes` at a time. Only the first bytes are read before it returns."""
     head = b""
@@ -116,7 +109,7 @@ def inflate(source: Readable, out_bytes: int) -> tuple[str, Generator[bytes]]:
     return compression, _inflated(compression, head, source, out_bytes)
 
 
-def _inflated(compression: str, head: bytes, source: Readable, out_bytes: int) -> Generator[bytes]:
+def _inflated(compression: str, head: bytes, source: SeekableReadable, out_bytes: int) -> Generator[bytes]:
     if compression == "zip":
         yield from _unzip(source, out_bytes)
         return
@@ -188,7 +181,7 @@ def _gunzip(chunks: Iterator[bytes], out_bytes: int) -> Iterator[bytes]:
 # ------------------------------------------------------------------------------------------ zip
 
 
-def _unzip(source: Readable, out_bytes: int) -> Iterator[bytes]:
+def _unzip(source: SeekableReadable, out_bytes: int) -> Iterator[bytes]:
     """Every file entry of the archive, in order; a newline between entries that lack one."""
     try:
         archive = zipfile.ZipFile(source)  # seeks: reads the directory at the end

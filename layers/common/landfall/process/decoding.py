@@ -6,7 +6,8 @@ The fast path decodes a whole block with the job's `decode_lines` (msgspec decod
 line, the line is decoded alone for its reason, and the rest goes on in bulk. Without a hint the
 block is bisected. Each good byte is decoded at most twice, whatever the number of bad lines (three
 times on a line of records written back to back: the decoder reads JSON values, not lines, so a
-segment whose records and lines do not pair up is decoded again line by line).
+segment whose records and lines do not pair up is decoded again line by line). Framing has made
+records written back to back into lines already (`framing.py`).
 
 Nothing one line holds may fail more than that line: the job is user code, and whatever it raises
 while decoding one record (a RecursionError for deep nesting, an OverflowError for a date at the
@@ -16,11 +17,12 @@ calendar's edge, a bug) rejects that record's line with a reason code and the ex
 from __future__ import annotations
 
 import re
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from landfall.jobs import Job, RecordRejected
+from landfall.process.framing import Block
 
 _BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")
 _BLANK_START = (b"\n", b"\r", b" ", b"\t")
@@ -94,21 +96,27 @@ def decode_line(job: Job, line: bytes) -> tuple[list[Any], RecordRejected | None
     return ([], rejection) if rejection is not None else ([record], None)
 
 
-def decode_block(
-    job: Job,
-    data: bytes,
-    first_line: int,
-    rejections: list[Rejection],
-    rejoin: bool = False,
-    unfinished: list[tuple[int, bytes]] | None = None,
-) -> Iterator[Segment]:
-    """Segments of good lines of `data`; bad lines go to `rejections` with their numbers.
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """What blocks of lines decoded to: segments of good lines (each with records), and the bad lines."""
 
-    `rejoin`: pieces of a record that was split at a `}{` inside a string (objects without
-    delimiters) are joined again before a piece is rejected. A bad last line that may continue in
-    the next block goes to `unfinished` (number, bytes) instead: the caller puts it before that block.
-    """
-    return _BlockDecoder(job, data, first_line, rejections, rejoin, unfinished).segments()
+    segments: list[Segment]
+    rejections: list[Rejection]
+
+
+def decode_blocks(job: Job, blocks: Iterable[Block]) -> Decoded:
+    """The records of whole lines, and a rejection for each bad line, with its number and reason."""
+    segments: list[Segment] = []
+    rejections: list[Rejection] = []
+    for block in blocks:
+        decoder = _BlockDecoder(job, block.data, block.first_line, rejections)
+        segments += (segment for segment in decoder.segments(block.newlines) if segment.records)
+    return Decoded(segments, rejections)
+
+
+def decode_block(job: Job, data: bytes, first_line: int = 1) -> Decoded:
+    """`decode_blocks` of one block of lines."""
+    return decode_blocks(job, [Block(data, first_line, data.count(b"\n"))])
 
 
 @dataclass
@@ -116,14 +124,13 @@ class _BlockDecoder:
     job: Job
     data: bytes
     first_line: int
-    rejections: list[Rejection]
-    rejoin: bool
-    unfinished: list[tuple[int, bytes]] | None
+    rejections: list[Rejection]  # filled in as bad lines are found
 
     def _number(self, offset: int) -> int:
         return self.first_line + self.data.count(b"\n", 0, offset)
 
-    def segments(self) -> Iterator[Segment]:
+    def segments(self, newlines: int | None = None) -> Iterator[Segment]:
+        """`newlines`: of all the data, when known (the framing counted them)."""
         data, start, size = self.data, 0, len(self.data)
         while start < size:
             try:
@@ -131,14 +138,14 @@ class _BlockDecoder:
             except Exception as error:  # any decoder error: locate the line, decode it alone below
                 bad = _locate(error, data, start)
             else:
-                yield self._numbered(data[start:] if start else data, records, self._number(start))
+                whole = newlines if not start else None
+                yield self._numbered(data[start:] if start else data, records, self._number(start), whole)
                 return
             if bad is None:  # no hint: bisect
                 middle = self._middle(start)
                 if middle < size:
-                    yield from decode_block(
-                        self.job, data[start:middle], self._number(start), self.rejections, self.rejoin
-                    )
+                    half = _BlockDecoder(self.job, data[start:middle], self._number(start), self.rejections)
+                    yield from half.segments()
                     start = middle
                     continue
                 bad = start  # a single line
@@ -153,12 +160,12 @@ class _BlockDecoder:
         middle = data.rfind(b"\n", start, (start + size) // 2) + 1
         return middle if middle > start else (data.find(b"\n", start) + 1 or size)
 
-    def _numbered(self, data: bytes, records: list[Any], first_line: int) -> Segment:
+    def _numbered(self, data: bytes, records: list[Any], first_line: int, newlines: int | None = None) -> Segment:
         """Lines the decoder read in one call, as a segment whose records know their lines. The decoder
         reads JSON values, not lines: records back to back on one line, or one record spread over two,
         make the counts differ; then each line is decoded alone (rare), so that it keeps its records or
         is rejected by itself."""
-        if _one_record_a_line(data, len(records)):  # the usual case
+        if _one_record_a_line(data, len(records), newlines):  # the usual case
             return Segment(data, records, first_line)
         lines = _nonblank_lines(data, first_line)
         if len(lines) == len(records):  # and blank lines
@@ -177,45 +184,21 @@ class _BlockDecoder:
         try:
             yield self._numbered(prefix, self.job.decode_lines(prefix), self._number(start))
         except Exception:  # the hint pointed past the bad line (a record cut short): look again
-            yield from decode_block(self.job, prefix, self._number(start), self.rejections, self.rejoin)
+            yield from _BlockDecoder(self.job, prefix, self._number(start), self.rejections).segments()
 
     def _line_at(self, line_start: int) -> Generator[Segment, None, int]:
-        """The line at `line_start` decoded alone: kept, rejoined with the pieces after it, held over as
-        unfinished, or rejected. Returns where it (or its rejoined record) ends."""
-        data, size = self.data, len(self.data)
+        """The line at `line_start` decoded alone: kept, or rejected. Returns where it ends."""
+        data = self.data
         line_end = data.find(b"\n", line_start)
-        line_end = size if line_end < 0 else line_end + 1
+        line_end = len(data) if line_end < 0 else line_end + 1
         number = self._number(line_start)
         line = data[line_start:line_end].rstrip(b"\r\n")
         records, rejection = decode_line(self.job, line)
         if rejection is None:  # decodes alone (the error was another line's, or whitespace): keep it
             yield Segment(data[line_start:line_end], records, number, [number] * len(records))
-            return line_end
-        joined = _rejoin(self.job, data, line_start, line_end, size) if self.rejoin else None
-        if joined is not None:
-            record, record_bytes, line_end = joined
-            yield Segment(record_bytes + b"\n", [record], number)
-        elif self.rejoin and self.unfinished is not None and line_end >= size and line.endswith(b"}"):
-            self.unfinished.append((number, line))
         else:
             self.rejections.append(Rejection(number, line, rejection.reason, rejection.detail))
         return line_end
-
-
-def _rejoin(job: Job, data: bytes, line_start: int, line_end: int, size: int) -> tuple[Any, bytes, int] | None:
-    """Join a piece with the next ones (they were split at a `}{` inside a string) until one decodes:
-    (record, its bytes, where it ends)."""
-    joined = data[line_start:line_end].rstrip(b"\r\n")
-    end = line_end
-    while end < size and joined.endswith(b"}"):
-        next_end = data.find(b"\n", end)
-        next_end = size if next_end < 0 else next_end + 1
-        joined += data[end:next_end].rstrip(b"\r\n")
-        end = next_end
-        record, rejection = decode_alone(job, joined)
-        if rejection is None:
-            return record, joined, end
-    return None
 
 
 def _locate(error: Exception, data: bytes, start: int) -> int | None:
@@ -244,13 +227,13 @@ def _locate(error: Exception, data: bytes, start: int) -> int | None:
     return None
 
 
-def _one_record_a_line(data: bytes, records: int) -> bool:
+def _one_record_a_line(data: bytes, records: int, newlines: int | None = None) -> bool:
     """As many records as lines, and no blank line: then no line holds two records either. (One record
     spread over lines, each alone broken, could still hide two on another line: not a shape a producer
     writes.) Measured on 1 MiB of events, the search for a blank line costs a tenth of the decoding."""
     return (
         data.endswith(b"\n")
-        and data.count(b"\n") == records
+        and (data.count(b"\n") if newlines is None else newlines) == records
         and data[:1] not in _BLANK_START
         and _BLANK_LINE.search(data) is None
     )

@@ -8,7 +8,7 @@ only a message whose fold raises is folded again record by record to find the re
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import eq
@@ -18,13 +18,13 @@ from arro3.core import RecordBatch
 
 from landfall.jobs import Job, RecordRejected
 from landfall.process.columnar import ConversionError, Source, to_batch
-from landfall.process.decoding import DETAIL_CHARS, Rejection, Segment, decode_block, failure_detail, utf8_clipped
+from landfall.process.decoding import DETAIL_CHARS, Rejection, Segment, failure_detail, utf8_clipped
 from landfall.table.schema import TableSchema, table_of
 
 
-@dataclass(frozen=True)
-class Decoded:
-    """What a message of blocks decoded to."""
+@dataclass(frozen=True, slots=True)
+class Folded:
+    """What a message's records folded to: the aggregate, the rows by partition, the records rejected."""
 
     aggregate: dict[str, Any]
     valid: int
@@ -68,19 +68,10 @@ class _Rows:
         self.lines = [self.lines[i] for i in kept]
 
 
-def decode_and_fold(
-    job: Job,
-    blocks: list[tuple[bytes, int]],
-    source: Source,
-    rejoin: bool = False,
-    unfinished: list[tuple[int, bytes]] | None = None,
-) -> Decoded:
-    """The processor's per-block work: decode, fold, convert each partition's records to the table's
-    rows (see decode_block for `rejoin` and `unfinished`, used for objects without delimiters)."""
+def fold(job: Job, segments: list[Segment], source: Source) -> Folded:
+    """Fold the segments' records into a new aggregate and convert each partition's records to the
+    table's rows; a record the job or its column cannot take is rejected, and the others go on."""
     rejections: list[Rejection] = []
-    segments: list[Segment] = []
-    for data, first_line in blocks:
-        segments += (s for s in decode_block(job, data, first_line, rejections, rejoin, unfinished) if s.records)
     rows = _Rows.of(segments)
     table = table_of(job)
     while True:  # twice at most: a record no column can hold is rejected, and the others folded again
@@ -90,8 +81,7 @@ def decode_and_fold(
         except ConversionError:
             _reject_unrepresentable(table, rows, source, rejections)
             continue
-        rejections.sort(key=lambda rejection: rejection.line)
-        return Decoded(aggregate, len(rows.records), partitions, rejections)
+        return Folded(aggregate, len(rows.records), partitions, rejections)
 
 
 def _fold(job: Job, rows: _Rows, rejections: list[Rejection]) -> tuple[dict[str, Any], list[_Group]]:
@@ -175,19 +165,3 @@ def _partition_path(job: Job, key: Hashable) -> str | RecordRejected:
         return job.partition_path(key)
     except Exception as error:
         return RecordRejected("partition_error", failure_detail(error))
-
-
-def batches(blocks: Iterable[tuple[bytes, int]], message_bytes: int = 1024 * 1024) -> Iterator[list[tuple[bytes, int]]]:
-    """Group consecutive blocks into messages of about `message_bytes` (measured on one core: 1 MiB
-    messages ran the processor 9 % faster than 256 KiB ones, fewer and longer calls into Arrow per
-    partition; 2 and 4 MiB no faster)."""
-    message: list[tuple[bytes, int]] = []
-    size = 0
-    for block in blocks:
-        message.append(block)
-        size += len(block[0])
-        if size >= message_bytes:
-            yield message
-            message, size = [], 0
-    if message:
-        yield message

@@ -93,30 +93,3 @@ class BatchSummary(Message):
     aggregates_key: str | None = None  # when the aggregates are large: {"aggregates": {...}} in the output bucket
     duration_ms: int = 0
     memory_mb: int = 0  # the processor's memory size: with the duration, its GB-seconds
-
-
-class BatchProgress(BaseModel):
-    """A finished batch's counts (`layout.progress_key`), so that a run is followed in objects and records."""
-
-    objects: int = 0
-    processed: int = 0
-    failed: int = 0
-    records: int = 0
-    valid: int = 0
-    rejected: int = 0
-
-    @classmethod
-    def of(cls, objects: list[ObjectSummary]) -> BatchProgress:
-        processed = [o for o in objects if o.status == "processed"]
-        return cls(
-            objects=len(objects),
-            processed=len(processed),
-            failed=len(objects) - len(processed),
-            records=sum(o.records for o in processed),
-            valid=sum(o.valid for o in processed),
-            rejected=sum(o.rejected for o in processed),
-        )
-
-    def add(self, other: BatchProgress) -> None:
-        for name in type(self).model_fields:
-            setattr(self, name, getattr(self, name) + getattr(other, name))

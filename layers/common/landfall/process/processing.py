@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from operator import attrgetter
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError, ReadTimeoutError
@@ -20,14 +21,16 @@ from landfall.ingest.messages import ManifestItem
 from landfall.jobs import Job
 from landfall.process.columnar import Source
 from landfall.process.compression import CorruptObjectError, UnreadableObjectError, inflate
+from landfall.process.counts import Counts
 from landfall.process.curated import Budget, CuratedOutput
-from landfall.process.decoding import Rejection
+from landfall.process.decoding import Rejection, decode_blocks
 from landfall.process.failures import PERMANENT_S3_ERRORS, BatchFailed, FailureCause, TransientError, s3_failure_cause
-from landfall.process.folding import Decoded, batches, decode_and_fold
-from landfall.process.messages import BatchInput, BatchProgress, BatchSummary, ObjectSummary, ProcessorEvent
+from landfall.process.folding import Folded, fold
+from landfall.process.framing import Block, LongLine, in_messages, iter_blocks
+from landfall.process.messages import BatchInput, BatchSummary, ObjectSummary, ProcessorEvent
 from landfall.process.quarantine import CauseTally, entry_line
 from landfall.process.settings import ProcessorSettings
-from landfall.process.streaming import Block, LongLine, ObjectSource, iter_blocks, read_ahead, without_line_boms
+from landfall.process.streaming import ObjectSource, read_ahead
 from landfall.table.schema import table_of
 
 # S3 errors that no retry can fix (failures.PERMANENT_S3_ERRORS): the object is recorded as failed and the batch
@@ -72,13 +75,13 @@ class _ObjectRun:
         where = f" (lines from {self.first_line} on)" if self.first_line else ""
         return BatchFailed(f"{self.summary.url}{where}: {type(error).__name__}: {error}")
 
-    def add_decoded(self, decoded: Decoded) -> None:
-        """Merge what a message of blocks decoded to: its aggregate, its rows by partition, its rejections."""
-        self.aggregate = self.job.merge(self.aggregate, decoded.aggregate)
-        self.summary.valid += decoded.valid
-        for partition, rows in decoded.partitions:
+    def add(self, folded: Folded, rejections: list[Rejection]) -> None:
+        """Merge what a message folded to (its aggregate, its rows by partition) and its rejections."""
+        self.aggregate = self.job.merge(self.aggregate, folded.aggregate)
+        self.summary.valid += folded.valid
+        for partition, rows in folded.partitions:
             self.curated.add(partition, rows)
-        self.reject(decoded.rejections)
+        self.reject(sorted(rejections, key=attrgetter("line")))
 
     def reject(self, rejections: list[Rejection], truncated: bool = False) -> None:
         if not rejections:
@@ -112,17 +115,6 @@ class _ObjectRun:
         self.curated.abort()
         if self.quarantine is not None:
             self.quarantine.abort()
-
-
-def _line_blocks(
-    blocks: Iterable[Block | LongLine], run: _ObjectRun, settings: ProcessorSettings
-) -> Iterator[tuple[bytes, int]]:
-    for block in blocks:
-        if isinstance(block, LongLine):
-            detail = f"line longer than {settings.max_line_bytes} bytes"
-            run.reject([Rejection(block.number, block.head, "line_too_long", detail)], truncated=True)
-        else:
-            yield without_line_boms(block.data), block.first_line
 
 
 def process_object(item: ManifestItem, batch: BatchInput, s3_client, context: _BatchContext, job: Job) -> ObjectSummary:
@@ -164,7 +156,7 @@ def _read(run: _ObjectRun, source: ObjectSource, settings: ProcessorSettings) ->
     try:
         framing, blocks = iter_blocks(inflated, settings.max_line_bytes, compressed=compression != "none")
         run.summary.framing = framing
-        _decode_blocks(run, blocks, framing, settings)
+        _decode_blocks(run, blocks, settings)
     finally:
         inflated.close()  # stops the read-ahead thread if the object ended early
     if framing == "concatenated":
@@ -189,25 +181,16 @@ def _permanent_s3_error(item: ManifestItem, error: ClientError) -> tuple[str, Fa
     return f"s3 {code}: {error.response.get('Error', {}).get('Message', '')}", s3_failure_cause(code)
 
 
-def _decode_blocks(
-    run: _ObjectRun, blocks: Iterator[Block | LongLine], framing: str, settings: ProcessorSettings
-) -> None:
-    job = run.job
-    if framing == "newline":
-        for message in batches(_line_blocks(blocks, run, settings)):
-            run.first_line = message[0][1]
-            run.add_decoded(decode_and_fold(job, message, run.source))
-        return
-    unfinished: list[tuple[int, bytes]] = []  # records back to back: a piece of one may go on in the next block
-    for data, first_line in _line_blocks(blocks, run, settings):
-        if unfinished:
-            first_line, piece = unfinished.pop()
-            data = piece + data
-        run.first_line = first_line
-        run.add_decoded(decode_and_fold(job, [(data, first_line)], run.source, rejoin=True, unfinished=unfinished))
-    if unfinished:  # the object ended: the piece is what it is
-        number, piece = unfinished.pop()
-        run.add_decoded(decode_and_fold(job, [(piece, number)], run.source))
+def _decode_blocks(run: _ObjectRun, blocks: Iterator[Block | LongLine], settings: ProcessorSettings) -> None:
+    for message in in_messages(blocks):
+        if isinstance(message, LongLine):
+            detail = f"line longer than {settings.max_line_bytes} bytes"
+            run.reject([Rejection(message.number, message.head, "line_too_long", detail)], truncated=True)
+            continue
+        run.first_line = message[0].first_line
+        decoded = decode_blocks(run.job, message)
+        folded = fold(run.job, decoded.segments, run.source)
+        run.add(folded, decoded.rejections + folded.rejections)
 
 
 def _failed(item: ManifestItem, why: tuple[str, FailureCause], source: ObjectSource) -> ObjectSummary:
@@ -239,7 +222,7 @@ def process_batch(event: ProcessorEvent, s3_client, settings: ProcessorSettings,
             raise RuntimeError(f"{error}; and {left} files of the batch could not be removed") from error
         raise error
     _record_metrics(done)
-    progress = BatchProgress.of(done).model_dump_json()  # before summarise moves large summaries to S3
+    progress = Counts.of(done).to_json()  # before summarise moves large summaries to S3
     result = summarise(batch, done, job, s3_client, settings, int((time.monotonic() - started) * 1000))
     s3_client.put_object(Bucket=batch.output_bucket, Key=progress_key(batch.run_id, batch_id(done)), Body=progress)
     return result

@@ -1,49 +1,17 @@
-"""Read an S3 object as blocks of whole lines, in bounded memory, whatever its compression or framing.
+"""Read an S3 object (version) in order, in bounded memory, and overlap its reading with the decoding.
 
-Powertools `S3Object` is the transport (ranged GETs; ZIP archives seek). `compression.inflate`
-recognises the compression by the object's bytes and inflates it; content that is not text fails
-the object here, before a single line is rejected.
-
-Framing: lines end with LF or CRLF; a UTF-8 BOM at the start of any line, blank lines and a missing
-final newline are fine, and so are records back to back on one line of a newline-delimited object.
-Firehose without the AppendDelimiterToRecord processor writes records back to back (`{...}{...}`):
-such an object is recognised from its first bytes and split between records. A line longer than the
-limit is reported once, cut, and the rest of it is skipped without being buffered.
+Powertools `S3Object` is the transport (ranged GETs; ZIP archives seek); `read_ahead` inflates on a
+second thread while the processor decodes. What the bytes hold is `compression`'s and `framing`'s.
 """
 
 from __future__ import annotations
 
-import itertools
 import queue
 import threading
 from collections.abc import Generator, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from aws_lambda_powertools.utilities.streaming import S3Object
-
-from landfall.process.compression import UnsupportedFormatError, not_text
-
-UTF8_BOM = b"\xef\xbb\xbf"
-_SNIFF_BYTES = 64 * 1024  # how much of an object decides its framing, and whether it is text
-
-Framing = Literal["newline", "concatenated"]
-
-
-@dataclass(frozen=True)
-class Block:
-    """Whole lines (each ends with LF, but perhaps the object's last), the first one numbered `first_line`."""
-
-    data: bytes
-    first_line: int
-
-
-@dataclass(frozen=True)
-class LongLine:
-    """A line over the limit: its number and its first `max_line_bytes` bytes."""
-
-    number: int
-    head: bytes
 
 
 class _ObjectCalls:
@@ -99,17 +67,6 @@ class ObjectSource:
         self._object.close()
 
 
-def _head(chunks: Iterator[bytes], size: int) -> bytes:
-    """At least `size` bytes from the start of the stream (fewer only if it is shorter)."""
-    head = b""
-    while len(head) < size:
-        chunk = next(chunks, None)
-        if chunk is None:
-            break
-        head += chunk
-    return head
-
-
 _END = object()
 
 
@@ -163,100 +120,3 @@ class _Producer:
         finally:
             if close := getattr(self.source, "close", None):
                 close()  # e.g. the S3 response of an object left unfinished
-
-
-def without_line_boms(data: bytes) -> bytes:
-    """Whole lines without the UTF-8 byte-order mark any of them starts with: files joined together
-    keep each one's BOM. (A line cannot start inside a JSON string: raw newlines are not allowed there.)"""
-    if UTF8_BOM not in data:
-        return data
-    return data.replace(b"\n" + UTF8_BOM, b"\n").removeprefix(UTF8_BOM)
-
-
-def sniff_framing(head: bytes) -> Framing:
-    """Records back to back with no newline between them, or one record per line."""
-    body = head.rstrip()
-    if b"\n" not in body and b"}{" in body:
-        return "concatenated"
-    return "newline"
-
-
-def _split_concatenated(data: Iterator[bytes]) -> Iterator[bytes]:
-    """Put a newline between records written back to back (`}{` → `}\\n{`), across chunk edges too.
-
-    A `}{` inside a string value is split as well; the record decoder rejoins such pieces.
-    """
-    previous_ended_brace = False
-    for chunk in data:
-        if previous_ended_brace and chunk.startswith(b"{"):
-            yield b"\n"
-        yield chunk.replace(b"}{", b"}\n{")
-        previous_ended_brace = chunk.endswith(b"}")
-
-
-def iter_blocks(
-    data: Iterable[bytes], max_line_bytes: int, block_bytes: int = 32 * 1024, compressed: bool = False
-) -> tuple[Framing, Iterator[Block | LongLine]]:
-    """The object's framing, and its content as blocks of about `block_bytes` of whole lines.
-
-    Raises UnsupportedFormatError when the content is not text (`compressed`: it was inflated)."""
-    data = iter(data)
-    head = _head(data, _SNIFF_BYTES).removeprefix(UTF8_BOM)
-    if reason := not_text(head, compressed):
-        raise UnsupportedFormatError(reason)
-    framing = sniff_framing(head)
-    stream: Iterator[bytes] = itertools.chain([head], data)
-    if framing == "concatenated":
-        stream = _split_concatenated(stream)
-    return framing, _blocks(stream, max_line_bytes, block_bytes)
-
-
-def _blocks(stream: Iterator[bytes], max_line_bytes: int, block_bytes: int) -> Iterator[Block | LongLine]:
-    tail = b""  # the start of a line that goes on in the next chunk
-    line = 1  # number of the first line in `tail`
-    skipping = False  # inside an over-long line whose head was already reported
-    for chunk in stream:
-        if skipping:
-            end = chunk.find(b"\n")
-            if end < 0:
-                continue
-            skipping = False
-            chunk = chunk[end + 1 :]
-            line += 1
-        cut = chunk.rfind(b"\n") + 1
-        if not cut:
-            tail += chunk
-        else:
-            whole = tail + chunk[:cut] if tail else (chunk if cut == len(chunk) else chunk[:cut])
-            tail = chunk[cut:]
-            line = yield from _slices(whole, line, block_bytes, max_line_bytes)
-        if len(tail) > max_line_bytes:
-            yield LongLine(line, tail[:max_line_bytes])
-            tail = b""
-            skipping = True
-    if tail and not skipping:
-        yield Block(tail, line)
-
-
-def _slices(whole: bytes, line: int, block_bytes: int, max_line_bytes: int) -> Generator[Block | LongLine, None, int]:
-    """Blocks of about `block_bytes` of `whole` (lines from number `line`), cut at newlines.
-
-    Returns the number of the line after the last one.
-    """
-    block_bytes = min(block_bytes, max_line_bytes)  # so that any line over the limit is over a block too
-    start = 0
-    size = len(whole)
-    while start < size:
-        end = whole.rfind(b"\n", start, start + block_bytes) + 1
-        if end <= start:  # a line longer than a block
-            end = whole.find(b"\n", start) + 1
-            if end - start - 1 > max_line_bytes:
-                yield LongLine(line, whole[start : start + max_line_bytes])
-                start = end
-                line += 1
-                continue
-        block = whole[start:end] if start or end < size else whole
-        yield Block(block, line)
-        line += block.count(b"\n")
-        start = end
-    return line

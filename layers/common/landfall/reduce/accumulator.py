@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from landfall.ingest.messages import ManifestItem
 from landfall.jobs import Job
+from landfall.process.counts import Counts
 from landfall.process.failures import CLEAN_FAILURES, FailureCause, is_retryable
 from landfall.process.messages import BatchSummary, ObjectSummary
 from landfall.reduce.costs import Usage, run_requests, run_usage
@@ -78,42 +79,24 @@ class MeasuredUsage:
 
 @dataclass(slots=True)
 class Tally:
-    """Plain counters: a pydantic model's attribute writes cost more, per object."""
+    """The run's counts, and what the report adds beside them: bytes, and the causes of failed objects."""
 
-    processed: int = 0
-    failed: int = 0
-    failed_for_good: int = 0  # of the failed: a retry cannot fix them
-    pending: int = 0
-    without_delimiters: int = 0
+    counts: Counts = field(default_factory=Counts)
     bytes_read: int = 0
-    read: int = 0
-    valid: int = 0
-    rejected: int = 0
-    written: int = 0  # rows in the curated table's files
     curated_bytes: int = 0
-    by_reason: dict[str, int] = field(default_factory=dict)
     by_cause: dict[FailureCause, int] = field(default_factory=dict)  # objects their processor could not read
 
     def add_failed(self, cause: FailureCause | None) -> None:
-        self.failed += 1
-        self.failed_for_good += not is_retryable(cause)
+        self.counts.objects.failed += 1
+        self.counts.objects.failed_for_good += not is_retryable(cause)
         if cause is not None:
             self.by_cause[cause] = self.by_cause.get(cause, 0) + 1
 
     def add_processed(self, obj: ObjectSummary) -> int:
         """Count a processed object; returns the rows it wrote to the table."""
-        self.processed += 1
-        self.without_delimiters += obj.framing == "concatenated"
         self.bytes_read += obj.bytes_read
-        self.read += obj.records
-        self.valid += obj.valid
-        self.rejected += obj.rejected
-        for reason, n in obj.rejected_by_reason.items():
-            self.by_reason[reason] = self.by_reason.get(reason, 0) + n
-        written = sum(file.rows for file in obj.curated)
-        self.written += written
         self.curated_bytes += sum(file.bytes for file in obj.curated)
-        return written
+        return self.counts.add_processed(obj)
 
 
 class ResultAccumulator:
@@ -186,9 +169,9 @@ class ResultAccumulator:
                 said = error if number == 0 else f"with its batch, as {items[0].url}"  # the error once a batch
                 self.details.add_unfinished(item.url, kind, said)
                 if pending:
-                    self.tally.pending += 1
+                    self.tally.counts.objects.pending += 1
                 else:
-                    self.tally.failed += 1
+                    self.tally.counts.objects.failed += 1
                 self._fail(item.bucket, item.key, item.version_id, kind, said)
 
     def _fail(

@@ -13,6 +13,7 @@ from landfall.core.layout import object_url
 from landfall.core.messages import Message
 from landfall.ingest.messages import ExecutionInput, RunConfig
 from landfall.jobs.aggregate import AggregateTable
+from landfall.process.counts import ObjectCounts, RecordCounts
 from landfall.process.failures import FailureCause
 from landfall.process.messages import DetailCount
 from landfall.reduce.costs import CostEstimate
@@ -32,27 +33,6 @@ class ObjectFailure(BaseModel):
     @property
     def url(self) -> str:
         return object_url(self.bucket, self.key, self.version_id)
-
-
-class Counts(BaseModel):
-    """Objects of a run. Each count's title is how every view of the report names it."""
-
-    in_manifest: int = Field(0, title="objects in manifest")
-    processed: int = Field(0, title="processed")
-    failed: int = Field(0, title="failed")
-    failed_for_good: int = Field(0, title="failed for good")  # of the failed: a retry cannot fix them, not redriven
-    pending: int = Field(0, title="pending")
-    without_delimiters: int = Field(0, title="without delimiters")  # processed, records written back to back
-
-
-class RecordCounts(BaseModel):
-    """Records (lines) of a run's processed objects."""
-
-    read: int = Field(0, title="records")
-    valid: int = Field(0, title="valid")
-    rejected: int = Field(0, title="rejected")
-    written: int = Field(0, title="rows written")  # to the curated table; equal to valid
-    rejected_by_reason: dict[str, int] = Field(default_factory=dict)
 
 
 class Reconciliation(BaseModel):
@@ -111,7 +91,7 @@ class RunReport(Message):
     job: str = ""
     timing: RunTiming | None = None
     settings: RunConfig | None = None
-    objects: Counts
+    objects: ObjectCounts
     records: RecordCounts
     bytes_read: int = 0
     warnings: list[str] = Field(default_factory=list)  # what someone acting on the run should look at

@@ -1,8 +1,9 @@
 """The run report: its reconciliation, its status, its warnings, and the counts every view shows.
 
 Each view — report.json, report.md (`report_text.py`), the state machine's output, the CLI's and the
-demo's tables — is rendered from the one model (`landfall.reduce.messages.RunReport`): the count tables list
-the fields of `Counts` and `RecordCounts` under their titles, so a count added there shows everywhere.
+demo's tables — is rendered from the one model (`landfall.reduce.messages.RunReport`); its counts are
+the one counter model (`landfall.process.counts`), whose tables list every count under its title, so a
+count added there shows everywhere.
 """
 
 from __future__ import annotations
@@ -12,21 +13,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
-
 from landfall.core.layout import QUARANTINE_PREFIX, curated_prefix, report_key
 from landfall.ingest.messages import RunConfig
 from landfall.jobs import AggregateTable
+from landfall.process.counts import Counts, ObjectCounts, RecordCounts
 from landfall.process.failures import REMEDIES
 from landfall.reduce.accumulator import ResultAccumulator, Tally
 from landfall.reduce.costs import CostEstimate
 from landfall.reduce.details import RunDetails
 from landfall.reduce.ledger import Ledger
 from landfall.reduce.messages import (
-    Counts,
     FailureCauseSummary,
     Reconciliation,
-    RecordCounts,
     ReducerEvent,
     RunOutputs,
     RunReport,
@@ -38,7 +36,7 @@ OBJECTS_FILE = "objects.jsonl"  # every object's outputs, next to report.json
 TIMELINE_FILE = "timeline.svg"
 
 
-def reconcile(ledger: Ledger, counts: Counts, records: RecordCounts, first_missing: str) -> list[str]:
+def reconcile(ledger: Ledger, counts: ObjectCounts, records: RecordCounts, first_missing: str) -> list[str]:
     """Every problem of the run: the ledger's, objects nothing accounted for, counts that do not add up."""
     problems = list(ledger.problems)
     if ledger.unseen:
@@ -105,7 +103,8 @@ def build_report(
     nothing accounted for (see `ledger.write_redrive`)."""
     context = context or ReportContext()
     tally, details = accumulated.tally, accumulated.details
-    counts, records = _counts(ledger, tally)
+    counts, records = tally.counts.objects, tally.counts.records
+    counts.in_manifest = ledger.objects
     redrive_key, first_missing = redrive
     problems = reconcile(ledger, counts, records, first_missing)
     map_error = f"{event.map_error.get('Error')}: {event.map_error.get('Cause')}" if event.map_error else None
@@ -172,7 +171,7 @@ def _objects(count: int) -> str:
     return f"{count:,} object{'' if count == 1 else 's'}"
 
 
-def _warnings(counts: Counts, records: RecordCounts, details: RunDetails, config: RunConfig) -> list[str]:
+def _warnings(counts: ObjectCounts, records: RecordCounts, details: RunDetails, config: RunConfig) -> list[str]:
     """What someone acting on the run should look at, though nothing is unaccounted for."""
     warnings = []
     if again := counts.failed - counts.failed_for_good + counts.pending:
@@ -211,51 +210,17 @@ def _describe(accumulated: ResultAccumulator) -> list[AggregateTable]:
         return [AggregateTable(title="Aggregates", columns=["note"], rows=[[note]])]
 
 
-def _counts(ledger: Ledger, tally: Tally) -> tuple[Counts, RecordCounts]:
-    objects = Counts(
-        in_manifest=ledger.objects,
-        processed=tally.processed,
-        failed=tally.failed,
-        failed_for_good=tally.failed_for_good,
-        pending=tally.pending,
-        without_delimiters=tally.without_delimiters,
-    )
-    records = RecordCounts(
-        read=tally.read,
-        valid=tally.valid,
-        rejected=tally.rejected,
-        written=tally.written,
-        rejected_by_reason=tally.by_reason,
-    )
-    return objects, records
-
-
 # ------------------------------------------------------------------------------------------ views
 
 
-def count_rows(objects: Counts, records: RecordCounts) -> list[tuple[str, int]]:
-    """(title, value) of every count, in the models' order."""
-    return [
-        (str(info.title or name), value)
-        for model in (objects, records)
-        for name, info in type(model).model_fields.items()
-        if isinstance(value := getattr(model, name), int)
-    ]
+def count_rows(objects: ObjectCounts, records: RecordCounts) -> list[tuple[str, int]]:
+    """(title, value) of every count of a run, in the models' order."""
+    return Counts(objects, records).rows()
 
 
-def totals(reports: Iterable[RunReport]) -> tuple[Counts, RecordCounts]:
+def totals(reports: Iterable[RunReport]) -> Counts:
     """The counts of several runs added up, field by field."""
-    objects, records = Counts(), RecordCounts()
+    total = Counts()
     for report in reports:
-        _add(objects, report.objects)
-        _add(records, report.records)
-        for reason, n in report.records.rejected_by_reason.items():
-            records.rejected_by_reason[reason] = records.rejected_by_reason.get(reason, 0) + n
-    return objects, records
-
-
-def _add(into: BaseModel, more: BaseModel) -> None:
-    for name in type(into).model_fields:
-        value = getattr(more, name)
-        if isinstance(value, int):
-            setattr(into, name, getattr(into, name) + value)
+        total.add(Counts(report.objects, report.records))
+    return total

@@ -33,7 +33,9 @@ class PartitionColumn:
 
 
 class Partitioning(Hashable, Protocol):
-    columns: tuple[PartitionColumn, ...]
+    @property
+    def columns(self) -> tuple[PartitionColumn, ...]:
+        """The partition columns, in the order of the path."""
 
     def path(self, key: Hashable) -> str:
         """The partition of a key, like `dt=2026-11-22/hour=13`: the column names in order."""
