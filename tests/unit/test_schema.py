@@ -1,12 +1,13 @@
 """One declaration of a record: the table's columns, its Parquet schema, the catalog's, the local
-engine's and the README's column table all come from the job's record type."""
+engine's and the docs' column tables all come from the job's record type."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -18,8 +19,7 @@ from landfall.table.catalog import curated_table_input, quarantine_table_input
 from landfall.table.partitioning import DAILY, HOURLY
 from landfall.table.quarantine import QUARANTINE_TABLE
 from landfall.table.schema import KIND_TYPES, Kind, SchemaError, table_of, table_schema
-
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+from tests.paths import REPO_ROOT
 
 
 class Everything(msgspec.Struct):
@@ -129,8 +129,33 @@ def test_the_quarantine_table_is_declared_by_its_entry():
     assert table["StorageDescriptor"]["Location"] == "s3://bucket/quarantine/"
 
 
+# ---------------------------------------------------------------- the docs' column tables
 @pytest.mark.parametrize(
-    "table", [table_of(EventsJob()), table_of(OrdersJob()), QUARANTINE_TABLE], ids=["events", "orders", "quarantine"]
+    ("table", "page"),
+    [(table_of(EventsJob()), "table.md"), (table_of(OrdersJob()), "jobs.md"), (QUARANTINE_TABLE, "table.md")],
+    ids=["events", "orders", "quarantine"],
 )
-def test_the_readme_shows_each_tables_columns_as_they_are_declared(table):
-    assert table.markdown() in README, f"README: paste `python -m landfall.jobs` for {table.name}"
+def test_the_docs_show_each_tables_columns_as_they_are_declared(table, page):
+    docs = (REPO_ROOT / "docs" / page).read_text()
+    assert table.markdown() in docs, f"docs/{page}: paste `python -m landfall.jobs` for {table.name}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "tables"),
+    [
+        ([], [table_of(EventsJob())]),
+        (["examples.orders_job:OrdersJob", "quarantine"], [table_of(OrdersJob()), QUARANTINE_TABLE]),
+    ],
+    ids=["default job", "orders and quarantine"],
+)
+def test_python_m_landfall_jobs_prints_the_tables_the_docs_show(argv, tables):
+    """`python -m landfall.jobs [spec ...]`, as docs/table.md has a job author run it."""
+    done = subprocess.run(  # noqa: S603 - this interpreter, the library's own module
+        [sys.executable, "-m", "landfall.jobs", *argv],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout == "".join(f"{table.markdown()}\n" for table in tables)
