@@ -3,7 +3,7 @@
 `docs/messages.md` is rendered whole from the library's message models; the tables between
 `<!-- generated from benchmarks/reference.json -->` and `<!-- end -->` in `docs/performance.md` and
 `docs/deploy.md` from the benchmark run the docs show. `python -m tests.docs_render` writes them, and
-`tests/unit/test_docs.py` fails while a page differs from what this renders. Nothing here imports the
+`tests/unit/repo/test_docs.py` fails while a page differs from what this renders. Nothing here imports the
 command line or the emulator.
 """
 
@@ -189,7 +189,7 @@ This page lists them with their fields, as the code declares them; what flows wh
 [design.md](design.md#messages). Back to the [README](../README.md).
 
 This page is generated: `{regenerate}` writes it from the message models, and
-`tests/unit/test_docs.py` fails while it differs. A field's "what" is its description, or the comment
+`tests/unit/repo/test_docs.py` fails while it differs. A field's "what" is its description, or the comment
 beside it in the code.
 """
 

@@ -32,7 +32,7 @@ RUN_BY = {
     '.venv/bin/landfall query --local "SELECT type, count(*) AS events FROM events_unique GROUP BY type"': (
         "tests/integration/test_demo.py"
     ),
-    ".venv/bin/landfall demo --help": "tests/unit/test_options.py",
+    ".venv/bin/landfall demo --help": "tests/unit/cli/test_options.py",
     ".venv/bin/landfall backfill --local --since 2031-01-01T03 --until 2031-01-01T04 --dry-run": (
         "tests/integration/test_cli.py"
     ),
@@ -51,16 +51,16 @@ RUN_BY = {
         )
     },
     '.venv/bin/landfall query --local "SELECT hour, count(*) FROM events_unique GROUP BY hour ORDER BY hour"': (
-        "tests/unit/test_query.py"
+        "tests/unit/cli/test_query.py"
     ),
     '.venv/bin/landfall query --local --format csv "SELECT * FROM quarantine" > quarantine.csv': (
-        "tests/unit/test_query.py"
+        "tests/unit/cli/test_query.py"
     ),
     '.venv/bin/landfall query --local --format json "SELECT * FROM events LIMIT 100" | jq .source_key': (
-        "tests/unit/test_query.py"
+        "tests/unit/cli/test_query.py"
     ),
-    ".venv/bin/python -m landfall.jobs": "tests/unit/test_schema.py",
-    ".venv/bin/python -m landfall.jobs examples.orders_job:OrdersJob quarantine": "tests/unit/test_schema.py",
+    ".venv/bin/python -m landfall.jobs": "tests/unit/table/test_schema.py",
+    ".venv/bin/python -m landfall.jobs examples.orders_job:OrdersJob quarantine": "tests/unit/table/test_schema.py",
 }
 
 

@@ -37,8 +37,8 @@ from landfall_cli.query import (
     write_json_lines,
     write_result,
 )
-from tests.unit.test_reduction import BUCKET, RUN, batch_output, record
-from tests.unit.test_report_contents import reduced, with_examples
+from tests.unit.reduce.test_reduction import BUCKET, RUN, batch_output, record
+from tests.unit.reduce.test_report_contents import reduced, with_examples
 
 EVENT = b'{"event_id":"%s","ts":"2026-11-22T1%d:00:00Z","type":"%s","value":%d}'
 

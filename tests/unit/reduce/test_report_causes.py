@@ -16,8 +16,8 @@ from landfall.process.quarantine import OBJECT_CAUSES, cause_of
 from landfall.process.settings import ProcessorSettings
 from landfall.reduce import details
 from landfall_cli.operate import nothing_to_redrive, redrive
-from tests.unit.test_reduction import BUCKET, RUN, batch_output, record, redrive_objects
-from tests.unit.test_report_contents import reduced, with_examples
+from tests.unit.reduce.test_reduction import BUCKET, RUN, batch_output, record, redrive_objects
+from tests.unit.reduce.test_report_contents import reduced, with_examples
 
 NO_ID = b'{"ts":"2026-11-22T13:05:00Z","type":"click","value":1}'
 MINUTES_ONLY = b'{"event_id":"e0","ts":"2026-11-22T13:05Z","type":"click","value":1}'

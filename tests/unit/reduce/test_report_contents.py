@@ -10,7 +10,7 @@ from landfall.jobs import default_job
 from landfall.reduce.messages import RunReport
 from landfall.reduce.reduction import reduce_run
 from landfall.reduce.report_text import render_markdown
-from tests.unit.test_reduction import BUCKET, RUN, batch_output, put_results, record, reducer_event, summary
+from tests.unit.reduce.test_reduction import BUCKET, RUN, batch_output, put_results, record, reducer_event, summary
 
 
 @pytest.fixture

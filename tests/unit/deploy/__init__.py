@@ -1,0 +1,1 @@
+"""The deploy-time check: `landfall.deploy`."""

@@ -1,0 +1,1 @@
+"""The manifest writer's stage: `landfall.ingest`."""

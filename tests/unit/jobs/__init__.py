@@ -1,0 +1,1 @@
+"""The job interface and the jobs: `landfall.jobs`."""

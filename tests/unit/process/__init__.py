@@ -1,0 +1,1 @@
+"""The processor's stage: `landfall.process`."""

@@ -1,0 +1,1 @@
+"""The reducer's stage: `landfall.reduce`."""

@@ -1,0 +1,1 @@
+"""The repository's own promises: the docs, the benchmarks."""

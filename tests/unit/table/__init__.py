@@ -1,0 +1,1 @@
+"""The curated table and the quarantine table: `landfall.table`."""
