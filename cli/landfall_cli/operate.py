@@ -6,7 +6,9 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import msgspec
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -18,6 +20,10 @@ from landfall.process.counts import Counts
 from landfall.reduce.messages import RunReport
 from landfall_cli.plan import RunPlan, Throughput
 from landfall_cli.target import Target
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
 
 _ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -44,7 +50,7 @@ class MapProgress:
         return max(0, self.total - self.done - self.running)
 
     @classmethod
-    def of(cls, sfn, execution_arn_: str, expected: int = 0) -> MapProgress:
+    def of(cls, sfn: SFNClient, execution_arn_: str, expected: int = 0) -> MapProgress:
         """The progress of the execution's map run (`expected` batches before the map run exists)."""
         map_runs = sfn.list_map_runs(executionArn=execution_arn_).get("mapRuns", [])
         if not map_runs:
@@ -58,7 +64,7 @@ class ProgressReader:
     """A run's objects and records so far, from the counts each finished batch wrote: one LIST a poll,
     and one GET for each batch that finished (or was retried) since the last."""
 
-    def __init__(self, s3, bucket: str, run_id: str) -> None:
+    def __init__(self, s3: S3Client, bucket: str, run_id: str) -> None:
         self.s3, self.bucket, self.run_id = s3, bucket, run_id
         self._batches: dict[str, tuple[str, Counts]] = {}  # key → (ETag, counts)
 
@@ -70,11 +76,19 @@ class ProgressReader:
                 known = self._batches.get(entry["Key"])
                 if known is None or known[0] != entry["ETag"]:
                     body = self.s3.get_object(Bucket=self.bucket, Key=entry["Key"])["Body"].read()
-                    self._batches[entry["Key"]] = (entry["ETag"], Counts.from_json(body))
+                    self._batches[entry["Key"]] = (entry["ETag"], _counts(body))
         total = Counts()
         for _, counts in self._batches.values():
             total.add(counts)
         return total
+
+
+def _counts(marker: bytes) -> Counts:
+    """A batch's counts; a marker of the previous version's shape counts nothing (its run's report will)."""
+    try:
+        return Counts.from_json(marker)
+    except msgspec.ValidationError:
+        return Counts()
 
 
 @dataclass(frozen=True)

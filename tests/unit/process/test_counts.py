@@ -5,7 +5,7 @@ import gzip
 from landfall.core.layout import progress_prefix
 from landfall.ingest.messages import ManifestItem
 from landfall.jobs import default_job
-from landfall.process.counts import Counts
+from landfall.process.counts import Counts, ObjectCounts
 from landfall.process.messages import BatchInput, ProcessorEvent
 from landfall.process.processing import process_batch
 from landfall.process.settings import ProcessorSettings
@@ -47,3 +47,13 @@ def test_counts_add_field_by_field_and_travel_as_json():
     two.add(one)
     assert (two.objects.processed, two.records.read, two.records.rejected_by_reason) == (4, 20, {"schema": 2})
     assert dict(two.rows())["processed"] == 4 and dict(two.rows())["records"] == 20
+
+
+def test_a_progress_marker_of_the_previous_shape_counts_nothing_and_breaks_nothing(s3):
+    s3.create_bucket(Bucket="pipeline")
+    old = b'{"objects": 2, "processed": 2, "failed": 0, "records": 9, "valid": 9, "rejected": 0}'
+    s3.put_object(Bucket="pipeline", Key=f"{progress_prefix('r')}old.json", Body=old)
+    s3.put_object(
+        Bucket="pipeline", Key=f"{progress_prefix('r')}new.json", Body=Counts(ObjectCounts(processed=1)).to_json()
+    )
+    assert ProgressReader(s3, "pipeline", "r").read() == Counts(ObjectCounts(processed=1))
