@@ -11,11 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from landfall.ingest.manifests import ManifestBuilder, RunStarter, StartedRun
 from landfall.ingest.messages import ManifestItem
 from landfall.ingest.notifications import wanted
 from landfall_cli.plan import RunPlan
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 LIST_PAGE_KEYS = 1000
 
@@ -36,7 +40,9 @@ def hour_prefixes(prefix: str, since: datetime, until: datetime) -> Iterator[str
             moment += timedelta(hours=1)
 
 
-def list_items(s3_client, bucket: str, prefixes: list[str], counter: list[int] | None = None) -> Iterator[ManifestItem]:
+def list_items(
+    s3_client: S3Client, bucket: str, prefixes: list[str], counter: list[int] | None = None
+) -> Iterator[ManifestItem]:
     """Every object under the prefixes, page by page (`counter[0]` counts LIST requests)."""
     paginator = s3_client.get_paginator("list_objects_v2")
     for prefix in prefixes:

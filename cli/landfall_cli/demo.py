@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.live import Live
@@ -32,6 +33,11 @@ from landfall_cli.query import export_local, print_result, query_local
 from landfall_cli.target import local_state_path, write_local_state
 from landfall_emulator.emulator import Emulator, EmulatorTimeout, FunctionFailed, wait_for
 from landfall_emulator.template import ParameterError, Stack, load_template
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions.literals import ExecutionStatusType
+    from mypy_boto3_stepfunctions.type_defs import DescribeExecutionOutputTypeDef
 
 # the template parameter each demo option sets, for messages that name the option
 OPTION_OF = {
@@ -61,7 +67,7 @@ class DemoRun:
 
     reader: ProgressReader
     objects: int = 0
-    status: str = "RUNNING"
+    status: ExecutionStatusType = "RUNNING"
     progress: Counts = field(default_factory=Counts)
 
 
@@ -96,7 +102,7 @@ def _poll_runs(emulator: Emulator, runs: dict[str, DemoRun], expected: set[str])
     return expected <= runs.keys() and all(runs[name].status != "RUNNING" for name in expected)
 
 
-def _objects_in(described: dict) -> int:
+def _objects_in(described: DescribeExecutionOutputTypeDef) -> int:
     return int(json.loads(described.get("input", "{}")).get("objects", 0))
 
 
@@ -303,7 +309,7 @@ def _say_what_to_try(emulator: Emulator, minutes: float, console: Console) -> No
     )
 
 
-def _report(s3, bucket: str, run_id: str) -> RunReport | None:
+def _report(s3: S3Client, bucket: str, run_id: str) -> RunReport | None:
     try:
         body = s3.get_object(Bucket=bucket, Key=report_key(run_id))["Body"].read()
     except s3.exceptions.NoSuchKey:
@@ -311,7 +317,7 @@ def _report(s3, bucket: str, run_id: str) -> RunReport | None:
     return RunReport.model_validate_json(body)
 
 
-def _save(s3, bucket: str, reports: list[RunReport], out: Path) -> None:
+def _save(s3: S3Client, bucket: str, reports: list[RunReport], out: Path) -> None:
     """Everything the reports name: their folders (report, objects, timeline), the curated table, the
     quarantine and the redrive manifests."""
     prefixes = sorted(

@@ -19,12 +19,15 @@ import sys
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import samcli
 
 from landfall_cli.samples import cloudformation_response, prepare
 from landfall_emulator.emulator import Emulator, wait_for
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
 
 BUILD = Path(".aws-sam", "build")  # where `sam build` leaves the build, in the project's folder
 SOURCES = ("functions", "layers", "jobs", "template.yaml")  # what `sam build` turns into BUILD
@@ -102,7 +105,7 @@ class FunctionConfig:
     environment: dict[str, str]
 
     @classmethod
-    def of(cls, lambda_client, name: str) -> FunctionConfig:
+    def of(cls, lambda_client: LambdaClient, name: str) -> FunctionConfig:
         config = lambda_client.get_function_configuration(FunctionName=name)
         return cls(
             name=name,

@@ -24,8 +24,9 @@ from landfall_cli.target import Target
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_stepfunctions.literals import ExecutionStatusType
 
-_ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+_ENDED: tuple[ExecutionStatusType, ...] = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 
 class RunNotFound(LookupError):
@@ -96,7 +97,7 @@ class RunStatus:
     """An execution's status, and its objects and records so far; `objects` is how many the manifest
     holds. The map's failed batches are counted apart: their objects are known when the run ends."""
 
-    status: str  # the execution's: RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED
+    status: ExecutionStatusType  # the execution's, as Step Functions names it
     objects: int
     progress: Counts
     batches: MapProgress

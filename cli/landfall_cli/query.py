@@ -20,13 +20,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from landfall.core.layout import QUARANTINE_PREFIX, curated_prefix
 from landfall.jobs import load_job
 from landfall.table.catalog import unique_view_sql
 from landfall.table.quarantine import QUARANTINE_TABLE
 from landfall.table.schema import TableSchema, table_of
+
+if TYPE_CHECKING:
+    from mypy_boto3_athena import AthenaClient
+    from mypy_boto3_s3 import S3Client
 
 DESCRIPTION = "landfall.json"  # in that folder: which job made the table
 ATHENA_POLL_S = 0.5
@@ -44,7 +48,7 @@ class QueryResult:
 
 
 # ---------------------------------------------------------------- local: DuckDB over a folder
-def export_local(s3, bucket: str, table: TableSchema, job_spec: str, into: Path) -> int:
+def export_local(s3: S3Client, bucket: str, table: TableSchema, job_spec: str, into: Path) -> int:
     """Copy the table's files and the quarantine from the emulator's bucket into `into` (what was
     copied before and is gone now is removed); returns the number of files."""
     copied = 0
@@ -129,7 +133,7 @@ def query_local(sql: str, root: Path) -> QueryResult:
 
 # ---------------------------------------------------------------- AWS: Athena in the stack's workgroup
 def query_athena(
-    athena, sql: str, database: str, workgroup: str, waiting: Callable[[str], None] = lambda _: None
+    athena: AthenaClient, sql: str, database: str, workgroup: str, waiting: Callable[[str], None] = lambda _: None
 ) -> QueryResult:
     """Start the query, wait for it (calling `waiting(state)` at every poll), and read every row."""
     started = athena.start_query_execution(
@@ -147,7 +151,7 @@ def query_athena(
     return _athena_rows(athena, started, execution.get("Statistics", {}).get("DataScannedInBytes"))
 
 
-def _athena_rows(athena, execution_id: str, scanned: int | None) -> QueryResult:
+def _athena_rows(athena: AthenaClient, execution_id: str, scanned: int | None) -> QueryResult:
     result = QueryResult(columns=[], scanned_bytes=scanned)
     types: list[str] = []  # Athena's type names, by which its text becomes typed values
     first = True

@@ -14,12 +14,17 @@ import json
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from landfall.ingest.batching import manifest_line
 from landfall.ingest.messages import ManifestItem
 from landfall.jobs.samples import event_lines
 from landfall_emulator import custom_resources
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from landfall_emulator.emulator import Emulator
 
 SAMPLE_HOUR = datetime(2026, 11, 22, 13, tzinfo=UTC)
 SAMPLE_RECORDS = 40  # lines per synthetic object, 2 % of them bad
@@ -32,7 +37,7 @@ class Prepared:
     response_key: str | None = None  # a CloudFormation request's: where its response lands
 
 
-def prepare(emulator, logical_id: str, event: Any) -> Prepared:
+def prepare(emulator: Emulator, logical_id: str, event: Any) -> Prepared:
     if not isinstance(event, dict):
         return Prepared(event)
     if logical_id == "ProcessorFunction" and "Items" in event:
@@ -47,7 +52,7 @@ def prepare(emulator, logical_id: str, event: Any) -> Prepared:
     return Prepared(event)
 
 
-def _exists(s3, bucket: str, key: str) -> bool:
+def _exists(s3: S3Client, bucket: str, key: str) -> bool:
     try:
         s3.head_object(Bucket=bucket, Key=key)
     except s3.exceptions.ClientError:
@@ -55,7 +60,7 @@ def _exists(s3, bucket: str, key: str) -> bool:
     return True
 
 
-def _land_objects(emulator, items: list[ManifestItem]) -> list[str]:
+def _land_objects(emulator: Emulator, items: list[ManifestItem]) -> list[str]:
     """Synthetic Firehose objects at the keys named, landed without notifying the pipeline (the one
     function invoked is all that runs)."""
     s3, made = emulator.client("s3"), []
@@ -70,7 +75,7 @@ def _land_objects(emulator, items: list[ManifestItem]) -> list[str]:
     return made
 
 
-def _make_run(emulator, run: dict[str, Any]) -> list[str]:
+def _make_run(emulator: Emulator, run: dict[str, Any]) -> list[str]:
     """The run's manifest, its objects, and the ResultWriter's files of its batch, processed."""
     s3, manifest = emulator.client("s3"), run["manifest"]
     if _exists(s3, manifest["bucket"], manifest["key"]):
@@ -94,12 +99,12 @@ def _make_run(emulator, run: dict[str, Any]) -> list[str]:
     return [*made, f"wrote s3://{manifest['bucket']}/{manifest['key']} and the map run's result files"]
 
 
-def _head(s3, item: ManifestItem) -> dict[str, Any]:
+def _head(s3: S3Client, item: ManifestItem) -> dict[str, Any]:
     head = s3.head_object(Bucket=item.bucket, Key=item.key)
     return {"size": head["ContentLength"], "etag": head["ETag"].strip('"')}
 
 
-def write_result_files(s3, run: dict[str, Any], batch: dict[str, Any], summary: Any) -> None:
+def write_result_files(s3: S3Client, run: dict[str, Any], batch: dict[str, Any], summary: Any) -> None:
     """The ResultWriter's files for one succeeded child, in AWS's format (Transformation NONE, JSONL)."""
     details = run["map_result"]["ResultWriterDetails"]
     prefix = details["Key"].rsplit("/", 1)[0]
@@ -124,7 +129,7 @@ def write_result_files(s3, run: dict[str, Any], batch: dict[str, Any], summary: 
     s3.put_object(Bucket=details["Bucket"], Key=details["Key"], Body=json.dumps(manifest).encode())
 
 
-def _cloudformation_request(emulator, event: dict[str, Any], properties: dict[str, Any]) -> Prepared:
+def _cloudformation_request(emulator: Emulator, event: dict[str, Any], properties: dict[str, Any]) -> Prepared:
     """The request as CloudFormation would send it to this stack: the response URL presigned on the
     emulator's S3 (no traffic leaves the machine), and `properties` of this stack (the catalog's database
     and bucket) over the sample's."""
@@ -136,7 +141,7 @@ def _cloudformation_request(emulator, event: dict[str, Any], properties: dict[st
     return Prepared(request, [f"its response goes to s3://{custom_resources.RESPONSES_BUCKET}/{key}"], key)
 
 
-def cloudformation_response(s3, key: str) -> dict[str, Any] | None:
+def cloudformation_response(s3: S3Client, key: str) -> dict[str, Any] | None:
     """What the function sent CloudFormation, if anything."""
     try:
         return json.loads(s3.get_object(Bucket=custom_resources.RESPONSES_BUCKET, Key=key)["Body"].read())

@@ -12,7 +12,7 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import ClientError
@@ -27,6 +27,11 @@ from landfall_cli.aws_errors import session as aws_session
 from landfall_cli.aws_errors import setup_problem
 from landfall_cli.options import work_dir
 
+if TYPE_CHECKING:
+    from mypy_boto3_athena import AthenaClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
+
 
 class TargetError(RuntimeError):
     """The stack or the local emulator cannot be found."""
@@ -34,9 +39,9 @@ class TargetError(RuntimeError):
 
 @dataclass(frozen=True)
 class Target:
-    s3: Any
-    sfn: Any
-    athena: Any
+    s3: S3Client
+    sfn: SFNClient
+    athena: AthenaClient
     outputs: dict[str, str]
     settings: ManifestWriterSettings
     processor_memory_mb: int

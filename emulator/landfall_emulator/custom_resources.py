@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from landfall_emulator.template import Stack
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 RESPONSES_BUCKET = "landfall-local-cloudformation-responses"
 
@@ -33,7 +36,7 @@ def request(stack: Stack, logical_id: str, request_type: str, response_url: str)
     return event
 
 
-def run(stack: Stack, s3, invoke, logical_id: str, request_type: str = "Create") -> None:
+def run(stack: Stack, s3: S3Client, invoke, logical_id: str, request_type: str = "Create") -> None:
     """Send the request to the resource's function (`invoke(function name, event)`), wait for its
     response and record the resource's physical id and Data on the stack. A resource created already
     (a check the others waited on) is not created twice."""

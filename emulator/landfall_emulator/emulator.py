@@ -18,7 +18,7 @@ import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -27,6 +27,20 @@ from landfall_emulator import custom_resources, lambda_account, map_children, mo
 from landfall_emulator.lambda_runtime import FunctionSpec, LambdaRuntime
 from landfall_emulator.sqs_event_source import SqsEventSource
 from landfall_emulator.template import NO_VALUE, Stack, load_template
+
+if TYPE_CHECKING:
+    from mypy_boto3_athena import AthenaClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_glue import GlueClient
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_lambda.literals import RuntimeType
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import NotificationConfigurationTypeDef, QueueConfigurationTypeDef
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
+    from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_stepfunctions.type_defs import DescribeExecutionOutputTypeDef, ExecutionListItemTypeDef
 
 HOST = "127.0.0.1"
 LOG = logging.getLogger(__name__)
@@ -164,8 +178,25 @@ class Emulator:
         else:
             os.environ["MOTO_PORT"] = self._saved_moto_port
 
+    @overload
+    def client(self, service: Literal["s3"]) -> S3Client: ...
+    @overload
+    def client(self, service: Literal["stepfunctions"]) -> SFNClient: ...
+    @overload
+    def client(self, service: Literal["lambda"]) -> LambdaClient: ...
+    @overload
+    def client(self, service: Literal["sqs"]) -> SQSClient: ...
+    @overload
+    def client(self, service: Literal["events"]) -> EventBridgeClient: ...
+    @overload
+    def client(self, service: Literal["iam"]) -> IAMClient: ...
+    @overload
+    def client(self, service: Literal["glue"]) -> GlueClient: ...
+    @overload
+    def client(self, service: Literal["athena"]) -> AthenaClient: ...
     def client(self, service: str) -> Any:
-        make: Any = self.session.client  # typed per service name; the callers name theirs
+        """A client of the emulator's `service`, typed by the overloads (dev-only stubs)."""
+        make: Any = self.session.client  # boto3's own overloads want a literal service name
         return make(service, endpoint_url=self.endpoint_url)
 
     def _post(self, path: str, body: dict[str, Any]) -> None:
@@ -259,9 +290,8 @@ class Emulator:
             sqs.create_queue(QueueName=stack.physical_name(logical_id))
         for logical_id in queues:  # a redrive policy names its DLQ: every queue exists first
             props = stack.resolve(stack.resources[logical_id].get("Properties", {}))
-            attributes = {
-                key: str(props[key]) for key in ("VisibilityTimeout", "MessageRetentionPeriod") if key in props
-            }
+            names: tuple[QueueAttributeNameType, ...] = ("VisibilityTimeout", "MessageRetentionPeriod")
+            attributes = {key: str(props[key]) for key in names if key in props}
             if "RedrivePolicy" in props:
                 attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
             if attributes:
@@ -320,12 +350,12 @@ class Emulator:
         )
 
     @staticmethod
-    def _notification(config: dict[str, Any]) -> dict[str, Any]:
+    def _notification(config: dict[str, Any]) -> NotificationConfigurationTypeDef:
         """CloudFormation's NotificationConfiguration in the shape of the S3 API."""
-        queue_configs = []
+        queue_configs: list[QueueConfigurationTypeDef] = []
         for queue in config.get("QueueConfigurations", []):
             rules = queue.get("Filter", {}).get("S3Key", {}).get("Rules", [])
-            entry: dict[str, Any] = {"QueueArn": queue["Queue"], "Events": [queue["Event"]]}
+            entry: QueueConfigurationTypeDef = {"QueueArn": queue["Queue"], "Events": [queue["Event"]]}
             if rules:
                 entry["Filter"] = {"Key": {"FilterRules": rules}}
             queue_configs.append(entry)
@@ -343,7 +373,7 @@ class Emulator:
             zipped.write(code_dir / "app.py", "app.py")
         self.client("lambda").create_function(
             FunctionName=name,
-            Runtime=str(stack.function_property(logical_id, "Runtime")),
+            Runtime=cast("RuntimeType", str(stack.function_property(logical_id, "Runtime"))),  # as Lambda names it
             Role=role_arn,
             Handler=handler,
             Code={"ZipFile": archive.getvalue()},
@@ -395,7 +425,7 @@ class Emulator:
         return None if reserved is None or reserved is NO_VALUE else int(reserved)
 
     # ---------------------------------------------------------------- runs
-    def executions(self) -> list[dict[str, Any]]:
+    def executions(self) -> list[ExecutionListItemTypeDef]:
         paginator = self.client("stepfunctions").get_paginator("list_executions")
         return [e for page in paginator.paginate(stateMachineArn=self.state_machine_arn) for e in page["executions"]]
 
@@ -413,7 +443,10 @@ class Emulator:
             handled = sum(s.messages_handled for s in self.event_sources)
             if handled - self._handled_at_start < notifications or not all(s.idle.is_set() for s in self.event_sources):
                 return False
-            names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            names: list[Literal["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]] = [
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+            ]
             for url in urls:
                 attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
                 if any(int(attributes[name]) for name in names):
@@ -447,10 +480,10 @@ class Emulator:
             if isinstance(result, dict) and result.get("run_id")
         }
 
-    def wait_for_execution(self, execution_arn: str, timeout: float = 300) -> dict[str, Any]:
+    def wait_for_execution(self, execution_arn: str, timeout: float = 300) -> DescribeExecutionOutputTypeDef:
         sfn = self.client("stepfunctions")
 
-        def finished() -> dict[str, Any] | None:
+        def finished() -> DescribeExecutionOutputTypeDef | None:
             described = sfn.describe_execution(executionArn=execution_arn)
             return described if described["status"] != "RUNNING" else None
 

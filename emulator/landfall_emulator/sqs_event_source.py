@@ -13,7 +13,12 @@ import json
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 LOG = logging.getLogger(__name__)
 _BATCH_PAYLOAD_BYTES = 6 * 1024 * 1024  # an event source mapping's batch stops at 6 MB of payload
@@ -33,7 +38,7 @@ class SqsEventSource(threading.Thread):
 
     def __init__(
         self,
-        clients: tuple[Any, Any],
+        clients: tuple[SQSClient, LambdaClient],
         queue: tuple[str, str],
         function_name: str,
         properties: dict[str, Any],
@@ -62,7 +67,7 @@ class SqsEventSource(threading.Thread):
 
     def run(self) -> None:
         while not self.stopping.is_set():
-            messages: list[dict[str, Any]] = []
+            messages: list[MessageTypeDef] = []
             try:
                 messages = self._collect()
                 if messages:
@@ -76,7 +81,7 @@ class SqsEventSource(threading.Thread):
                 self._release(messages)
                 self.stopping.wait(1.0)
 
-    def _release(self, messages: list[dict[str, Any]]) -> None:
+    def _release(self, messages: list[MessageTypeDef]) -> None:
         """Messages a failed poll had received become visible again soon, not after the visibility timeout."""
         for message in messages:
             try:
@@ -86,10 +91,10 @@ class SqsEventSource(threading.Thread):
             except Exception as error:  # already deleted, or the queue is gone: the queue's own timeout applies
                 self.errors.append(repr(error))
 
-    def _collect(self) -> list[dict[str, Any]]:
+    def _collect(self) -> list[MessageTypeDef]:
         """A batch as Lambda's poller gathers one: up to the batch size, the batching window, or 6 MB
         of invocation payload, whichever comes first."""
-        messages: list[dict[str, Any]] = []
+        messages: list[MessageTypeDef] = []
         deadline = None
         payload = 0
         while len(messages) < self.batch_size and not self.stopping.is_set():
@@ -121,7 +126,7 @@ class SqsEventSource(threading.Thread):
                 self.stopping.wait(0.05)
         return messages
 
-    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+    def _record(self, message: MessageTypeDef) -> dict[str, Any]:
         return {
             "messageId": message["MessageId"],
             "receiptHandle": message["ReceiptHandle"],
@@ -134,7 +139,7 @@ class SqsEventSource(threading.Thread):
             "awsRegion": self.region,
         }
 
-    def _deliver(self, messages: list[dict[str, Any]]) -> None:
+    def _deliver(self, messages: list[MessageTypeDef]) -> None:
         payload = json.dumps({"Records": [self._record(m) for m in messages]}).encode()
         self.largest_payload = max(self.largest_payload, len(payload))
         response = self.lambda_.invoke(FunctionName=self.function_name, Payload=payload)

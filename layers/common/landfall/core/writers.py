@@ -11,9 +11,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from landfall.core.readable import Readable
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 PART_BYTES = 5 * 1024 * 1024  # the smallest part S3 takes (but the last)
 UPLOAD_PART_BYTES = 8 * 1024 * 1024
@@ -36,7 +40,7 @@ class S3ObjectWriter:
 
     def __init__(
         self,
-        s3_client,
+        s3_client: S3Client,
         bucket: str,
         key: str,
         part_bytes: int = PART_BYTES,
@@ -47,7 +51,7 @@ class S3ObjectWriter:
         self.single_put_bytes = single_put_bytes or part_bytes
         self._buffer = bytearray()
         self._upload_id: str | None = None
-        self._parts: list[dict[str, Any]] = []
+        self._parts: list[CompletedPartTypeDef] = []
         self._uploads = uploads
         self._completed = False
         self.bytes_written = 0
@@ -64,25 +68,26 @@ class S3ObjectWriter:
             self._upload_part()
 
     def _upload_part(self) -> None:
-        if self._upload_id is None:
-            self._upload_id = self.s3.create_multipart_upload(Bucket=self.bucket, Key=self.key)["UploadId"]
-        part = {"PartNumber": len(self._parts) + 1}
+        upload_id = self._upload_id
+        if upload_id is None:
+            upload_id = self._upload_id = self.s3.create_multipart_upload(Bucket=self.bucket, Key=self.key)["UploadId"]
+        part: CompletedPartTypeDef = {"PartNumber": len(self._parts) + 1}
         self._parts.append(part)
         body, self._buffer = self._buffer, bytearray()  # hand the part over: no copy
         if self._uploads is None:
-            self._send(part, body)
+            self._send(upload_id, part, body)
         else:
-            self._uploads.submit(self._send, part, body)
+            self._uploads.submit(self._send, upload_id, part, body)
 
-    def _send(self, part: dict[str, Any], body: bytearray) -> None:
+    def _send(self, upload_id: str, part: CompletedPartTypeDef, body: bytearray) -> None:
         response = self.s3.upload_part(
-            Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=part["PartNumber"], Body=body
+            Bucket=self.bucket, Key=self.key, UploadId=upload_id, PartNumber=part["PartNumber"], Body=_bytes(body)
         )
         part["ETag"] = response["ETag"]
 
     def close(self) -> None:
         if self._upload_id is None:
-            self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=self._buffer)
+            self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=_bytes(self._buffer))
         else:
             if self._buffer:
                 self._upload_part()
@@ -106,7 +111,14 @@ class S3ObjectWriter:
         self._buffer.clear()
 
 
-def upload_file(s3_client, body: Readable, bucket: str, key: str, part_bytes: int = UPLOAD_PART_BYTES) -> None:
+def _bytes(buffer: bytearray) -> bytes:
+    """botocore sends a bytearray as it is; the S3 stubs name bytes, and bytes() would copy a part."""
+    return cast("bytes", buffer)
+
+
+def upload_file(
+    s3_client: S3Client, body: Readable, bucket: str, key: str, part_bytes: int = UPLOAD_PART_BYTES
+) -> None:
     """A (spooled) file to S3 from where it stands, in bounded memory: one PUT, or a multipart upload
     past `part_bytes` (what boto3's upload_fileobj does, without boto3 and s3transfer to import)."""
     writer = S3ObjectWriter(s3_client, bucket, key, part_bytes)

@@ -15,12 +15,16 @@ frees, so it counts as room.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from landfall.core.custom_resource import CustomResourceRequest, CustomResourceResponse
 from landfall.core.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_lambda import LambdaClient
 
 MIN_UNRESERVED = 100  # Lambda's floor of unreserved executions, where the quota is larger
 LIMIT = "ProcessorConcurrencyLimit"
@@ -88,14 +92,14 @@ def refusal(account: AccountConcurrency, wanted: Reservations) -> str:
 
 
 def read_account(
-    lambda_client: Any, cloudformation: Any, stack_id: str, functions: tuple[str, ...]
+    lambda_client: LambdaClient, cloudformation: CloudFormationClient, stack_id: str, functions: tuple[str, ...]
 ) -> AccountConcurrency:
     limits = lambda_client.get_account_settings()["AccountLimit"]
     held = sum(_held(lambda_client, cloudformation, stack_id, logical_id) for logical_id in functions)
     return AccountConcurrency(limits["ConcurrentExecutions"], limits["UnreservedConcurrentExecutions"], held)
 
 
-def _held(lambda_client: Any, cloudformation: Any, stack_id: str, logical_id: str) -> int:
+def _held(lambda_client: LambdaClient, cloudformation: CloudFormationClient, stack_id: str, logical_id: str) -> int:
     """The reservation the stack's function holds now: 0 while the stack has no such function yet."""
     try:
         found = cloudformation.describe_stack_resource(StackName=stack_id, LogicalResourceId=logical_id)
@@ -109,7 +113,9 @@ def _held(lambda_client: Any, cloudformation: Any, stack_id: str, logical_id: st
     return int(lambda_client.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions", 0))
 
 
-def check(request: CustomResourceRequest, lambda_client: Any, cloudformation: Any) -> CustomResourceResponse:
+def check(
+    request: CustomResourceRequest, lambda_client: LambdaClient, cloudformation: CloudFormationClient
+) -> CustomResourceResponse:
     """Answer CloudFormation: SUCCESS if the stack's reservations fit (nothing reserved always does,
     without a call), ConcurrencyDoesNotFit otherwise. Deleting the check undoes nothing."""
     physical_id = request.physical_resource_id or PHYSICAL_ID

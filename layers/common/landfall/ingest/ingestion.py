@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -12,8 +14,14 @@ from landfall.ingest.messages import IngestResult, ManifestItem, NotificationEve
 from landfall.ingest.notifications import items_from_message, select
 from landfall.ingest.settings import ManifestWriterSettings
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
 
-def ingest(event: NotificationEvent, *, s3_client, sfn_client, settings: ManifestWriterSettings) -> IngestResult:
+
+def ingest(
+    event: NotificationEvent, *, s3_client: S3Client, sfn_client: SFNClient, settings: ManifestWriterSettings
+) -> IngestResult:
     """Start the run for an event; for SQS, report malformed messages as partial batch failures."""
     items: list[ManifestItem] = []
     result = IngestResult()

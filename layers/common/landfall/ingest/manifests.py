@@ -13,7 +13,7 @@ import json
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
 from landfall.core.layout import manifest_key
 from landfall.core.messages import S3Location
@@ -21,6 +21,10 @@ from landfall.core.observability import logger
 from landfall.core.writers import upload_file
 from landfall.ingest.batching import Batcher, BatchLimits
 from landfall.ingest.messages import ExecutionInput, ManifestItem, RunConfig, Source
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
 
 _SPOOL_BYTES = 1 << 20  # a manifest larger than this is spooled to disk while it is written
 
@@ -70,7 +74,7 @@ class ManifestBuilder:
         self.finish()
         return f"{source}-{self._digest.hexdigest()[:32]}"
 
-    def upload(self, s3_client, location: S3Location) -> None:
+    def upload(self, s3_client: S3Client, location: S3Location) -> None:
         self.finish()
         with self._body:
             self._body.seek(0)
@@ -96,8 +100,8 @@ class RunStarter:
     """The one way runs start (notifications, backfill, redrive): write the manifest, then start the
     execution named after it, with this deployment's state machine, bucket and settings."""
 
-    s3_client: Any
-    sfn_client: Any
+    s3_client: S3Client
+    sfn_client: SFNClient
     state_machine_arn: str
     bucket: str
     config: RunConfig
@@ -138,7 +142,7 @@ def execution_arn(state_machine_arn: str, run_id: str) -> str:
     return f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{run_id}"
 
 
-def start_execution(execution_input: ExecutionInput, *, sfn_client, state_machine_arn: str) -> bool:
+def start_execution(execution_input: ExecutionInput, *, sfn_client: SFNClient, state_machine_arn: str) -> bool:
     """Start the run's execution; False if it exists already with the same input (a different input
     under the same name is an error).
 
@@ -160,7 +164,7 @@ def start_execution(execution_input: ExecutionInput, *, sfn_client, state_machin
     return True
 
 
-def _exists(sfn_client, arn: str, payload: str) -> bool:
+def _exists(sfn_client: SFNClient, arn: str, payload: str) -> bool:
     try:
         existing = sfn_client.describe_execution(executionArn=arn)
     except sfn_client.exceptions.ExecutionDoesNotExist:

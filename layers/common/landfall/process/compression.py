@@ -29,6 +29,7 @@ import cramjam
 from isal import isal_zlib
 
 from landfall.core.readable import SeekableReadable
+from landfall.process.formats import Compression
 
 HEAD_BYTES = 16  # enough to tell every format below apart
 
@@ -84,7 +85,7 @@ class UnsupportedFormatError(UnreadableObjectError):
     """The object is not JSON text in a compression Firehose writes."""
 
 
-def compression_of(head: bytes) -> str | None:
+def compression_of(head: bytes) -> Compression | None:
     """The compression an object's first bytes show, or None (plain text, or not readable at all)."""
     if head.startswith(GZIP_MAGIC):
         return "gzip"
@@ -99,7 +100,7 @@ def compression_of(head: bytes) -> str | None:
     return None
 
 
-def inflate(source: SeekableReadable, out_bytes: int) -> tuple[str, Generator[bytes]]:
+def inflate(source: SeekableReadable, out_bytes: int) -> tuple[Compression, Generator[bytes]]:
     """The object's compression ("none" for plain content) and its content, decompressed as its
     first bytes say, about `out_bytes` at a time. Only the first bytes are read before it returns."""
     head = b""
@@ -109,7 +110,7 @@ def inflate(source: SeekableReadable, out_bytes: int) -> tuple[str, Generator[by
     return compression, _inflated(compression, head, source, out_bytes)
 
 
-def _inflated(compression: str, head: bytes, source: SeekableReadable, out_bytes: int) -> Generator[bytes]:
+def _inflated(compression: Compression, head: bytes, source: SeekableReadable, out_bytes: int) -> Generator[bytes]:
     if compression == "zip":
         yield from _unzip(source, out_bytes)
         return

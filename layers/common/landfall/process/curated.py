@@ -29,6 +29,7 @@ from landfall.table.schema import Kind, TableSchema
 
 if TYPE_CHECKING:
     from arro3.io._parquet import ParquetEncoding
+    from mypy_boto3_s3 import S3Client
 
 # A file below 64 MiB goes up in one PUT where a multipart upload took four requests or more: an hour of a
 # 64 MB Firehose object is at most ~45 MB of Parquet, and an object's records mostly fall in one hour.
@@ -129,7 +130,7 @@ class CuratedOutput:
 
     def __init__(
         self,
-        s3_client,
+        s3_client: S3Client,
         bucket: str,
         table: TableSchema,
         source_id: str,

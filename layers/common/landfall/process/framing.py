@@ -20,18 +20,16 @@ import re
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import repeat
-from typing import Literal
 
 import msgspec
 
 from landfall.process.compression import UnsupportedFormatError, not_text
+from landfall.process.formats import Framing
 
 UTF8_BOM = b"\xef\xbb\xbf"
 _SNIFF_BYTES = 64 * 1024  # how much of an object decides its framing, and whether it is text
 _ESCAPE = re.compile(rb"\\.")  # an escaped character in a JSON string: `\"` is no quote
 _json_value = msgspec.json.Decoder()
-
-Framing = Literal["newline", "concatenated"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from landfall.core.layout import object_url
 from landfall.core.messages import Message
 from landfall.ingest.messages import ManifestItem
 from landfall.process.failures import FailureCause
+from landfall.process.formats import Compression, Framing
 
 
 class BatchInput(Message):
@@ -61,8 +62,8 @@ class ObjectSummary(Message):
     status: Literal["processed", "failed"]
     error: str | None = None
     failure: FailureCause | None = None  # why a failed object could not be read (`failures.REMEDIES`)
-    compression: str = "none"  # as the object's bytes showed it: gzip, zip, snappy, snappy-java, hadoop-snappy
-    framing: Literal["newline", "concatenated"] = "newline"
+    compression: Compression = "none"  # as the object's bytes showed it
+    framing: Framing = "newline"
     bytes_read: int = 0
     records: int = 0
     valid: int = 0

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError, ReadTimeoutError
@@ -33,6 +34,10 @@ from landfall.process.settings import ProcessorSettings
 from landfall.process.streaming import ObjectSource, read_ahead
 from landfall.table.schema import table_of
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+
 # S3 errors that no retry can fix (failures.PERMANENT_S3_ERRORS): the object is recorded as failed and the batch
 # goes on.
 # S3 errors that a retry fixes: raised as TransientError, which the state machine retries with backoff.
@@ -50,7 +55,9 @@ class _BatchContext:
 class _ObjectRun:
     """The outputs and counts of one object while it streams."""
 
-    def __init__(self, item: ManifestItem, batch: BatchInput, s3_client, job: Job, context: _BatchContext) -> None:
+    def __init__(
+        self, item: ManifestItem, batch: BatchInput, s3_client: S3Client, job: Job, context: _BatchContext
+    ) -> None:
         self.item, self.batch, self.s3, self.job = item, batch, s3_client, job
         self.source = Source(item.bucket, item.key, item.version_id)
         self.source_id = object_id(item.bucket, item.key, item.version_id)
@@ -117,7 +124,9 @@ class _ObjectRun:
             self.quarantine.abort()
 
 
-def process_object(item: ManifestItem, batch: BatchInput, s3_client, context: _BatchContext, job: Job) -> ObjectSummary:
+def process_object(
+    item: ManifestItem, batch: BatchInput, s3_client: S3Client, context: _BatchContext, job: Job
+) -> ObjectSummary:
     """Process one object; permanent problems make a failed summary, transient ones raise."""
     run = _ObjectRun(item, batch, s3_client, job, context)
     source = ObjectSource(s3_client, item.bucket, item.key, item.version_id)
@@ -210,7 +219,7 @@ def _failed(item: ManifestItem, why: tuple[str, FailureCause], source: ObjectSou
     )
 
 
-def process_batch(event: ProcessorEvent, s3_client, settings: ProcessorSettings, job: Job) -> BatchSummary:
+def process_batch(event: ProcessorEvent, s3_client: S3Client, settings: ProcessorSettings, job: Job) -> BatchSummary:
     """Every object of the batch, or, if one fails the batch, its error raised once nothing the batch
     wrote is left: the other objects' files are removed, so a failed batch adds nothing to the table or
     the quarantine that its run's report does not count."""
@@ -229,7 +238,7 @@ def process_batch(event: ProcessorEvent, s3_client, settings: ProcessorSettings,
 
 
 def _process_objects(
-    event: ProcessorEvent, s3_client, context: _BatchContext, job: Job
+    event: ProcessorEvent, s3_client: S3Client, context: _BatchContext, job: Job
 ) -> tuple[list[ObjectSummary], BaseException | None]:
     """The summaries of the objects done, in the batch's order, and what failed the batch (None: nothing).
     Small objects are fetched concurrently (their latency overlaps), large ones stream one by one; after
@@ -266,14 +275,14 @@ def _process_objects(
     return [s for s in summaries if s is not None], failures[0] if failures else None
 
 
-def discard_outputs(s3_client, bucket: str, objects: list[ObjectSummary]) -> int:
+def discard_outputs(s3_client: S3Client, bucket: str, objects: list[ObjectSummary]) -> int:
     """Delete the curated files and the quarantine of processed objects (up to 1,000 keys a request);
     returns how many could not be deleted."""
     keys = [file.key for obj in objects for file in obj.curated]
     keys += [obj.quarantine_key for obj in objects if obj.quarantine_key]
     left = 0
     for start in range(0, len(keys), 1000):
-        chunk = [{"Key": key} for key in keys[start : start + 1000]]
+        chunk: list[ObjectIdentifierTypeDef] = [{"Key": key} for key in keys[start : start + 1000]]
         left += len(s3_client.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True}).get("Errors", []))
     return left
 
@@ -284,7 +293,12 @@ def batch_id(objects: list[ObjectSummary]) -> str:
 
 
 def summarise(
-    batch: BatchInput, objects: list[ObjectSummary], job: Job, s3_client, settings: ProcessorSettings, duration_ms: int
+    batch: BatchInput,
+    objects: list[ObjectSummary],
+    job: Job,
+    s3_client: S3Client,
+    settings: ProcessorSettings,
+    duration_ms: int,
 ) -> BatchSummary:
     """The batch's aggregates merged and its objects, inline, or in S3 when they would make the output
     large: the state's output stays under `inline_summary_bytes`, far below Step Functions' 256 KiB."""

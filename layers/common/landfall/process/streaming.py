@@ -9,9 +9,12 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Generator, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.utilities.streaming import S3Object
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 class _ObjectCalls:
@@ -23,7 +26,7 @@ class _ObjectCalls:
 
     __slots__ = ("_client", "requests")
 
-    def __init__(self, s3_client) -> None:
+    def __init__(self, s3_client: S3Client) -> None:
         self._client = s3_client
         self.requests = 0
 
@@ -40,9 +43,10 @@ class ObjectSource:
     """One object (version) in S3: read in order through one GET, or sought (each seek that moves is
     a ranged GET: ZIP reads its directory at the end). Counts the bytes and requests it costs."""
 
-    def __init__(self, s3_client, bucket: str, key: str, version_id: str | None = None) -> None:
+    def __init__(self, s3_client: S3Client, bucket: str, key: str, version_id: str | None = None) -> None:
         self._calls = _ObjectCalls(s3_client)
-        self._object = S3Object(bucket=bucket, key=key, version_id=version_id, boto3_client=self._calls)  # type: ignore[arg-type]
+        client = cast("S3Client", self._calls)  # S3Object calls get_object and head_object alone
+        self._object = S3Object(bucket=bucket, key=key, version_id=version_id, boto3_client=client)
         self.bytes_read = 0
 
     @property

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from landfall.ingest.messages import ManifestItem
 from landfall.jobs import Job
@@ -22,6 +22,9 @@ from landfall.reduce.details import RunDetails
 from landfall.reduce.ledger import Ledger, Outcome
 from landfall.reduce.messages import ObjectFailure
 from landfall.reduce.results import ResultRecord
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 MAX_REPORTED_FAILURES = 1000  # in report.json/.md; every one is in objects.jsonl
 
@@ -100,7 +103,7 @@ class Tally:
 
 
 class ResultAccumulator:
-    def __init__(self, s3_client, bucket: str, ledger: Ledger, job: Job) -> None:
+    def __init__(self, s3_client: S3Client, bucket: str, ledger: Ledger, job: Job) -> None:
         self.s3, self.bucket, self.ledger, self.job = s3_client, bucket, ledger, job
         self.tally = Tally()
         self.failures: list[ObjectFailure] = []

@@ -15,6 +15,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -22,6 +23,9 @@ from landfall.core.layout import object_url, redrive_manifest_key
 from landfall.core.messages import S3Location
 from landfall.core.writers import upload_file
 from landfall.ingest.batching import manifest_line
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 class Outcome(IntEnum):
@@ -55,7 +59,7 @@ def _digest(bucket: str, key: str, version_id: str | None) -> int:
     return int.from_bytes(hashlib.blake2b(identity, digest_size=8).digest())
 
 
-def manifest_batches(s3_client, manifest: S3Location) -> Iterator[list[tuple[msgspec.Raw, ObjectId]]]:
+def manifest_batches(s3_client: S3Client, manifest: S3Location) -> Iterator[list[tuple[msgspec.Raw, ObjectId]]]:
     """The manifest's batches, each a list of its objects: (JSON, identity)."""
     body = s3_client.get_object(Bucket=manifest.bucket, Key=manifest.key)["Body"]
     for line in body.iter_lines(chunk_size=1 << 20):
@@ -66,7 +70,7 @@ def manifest_batches(s3_client, manifest: S3Location) -> Iterator[list[tuple[msg
 class Ledger:
     """Nine bytes per manifest object: its digest and its outcome; `problems` names what does not add up."""
 
-    def __init__(self, s3_client, manifest: S3Location) -> None:
+    def __init__(self, s3_client: S3Client, manifest: S3Location) -> None:
         batches = manifest_batches(s3_client, manifest)
         digests = array("Q", (_digest(o.bucket, o.key, o.version_id) for batch in batches for _, o in batch))
         self.digests = array("Q", sorted(digests))
@@ -108,7 +112,9 @@ class Ledger:
 _DONE = (Outcome.PROCESSED, Outcome.FAILED_FOR_GOOD)  # nothing a redrive can do
 
 
-def write_redrive(s3_client, manifest: S3Location, ledger: Ledger, run_id: str, bucket: str) -> tuple[str | None, str]:
+def write_redrive(
+    s3_client: S3Client, manifest: S3Location, ledger: Ledger, run_id: str, bucket: str
+) -> tuple[str | None, str]:
     """Write the redrive manifest: each batch of the manifest with its objects that were not processed
     (failed, pending, unaccounted for), but for those failed for good, read again. Returns its key (None
     if nothing is left) and the first object nothing accounted for ("" if none)."""

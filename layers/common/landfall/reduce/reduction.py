@@ -8,6 +8,7 @@ record, so memory does not grow with the run.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -24,10 +25,13 @@ from landfall.reduce.report_text import render_markdown
 from landfall.reduce.results import find_manifest, iter_records, read_manifest
 from landfall.reduce.timeline import draw
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 
 def reduce_run(
     event: ReducerEvent,
-    s3_client,
+    s3_client: S3Client,
     job: Job,
     prices: Prices | None = None,
     memory_mb: int = 0,
@@ -52,7 +56,7 @@ def reduce_run(
     return report
 
 
-def _accumulate(event: ReducerEvent, s3_client, ledger: Ledger, job: Job) -> ResultAccumulator:
+def _accumulate(event: ReducerEvent, s3_client: S3Client, ledger: Ledger, job: Job) -> ResultAccumulator:
     accumulated = ResultAccumulator(s3_client, event.output_bucket, ledger, job)
     results_key = find_manifest(s3_client, event.output_bucket, results_prefix(event.run_id))
     if results_key is None:
@@ -65,20 +69,17 @@ def _accumulate(event: ReducerEvent, s3_client, ledger: Ledger, job: Job) -> Res
     return accumulated
 
 
-def _write(s3_client, report: RunReport, accumulated: ResultAccumulator) -> None:
+def _write(s3_client: S3Client, report: RunReport, accumulated: ResultAccumulator) -> None:
     """report.json and report.md, each object's outputs (streamed from their spooled file), the timeline."""
     bucket, outputs = report.outputs.bucket, report.outputs
     details = accumulated.details
     with details.objects_file as objects:
         objects.seek(0)
         upload_file(s3_client, objects, bucket, report_key(report.run_id, OBJECTS_FILE))
-    title = f"Run {report.run_id}: {report.status}"
-    s3_client.put_object(
-        Bucket=bucket,
-        Key=outputs.timeline_key,
-        Body=draw(details.children, title).encode(),
-        ContentType="image/svg+xml",
-    )
+    if outputs.timeline_key is not None:  # the report says where its timeline is (build_report always does)
+        title = f"Run {report.run_id}: {report.status}"
+        body = draw(details.children, title).encode()
+        s3_client.put_object(Bucket=bucket, Key=outputs.timeline_key, Body=body, ContentType="image/svg+xml")
     s3_client.put_object(Bucket=bucket, Key=outputs.report_key, Body=report.model_dump_json(indent=2))
     s3_client.put_object(Bucket=bucket, Key=report_key(report.run_id, "report.md"), Body=render_markdown(report))
     logger.info("run reduced", extra={"run_id": report.run_id, "status": report.status})

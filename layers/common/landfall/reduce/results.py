@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import ijson
 import msgspec
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 ResultKind = Literal["SUCCEEDED", "FAILED", "PENDING"]
 KINDS: tuple[ResultKind, ...] = ("SUCCEEDED", "FAILED", "PENDING")
@@ -57,7 +60,7 @@ class ResultRecord:
     stopped: str | None = None
 
 
-def find_manifest(s3_client, bucket: str, prefix: str) -> str | None:
+def find_manifest(s3_client: S3Client, bucket: str, prefix: str) -> str | None:
     """The newest ResultWriter manifest under `prefix` (one per map run; a redrive writes anew)."""
     newest: tuple[Any, str] | None = None
     paginator = s3_client.get_paginator("list_objects_v2")
@@ -69,7 +72,7 @@ def find_manifest(s3_client, bucket: str, prefix: str) -> str | None:
     return newest[1] if newest else None
 
 
-def read_manifest(s3_client, bucket: str, key: str) -> dict[str, Any]:
+def read_manifest(s3_client: S3Client, bucket: str, key: str) -> dict[str, Any]:
     body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
     try:
         manifest = json.loads(body)
@@ -80,7 +83,7 @@ def read_manifest(s3_client, bucket: str, key: str) -> dict[str, Any]:
     return manifest
 
 
-def iter_records(s3_client, manifest: dict[str, Any]) -> Iterator[ResultRecord]:
+def iter_records(s3_client: S3Client, manifest: dict[str, Any]) -> Iterator[ResultRecord]:
     bucket = manifest["DestinationBucket"]
     for kind in KINDS:
         for entry in manifest["ResultFiles"].get(kind, []):

@@ -21,7 +21,7 @@ WAITED = 0.5  # a child that spent more than half its wall time not working
 # SVG cannot measure text, so every word is drawn in monospace and laid out by a bound on its extent: an
 # ASCII glyph advances at most 0.62 em (DejaVu Sans Mono, Menlo, Courier, Liberation Mono: 0.60; Consolas
 # 0.55), any other at most 1.2 em (two cells, or a fallback font's glyph); a line reaches 1.0 em above its
-# baseline and 0.3 em below. tests/unit/test_timeline.py checks the layout with the same bound.
+# baseline and 0.3 em below. tests/unit/reduce/test_timeline.py checks the layout with the same bound.
 FONT = "monospace"
 ASCII_EM, OTHER_EM, ASCENT_EM, DESCENT_EM = 0.62, 1.2, 1.0, 0.3
 TITLE_SIZE, SIZE = 14, 12

@@ -19,14 +19,18 @@ import json
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from landfall.core.custom_resource import CustomResourceRequest, CustomResourceResponse
 from landfall.core.layout import QUARANTINE_PREFIX, curated_prefix
 from landfall.core.observability import logger
 from landfall.table.schema import TableSchema
 
-PARQUET_FORMAT = {
+if TYPE_CHECKING:
+    from mypy_boto3_glue import GlueClient
+    from mypy_boto3_glue.type_defs import ColumnTypeDef, StorageDescriptorTypeDef, TableInputTypeDef
+
+PARQUET_FORMAT: StorageDescriptorTypeDef = {
     "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
     "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
     "SerdeInfo": {
@@ -34,7 +38,7 @@ PARQUET_FORMAT = {
         "Parameters": {"serialization.format": "1"},
     },
 }
-JSON_LINES_FORMAT = {
+JSON_LINES_FORMAT: StorageDescriptorTypeDef = {
     "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
     "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
     "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe", "Parameters": {}},
@@ -77,7 +81,7 @@ class LakeFormationDenied(PermissionError):
         )
 
 
-def _columns(table: TableSchema) -> list[dict[str, str]]:
+def _columns(table: TableSchema) -> list[ColumnTypeDef]:
     return [{"Name": c.name, "Type": c.types.hive, "Comment": c.description[:_COMMENT_CHARS]} for c in table.columns]
 
 
@@ -87,7 +91,7 @@ def location_template(table: TableSchema, bucket: str) -> str:
     return f"s3://{bucket}/{curated_prefix(table.name)}{partitions}"
 
 
-def curated_table_input(table: TableSchema, bucket: str) -> dict[str, Any]:
+def curated_table_input(table: TableSchema, bucket: str) -> TableInputTypeDef:
     projection = {
         f"projection.{column.name}.{name}": value
         for column in table.partition_columns
@@ -118,7 +122,7 @@ def curated_table_input(table: TableSchema, bucket: str) -> dict[str, Any]:
     }
 
 
-def quarantine_table_input(table: TableSchema, bucket: str) -> dict[str, Any]:
+def quarantine_table_input(table: TableSchema, bucket: str) -> TableInputTypeDef:
     """The rejected lines of every run (JSON Lines under `quarantine/<run_id>/`)."""
     return {
         "Name": table.name,
@@ -147,8 +151,10 @@ def unique_view_sql(table: TableSchema) -> str:
     )
 
 
-def unique_view_input(table: TableSchema, database: str) -> dict[str, Any]:
+def unique_view_input(table: TableSchema, database: str) -> TableInputTypeDef:
     """An Athena view, as Athena's CREATE VIEW stores it in Glue: the Presto view definition in base64."""
+    if (name := table.unique_view) is None:
+        raise ValueError(f"table {table.name} declares no record key")
     columns = [(c.name, c.types.hive, c.types.trino) for c in table.columns]
     columns += [(p.name, "string", "varchar") for p in table.partition_columns]
     definition = {
@@ -162,7 +168,7 @@ def unique_view_input(table: TableSchema, database: str) -> dict[str, Any]:
     }
     encoded = base64.b64encode(json.dumps(definition).encode()).decode()
     return {
-        "Name": table.unique_view,
+        "Name": name,
         "Description": f"{table.name}, one row per {table.key} in each partition (deliveries repeat records)",
         "TableType": "VIRTUAL_VIEW",
         "Parameters": {MANAGED: "true", "presto_view": "true", "comment": "Presto View"},
@@ -176,7 +182,7 @@ def unique_view_input(table: TableSchema, database: str) -> dict[str, Any]:
     }
 
 
-def table_inputs(curated: TableSchema, quarantine: TableSchema, bucket: str, database: str) -> list[dict[str, Any]]:
+def table_inputs(curated: TableSchema, quarantine: TableSchema, bucket: str, database: str) -> list[TableInputTypeDef]:
     """Every catalog entry of a deployment, tables before the view that reads them."""
     inputs = [curated_table_input(curated, bucket), quarantine_table_input(quarantine, bucket)]
     if curated.key is not None:
@@ -184,7 +190,7 @@ def table_inputs(curated: TableSchema, quarantine: TableSchema, bucket: str, dat
     return inputs
 
 
-def put_tables(glue, database: str, inputs: list[dict[str, Any]]) -> None:
+def put_tables(glue: GlueClient, database: str, inputs: list[TableInputTypeDef]) -> None:
     """Create each entry, or replace it as it is declared now (in order: a view after its table)."""
     for table_input in inputs:
         try:
@@ -193,7 +199,7 @@ def put_tables(glue, database: str, inputs: list[dict[str, Any]]) -> None:
             glue.update_table(DatabaseName=database, TableInput=table_input)
 
 
-def delete_tables(glue, database: str, names: list[str]) -> None:
+def delete_tables(glue: GlueClient, database: str, names: list[str]) -> None:
     """Remove the entries (the files stay); entries already gone are fine."""
     for name in names:
         try:
@@ -211,7 +217,7 @@ class CatalogResource:
 
     def __init__(
         self,
-        glue,
+        glue: GlueClient,
         curated: TableSchema,
         quarantine: TableSchema,
         sleep: Callable[[float], None] = time.sleep,
@@ -277,7 +283,7 @@ class CatalogResource:
             delete_tables(self.glue, database, [name for name, _ in views_first])
 
 
-def managed_tables(glue, database: str) -> dict[str, str]:
+def managed_tables(glue: GlueClient, database: str) -> dict[str, str]:
     """The entries this catalog made in `database` (name → table type); none if the database is gone."""
     found: dict[str, str] = {}
     try:
