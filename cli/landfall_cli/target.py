@@ -113,11 +113,7 @@ def local_target(path: Path | None = None) -> Target:
             "`make demo ARGS='--keep 30'`"
         )
     session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=state["region"])
-    clients = {
-        name: session.client(name, endpoint_url=state["endpoint_url"])
-        for name in ("s3", "stepfunctions", "lambda", "athena")
-    }
-    return _target(clients, state["outputs"], f"the local emulator at {state['endpoint_url']}")
+    return _target(session, state["outputs"], f"the local emulator at {state['endpoint_url']}", state["endpoint_url"])
 
 
 def aws_target(stack: str, region: str | None = None, profile: str | None = None) -> Target:
@@ -129,8 +125,7 @@ def aws_target(stack: str, region: str | None = None, profile: str | None = None
     except ClientError as error:
         raise TargetError(_stack_problem(where, error)) from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
-    clients = {name: session.client(name) for name in ("s3", "stepfunctions", "lambda", "athena")}
-    return _target(clients, outputs, where)
+    return _target(session, outputs, where)
 
 
 def _stack_problem(where: str, error: ClientError) -> str:
@@ -151,8 +146,8 @@ def _check_outputs(outputs: dict[str, str], where: str) -> None:
         raise TargetError(f"{where} lacks the outputs {missing}: deploy this version of the template")
 
 
-def _target(clients: dict[str, Any], outputs: dict[str, str], where: str) -> Target:
-    lambda_ = clients["lambda"]
+def _target(session: boto3.Session, outputs: dict[str, str], where: str, endpoint_url: str | None = None) -> Target:
+    lambda_ = session.client("lambda", endpoint_url=endpoint_url)
     _check_outputs(outputs, where)
     writer = lambda_.get_function_configuration(FunctionName=outputs["ManifestWriterFunctionName"])
     environment = writer.get("Environment", {}).get("Variables", {})
@@ -162,9 +157,9 @@ def _target(clients: dict[str, Any], outputs: dict[str, str], where: str) -> Tar
         for name in ("Processor", "Reducer")
     }
     return Target(
-        s3=clients["s3"],
-        sfn=clients["stepfunctions"],
-        athena=clients["athena"],
+        s3=session.client("s3", endpoint_url=endpoint_url),
+        sfn=session.client("stepfunctions", endpoint_url=endpoint_url),
+        athena=session.client("athena", endpoint_url=endpoint_url),
         outputs=outputs,
         settings=settings,
         processor_memory_mb=memory["Processor"],

@@ -21,7 +21,7 @@ from landfall.reduce.costs import Usage, run_requests, run_usage
 from landfall.reduce.details import RunDetails
 from landfall.reduce.ledger import Ledger, Outcome
 from landfall.reduce.messages import ObjectFailure
-from landfall.reduce.results import ResultRecord
+from landfall.reduce.results import ResultRecord, iter_records
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -110,6 +110,15 @@ class ResultAccumulator:
         self.aggregate = job.new_aggregate()
         self.usage = MeasuredUsage()
         self.details = RunDetails()
+
+    def add_map_run(self, results: dict[str, Any] | None) -> None:
+        """Every result record of the map run, from its results manifest (None: the map wrote none)."""
+        if results is None:
+            self.ledger.problems.append("the map run wrote no results manifest")
+            return
+        self.usage.result_files = sum(len(files) for files in results["ResultFiles"].values())
+        for record in iter_records(self.s3, results):
+            self.add(record)
 
     def add(self, record: ResultRecord) -> None:
         if record.kind == "SUCCEEDED":

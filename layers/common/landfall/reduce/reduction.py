@@ -8,7 +8,7 @@ record, so memory does not grow with the run.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -22,7 +22,7 @@ from landfall.reduce.ledger import Ledger, write_redrive
 from landfall.reduce.messages import ReducerEvent, RunReport
 from landfall.reduce.report import OBJECTS_FILE, ReportContext, build_report
 from landfall.reduce.report_text import render_markdown
-from landfall.reduce.results import find_manifest, iter_records, read_manifest
+from landfall.reduce.results import find_manifest, read_manifest
 from landfall.reduce.timeline import draw
 
 if TYPE_CHECKING:
@@ -42,7 +42,8 @@ def reduce_run(
     started = time.monotonic()
     written = s3_client.head_object(Bucket=event.manifest.bucket, Key=event.manifest.key)["LastModified"]
     ledger = Ledger(s3_client, event.manifest)
-    accumulated = _accumulate(event, s3_client, ledger, job)
+    accumulated = ResultAccumulator(s3_client, event.output_bucket, ledger, job)
+    accumulated.add_map_run(_map_results(event, s3_client))
     redrive = write_redrive(s3_client, event.manifest, ledger, event.run_id, event.output_bucket)
     usage = accumulated.usage.usage(
         reducer_seconds=time.monotonic() - started,
@@ -56,17 +57,10 @@ def reduce_run(
     return report
 
 
-def _accumulate(event: ReducerEvent, s3_client: S3Client, ledger: Ledger, job: Job) -> ResultAccumulator:
-    accumulated = ResultAccumulator(s3_client, event.output_bucket, ledger, job)
-    results_key = find_manifest(s3_client, event.output_bucket, results_prefix(event.run_id))
-    if results_key is None:
-        ledger.problems.append("the map run wrote no results manifest")
-        return accumulated
-    results = read_manifest(s3_client, event.output_bucket, results_key)
-    accumulated.usage.result_files = sum(len(files) for files in results["ResultFiles"].values())
-    for record in iter_records(s3_client, results):
-        accumulated.add(record)
-    return accumulated
+def _map_results(event: ReducerEvent, s3_client: S3Client) -> dict[str, Any] | None:
+    """The map run's results manifest: the ResultWriter files it wrote (None: it wrote none)."""
+    key = find_manifest(s3_client, event.output_bucket, results_prefix(event.run_id))
+    return None if key is None else read_manifest(s3_client, event.output_bucket, key)
 
 
 def _write(s3_client: S3Client, report: RunReport, accumulated: ResultAccumulator) -> None:
