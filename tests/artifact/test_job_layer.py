@@ -1,5 +1,6 @@
-"""The JobLayer as `sam build` leaves it for the repository (`tests/own_job/` builds it with a job): the
-folder's README alone, and every function with both its layers within Lambda's 250 MB unzipped."""
+"""The JobLayer as `sam build` leaves it for the repository (`tests/adoption/test_own_job.py` builds it
+with a job): the folder's README alone, and every function with both its layers within Lambda's 250 MB
+unzipped."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from landfall_cli.invoke import build
 from landfall_emulator.template import load_template
+from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.emulator
 
@@ -18,7 +20,7 @@ LAMBDA_UNZIPPED_BYTES = 250 * 1024 * 1024  # a function's code and all its layer
 @pytest.fixture(scope="module")
 def built() -> Path:
     """`make test` builds first; a test run alone builds here."""
-    return build()
+    return build(REPO_ROOT)
 
 
 def _size(folder: Path) -> int:
