@@ -19,7 +19,6 @@ import itertools
 import re
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import repeat
 
 import msgspec
 
@@ -29,6 +28,7 @@ from landfall.process.formats import Framing
 UTF8_BOM = b"\xef\xbb\xbf"
 _SNIFF_BYTES = 64 * 1024  # how much of an object decides its framing, and whether it is text
 _ESCAPE = re.compile(rb"\\.")  # an escaped character in a JSON string: `\"` is no quote
+_NOT_QUOTE_OR_NEWLINE = bytes(byte for byte in range(256) if byte not in b'"\n')
 _json_value = msgspec.json.Decoder()
 
 
@@ -204,7 +204,12 @@ def _whole_records(blocks: Iterator[Block | LongLine], max_line_bytes: int) -> I
         data, first_line = (
             (b"".join([*held, block.data]), held_line) if held else (block.data, block.first_line - joined)
         )
-        lines, cuts, open_from = _rejoined(data, can_hold=len(data) <= max_line_bytes)
+        open_pieces = _open(data)
+        if not open_pieces:  # the usual block: every cut was between records
+            held, held_bytes = [], 0
+            yield block if first_line == block.first_line and data is block.data else _block(data, first_line)
+            continue
+        lines, cuts, open_from = _rejoined(data.split(b"\n"), open_pieces, can_hold=len(data) <= max_line_bytes)
         joined += cuts
         held, held_bytes = [], 0
         if open_from is not None:
@@ -221,15 +226,11 @@ def _block(data: bytes, first_line: int) -> Block:
     return Block(data, first_line, data.count(b"\n"))
 
 
-def _rejoined(data: bytes, can_hold: bool) -> tuple[list[bytes], int, int | None]:
-    """The lines of `data` (the last one what follows its final newline), each piece left open by a cut
-    inside a string joined with those up to the next open one, where together they make one JSON value:
-    (the lines, how many cuts were joined, and, when `can_hold`, the index of an open piece that may go
-    on in the next block, else None). A piece is in two tries at most: linear in the block."""
-    lines = data.split(b"\n")
-    open_pieces = _open(data)
-    if not open_pieces:
-        return lines, 0, None
+def _rejoined(lines: list[bytes], open_pieces: list[int], can_hold: bool) -> tuple[list[bytes], int, int | None]:
+    """`lines` (the last one what follows the final newline) with each piece left open by a cut inside a
+    string (`open_pieces`) joined with those up to the next open one, where together they make one JSON
+    value: (the lines, how many cuts were joined, and, when `can_hold`, the index of an open piece that
+    may go on in the next block, else None). A piece is in two tries at most: linear in the block."""
     out: list[bytes] = []
     cuts = position = 0
     for index, closing in itertools.zip_longest(open_pieces, open_pieces[1:]):
@@ -249,11 +250,14 @@ def _rejoined(data: bytes, can_hold: bool) -> tuple[list[bytes], int, int | None
 
 
 def _open(data: bytes) -> list[int]:
-    """The indices of the lines of `data` with an odd number of quotes (escaped ones do not count)."""
+    """The indices of the lines of `data` with an odd number of quotes (escaped ones do not count). In C
+    but for the rare block that has one: the lines' quotes alone, each pair of them taken out."""
     if b"\\" in data:
         data = _ESCAPE.sub(b"", data)  # `.` is no newline: the lines stay as they are
-    odd = [count & 1 for count in map(bytes.count, data.split(b"\n"), repeat(b'"'))]
-    return list(itertools.compress(range(len(odd)), odd))
+    quotes = data.translate(None, _NOT_QUOTE_OR_NEWLINE).replace(b'""', b"")
+    if b'"' not in quotes:
+        return []
+    return [index for index, line in enumerate(quotes.split(b"\n")) if line]
 
 
 def _is_json(data: bytes) -> bool:
