@@ -13,6 +13,8 @@ once. What each patch does lives with the code it serves:
 - S3: notifications name the object's version, as AWS's do for a versioned bucket; EventBridge's
   Object Created events have AWS's fields (`etag`, the request as `reason`); `s3_listing`
   answers each ListObjectsV2 page in the time of a page;
+- Glue: UpdateTable refuses a stale `VersionId` (`glue_versions`), so concurrent Iceberg commits conflict
+  and retry instead of overwriting each other;
 - the server: moto lists its own package directory (~175 `stat`s) twice per request to find a
   backend; the listing never changes while the process runs, so it is made once: about a third of
   the CPU moto spends on a small S3 request, paid under the emulator's GIL.
@@ -36,6 +38,7 @@ from moto.awslambda import responses as lambda_responses
 from moto.awslambda import urls as lambda_urls
 from moto.core.utils import unix_time
 from moto.events import models as events_models
+from moto.glue import responses as glue_responses
 from moto.s3 import models as s3_models
 from moto.s3 import notifications
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -56,7 +59,15 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 from moto.stepfunctions.parser.asl.parse import asl_parser
 
-from landfall_emulator import lambda_account, lambda_runtime, map_children, map_reading, map_results, s3_listing
+from landfall_emulator import (
+    glue_versions,
+    lambda_account,
+    lambda_runtime,
+    map_children,
+    map_reading,
+    map_results,
+    s3_listing,
+)
 
 MOTO_VERSION = "5.2.5"
 
@@ -154,6 +165,7 @@ PATCHES: tuple[Patch, ...] = (
     Patch(notifications, "_get_s3_event", _s3_event),
     Patch(notifications, "_send_event_bridge_message", _send_event_bridge_message),
     Patch(s3_models.S3Backend, "list_objects_v2", s3_listing.list_objects_v2),
+    Patch(glue_responses.GlueResponse, "update_table", glue_versions.update_table),
     Patch(backends, "list_of_moto_modules", _moto_modules),
 )
 

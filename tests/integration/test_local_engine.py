@@ -105,7 +105,7 @@ def test_every_patch_is_listed_in_one_place_and_in_place_once_the_emulator_runs(
     def service(owner) -> str:
         return (owner.__name__ if isinstance(owner, ModuleType) else owner.__module__).split(".")[1]
 
-    assert {service(p.owner) for p in moto_compat.PATCHES} == {"stepfunctions", "awslambda", "s3", "backends"}
+    assert {service(p.owner) for p in moto_compat.PATCHES} == {"stepfunctions", "awslambda", "s3", "glue", "backends"}
     for patch in moto_compat.PATCHES:
         if patch.replacement is not None:
             assert getattr(patch.owner, patch.name) is getattr(patch.replacement, "__func__", patch.replacement)
