@@ -37,7 +37,14 @@ from landfall_cli.operate import (
     status_line,
 )
 from landfall_cli.options import TEMPLATE, DemoOptions, NotInProject, landfall_command, local_data, project_dir
-from landfall_cli.query import QueryError, export_local, print_result, query_athena, query_local
+from landfall_cli.query import (
+    QueryError,
+    export_local,
+    print_result,
+    query_athena,
+    query_local,
+    table_metadata_location,
+)
 from landfall_cli.target import Target, TargetError, aws_target, local_target
 
 
@@ -90,6 +97,17 @@ def _target(args: argparse.Namespace) -> Target:
     return local_target() if args.local else aws_target(args.stack, args.region, args.profile)
 
 
+def _refresh_local_copy(data: Path) -> None:
+    """The emulator's table copied out again, when one runs (`make demo ARGS='--keep N'`)."""
+    try:
+        target = local_target()
+    except TargetError:
+        return  # the demo's copy as it is
+    table = table_of(load_job(target.job))
+    location = table_metadata_location(target.glue, target.outputs["DatabaseName"], table.name)
+    export_local(target.s3, target.pipeline_bucket, table, target.job, data, location)
+
+
 def _query(args: argparse.Namespace, console: Console) -> int:
     """Locally, the copy is refreshed from the emulator first when `make demo ARGS='--keep N'` runs it.
     With --format csv or json, stdout has the rows alone: progress and errors go to stderr."""
@@ -100,14 +118,8 @@ def _query(args: argparse.Namespace, console: Console) -> int:
     notes = Console(stderr=True)
     try:
         if args.local:
-            try:
-                target = local_target()
-            except TargetError:
-                target = None  # the demo's copy as it is
-            if target is not None:
-                table = table_of(load_job(target.job))
-                export_local(target.s3, target.pipeline_bucket, table, target.job, local_data(args.data))
-            result = query_local(args.sql, local_data(args.data))
+            _refresh_local_copy(local_data(args.data))
+            result = query_local(args.sql, local_data(args.data), args.as_of)
         else:
             target = aws_target(args.stack, args.region, args.profile)
             missing = sorted({"DatabaseName", "WorkGroupName"} - target.outputs.keys())

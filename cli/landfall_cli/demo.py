@@ -29,7 +29,7 @@ from landfall.reduce.report import totals
 from landfall.table.schema import table_of
 from landfall_cli.operate import ProgressReader
 from landfall_cli.options import TEMPLATE, DemoOptions, landfall_command, local_data, project_dir, work_dir
-from landfall_cli.query import export_local, print_result, query_local
+from landfall_cli.query import export_local, print_result, query_local, table_metadata_location
 from landfall_cli.target import local_state_path, write_local_state
 from landfall_emulator.emulator import Emulator, EmulatorTimeout, FunctionFailed, wait_for
 from landfall_emulator.template import ParameterError, Stack, load_template
@@ -223,8 +223,8 @@ def _land_and_follow(
 
 # the demo's look at the table: the same SQL runs on Athena (`landfall query --stack`)
 DEMO_QUERY = (
-    'SELECT dt, hour, type, count(*) AS events, round(sum(value), 2) AS "value" FROM events_unique '
-    "GROUP BY dt, hour, type ORDER BY events DESC, dt, hour, type LIMIT 10"
+    "SELECT date_trunc('hour', ts) AS hour, type, count(*) AS events, round(sum(value), 2) AS \"value\" "
+    "FROM events_unique GROUP BY 1, type ORDER BY events DESC, hour, type LIMIT 10"
 )
 
 
@@ -232,7 +232,8 @@ def _query_the_table(emulator: Emulator, data: Path, console: Console) -> None:
     """Copy the run's table out of the emulator and query it with DuckDB, by the catalog's names."""
     job = emulator.stack.function_environment("ProcessorFunction")["LANDFALL_JOB"]
     table = table_of(load_job(job))
-    files = export_local(emulator.client("s3"), emulator.pipeline_bucket, table, job, data)
+    location = table_metadata_location(emulator.client("glue"), emulator.stack.outputs()["DatabaseName"], table.name)
+    files = export_local(emulator.client("s3"), emulator.pipeline_bucket, table, job, data, location)
     console.print(f"\nthe table {table.name} ({files} files) is copied to {data}; DuckDB says:")
     if table.name == "events":
         print_result(console, query_local(DEMO_QUERY, data), title=f"top type-hours in {table.unique_view}")

@@ -125,19 +125,16 @@ def _free_port() -> int:
 class BuiltFunction:
     """One built function behind the RIE on loopback; stopped (with its runtime) on exit."""
 
-    def __init__(self, folder: Path, config: FunctionConfig, endpoint_url: str, region: str, log: Path) -> None:
-        self.folder, self.config, self.endpoint_url, self.region, self.log_path = (
-            folder,
-            config,
-            endpoint_url,
-            region,
-            log,
-        )
+    def __init__(
+        self, folder: Path, config: FunctionConfig, where: tuple[str, str], log: Path, layers: list[str]
+    ) -> None:
+        self.folder, self.config, self.log_path, self.layers = folder, config, log, layers
+        self.endpoint_url, self.region = where
         self.runtime = runtime_folder(log.parent / "runtime")
 
     def _environment(self) -> dict[str, str]:
         # the layers as Lambda merges them into /opt: a later layer's files over an earlier one's
-        layers = [self.folder.parent / name / "python" for name in ("JobLayer", "CommonLayer")]
+        layers = [self.folder.parent / name / "python" for name in reversed(self.layers)]
         return {
             "PATH": os.environ["PATH"],
             # as Lambda orders them: the function, the layer, the runtime; no site-packages (python -S)
@@ -241,7 +238,8 @@ def invoke_built(logical_id: str, event: Any, work: Path, template: Path, build_
         prepared = prepare(emulator, logical_id, event)
         config = FunctionConfig.of(emulator.client("lambda"), emulator.function_name(logical_id))
         folder, log = build_dir / logical_id, work / f"{logical_id}.log"
-        with BuiltFunction(folder, config, emulator.endpoint_url, emulator.stack.region, log) as function:
+        where, layers = (emulator.endpoint_url, emulator.stack.region), emulator.stack.function_layers(logical_id)
+        with BuiltFunction(folder, config, where, log, layers) as function:
             _, body = function.invoke(prepared.event)
             logs = function.output()
         response = (

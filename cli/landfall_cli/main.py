@@ -58,6 +58,9 @@ def _query_options(query: argparse.ArgumentParser) -> None:
     query.add_argument("sql", help='e.g. "SELECT type, count(*) FROM events_unique GROUP BY type"')
     query.add_argument("--data", type=folder(False), help="--local: the table's copy (default: .landfall/data)")
     query.add_argument(
+        "--as-of", metavar="RUN_ID", help="--local: the table as that run's commit left it (its Iceberg snapshot)"
+    )
+    query.add_argument(
         "--format",
         choices=("table", "csv", "json"),
         default="table",

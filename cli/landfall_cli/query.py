@@ -1,7 +1,8 @@
 """`landfall query`: SQL over the curated table, by the names the catalog gives it.
 
 On AWS the query runs on Athena in the stack's workgroup and database. Locally it runs on DuckDB
-over a copy of the emulator's Parquet files (hive partitioning), with the same table, view and
+over a copy of the emulator's bucket: the Iceberg table's live data files as its metadata lists them
+(`iceberg_copy`: the current snapshot, or the one a run committed), with the same table, view and
 quarantine names, the same view text and the same column types, so a query tried locally runs on
 Athena as written.
 """
@@ -30,6 +31,7 @@ from landfall.table.schema import TableSchema, table_of
 
 if TYPE_CHECKING:
     from mypy_boto3_athena import AthenaClient
+    from mypy_boto3_glue import GlueClient
     from mypy_boto3_s3 import S3Client
 
 DESCRIPTION = "landfall.json"  # in that folder: which job made the table
@@ -48,9 +50,12 @@ class QueryResult:
 
 
 # ---------------------------------------------------------------- local: DuckDB over a folder
-def export_local(s3: S3Client, bucket: str, table: TableSchema, job_spec: str, into: Path) -> int:
-    """Copy the table's files and the quarantine from the emulator's bucket into `into` (what was
-    copied before and is gone now is removed); returns the number of files."""
+def export_local(
+    s3: S3Client, bucket: str, table: TableSchema, job_spec: str, into: Path, metadata_location: str | None = None
+) -> int:
+    """Copy the table's files (data and Iceberg metadata) and the quarantine from the emulator's bucket
+    into `into` (what was copied before and is gone now is removed), with the catalog's pointer to the
+    table's current metadata; returns the number of files."""
     copied = 0
     for prefix in (curated_prefix(table.name), QUARANTINE_PREFIX):
         keys = set()
@@ -64,21 +69,34 @@ def export_local(s3: S3Client, bucket: str, table: TableSchema, job_spec: str, i
         for path in stale:
             path.unlink()
         copied += len(keys)
-    (into / DESCRIPTION).write_text(json.dumps({"job": job_spec, "bucket": bucket}, indent=2) + "\n")
+    description = {"job": job_spec, "bucket": bucket, "metadata_location": metadata_location}
+    (into / DESCRIPTION).write_text(json.dumps(description, indent=2) + "\n")
     return copied
 
 
-def local_job_spec(root: Path) -> str:
+def table_metadata_location(glue: GlueClient, database: str, table: str) -> str | None:
+    """Where the catalog says the table's current metadata is (None: no such table)."""
     try:
-        return str(json.loads((root / DESCRIPTION).read_text())["job"])
+        entry = glue.get_table(DatabaseName=database, Name=table)["Table"]
+    except glue.exceptions.EntityNotFoundException:
+        return None
+    return entry.get("Parameters", {}).get("metadata_location")
+
+
+def _description(root: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads((root / DESCRIPTION).read_text()))
     except FileNotFoundError:
         raise QueryError(f"no table copy in {root}: run `make demo` (or landfall demo) first") from None
+
+
+def local_job_spec(root: Path) -> str:
+    return str(_description(root)["job"])
 
 
 def _empty_relation(table: TableSchema) -> str:
     """A relation with the table's columns and no row (a table without files yet)."""
     columns = [f'NULL::{c.types.duckdb} AS "{c.name}"' for c in table.columns]
-    columns += [f'NULL::VARCHAR AS "{p.name}"' for p in table.partition_columns]
     return f"SELECT {', '.join(columns)} WHERE false"  # noqa: S608 - names and types from the declaration
 
 
@@ -87,13 +105,26 @@ def _files(folder: Path, pattern: str) -> str:
     return "'" + f"{folder.as_posix()}/{pattern}".replace("'", "''") + "'"
 
 
-def _curated_relation(table: TableSchema, root: Path) -> str:
-    folder = root / curated_prefix(table.name)
-    if not any(folder.rglob("*.parquet")):
+def _curated_relation(table: TableSchema, root: Path, as_of: str | None) -> str:
+    """The table's rows as its current snapshot (or run `as_of`'s) holds them: its live files, read by
+    name (a file from before a column was added has none: NULL)."""
+    from landfall_cli.iceberg_copy import CopyError, CopyIO, live_files
+
+    description = _description(root)
+    location = description.get("metadata_location")
+    if not location:
+        if as_of is not None:
+            raise QueryError("the copy has no Iceberg table: no run has committed yet")
         return _empty_relation(table)
-    hive_types = ", ".join(f"'{p.name}': 'VARCHAR'" for p in table.partition_columns)  # strings, as in Glue
-    files = _files(folder, "**/*.parquet")
-    return f"SELECT * FROM read_parquet({files}, hive_partitioning = true, hive_types = {{{hive_types}}})"  # noqa: S608 - names from the declaration, the path quoted
+    try:
+        files = live_files(CopyIO(root, description["bucket"]), location, as_of)
+    except CopyError as error:
+        raise QueryError(str(error)) from None
+    if not files:
+        return _empty_relation(table)
+    listed = ", ".join("'" + path.as_posix().replace("'", "''") + "'" for path in files)
+    names = ", ".join(f'"{name}"' for name in table.column_names())
+    return f"SELECT {names} FROM read_parquet([{listed}], union_by_name = true)"  # noqa: S608 - names from the declaration, paths quoted
 
 
 def _quarantine_relation(root: Path) -> str:
@@ -105,24 +136,28 @@ def _quarantine_relation(root: Path) -> str:
     return f"SELECT * FROM read_json({files}, format = 'newline_delimited', columns = {{{columns}}})"  # noqa: S608 - as above
 
 
-def local_connection(table: TableSchema, root: Path):
-    """A DuckDB connection where the catalog's names are views over the files under `root`."""
+def local_connection(table: TableSchema, root: Path, as_of: str | None = None):
+    """A DuckDB connection where the catalog's names are views over the files under `root` (the table as
+    run `as_of` left it, if given)."""
     import duckdb  # a CLI dependency, never in the Lambda layer
+
+    from landfall.commit.definition import time_column
 
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")  # timestamps read and print in UTC, as Athena's do
-    connection.execute(f'CREATE VIEW "{table.name}" AS {_curated_relation(table, root)}')
+    connection.execute(f'CREATE VIEW "{table.name}" AS {_curated_relation(table, root, as_of)}')
     if table.unique_view:
-        connection.execute(f'CREATE VIEW "{table.unique_view}" AS {unique_view_sql(table)}')
+        stamp = time_column(table).name if table.partitioning is not None else None
+        connection.execute(f'CREATE VIEW "{table.unique_view}" AS {unique_view_sql(table, stamp)}')
     connection.execute(f'CREATE VIEW "{QUARANTINE_TABLE.name}" AS {_quarantine_relation(root)}')
     return connection
 
 
-def query_local(sql: str, root: Path) -> QueryResult:
+def query_local(sql: str, root: Path, as_of: str | None = None) -> QueryResult:
     import duckdb
 
     table = table_of(load_job(local_job_spec(root)))
-    with local_connection(table, root) as connection:
+    with local_connection(table, root, as_of) as connection:
         try:
             cursor = connection.execute(sql)
         except duckdb.Error as error:

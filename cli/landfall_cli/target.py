@@ -29,6 +29,7 @@ from landfall_cli.options import work_dir
 
 if TYPE_CHECKING:
     from mypy_boto3_athena import AthenaClient
+    from mypy_boto3_glue import GlueClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -42,6 +43,7 @@ class Target:
     s3: S3Client
     sfn: SFNClient
     athena: AthenaClient
+    glue: GlueClient
     outputs: dict[str, str]
     settings: ManifestWriterSettings
     processor_memory_mb: int
@@ -160,6 +162,7 @@ def _target(session: boto3.Session, outputs: dict[str, str], where: str, endpoin
         s3=session.client("s3", endpoint_url=endpoint_url),
         sfn=session.client("stepfunctions", endpoint_url=endpoint_url),
         athena=session.client("athena", endpoint_url=endpoint_url),
+        glue=session.client("glue", endpoint_url=endpoint_url),
         outputs=outputs,
         settings=settings,
         processor_memory_mb=memory["Processor"],

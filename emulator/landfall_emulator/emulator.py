@@ -250,9 +250,10 @@ class Emulator:
         )["Role"]["Arn"]
         self._run_checks(role_arn)
         self._create_queues()
-        for logical_id in self.stack.of_type("AWS::Serverless::Function"):
-            if self.function_name(logical_id) not in self.lambdas.functions:
-                self._create_function(logical_id, role_arn)
+        # a function whose properties name a custom resource (the reducer's database) waits for it
+        functions = self.stack.of_type("AWS::Serverless::Function")
+        later = [i for i in functions if any(self._is_custom(d) for d in self.stack.dependencies(i))]
+        self._create_functions([i for i in functions if i not in later], role_arn)
         sfn = self.client("stepfunctions")
         for logical_id in self.stack.of_type("AWS::Serverless::StateMachine"):
             sfn.create_state_machine(
@@ -264,12 +265,21 @@ class Emulator:
         self._create_buckets()
         self._create_event_rules()
         self._create_catalog()
+        self._create_functions(later, role_arn)
         for source in self.event_sources:
             source.start()
         # Setting the notification sent an s3:TestEvent: let it pass before counting notifications.
         wait_for(lambda: all(s.idle.is_set() for s in self.event_sources), 60, "the event sources to settle")
         self._handled_at_start = sum(s.messages_handled for s in self.event_sources)
         self._errors_at_start = {s.function_name: len(s.function_errors) for s in self.event_sources}
+
+    def _is_custom(self, logical_id: str) -> bool:
+        return str(self.stack.resources[logical_id]["Type"]).startswith("Custom::")
+
+    def _create_functions(self, logical_ids: list[str], role_arn: str) -> None:
+        for logical_id in logical_ids:
+            if self.function_name(logical_id) not in self.lambdas.functions:
+                self._create_function(logical_id, role_arn)
 
     def _run_checks(self, role_arn: str) -> None:
         """The custom resources other resources wait on (DependsOn), each after its function, before

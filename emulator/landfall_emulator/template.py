@@ -299,9 +299,27 @@ class Stack:
         return {key: str(self.resolve(value)) for key, value in {**globals_, **own}.items()}
 
     def function_property(self, logical_id: str, name: str, default: Any = None) -> Any:
+        """A function's property as SAM deploys it: its own, else Globals'; a list (Layers) is both,
+        the global entries first."""
         props = self.resources[logical_id]["Properties"]
         globals_ = self.template.get("Globals", {}).get("Function", {})
-        return self.resolve(props.get(name, globals_.get(name, default)))
+        own, shared = props.get(name), globals_.get(name)
+        if isinstance(own, list) and isinstance(shared, list):
+            return self.resolve([*shared, *own])
+        return self.resolve(own if own is not None else shared if shared is not None else default)
+
+    def function_layers(self, logical_id: str) -> list[str]:
+        """The logical ids of a function's layers, in the order Lambda stacks them (Globals' first), each
+        `Fn::If` decided by its condition (the Architecture's layer)."""
+        globals_ = self.template.get("Globals", {}).get("Function", {}).get("Layers", [])
+        own = self.resources[logical_id]["Properties"].get("Layers", [])
+        return [self._layer_id(layer) for layer in [*globals_, *own]]
+
+    def _layer_id(self, value: Any) -> str:
+        if isinstance(value, dict) and "Fn::If" in value:
+            name, yes, no = value["Fn::If"]
+            return self._layer_id(yes if self.condition(name) else no)
+        return str(value["Ref"])
 
     def state_machine_definition(self, logical_id: str, template_dir: Path) -> str:
         """The ASL file (DefinitionUri, relative to the template's folder) with its DefinitionSubstitutions

@@ -1,9 +1,11 @@
-"""Catalog: the custom resource that puts the job's curated table, its unique view and the quarantine
-table in the Glue Data Catalog, with the stack, and removes them with it; and the one that names the
-stack's database (`Custom::CatalogName`)."""
+"""Catalog: the custom resource that puts the job's curated Iceberg table (created, or evolved as the
+job adds fields), its unique view and the quarantine table in the Glue Data Catalog with the stack,
+and removes them with it; and the one that names the stack's database (`Custom::CatalogName`)."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from landfall.commit.catalog import TableCatalog
+from landfall.commit.tables import IcebergEntry
 from landfall.core.clients import aws_client
 from landfall.core.custom_resource import CustomResourceRequest, CustomResourceResponse, respond
 from landfall.core.observability import logger
@@ -20,7 +22,9 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     request = CustomResourceRequest.model_validate(event)
     try:
         job = job_named(settings_from_env(JobSettings).job)
-        response = CatalogResource(aws_client("glue"), table_of(job), QUARANTINE_TABLE).handle(request)
+        glue = aws_client("glue")
+        curated = IcebergEntry(TableCatalog(glue, aws_client("s3")), table_of(job))
+        response = CatalogResource(glue, curated, QUARANTINE_TABLE).handle(request)
     except Exception as error:  # CloudFormation must hear of it, or the stack waits an hour
         logger.exception("catalog request failed")
         failed_id = request.physical_resource_id or f"{CatalogResource.PREFIX}-failed"

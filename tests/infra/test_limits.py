@@ -128,7 +128,7 @@ def test_a_childs_input_stays_under_256_kib_whatever_the_keys():
     ]
     lines = [line for line in [*lines, batcher.close()] if line]
     assert len(lines) > 10
-    batch_input = {"version": 3, "run_id": "notification-" + "0" * 32, "output_bucket": "b" * 63}
+    batch_input = {"version": 4, "run_id": "notification-" + "0" * 32, "output_bucket": "b" * 63}
     for line in lines:
         child_input = {
             "BatchInput": batch_input,

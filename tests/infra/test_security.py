@@ -310,6 +310,22 @@ def test_the_catalog_function_may_change_tables_of_its_own_database_only(transfo
     resources = [json.dumps(r) for r in statement["Resource"]]
     # the folded name (tests/infra/test_template.py resolves it for a stack named in mixed case)
     assert len(resources) == 3 and all("${CatalogName.Database}" in r for r in resources[1:])
-    assert not any("s3:" in a for s in statements for a in _as_list(s["Action"]))  # it reads no data
+    # it reads no data: only the Iceberg table's metadata, which it creates and evolves
+    s3 = [s for s in statements if any(a.startswith("s3:") for a in _as_list(s["Action"]))]
+    assert [(set(s["Action"]), s["Resource"]) for s in s3] == [
+        ({"s3:GetObject", "s3:PutObject"}, {"Fn::Sub": "${PipelineBucket.Arn}/curated/*/metadata/*"})
+    ]
     writers = [s for name, s in _iam_statements(transformed["Resources"]) if "s3:DeleteObject" in _as_list(s["Action"])]
     assert [s["Resource"] for s in writers] == [{"Fn::Sub": "${PipelineBucket.Arn}/curated/*"}]
+
+
+def test_the_reducer_commits_to_its_own_database_and_writes_only_table_metadata(transformed):
+    """The run's Iceberg commit: a new metadata file, then the table's entry swapped; no data file."""
+    statements = [s for name, s in _iam_statements(transformed["Resources"]) if name == "ReducerRole"]
+    (glue,) = [s for s in statements if any(a.startswith("glue:") for a in _as_list(s["Action"]))]
+    assert set(glue["Action"]) == {"glue:GetTable", "glue:UpdateTable"}
+    assert all("${CatalogName.Database}" in json.dumps(r) for r in glue["Resource"][1:])
+    metadata = {"Fn::Sub": "${PipelineBucket.Arn}/curated/*/metadata/*"}
+    puts = [s for s in statements if "s3:PutObject" in _as_list(s["Action"])]
+    assert any(s["Resource"] == metadata for s in puts)
+    assert not any("curated" in json.dumps(s["Resource"]) and s["Resource"] != metadata for s in statements)

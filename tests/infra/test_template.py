@@ -147,7 +147,8 @@ def test_a_stack_named_in_mixed_case_gets_one_folded_database_name_everywhere():
     """The view's schema, the outputs and `landfall query --stack` on the emulator: tests/integration/test_table.py."""
     stack = _named(Stack(TEMPLATE, name="Landfall-Prod", parameter_overrides={"UseLakeFormation": "true"}))
     assert stack.physical_name("CatalogDatabase") == stack.ref("CatalogDatabase") == "landfall_prod"
-    (statement,) = stack.resolve(RESOURCES["CatalogTablesPolicy"]["Properties"]["PolicyDocument"])["Statement"]
+    statements = stack.resolve(RESOURCES["CatalogTablesPolicy"]["Properties"]["PolicyDocument"])["Statement"]
+    (statement,) = [s for s in statements if s.get("Sid") == "KeepTables"]
     assert statement["Resource"][1:] == [
         "arn:aws:glue:us-east-1:123456789012:database/landfall_prod",
         "arn:aws:glue:us-east-1:123456789012:table/landfall_prod/*",
@@ -166,8 +167,17 @@ def test_a_stack_named_in_mixed_case_gets_one_folded_database_name_everywhere():
 def test_lake_formation_grants_exist_only_when_asked_for_and_come_before_the_catalog(use):
     stack = _named(Stack(TEMPLATE, parameter_overrides={"UseLakeFormation": use}))
     grants = {i: r for i, r in RESOURCES.items() if r["Type"].startswith("AWS::LakeFormation::")}
-    assert set(grants) == {"CatalogLakeFormationDatabaseGrant", "CatalogLakeFormationTablesGrant"}
+    assert set(grants) == {
+        "CatalogLakeFormationDatabaseGrant",
+        "CatalogLakeFormationTablesGrant",
+        "ReducerLakeFormationTablesGrant",  # its commit alters the table
+    }
     assert all(r["Condition"] == "UseLakeFormation" for r in grants.values())
+    reducer = stack.resolve(grants.pop("ReducerLakeFormationTablesGrant")["Properties"])
+    assert reducer["Principal"] == {
+        "DataLakePrincipalIdentifier": stack.resolve({"Fn::GetAtt": ["ReducerRole", "Arn"]})
+    }
+    assert reducer["Permissions"] == ["ALTER", "DESCRIBE"] and reducer["PermissionsWithGrantOption"] == []
     assert stack.condition("UseLakeFormation") is (use == "true")
     catalog = stack.resolve(RESOURCES["Catalog"]["Properties"])
     assert ("LakeFormationGrants" in catalog) is (use == "true")  # a dependency only when they exist

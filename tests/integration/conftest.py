@@ -68,18 +68,30 @@ def manifest_keys(body: bytes) -> list[str]:
     return [o["key"] for line in body.splitlines() if line.strip() for o in json.loads(line)["objects"]]
 
 
-def object_summaries(emulator: Emulator, run_id: str) -> list[dict[str, Any]]:
-    """Every object summary the run's processors returned, from its ResultWriter files."""
+def batch_outputs(emulator: Emulator, run_id: str) -> list[dict[str, Any]]:
+    """Every batch summary the run's processors returned (its files inline), from its ResultWriter files."""
     bucket = emulator.pipeline_bucket
     s3 = emulator.client("s3")
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=results_prefix(run_id) + "/")["Contents"]
     manifest = read_json(emulator, bucket, next(o["Key"] for o in listed if o["Key"].endswith("manifest.json")))
+    return [
+        json.loads(record["Output"])
+        for entry in manifest["ResultFiles"]["SUCCEEDED"]
+        for record in read_result_file(emulator, bucket, entry["Key"])
+    ]
+
+
+def object_summaries(emulator: Emulator, run_id: str) -> list[dict[str, Any]]:
+    """Every object summary the run's processors returned, from its ResultWriter files."""
     summaries: list[dict[str, Any]] = []
-    for entry in manifest["ResultFiles"]["SUCCEEDED"]:
-        for record in read_result_file(emulator, bucket, entry["Key"]):
-            output = json.loads(record["Output"])
-            if output.get("objects_key"):
-                summaries += read_result_file(emulator, bucket, output["objects_key"])
-            else:
-                summaries += output["objects"]
+    for output in batch_outputs(emulator, run_id):
+        if output.get("objects_key"):
+            summaries += read_result_file(emulator, emulator.pipeline_bucket, output["objects_key"])
+        else:
+            summaries += output["objects"]
     return summaries
+
+
+def curated_files(emulator: Emulator, run_id: str) -> list[dict[str, Any]]:
+    """Every curated file the run's batches wrote (CuratedFile's fields)."""
+    return [file for output in batch_outputs(emulator, run_id) for file in output.get("files", [])]

@@ -12,6 +12,7 @@ from landfall.ingest.messages import ManifestItem, RunConfig
 from landfall.jobs.samples import make_dataset
 from landfall_emulator import map_children
 from tests.integration.conftest import (
+    curated_files,
     execution_arn_of,
     manifest_keys,
     object_summaries,
@@ -79,9 +80,11 @@ def test_landed_objects_are_processed_by_themselves_and_everything_reconciles(em
     assert report["records"]["rejected"] == dataset.bad
     assert sum(t["count"] for t in report["aggregates"]["by_type"].values()) == dataset.records - dataset.bad
 
-    files = [file for obj in object_summaries(emulator, execution["name"]) for file in obj["curated"]]
+    files = curated_files(emulator, execution["name"])
     rows = parquet_rows(s3, emulator.pipeline_bucket, [file["key"] for file in files])
     assert len(rows) == sum(file["rows"] for file in files) == report["records"]["written"]
+    summaries = object_summaries(emulator, execution["name"])
+    assert sum(n for obj in summaries for n in obj["rows_by_partition"].values()) == len(rows)
     assert len(rows) == dataset.records - dataset.bad
 
 

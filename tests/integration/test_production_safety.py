@@ -13,10 +13,10 @@ from dataclasses import replace
 
 import pytest
 
-from landfall.core.layout import curated_key, object_id, report_key
+from landfall.core.layout import report_key
 from landfall.ingest.messages import ManifestItem, RunConfig
 from landfall_emulator.emulator import Emulator, wait_for
-from tests.integration.conftest import execution_arn_of, read_json, start_run
+from tests.integration.conftest import curated_files, execution_arn_of, read_json, start_run
 from tests.paths import TEMPLATE_PATH
 from tests.tables import parquet_rows
 
@@ -47,10 +47,11 @@ def test_two_versions_of_one_key_are_two_objects_each_processed_once(emulator):
     report = read_json(emulator, emulator.pipeline_bucket, report_key(execution["name"]))
     assert report["reconciliation"] == {"ok": True, "problems": []}
     assert (report["objects"]["in_manifest"], report["objects"]["processed"], report["records"]["valid"]) == (2, 2, 3)
-    for version, ids in ((first["VersionId"], ["a"]), (second["VersionId"], ["b", "c"])):  # each its own file
-        curated = curated_key("events", "dt=2026-11-22/hour=13", object_id(emulator.landing_bucket, key, version))
-        rows = parquet_rows(s3, emulator.pipeline_bucket, [curated])
-        assert [(r["event_id"], r["source_version_id"]) for r in rows] == [(i, version) for i in ids]
+    files = curated_files(emulator, execution["name"])  # the batches' files: versions share them
+    assert {f["partition"] for f in files} == {"dt=2026-11-22/hour=13"} and sum(f["rows"] for f in files) == 3
+    rows = parquet_rows(s3, emulator.pipeline_bucket, [f["key"] for f in files])
+    for version, ids in ((first["VersionId"], ["a"]), (second["VersionId"], ["b", "c"])):  # each its own rows
+        assert [r["event_id"] for r in rows if r["source_version_id"] == version] == ids
 
 
 def test_overlapping_runs_share_the_processor_ceiling_and_both_finish(emulator, monkeypatch):

@@ -1,7 +1,8 @@
-"""The curated table as its users read it, end to end on the emulator: two readers that are not its
-writer (pyarrow and DuckDB) agree with the report per object and partition, see the declared types
-and each record's event time in its partition; a re-run adds no row; the unique view removes the
-duplicates a producer's retry planted across objects; the catalog describes exactly these files."""
+"""The curated Iceberg table as its users read it, end to end on the emulator: two readers that are not
+its writer (pyiceberg with its own catalog and S3 access, and DuckDB over the files it lists) agree
+with the report per object and partition and see the declared types and field ids; the run is one
+snapshot; the same objects run again add no row; the unique view removes the duplicates a producer's
+retry planted across objects; Glue's entry is the table's metadata."""
 
 from __future__ import annotations
 
@@ -14,23 +15,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
+from pyiceberg.expressions import StartsWith
 
+from landfall.commit.commits import run_snapshots
 from landfall.core.layout import report_key
 from landfall.ingest.messages import ManifestItem, RunConfig
 from landfall.jobs.events import EventsJob
 from landfall.jobs.samples import event_lines
 from landfall.table.catalog import unique_view_sql
 from landfall.table.schema import Kind, table_of
-from landfall_cli.query import local_connection
-from tests.integration.conftest import execution_arn_of, object_summaries, read_json, start_run
+from landfall_cli.query import export_local, local_connection, table_metadata_location
+from tests.integration.conftest import curated_files, execution_arn_of, object_summaries, read_json, start_run
 from tests.paths import TEMPLATE_PATH
 from tests.tables import duckdb_query
 
 pytestmark = pytest.mark.emulator
 
 TABLE = table_of(EventsJob())
+OURS = StartsWith("source_key", "t/table/")  # this test's objects
 ARROW_TYPES = {  # how a reader that is not the writer sees each kind
     Kind.STRING: pa.string(),
     Kind.FLOAT: pa.float64(),
@@ -58,18 +61,19 @@ def _land(emulator) -> tuple[list[ManifestItem], int]:
     return items, len(good)
 
 
-def _run(emulator, items, source) -> tuple[dict, list[dict]]:
+def _run(emulator, items, source) -> tuple[dict, list[dict], list[dict]]:
+    """The run's report, its objects' summaries and its batches' files."""
     started = start_run(emulator, items, CONFIG, source=source)
     assert emulator.wait_for_execution(execution_arn_of(emulator, started))["status"] == "SUCCEEDED"
     report = read_json(emulator, emulator.pipeline_bucket, report_key(started.run_id))
     assert report["reconciliation"]["ok"], report["reconciliation"]
-    return report, object_summaries(emulator, started.run_id)
+    return report, object_summaries(emulator, started.run_id), curated_files(emulator, started.run_id)
 
 
-def _download(emulator, summaries: list[dict], into: Path) -> list[Path]:
+def _download(emulator, files: list[dict], into: Path) -> list[Path]:
     s3 = emulator.client("s3")
     paths = []
-    for file in (f for obj in summaries for f in obj["curated"]):
+    for file in files:
         path = into / file["key"]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(s3.get_object(Bucket=emulator.pipeline_bucket, Key=file["key"])["Body"].read())
@@ -77,88 +81,99 @@ def _download(emulator, summaries: list[dict], into: Path) -> list[Path]:
     return paths
 
 
-def _scan(root: Path) -> str:
-    return f"read_parquet('{root.as_posix()}/curated/events/**/*.parquet', hive_partitioning = true)"
+def _pyiceberg(emulator):
+    """The table as another Iceberg reader opens it: pyiceberg's own Glue catalog and its pyarrow S3
+    access (neither is what the pipeline commits with), pointed at the emulator."""
+    from pyiceberg.catalog.glue import GlueCatalog
+
+    endpoint, region = emulator.endpoint_url, emulator.stack.region
+    keys = {"s3.access-key-id": "local", "s3.secret-access-key": "local", "s3.region": region}
+    catalog = GlueCatalog(
+        "reader",
+        **{"glue.endpoint": endpoint, "glue.region": region, "glue.access-key-id": "local"},
+        **{"glue.secret-access-key": "local", "s3.endpoint": endpoint, **keys},
+    )
+    return catalog.load_table(f"{emulator.stack.outputs()['DatabaseName']}.events")
+
+
+def _duckdb_reads(paths: list[Path]) -> str:
+    listed = ", ".join(f"'{path.as_posix()}'" for path in paths)
+    return f"read_parquet([{listed}])"
 
 
 def test_independent_readers_agree_with_the_report_the_declaration_and_the_catalog(emulator, tmp_path):
+    """The table is the package's emulator's: other tests' runs commit to it too, so this one reads the
+    rows of its own objects (`t/table/…`) and its own snapshot."""
     items, repeats = _land(emulator)
-    report, summaries = _run(emulator, items, "backfill")
-    paths = _download(emulator, summaries, tmp_path)
-    valid = report["records"]["valid"]
-    # pyarrow: every file holds the rows its object's summary says, of the declared types
-    for obj in summaries:
-        for file in obj["curated"]:
-            table = pq.read_table(tmp_path / file["key"])
-            assert table.num_rows == file["rows"]
-            assert table.schema == pa.schema(
-                [pa.field(c.name, ARROW_TYPES[c.kind], nullable=c.nullable) for c in TABLE.columns]
-            )
-        assert sum(f["rows"] for f in obj["curated"]) == obj["valid"]
-    assert sum(pq.read_metadata(p).num_rows for p in paths) == valid == report["records"]["written"]
-    # DuckDB: rows per object and partition as the summaries say, partitions as each event's time says
-    counted = duckdb_query(f"SELECT source_key, dt, hour, count(*) FROM {_scan(tmp_path)} GROUP BY ALL")
-    expected = {(obj["key"], *f["key"].split("/")[2:4], f["rows"]) for obj in summaries for f in obj["curated"]}
-    assert {(key, f"dt={dt}", f"hour={hour:02d}", n) for key, dt, hour, n in counted} == expected
-    misplaced = (
-        f"SELECT count(*) FROM {_scan(tmp_path)} WHERE strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d') <> "
-        f"CAST(dt AS VARCHAR) OR CAST(strftime(ts AT TIME ZONE 'UTC', '%H') AS INTEGER) <> hour"
+    report, summaries, files = _run(emulator, items, "backfill")
+    valid, committed = report["records"]["valid"], report["table"]
+    assert committed["rows"] == valid == report["records"]["written"] and committed["files"] == len(files)
+    table = _pyiceberg(emulator)
+    assert table.metadata_location == committed["metadata_location"]  # Glue's entry is the report's metadata
+    (snapshot,) = run_snapshots(table, report["run_id"])  # one snapshot: the run's
+    assert snapshot.snapshot_id == committed["snapshot_id"] and snapshot.summary["added-records"] == str(valid)
+    arrow = table.scan(row_filter=OURS).to_arrow()
+    assert arrow.num_rows == valid
+    assert {f.name: f.field_id for f in table.schema().fields} == {c.name: c.field_id for c in TABLE.columns}
+    assert [(f.name, f.type) for f in arrow.schema] == [(c.name, ARROW_TYPES[c.kind]) for c in TABLE.columns]
+    expected = {(obj["key"], p, n) for obj in summaries for p, n in obj["rows_by_partition"].items()}
+    per_object = {
+        row["source_key"]: row["source_line_count"]
+        for row in arrow.group_by("source_key").aggregate([("source_line", "count")]).to_pylist()
+    }
+    assert per_object == {key: sum(n for k, _, n in expected if k == key) for key, _, _ in expected}
+    # DuckDB over the files Iceberg lists: rows per object and partition as the summaries say
+    keys = [
+        {"key": t.file.file_path.split("/", 3)[3]} for t in table.scan(snapshot_id=snapshot.snapshot_id).plan_files()
+    ]
+    paths = _download(emulator, keys, tmp_path)
+    counted = duckdb_query(
+        f"SELECT source_key, strftime(ts, 'dt=%Y-%m-%d/hour=%H'), count(*) FROM {_duckdb_reads(paths)} "
+        "WHERE source_key LIKE 't/table/%' GROUP BY ALL"
     )
-    assert duckdb_query(misplaced) == [(0,)]
-    # the catalog's names, types and view, over the same files, as `landfall query --local` sets them up
-    with local_connection(TABLE, tmp_path) as connection:
+    assert set(counted) == expected
+    written_ids = duckdb_query(f"SELECT DISTINCT name, field_id FROM parquet_schema({_duckdb_reads(paths)[13:-1]})")
+    assert {(n, i) for n, i in written_ids if i is not None} == {(c.name, c.field_id) for c in TABLE.columns}
+    _the_catalog_describes_the_table(emulator, table)
+    _the_local_query_sees_what_the_readers_see(emulator, tmp_path / "copy", valid, repeats)
+    # the same objects processed again by another run: their rows are in the table once
+    again, _, _ = _run(emulator, items, "notification")
+    assert again["table"]["snapshot_id"] is None and again["table"]["duplicate_objects"] == len(items)
+    assert _pyiceberg(emulator).scan(row_filter=OURS).to_arrow().num_rows == valid
+
+
+def _the_local_query_sees_what_the_readers_see(emulator, root: Path, valid: int, repeats: int) -> None:
+    """`landfall query --local`: the catalog's names, types and view over the table's copy."""
+    location = table_metadata_location(emulator.client("glue"), emulator.stack.outputs()["DatabaseName"], "events")
+    export_local(
+        emulator.client("s3"), emulator.pipeline_bucket, TABLE, "landfall.jobs.events:EventsJob", root, location
+    )
+    with local_connection(TABLE, root) as connection:
         described = connection.execute('DESCRIBE "events"').fetchall()
-        assert [(name, kind) for name, kind, *_ in described] == [(c.name, c.types.duckdb) for c in TABLE.columns] + [
-            (p.name, "VARCHAR") for p in TABLE.partition_columns
-        ]
-        assert connection.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchone() == (
+        assert [(name, kind) for name, kind, *_ in described] == [(c.name, c.types.duckdb) for c in TABLE.columns]
+        ours = "WHERE source_key LIKE 't/table/%'"  # the package's emulator: other tests' rows are there too
+        assert connection.execute(f"SELECT count(*), count(DISTINCT event_id) FROM events {ours}").fetchone() == (
             valid,
             valid - repeats,
         )
-        assert connection.execute("SELECT count(*) FROM events_unique").fetchone() == (valid - repeats,)
+        assert connection.execute(f"SELECT count(*) FROM events_unique {ours}").fetchone() == (valid - repeats,)
         repeated = "SELECT event_id FROM events GROUP BY 1 HAVING count(*) > 1"
         kept = connection.execute(f"SELECT DISTINCT source_key FROM events_unique WHERE event_id IN ({repeated})")
         assert kept.fetchall() == [("t/table/0.jsonl",)]  # the first delivery
-    _the_catalog_describes_these_files(emulator, paths, tmp_path)
-    # a re-run of the same objects overwrites its files: not one row more
-    again, summaries_again = _run(emulator, items, "notification")
-    assert sorted(f["key"] for o in summaries_again for f in o["curated"]) == sorted(
-        f["key"] for o in summaries for f in o["curated"]
-    )
-    rerun = tmp_path / "rerun"
-    _download(emulator, summaries_again, rerun)
-    assert duckdb_query(f"SELECT count(*) FROM {_scan(rerun)}") == [(valid,)]
-    assert again["records"]["written"] == valid
 
 
-def _the_catalog_describes_these_files(emulator, paths: list[Path], root: Path) -> None:
+def _the_catalog_describes_the_table(emulator, table) -> None:
     glue = emulator.client("glue")
     database = emulator.stack.outputs()["DatabaseName"]
-    table = glue.get_table(DatabaseName=database, Name="events")["Table"]
-    schema = pq.read_schema(paths[0])
-    hive = {
-        pa.string(): "string",
-        pa.float64(): "double",
-        pa.int64(): "bigint",
-        ARROW_TYPES[Kind.TIMESTAMP]: "timestamp",
-    }
-    assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == [
-        (field.name, hive[field.type]) for field in schema
-    ]
-    assert [(k["Name"], k["Type"]) for k in table["PartitionKeys"]] == [("dt", "string"), ("hour", "string")]
-    parameters = table["Parameters"]
-    assert parameters["projection.enabled"] == "true" and parameters["classification"] == "parquet"
-    template = parameters["storage.location.template"]
-    first, last = parameters["projection.dt.range"].split(",")
-    for path in paths:  # each file is where the projection looks for its partition
-        dt, hour = (part.split("=")[1] for part in path.relative_to(root).parts[2:4])
-        location = template.replace("${dt}", dt).replace("${hour}", hour)
-        assert f"s3://{emulator.pipeline_bucket}/{path.relative_to(root).as_posix()}".startswith(location)
-        assert first <= dt and last.startswith("NOW") and 0 <= int(hour) <= 23
+    entry = glue.get_table(DatabaseName=database, Name="events")["Table"]
+    assert entry["Parameters"]["table_type"] == "ICEBERG"
+    assert entry["Parameters"]["metadata_location"] == table.metadata_location
+    assert [c["Name"] for c in entry["StorageDescriptor"]["Columns"]] == [f.name for f in table.schema().fields]
+    assert [(f.source_id, str(f.transform)) for f in table.spec().fields] == [(6, "hour")]
     view = glue.get_table(DatabaseName=database, Name="events_unique")["Table"]
     encoded = view["ViewOriginalText"].removeprefix("/* Presto View: ").removesuffix(" */")
     definition = json.loads(base64.b64decode(encoded))
-    assert definition["originalSql"] == unique_view_sql(TABLE) and definition["schema"] == database
+    assert definition["originalSql"] == unique_view_sql(TABLE, "ts") and definition["schema"] == database
     assert [c["name"] for c in definition["columns"]] == TABLE.column_names()
 
 

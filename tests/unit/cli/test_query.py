@@ -19,6 +19,10 @@ from moto.athena.models import QueryResults, athena_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from rich.console import Console
 
+from landfall.commit.catalog import TableCatalog
+from landfall.commit.commits import commit_run
+from landfall.commit.objects import run_files
+from landfall.commit.tables import put_table
 from landfall.ingest.messages import ManifestItem
 from landfall.jobs import DEFAULT_JOB, default_job
 from landfall.process.messages import BatchInput, ProcessorEvent
@@ -117,29 +121,70 @@ def table_copy(s3, tmp_path):
         BatchInput=BatchInput(run_id="r", output_bucket="pipeline"),
         Items=[ManifestItem(bucket="landing", key=key, size=1) for key in bodies],
     )
-    process_batch(event, s3, ProcessorSettings(), default_job())
-    export_local(s3, "pipeline", table_of(default_job()), DEFAULT_JOB, tmp_path)
+    summary = process_batch(event, s3, ProcessorSettings(), default_job())
+    commit = _committed(s3, "r", run_files(summary.files, summary.objects))
+    export_local(s3, "pipeline", table_of(default_job()), DEFAULT_JOB, tmp_path, commit.metadata_location)
     return tmp_path
+
+
+def _committed(s3, run_id: str, files):
+    """The batch's files committed to the table as the reducer does, on moto's Glue."""
+    glue = boto3.client("glue", region_name="us-east-1")
+    if not glue.get_databases()["DatabaseList"]:
+        glue.create_database(DatabaseInput={"Name": "db"})
+    catalog, table = TableCatalog(glue, s3), table_of(default_job())
+    put_table(catalog, "db.events", table, "s3://pipeline/curated/events")
+    return commit_run(catalog, "db.events", run_id, files, ("pipeline", table.partitioning))
 
 
 def test_a_local_query_reads_the_copy_by_the_catalogs_names(table_copy):
     counts = query_local("SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM events_unique)", table_copy)
     assert counts.rows == [(4, 3)]
-    per_hour = query_local("SELECT hour, sum(value) AS v FROM events_unique GROUP BY hour ORDER BY hour", table_copy)
-    assert (per_hour.columns, per_hour.rows) == (["hour", "v"], [("12", 5.0), ("13", 2.0)])
+    per_hour = query_local(
+        "SELECT hour(ts) AS hour, sum(value) AS v FROM events_unique GROUP BY 1 ORDER BY 1", table_copy
+    )
+    assert (per_hour.columns, per_hour.rows) == (["hour", "v"], [(12, 5.0), (13, 2.0)])
     rejected = query_local("SELECT source_key, line, reason FROM quarantine", table_copy)
     assert rejected.rows == [("raw/a.gz", 3, "invalid_json")]
     # a line kept whole says so: false, not absent (which a JSON reader takes for NULL)
     assert query_local("SELECT count(*) FROM quarantine WHERE NOT raw_truncated", table_copy).rows == [(1,)]
 
 
-def test_a_local_copy_drops_files_the_bucket_no_longer_has(s3, table_copy):
-    s3.delete_object(
-        Bucket="pipeline",
-        Key=next(o["Key"] for o in s3.list_objects_v2(Bucket="pipeline", Prefix="curated/")["Contents"]),
+def test_a_query_as_of_a_run_reads_the_table_as_that_run_left_it(s3, table_copy):
+    s3.put_object(Bucket="landing", Key="raw/c.gz", Body=gzip.compress(EVENT % (b"d", 2, b"click", 8)))
+    later = ProcessorEvent(
+        BatchInput=BatchInput(run_id="r2", output_bucket="pipeline"),
+        Items=[ManifestItem(bucket="landing", key=key, size=1) for key in ("raw/b.gz", "raw/c.gz")],
     )
-    export_local(s3, "pipeline", table_of(default_job()), DEFAULT_JOB, table_copy)
-    assert query_local("SELECT count(*) FROM events", table_copy).rows[0][0] < 4
+    summary = process_batch(later, s3, ProcessorSettings(), default_job())
+    # raw/b.gz is in the table already, and its file holds raw/c.gz's row too: the file waits for another run
+    commit = _committed(s3, "r2", run_files(summary.files, summary.objects))
+    assert (commit.snapshot_id, len(commit.duplicates), len(commit.deferred)) == (None, 1, 1)
+    alone = ProcessorEvent(
+        BatchInput=BatchInput(run_id="r3", output_bucket="pipeline"),
+        Items=[ManifestItem(bucket="landing", key="raw/c.gz", size=1)],
+    )
+    summary = process_batch(alone, s3, ProcessorSettings(), default_job())
+    commit = _committed(s3, "r3", run_files(summary.files, summary.objects))
+    export_local(s3, "pipeline", table_of(default_job()), DEFAULT_JOB, table_copy, commit.metadata_location)
+    assert query_local("SELECT count(*) FROM events", table_copy).rows == [(5,)]
+    assert query_local("SELECT count(*) FROM events", table_copy, as_of="r").rows == [(4,)]
+    with pytest.raises(QueryError, match="run nope committed no snapshot"):
+        query_local("SELECT 1", table_copy, as_of="nope")
+
+
+def test_landfall_query_as_of_a_run_on_the_command_line(table_copy, no_emulator, capsys):
+    args = ["query", "--local", "--data", str(table_copy), "--format", "csv"]
+    assert main([*args, "--as-of", "r", "SELECT count(*) AS n FROM events"]) == 0
+    assert capsys.readouterr().out.splitlines() == ['"n"', '"4"']
+    assert main([*args, "--as-of", "nope", "SELECT 1"]) == 1
+    assert "run nope committed no snapshot" in capsys.readouterr().err
+
+
+def test_a_copy_before_any_commit_is_an_empty_table(s3, tmp_path):
+    s3.create_bucket(Bucket="pipeline")
+    export_local(s3, "pipeline", table_of(default_job()), DEFAULT_JOB, tmp_path, None)
+    assert query_local("SELECT count(*) FROM events", tmp_path).rows == [(0,)]
 
 
 def test_a_local_query_without_a_copy_or_with_bad_sql_says_so(tmp_path, table_copy):

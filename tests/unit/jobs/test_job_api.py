@@ -64,8 +64,13 @@ def test_a_job_of_ones_own_ships_from_jobs_never_from_the_library_layer():
         [{"Ref": "CommonLayerArm64"}, {"Ref": "CommonLayer"}],
         [{"Ref": "JobLayerArm64"}, {"Ref": "JobLayer"}],
     ]
-    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
-    assert not any("Layers" in function["Properties"] for function in functions)  # 2 layers each; Lambda allows 5
+    functions = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+    # 2 layers each, and the table stage's to the two that write the Iceberg table; Lambda allows 5
+    with_own = {name for name, function in functions.items() if "Layers" in function["Properties"]}
+    assert with_own == {"ReducerFunction", "CatalogFunction"}
+    for name in with_own:
+        (layer,) = functions[name]["Properties"]["Layers"]
+        assert layer["Fn::If"][1:] == [{"Ref": "IcebergLayerArm64"}, {"Ref": "IcebergLayer"}]
     for layer, architecture in (("JobLayer", "x86_64"), ("JobLayerArm64", "arm64")):
         resource = template["Resources"][layer]
         assert resource["Properties"]["ContentUri"] == "jobs/"

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from landfall.ingest.messages import ManifestItem
 from landfall.jobs import AggregateTable, RecordRejected, default_job
 from landfall.jobs.events import EventsJob
-from landfall.process.messages import BatchInput, CuratedFile, ProcessorEvent
+from landfall.process.messages import BatchInput, BatchSummary, ObjectSummary, ProcessorEvent
 from landfall.process.processing import process_batch
 from landfall.process.settings import ProcessorSettings
 from landfall.table.partitioning import HOURLY
@@ -74,9 +74,10 @@ def run_batch(s3, objects: dict[str, bytes], job=None):
     return process_batch(event_, s3, ProcessorSettings(), job or default_job())
 
 
-def curated_lines(s3, files: list[CuratedFile]) -> list[int]:
-    """The line numbers of the rows in the curated files (read with pyarrow)."""
-    return [row["source_line"] for row in parquet_rows(s3, "pipeline", [file.key for file in files])]
+def curated_lines(s3, batch: BatchSummary, obj: ObjectSummary) -> list[int]:
+    """The line numbers of an object's rows in its batch's curated files (read with pyarrow)."""
+    rows = parquet_rows(s3, "pipeline", [file.key for file in batch.files])
+    return [row["source_line"] for row in rows if row["source_key"] == obj.key]
 
 
 def quarantined(s3, key: str | None) -> list[dict]:
@@ -103,7 +104,7 @@ def test_every_known_hostile_shape_costs_only_its_line_and_innocent_objects_are_
         (2 * n + 2, reason) for n, reason in enumerate(HOSTILE.values())
     ]
     assert all(entry["detail"] for entry in entries)
-    kept = curated_lines(landing, hostile.curated)
+    kept = curated_lines(landing, summary, hostile)
     assert sorted(kept) == [n for n, line in enumerate(lines, start=1) if line not in HOSTILE]
     assert summary.aggregates["by_type"]["click"]["count"] == expected_valid + 10
 
@@ -185,7 +186,7 @@ def test_arbitrary_lines_mixed_into_valid_objects_never_lose_a_record(landing, f
     valid = [line for kind, line in lines if kind == "valid"]
     others = [line for kind, line in lines if kind == "other" and _content(line)]  # blank: not records
     assert (obj.valid, obj.rejected, obj.records) == (len(valid), len(others), len(valid) + len(others))
-    kept = curated_lines(landing, obj.curated)
+    kept = curated_lines(landing, summary, obj)
     assert sorted(kept) == [n for n, (kind, _) in enumerate(lines, start=1) if kind == "valid"]
     numbers = [entry["line"] for entry in quarantined(landing, obj.quarantine_key)]
     expected = [n for n, (kind, line) in enumerate(lines, start=1) if kind == "other" and _content(line)]
@@ -239,11 +240,11 @@ def test_a_value_the_table_cannot_hold_costs_its_line_and_is_in_no_aggregate(lan
     summary = run_batch(landing, {"raw/t": b"\n".join(lines)}, job=TallyJob())
     (obj,) = summary.objects
     assert (obj.valid, obj.rejected, obj.rejected_by_reason) == (3, 2, {"unrepresentable": 2})
-    assert summary.aggregates == {"n": 3} and sum(f.rows for f in obj.curated) == 3
+    assert summary.aggregates == {"n": 3} and sum(obj.rows_by_partition.values()) == 3
     entries = quarantined(landing, obj.quarantine_key)
     assert [(e["line"], e["reason"]) for e in entries] == [(2, "unrepresentable"), (4, "unrepresentable")]
     assert "column n" in entries[0]["detail"]
-    assert sorted(curated_lines(landing, obj.curated)) == [1, 3, 5]
+    assert sorted(curated_lines(landing, summary, obj)) == [1, 3, 5]
 
 
 def test_a_json_field_that_is_not_utf_8_costs_its_line_instead_of_its_value(landing):
@@ -256,7 +257,7 @@ def test_a_json_field_that_is_not_utf_8_costs_its_line_instead_of_its_value(land
     assert (obj.valid, obj.rejected, obj.rejected_by_reason) == (2, 1, {"unrepresentable": 1})
     (entry,) = quarantined(landing, obj.quarantine_key)
     assert entry["line"] == 2 and "column props" in entry["detail"] and "UTF-8" in entry["detail"]
-    assert sorted(curated_lines(landing, obj.curated)) == [1, 3]
+    assert sorted(curated_lines(landing, summary, obj)) == [1, 3]
 
 
 def test_two_records_back_to_back_on_one_line_of_a_delimited_object_are_both_read(landing):
@@ -268,7 +269,7 @@ def test_two_records_back_to_back_on_one_line_of_a_delimited_object_are_both_rea
     glued, mate = summary.objects
     assert (glued.status, glued.valid, glued.rejected, glued.framing) == ("processed", 51, 0, "newline")
     assert (mate.status, mate.valid) == ("processed", 5)
-    assert sorted(curated_lines(landing, glued.curated)) == sorted([*range(1, 51), 11])
+    assert sorted(curated_lines(landing, summary, glued)) == sorted([*range(1, 51), 11])
 
 
 # Objects built line by line, as a stranger's files are: records joined by newlines, CRLF, nothing or
@@ -341,8 +342,9 @@ def test_any_framing_of_records_costs_at_most_the_lines_that_hold_broken_ones(
     bad = [n for n, (pieces, _, _) in enumerate(lines, start=1) if pieces and not all(ok for ok, _ in pieces)]
     valid_lines = [n for n, pieces in good for _ in pieces]  # each record of a good line, with the line's number
     assert (obj.valid, obj.rejected, obj.records) == (len(valid_lines), len(bad), len(valid_lines) + len(bad))
-    assert sorted(curated_lines(landing, obj.curated)) == valid_lines
+    assert sorted(curated_lines(landing, summary, obj)) == valid_lines
     entries = quarantined(landing, obj.quarantine_key)
     assert [entry["line"] for entry in entries] == bad
     assert all(entry["reason"] and entry["detail"] for entry in entries)
-    assert sum(file.rows for file in obj.curated) == obj.valid
+    assert sum(obj.rows_by_partition.values()) == obj.valid
+    assert sum(file.rows for file in summary.files) == obj.valid + mate.valid

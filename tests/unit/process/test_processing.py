@@ -7,17 +7,19 @@ import pytest
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
 
-from landfall.core.layout import CURATED_PREFIX, curated_key, object_id, summary_prefix
+from landfall.core.layout import CURATED_PREFIX, curated_key, object_url, summary_prefix
 from landfall.ingest.messages import ManifestItem
 from landfall.jobs import default_job
 from landfall.jobs.events import EventsJob
+from landfall.process.curated import Budget, ObjectRows, _SpillDir
 from landfall.process.failures import CLEAN_FAILURES, BatchFailed
 from landfall.process.messages import BatchInput, ProcessorEvent
-from landfall.process.processing import TransientError, process_batch
+from landfall.process.processing import TransientError, batch_id, process_batch
 from landfall.process.settings import ProcessorSettings
 from tests.tables import parquet_rows
 
 GOOD = b'{"event_id":"e%d","ts":"2026-11-22T1%d:00:00Z","type":"click","value":%d}'
+HOUR_12, HOUR_13 = "dt=2026-11-22/hour=12", "dt=2026-11-22/hour=13"
 
 
 @pytest.fixture
@@ -50,20 +52,22 @@ def run(s3, settings, *keys):
 def test_valid_records_go_to_parquet_partitions_with_their_lineage_and_bad_lines_to_quarantine(buckets, settings):
     lines = [GOOD % (1, 2, 1), GOOD % (2, 3, 2), b"{broken", GOOD % (3, 2, 3)]
     buckets.put_object(Bucket="landing", Key="raw/a.gz", Body=gzip.compress(b"\n".join(lines)))
-    (summary,) = run(buckets, settings, "raw/a.gz").objects
+    batch = run(buckets, settings, "raw/a.gz")
+    (summary,) = batch.objects
     assert (summary.status, summary.records, summary.valid, summary.rejected) == ("processed", 4, 3, 1)
-    source = object_id("landing", "raw/a.gz")
-    assert [(f.key, f.rows) for f in summary.curated] == [
-        (curated_key("events", "dt=2026-11-22/hour=12", source), 2),
-        (curated_key("events", "dt=2026-11-22/hour=13", source), 1),
+    assert summary.rows_by_partition == {HOUR_12: 2, HOUR_13: 1}
+    file_id = f"run-1-{batch_id([object_url('landing', 'raw/a.gz')])}"  # the batch's run and items
+    assert [(f.key, f.rows, f.partition) for f in batch.files] == [
+        (curated_key("events", HOUR_12, file_id), 2, HOUR_12),
+        (curated_key("events", HOUR_13, file_id), 1, HOUR_13),
     ]
-    hour12 = parquet_rows(buckets, "pipeline", [summary.curated[0].key])
+    hour12 = parquet_rows(buckets, "pipeline", [batch.files[0].key])
     assert [(r["event_id"], r["ts"], r["value"], r["source_key"], r["source_line"]) for r in hour12] == [
         ("e1", datetime(2026, 11, 22, 12, tzinfo=UTC), 1.0, "raw/a.gz", 1),
         ("e3", datetime(2026, 11, 22, 12, tzinfo=UTC), 3.0, "raw/a.gz", 4),
     ]
     assert {r["source_bucket"] for r in hour12} == {"landing"} and {r["source_version_id"] for r in hour12} == {None}
-    assert (summary.s3_gets, summary.s3_puts) == (1, 3)  # the run's cost counts two files and the quarantine
+    assert (summary.s3_gets, summary.s3_puts, batch.s3_puts) == (1, 1, 2)  # the quarantine; the batch's two files
     quarantined = buckets.get_object(Bucket="pipeline", Key=summary.quarantine_key)["Body"].read().splitlines()
     entry = json.loads(quarantined[0])
     assert (entry["source_key"], entry["line"], entry["reason"], entry["raw"]) == (
@@ -74,14 +78,14 @@ def test_valid_records_go_to_parquet_partitions_with_their_lineage_and_bad_lines
     )
 
 
-def test_reprocessing_overwrites_instead_of_duplicating(buckets, settings):
+def test_a_batch_processed_again_overwrites_its_files_instead_of_duplicating(buckets, settings):
     buckets.put_object(Bucket="landing", Key="raw/a.gz", Body=gzip.compress(GOOD % (1, 2, 1)))
     first = run(buckets, settings, "raw/a.gz")
     second = run(buckets, settings, "raw/a.gz")
-    assert first.objects[0].curated == second.objects[0].curated
+    assert first.files == second.files
     listed = buckets.list_objects_v2(Bucket="pipeline", Prefix=CURATED_PREFIX)["KeyCount"]
     assert listed == 1
-    assert len(parquet_rows(buckets, "pipeline", [first.objects[0].curated[0].key])) == 1
+    assert len(parquet_rows(buckets, "pipeline", [first.files[0].key])) == 1
 
 
 def test_permanent_problems_fail_the_object_not_the_batch(buckets, settings):
@@ -120,9 +124,10 @@ def test_an_object_without_record_delimiters_is_split_and_reported(buckets, sett
         b'{"event_id":"s","ts":"2026-11-22T12:00:00Z","type":"click","value":1,"props":{"q":"}{"}}'
     ]
     buckets.put_object(Bucket="landing", Key="raw/undelimited.gz", Body=gzip.compress(b"".join(records)))
-    (summary,) = run(buckets, settings, "raw/undelimited.gz").objects
+    batch = run(buckets, settings, "raw/undelimited.gz")
+    (summary,) = batch.objects
     assert (summary.framing, summary.valid, summary.rejected) == ("concatenated", 31, 0)
-    rows = parquet_rows(buckets, "pipeline", [summary.curated[0].key])
+    rows = parquet_rows(buckets, "pipeline", [batch.files[0].key])
     assert [r["event_id"] for r in rows] == [f"e{n}" for n in range(30)] + ["s"]
     assert rows[-1]["props"] == '{"q":"}{"}'  # the JSON text as it came
 
@@ -201,9 +206,10 @@ def test_reading_objects_leaves_nothing_behind_on_the_warm_client(buckets, setti
 def test_fields_the_record_type_does_not_declare_stay_in_the_raw_object_only(buckets, settings):
     line = b'{"event_id":"x","ts":"2026-11-22T12:00:00Z","type":"click","value":1,"campaign":"c-7","n":{"deep":1}}'
     buckets.put_object(Bucket="landing", Key="raw/extra.gz", Body=gzip.compress(line))
-    (summary,) = run(buckets, settings, "raw/extra.gz").objects
+    batch = run(buckets, settings, "raw/extra.gz")
+    (summary,) = batch.objects
     assert (summary.valid, summary.rejected) == (1, 0)  # an unknown field is no reason to reject a record
-    (row,) = parquet_rows(buckets, "pipeline", [summary.curated[0].key])
+    (row,) = parquet_rows(buckets, "pipeline", [batch.files[0].key])
     assert "campaign" not in row and "n" not in row and row["event_id"] == "x"
     assert b'"campaign":"c-7"' in gzip.decompress(
         buckets.get_object(Bucket="landing", Key="raw/extra.gz")["Body"].read()
@@ -230,11 +236,12 @@ def test_a_failed_batch_removes_what_its_other_objects_wrote_and_names_the_objec
     assert buckets.list_objects_v2(Bucket="pipeline").get("KeyCount") == 0  # no curated file, no quarantine
     # the same objects without the bug write both, so the test above removed something
     summary = process_batch(event("raw/a.gz", "raw/b"), buckets, settings, MergeBugJob())
-    assert [len(obj.curated) for obj in summary.objects] == [2, 2] and all(o.quarantine_key for o in summary.objects)
+    assert [len(obj.rows_by_partition) for obj in summary.objects] == [2, 2] and len(summary.files) == 2
+    assert all(o.quarantine_key for o in summary.objects)
 
 
 def test_files_a_failed_batch_cannot_remove_make_its_failure_unclean(buckets):
-    buckets.put_object(Bucket="landing", Key="raw/a", Body=GOOD % (1, 2, 1))
+    buckets.put_object(Bucket="landing", Key="raw/a", Body=GOOD % (1, 2, 1) + b"\n{broken")  # a quarantine
     buckets.put_object(
         Bucket="landing", Key="raw/c", Body=b'{"event_id":"x","ts":"2026-11-22T12:00:00Z","type":"error","value":1}'
     )
@@ -276,3 +283,126 @@ def test_after_a_failed_object_the_small_objects_not_yet_started_never_start(buc
     with pytest.raises(BatchFailed, match="raw/fails"):
         process_batch(event(*keys), Counting(), one_at_a_time, MergeBugJob())
     assert read == ["raw/fails"]
+
+
+def rows_of(s3, files) -> list[tuple[str, int]]:
+    """(source key, line) of every row of the batch's files, in the files' order."""
+    return [(r["source_key"], r["source_line"]) for r in parquet_rows(s3, "pipeline", [f.key for f in files])]
+
+
+def test_objects_with_rows_in_one_hour_share_one_file_per_batch(buckets, settings):
+    buckets.put_object(
+        Bucket="landing", Key="raw/a.gz", Body=gzip.compress(GOOD % (1, 3, 1) + b"\n" + GOOD % (2, 2, 2))
+    )
+    buckets.put_object(
+        Bucket="landing", Key="raw/b.gz", Body=gzip.compress(GOOD % (3, 3, 3) + b"\n" + GOOD % (4, 3, 4))
+    )
+    batch = run(buckets, settings, "raw/a.gz", "raw/b.gz")
+    a, b = batch.objects
+    assert (a.rows_by_partition, b.rows_by_partition) == ({HOUR_12: 1, HOUR_13: 1}, {HOUR_13: 2})
+    assert [(f.partition, f.rows) for f in batch.files] == [(HOUR_12, 1), (HOUR_13, 1 + 2)]  # both objects' rows
+    assert buckets.list_objects_v2(Bucket="pipeline", Prefix=CURATED_PREFIX)["KeyCount"] == 2
+    hour13 = parquet_rows(buckets, "pipeline", [batch.files[1].key])
+    assert sorted((r["source_key"], r["event_id"]) for r in hour13) == [
+        ("raw/a.gz", "e1"),
+        ("raw/b.gz", "e3"),
+        ("raw/b.gz", "e4"),
+    ]
+
+
+def test_an_object_that_fails_alone_adds_none_of_its_rows_even_those_read_before(buckets, settings, monkeypatch):
+    valid = b"\n".join(GOOD % (n, 3, n) for n in range(40_000))  # 2.6 MB: messages are folded before the end
+    buckets.put_object(Bucket="landing", Key="raw/cut.gz", Body=gzip.compress(valid)[:-8])  # no gzip trailer
+    buckets.put_object(Bucket="landing", Key="raw/ok.gz", Body=gzip.compress(GOOD % (1, 3, 1)))
+    added = []
+    add = ObjectRows.add
+    monkeypatch.setattr(
+        ObjectRows, "add", lambda rows, path, batch: added.append(batch.num_rows) or add(rows, path, batch)
+    )
+    batch = run(buckets, settings, "raw/cut.gz", "raw/ok.gz")
+    cut, ok = batch.objects
+    assert (cut.status, cut.rows_by_partition, ok.status) == ("failed", {}, "processed")
+    assert sum(added) > 1  # rows of the cut object were held before it failed
+    assert [(f.partition, f.rows) for f in batch.files] == [(HOUR_13, 1)]
+    assert rows_of(buckets, batch.files) == [("raw/ok.gz", 1)]
+
+
+def test_a_retried_batch_writes_the_same_keys_and_another_batch_its_own(buckets, settings):
+    for key in ("raw/a.gz", "raw/b.gz"):
+        buckets.put_object(Bucket="landing", Key=key, Body=gzip.compress(GOOD % (1, 2, 1) + b"\n" + GOOD % (2, 3, 2)))
+    first = run(buckets, settings, "raw/a.gz", "raw/b.gz")
+    retried = run(buckets, settings, "raw/a.gz", "raw/b.gz")
+    assert [f.key for f in retried.files] == [f.key for f in first.files] and len(first.files) == 2
+    other = run(buckets, settings, "raw/b.gz")
+    assert not {f.key for f in other.files} & {f.key for f in first.files}
+    listed = buckets.list_objects_v2(Bucket="pipeline", Prefix=CURATED_PREFIX)["KeyCount"]
+    assert listed == 4 and sorted(rows_of(buckets, retried.files)) == [
+        (k, n) for k in ("raw/a.gz", "raw/b.gz") for n in (1, 2)
+    ]
+
+
+def test_a_tiny_budget_spills_every_object_and_partition_and_every_row_arrives_in_order(
+    buckets, settings, tmp_path, monkeypatch
+):
+    keys = [f"raw/{n}.gz" for n in range(6)]
+    bodies = {k: b"\n".join(GOOD % (n, n % 4, n) for n in range(i, 6000, 3)) for i, k in enumerate(keys)}
+    for key, body in bodies.items():
+        buckets.put_object(Bucket="landing", Key=key, Body=gzip.compress(body))
+    monkeypatch.setattr("landfall.process.processing.Budget", lambda limit: Budget(16 << 10))  # a message is more
+    spills = []
+    new_file = _SpillDir.new_file
+    monkeypatch.setattr(_SpillDir, "new_file", lambda folder: spills.append(new_file(folder)) or spills[-1])
+    settings = settings.model_copy(update={"spill_dir": str(tmp_path), "chunk_bytes": 4096})
+    batch = process_batch(event(*keys), buckets, settings, default_job())
+    assert [f.partition for f in batch.files] == [f"dt=2026-11-22/hour=1{h}" for h in range(4)]
+    assert len(spills) >= len(keys) * 4  # each object's rows spilled, in each hour
+    expected = [(k, n) for k, body in bodies.items() for n in range(1, len(body.splitlines()) + 1)]
+    assert sorted(rows_of(buckets, batch.files)) == sorted(expected)
+    for file in batch.files:  # within each file, each object's rows in the order of its lines
+        rows = rows_of(buckets, [file])
+        for key in keys:
+            assert [n for k, n in rows if k == key] == sorted(n for k, n in rows if k == key)
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_a_batch_failed_by_an_object_leaves_no_file_and_no_spill(buckets, settings, tmp_path, monkeypatch):
+    good = b"\n".join([GOOD % (n, n % 4, n) for n in range(3000)] + [b"{broken"])  # spills, and a quarantine
+    failing = GOOD % (1, 2, 1) + b'\n{"event_id":"x","ts":"2026-11-22T12:00:00Z","type":"error","value":1}'
+    for key, body in {"raw/a.gz": gzip.compress(good), "raw/b": good, "raw/z": failing}.items():
+        buckets.put_object(Bucket="landing", Key=key, Body=body)
+    monkeypatch.setattr("landfall.process.processing.Budget", lambda limit: Budget(16 << 10))
+    settings = settings.model_copy(update={"spill_dir": str(tmp_path)})
+    with pytest.raises(BatchFailed, match="raw/z"):
+        process_batch(event("raw/a.gz", "raw/b", "raw/z"), buckets, settings, MergeBugJob())
+    assert buckets.list_objects_v2(Bucket="pipeline").get("KeyCount") == 0  # no curated file, no quarantine
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+class SlowDownOnSecondFile:
+    """An S3 client that throttles the second curated file the batch writes: its first is written already."""
+
+    def __init__(self, client):
+        self._client, self.files = client, 0
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def put_object(self, **kwargs):
+        if kwargs["Key"].startswith(CURATED_PREFIX):
+            self.files += 1
+            if self.files == 2:
+                raise ClientError({"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "Put")
+        return self._client.put_object(**kwargs)
+
+
+def test_a_batch_whose_files_fail_midway_removes_those_written_and_can_be_retried(buckets, settings, tmp_path):
+    body = gzip.compress(b"\n".join([GOOD % (1, 2, 1), GOOD % (2, 3, 2), b"{broken"]))  # two hours, a quarantine
+    buckets.put_object(Bucket="landing", Key="raw/a.gz", Body=body)
+    throttled = SlowDownOnSecondFile(buckets)
+    settings = settings.model_copy(update={"spill_dir": str(tmp_path)})
+    with pytest.raises(TransientError, match="SlowDown"):  # the state machine retries it
+        process_batch(event("raw/a.gz"), throttled, settings, default_job())
+    assert throttled.files == 2  # one file was written before the second failed
+    assert buckets.list_objects_v2(Bucket="pipeline").get("KeyCount") == 0  # neither it nor the quarantine stays
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+    assert len(process_batch(event("raw/a.gz"), throttled, settings, default_job()).files) == 2

@@ -5,24 +5,27 @@ import json
 
 import pytest
 
-from landfall.core.layout import REPORTS_PREFIX, manifest_key, report_key, results_prefix, summary_key
+from landfall.core.layout import REPORTS_PREFIX, curated_key, manifest_key, report_key, results_prefix, summary_key
 from landfall.core.messages import S3Location
 from landfall.ingest.manifests import ManifestBuilder
 from landfall.ingest.messages import ManifestItem, RunConfig
 from landfall.jobs import default_job
 from landfall.jobs.events import EventsJob
 from landfall.process.counts import ObjectCounts, RecordCounts
+from landfall.reduce.accumulator import ResultAccumulator
 from landfall.reduce.costs import Prices
+from landfall.reduce.ledger import Ledger
 from landfall.reduce.messages import ReducerEvent, RunReport
 from landfall.reduce.reduction import reduce_run
 from landfall.reduce.report import count_rows, totals
 from landfall.reduce.report_text import render_markdown
-from landfall.reduce.results import CorruptResultsError
+from landfall.reduce.results import CorruptResultsError, find_manifest, read_manifest
 
 BUCKET = "pipeline"
 RUN = "notification-0123"
 MAP_RUN = f"arn:aws:states:us-east-1:123456789012:mapRun:p/ProcessObjects:{'6f2a0a3e-3b53-4c47-b9b5-31c1c7d8c1a2'}"
 PREFIX = f"{results_prefix(RUN)}/6f2a0a3e-3b53-4c47-b9b5-31c1c7d8c1a2/"
+HOUR = "dt=2026-11-22/hour=13"
 
 
 def item(key, version_id=None):
@@ -31,7 +34,7 @@ def item(key, version_id=None):
 
 def summary(key, valid=3, rejected=1, status="processed", error=None, version_id=None):
     return {
-        "version": 3,
+        "version": 4,
         "bucket": "landing",
         "key": key,
         "version_id": version_id,
@@ -42,9 +45,7 @@ def summary(key, valid=3, rejected=1, status="processed", error=None, version_id
         "valid": valid if status == "processed" else 0,
         "rejected": rejected if status == "processed" else 0,
         "rejected_by_reason": {"schema": rejected} if status == "processed" and rejected else {},
-        "curated": [{"key": f"curated/events/dt=2026-11-22/hour=13/{key}.parquet", "rows": valid, "bytes": 9}]
-        if status == "processed" and valid
-        else [],
+        "rows_by_partition": {HOUR: valid} if status == "processed" and valid else {},
         "aggregates": {
             "by_type": {"click": {"count": valid, "sum": 2.0 * valid, "min": 1.0, "max": 3.0}},
             "by_hour": {"2026-11-22T13": valid},
@@ -57,7 +58,7 @@ def summary(key, valid=3, rejected=1, status="processed", error=None, version_id
 def child_input(*keys):
     items = [item(*k) if isinstance(k, tuple) else item(k) for k in keys]
     return {
-        "BatchInput": {"version": 3, "run_id": RUN, "output_bucket": BUCKET},
+        "BatchInput": {"version": 4, "run_id": RUN, "output_bucket": BUCKET},
         "Items": [i.model_dump() for i in items],
     }
 
@@ -86,13 +87,27 @@ def record(status, keys, output=None, error=None, cause=None):
     return base
 
 
+def files_of(*summaries, batch="batch"):
+    """The files a batch of these objects wrote: one per partition, holding its objects' rows (9 bytes each)."""
+    rows: dict[str, int] = {}
+    for each in summaries:
+        for partition, count in each.get("rows_by_partition", {}).items():
+            rows[partition] = rows.get(partition, 0) + count
+    return [
+        {"key": curated_key("events", partition, f"{RUN}-{batch}"), "rows": n, "bytes": 9 * n, "partition": partition}
+        for partition, n in sorted(rows.items())
+    ]
+
+
 def batch_output(*summaries):
-    """A processor's output: its objects' aggregates merged into the batch's, as the processor does."""
+    """A processor's output: its objects' aggregates merged into the batch's, as the processor does, and
+    the files they wrote."""
     aggregates = default_job().new_aggregate()
     for each in summaries:
         aggregates = default_job().merge(aggregates, each.get("aggregates", {}))
     objects = [each | {"aggregates": {}} for each in summaries]
-    return {"version": 3, "run_id": RUN, "objects": objects, "aggregates": aggregates, "duration_ms": 5}
+    files = files_of(*summaries, batch=summaries[0]["key"].replace("/", "-") if summaries else "empty")
+    return {"version": 4, "run_id": RUN, "objects": objects, "files": files, "aggregates": aggregates, "duration_ms": 5}
 
 
 def put_results(s3, files):
@@ -187,7 +202,7 @@ def test_every_kind_of_result_file_is_read_and_reconciled(bucket):
     # raw/c is gone: no retry can read it, so it is not redriven
     assert sorted(key for key, _ in redrive_objects(bucket, report)) == ["raw/d", "raw/e", "raw/f", "raw/g"]
     stored = json.loads(bucket.get_object(Bucket=BUCKET, Key=report.outputs.report_key)["Body"].read())
-    assert stored["status"] == "PARTIAL" and stored["version"] == 3
+    assert stored["status"] == "PARTIAL" and stored["version"] == 4
     markdown = bucket.get_object(Bucket=BUCKET, Key=report_key(RUN, "report.md"))["Body"].read().decode()
     assert "raw/d" in markdown and "TransientError: s3 SlowDown" in markdown
 
@@ -241,6 +256,7 @@ def test_object_summaries_kept_in_s3_are_read_and_batch_aggregates_merged(bucket
     bucket.put_object(Bucket=BUCKET, Key=summary_key(RUN, "batch-1"), Body=spilled.encode())
     output = batch_output() | {
         "objects_key": summary_key(RUN, "batch-1"),
+        "files": files_of(summary("raw/a"), summary("raw/b")),
         "aggregates": {"by_type": {"click": {"count": 6, "sum": 12.0, "min": 1.0, "max": 3.0}}, "by_hour": {}},
     }
     put_results(bucket, {"SUCCEEDED": [([record("SUCCEEDED", ["raw/a", "raw/b"], output)], "JSONL")]})
@@ -443,3 +459,46 @@ def test_a_batch_that_ended_without_removing_its_files_is_not_called_accounted_f
     assert error in problem and "s3://landing/raw/a and 1 more" in problem
     markdown = bucket.get_object(Bucket=BUCKET, Key=report_key(RUN, "report.md"))["Body"].read().decode()
     assert "everything accounted for" not in markdown
+
+
+def accumulated(s3, succeeded, failed, keys) -> ResultAccumulator:
+    """What the reducer's accumulator makes of these result records."""
+    put_results(s3, {"SUCCEEDED": [(succeeded, "JSONL")], "FAILED": [(failed, "JSONL")]})
+    event = reducer_event(s3, keys, tolerance=100)
+    accumulator = ResultAccumulator(s3, BUCKET, Ledger(s3, event.manifest), default_job())
+    accumulator.add_map_run(read_manifest(s3, BUCKET, find_manifest(s3, BUCKET, results_prefix(RUN))))
+    return accumulator
+
+
+def test_the_files_of_every_succeeded_batch_are_gathered_for_the_commit_and_their_bytes_counted(bucket):
+    a, b = summary("raw/a", valid=3), summary("raw/b", valid=5) | {"rows_by_partition": {"dt=2026-11-22/hour=12": 5}}
+    c = summary("raw/c", valid=2)
+    succeeded = [
+        record("SUCCEEDED", ["raw/a", "raw/b"], batch_output(a, b)),
+        record("SUCCEEDED", ["raw/c"], batch_output(c)),
+    ]
+    failed = [record("FAILED", ["raw/d"], error="BatchFailed", cause="boom")]  # wrote nothing that counts
+    accumulator = accumulated(bucket, succeeded, failed, ["raw/a", "raw/b", "raw/c", "raw/d"])
+    assert [(f.file.partition, f.file.rows) for f in accumulator.files] == [
+        ("dt=2026-11-22/hour=12", 5),
+        (HOUR, 3),
+        (HOUR, 2),  # each batch its own file of an hour
+    ]
+    assert len({f.file.key for f in accumulator.files}) == 3
+    assert accumulator.tally.curated_bytes == 9 * (5 + 3 + 2) and accumulator.tally.counts.records.written == 10
+    assert accumulator.ledger.problems == []
+
+
+def test_a_batch_whose_files_do_not_hold_its_objects_rows_is_a_problem(bucket):
+    spilled = "".join(json.dumps(summary(k) | {"aggregates": {}}) + "\n" for k in ("raw/a", "raw/b"))
+    bucket.put_object(Bucket=BUCKET, Key=summary_key(RUN, "batch-1"), Body=spilled.encode())  # read back from S3
+    (file,) = files_of(summary("raw/a"), summary("raw/b"))
+    stray = file | {"key": file["key"].replace("13", "14"), "partition": "dt=2026-11-22/hour=14", "rows": 1}
+    output = batch_output() | {"objects_key": summary_key(RUN, "batch-1"), "files": [file | {"rows": 5}, stray]}
+    put_results(bucket, {"SUCCEEDED": [([record("SUCCEEDED", ["raw/a", "raw/b"], output)], "JSONL")]})
+    report = reduce_run(reducer_event(bucket, ["raw/a", "raw/b"]), bucket, default_job())
+    assert not report.reconciliation.ok
+    assert report.reconciliation.problems == [
+        f"the files of the batch of s3://landing/raw/a hold 5 rows of {HOUR} but its objects wrote 6",
+        "the files of the batch of s3://landing/raw/a hold 1 rows of dt=2026-11-22/hour=14 but its objects wrote 0",
+    ]

@@ -5,7 +5,9 @@ import re
 
 import pytest
 
-from landfall.core.layout import report_key
+from landfall.commit.commits import Commit
+from landfall.commit.objects import TableMissing
+from landfall.core.layout import object_digest, report_key
 from landfall.jobs import default_job
 from landfall.reduce.messages import RunReport
 from landfall.reduce.reduction import reduce_run
@@ -116,13 +118,13 @@ def test_failures_come_with_their_reasons_and_the_exact_redrive_command(bucket):
     assert f"s3://{BUCKET}/{report.outputs.redrive_manifest_key}" in markdown
 
 
-def test_each_source_object_maps_to_its_curated_files_and_quarantine(bucket):
+def test_each_source_object_maps_to_its_partitions_and_quarantine(bucket):
     a = with_examples("raw/a", 4, {"schema": 1})
     report, _ = reduced(bucket, [record("SUCCEEDED", ["raw/a"], batch_output(a))], ["raw/a"])
     lines = bucket.get_object(Bucket=BUCKET, Key=report.outputs.objects_key)["Body"].read().splitlines()
     (entry,) = [json.loads(line) for line in lines]
     assert entry["url"] == "s3://landing/raw/a" and entry["status"] == "processed"
-    assert entry["curated"] == ["curated/events/dt=2026-11-22/hour=13/raw/a.parquet"]
+    assert entry["partitions"] == ["dt=2026-11-22/hour=13"]  # its rows are in its batch's files of these
     assert entry["quarantine"] == f"quarantine/{RUN}/a.jsonl"
 
 
@@ -185,3 +187,64 @@ def test_another_job_describes_its_own_aggregates_for_the_report():
     )
     report.aggregate_tables = tables
     assert "## Revenue per currency" in render_markdown(report) and "| EUR | 10.50 |" in render_markdown(report)
+
+
+class _Committer:
+    """Stands for the table stage: records what it is asked to commit; `missing` plays a table not there."""
+
+    def __init__(self, missing: bool = False) -> None:
+        self.calls: list[tuple[str, list, str]] = []
+        self.missing = missing
+
+    def __call__(self, run_id, files, bucket):
+        self.calls.append((run_id, list(files), bucket))
+        if self.missing:
+            raise TableMissing("no table db.events in the Glue catalog")
+        rows = sum(f.file.rows for f in files)
+        return Commit(7, "s3://b/m.metadata.json", len(files), rows, 2, duplicates=frozenset({1}), left_out=("k",))
+
+
+def test_a_reconciled_run_commits_its_files_once_and_the_report_says_what_it_added(bucket):
+    a, b = with_examples("raw/a", 10, {}), with_examples("raw/b", 5, {})
+    committer = _Committer()
+    report, markdown = reduced(
+        bucket, [record("SUCCEEDED", ["raw/a", "raw/b"], batch_output(a, b))], ["raw/a", "raw/b"], committer=committer
+    )
+    ((run_id, files, where),) = committer.calls
+    assert (run_id, where) == (RUN, BUCKET) and sum(f.file.rows for f in files) == 15
+    assert {d for f in files for d in f.objects} == {
+        object_digest("landing", "raw/a"),
+        object_digest("landing", "raw/b"),
+    }
+    table = report.table
+    assert (table.snapshot_id, table.rows, table.attempts, table.duplicate_objects, table.left_out_files) == (
+        7,
+        15,
+        2,
+        1,
+        ["k"],
+    )
+    assert "snapshot 7:" in markdown and "1 objects the table held already were not added again" in markdown
+
+
+def test_a_run_that_is_not_reconciled_commits_nothing(bucket):
+    committer = _Committer()
+    report, markdown = reduced(
+        bucket,
+        [record("SUCCEEDED", ["raw/a"], batch_output(with_examples("raw/a", 3, {})))],
+        ["raw/a", "raw/lost"],
+        committer=committer,
+    )
+    assert not report.reconciliation.ok and committer.calls == []
+    assert report.table.skipped == "the run is not reconciled: nothing committed" and "not committed" in markdown
+
+
+def test_a_missing_table_leaves_the_files_uncommitted_and_says_so(bucket):
+    report, _ = reduced(
+        bucket,
+        [record("SUCCEEDED", ["raw/a"], batch_output(with_examples("raw/a", 3, {})))],
+        ["raw/a"],
+        committer=_Committer(missing=True),
+    )
+    assert report.table.skipped == "no table db.events in the Glue catalog" and report.table.snapshot_id is None
+    assert any("were not committed" in warning for warning in report.warnings)

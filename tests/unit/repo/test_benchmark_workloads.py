@@ -1,15 +1,21 @@
 """The benchmarks' ingestion workloads do the real work they claim to measure (no timings asserted)."""
 
+import io
 import subprocess
 
+import boto3
+import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.__main__ import ROOT, MotoServer
+from benchmarks.commit import commit_times
 from benchmarks.cost import terabyte
 from benchmarks.ingestion import backfill, manifest_writer, sqs_batch
 from benchmarks.reduction import make_results, naive, reducer
+from benchmarks.sizes import function_sizes
 from benchmarks.speed import bench_core, previous_release, workload
 from benchmarks.workloads import INPUT, OUTPUT, client, make_file, small_objects
+from landfall.commit.catalog import TableCatalog
 from landfall.core.layout import CURATED_PREFIX, REPORTS_PREFIX
 
 
@@ -39,7 +45,12 @@ def test_the_small_object_workload_runs_on_the_benchmarks_own_server():
         s3.create_bucket(Bucket=INPUT)
         s3.create_bucket(Bucket=OUTPUT)
         concurrent, one_by_one = small_objects(endpoint, count=12, latency_s=0.0)  # asserts: all processed
-        assert len(s3.list_objects_v2(Bucket=OUTPUT, Prefix=CURATED_PREFIX)["Contents"]) == 12
+        # the 12 objects' records all fall in one hour: the batch writes one file, its rows all of theirs
+        # (the second round, one object at a time, is the same batch: it overwrites that file)
+        (file,) = s3.list_objects_v2(Bucket=OUTPUT, Prefix=CURATED_PREFIX)["Contents"]
+        assert "/hour=13/bench-small-" in file["Key"]
+        body = s3.get_object(Bucket=OUTPUT, Key=file["Key"])["Body"].read()
+        assert pq.ParquetFile(io.BytesIO(body)).metadata.num_rows == 12 * 20
     assert concurrent > 0 and one_by_one > 0
 
 
@@ -82,3 +93,28 @@ def test_the_terabyte_on_arm64_differs_only_in_lambdas_price_per_gb_second():
     gb_seconds = x86["usage"]["lambda_gb_seconds"]
     assert round(x86["lambda_usd"] - arm["lambda_usd"], 4) == round(gb_seconds * (0.0000166667 - 0.0000133334), 4)
     assert measured["usd_per_tb"] == {"x86_64": x86["total_usd"], "arm64": arm["total_usd"]}
+
+
+def test_the_commit_benchmark_commits_each_size_once_per_round():
+    with MotoServer() as endpoint:
+        timed = commit_times(endpoint, rounds=2, counts=(1, 10))
+        keys = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}  # noqa: S106 - the stand-in's
+        glue = boto3.client("glue", endpoint_url=endpoint, region_name="us-east-1", **keys)
+        table = TableCatalog(glue, client(endpoint)).load_table("bench.events")
+    assert set(timed) == {"1", "10"} and all(0 < t["min_s"] <= t["median_s"] <= t["max_s"] for t in timed.values())
+    assert [s.summary["added-data-files"] for s in table.metadata.snapshots] == ["1", "1", "10", "10"]
+
+
+def test_function_sizes_add_each_functions_layers(tmp_path):
+    build = tmp_path / "build"
+    for folder, size in (("ReducerFunction", 10), ("CommonLayer", 1000), ("IcebergLayer", 300)):
+        (build / folder).mkdir(parents=True)
+        (build / folder / "f").write_bytes(b"x" * size)
+    (build / "template.yaml").write_text(
+        "Parameters:\n  Architecture:\n    Type: String\n    Default: x86_64\n"
+        "Conditions:\n  OnArm64: !Equals [!Ref Architecture, arm64]\n"
+        "Globals:\n  Function:\n    Layers:\n      - !If [OnArm64, !Ref CommonLayerArm64, !Ref CommonLayer]\n"
+        "Resources:\n  ReducerFunction:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+        "      Layers:\n        - !If [OnArm64, !Ref IcebergLayerArm64, !Ref IcebergLayer]\n"
+    )
+    assert function_sizes(build) == {"ReducerFunction": {"code": 10, "layers": 1300, "total": 1310}}

@@ -50,7 +50,8 @@ RUN_BY = {
             ("ConcurrencyCheckFunction", "concurrency_check/create.json"),
         )
     },
-    '.venv/bin/landfall query --local "SELECT hour, count(*) FROM events_unique GROUP BY hour ORDER BY hour"': (
+    ".venv/bin/landfall query --local "
+    "\"SELECT date_trunc('hour', ts) AS hour, count(*) FROM events_unique GROUP BY 1 ORDER BY 1\"": (
         "tests/unit/cli/test_query.py"
     ),
     '.venv/bin/landfall query --local --format csv "SELECT * FROM quarantine" > quarantine.csv': (

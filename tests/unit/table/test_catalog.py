@@ -7,13 +7,17 @@ import base64
 import json
 import re
 import threading
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
+import msgspec
 import pytest
 from botocore.stub import Stubber
 
 from examples.orders_job import OrdersJob
+from landfall.commit.catalog import TableCatalog
+from landfall.commit.tables import IcebergEntry, SchemaChangeRefused
 from landfall.core.custom_resource import CustomResourceRequest, CustomResourceResponse, respond
 from landfall.jobs.events import EventsJob
 from landfall.table.catalog import (
@@ -22,7 +26,6 @@ from landfall.table.catalog import (
     CatalogResource,
     LakeFormationDenied,
     database_name,
-    location_template,
     unique_view_sql,
 )
 from landfall.table.quarantine import QUARANTINE_TABLE
@@ -36,6 +39,23 @@ def glue(aws):
     client = boto3.client("glue", region_name="us-east-1")
     client.create_database(DatabaseInput={"Name": DATABASE})
     return client
+
+
+class _NoTable:
+    """A curated entry that makes nothing: for tests of the resource's own Glue calls."""
+
+    def __init__(self, table) -> None:
+        self.table, self.time_column = table, "ts"
+
+    def put(self, database: str, bucket: str) -> None:
+        pass
+
+
+def iceberg(glue, job) -> IcebergEntry:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    if "pipeline" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket="pipeline")
+    return IcebergEntry(TableCatalog(glue, s3), table_of(job))
 
 
 def names(glue) -> dict[str, str]:
@@ -102,7 +122,7 @@ def test_the_name_resource_answers_the_folded_name_and_makes_nothing(aws):
 
 
 def _denied(stubber: Stubber, message: str) -> None:
-    stubber.add_client_error("create_table", "AccessDeniedException", message, 400)
+    stubber.add_client_error("get_table", "AccessDeniedException", message, 400)
 
 
 LAKE_FORMATION = "Insufficient Lake Formation permission(s): Required Create Table on landfall_prod"
@@ -110,7 +130,7 @@ LAKE_FORMATION = "Insufficient Lake Formation permission(s): Required Create Tab
 
 def test_a_lake_formation_refusal_says_so_in_one_line_after_waiting_for_new_grants(aws):
     glue, waits = boto3.client("glue", region_name="us-east-1"), []
-    resource = CatalogResource(glue, table_of(EventsJob()), QUARANTINE_TABLE, waits.append, (1.0, 2.0))
+    resource = CatalogResource(glue, _NoTable(table_of(EventsJob())), QUARANTINE_TABLE, waits.append, (1.0, 2.0))
     with Stubber(glue) as stubber:
         for _ in range(3):  # the first try and one after each wait
             _denied(stubber, LAKE_FORMATION)
@@ -125,7 +145,7 @@ def test_a_lake_formation_refusal_says_so_in_one_line_after_waiting_for_new_gran
 
 def test_a_refusal_by_iam_alone_stays_iams_and_passes_once_the_policy_applies(aws):
     glue, waits = boto3.client("glue", region_name="us-east-1"), []
-    resource = CatalogResource(glue, table_of(EventsJob()), QUARANTINE_TABLE, waits.append, (1.0,))
+    resource = CatalogResource(glue, _NoTable(table_of(EventsJob())), QUARANTINE_TABLE, waits.append, (1.0,))
     iam = "User: arn:aws:sts::1:assumed-role/r/f is not authorized to perform: glue:CreateTable"
     with Stubber(glue) as stubber:
         _denied(stubber, iam)
@@ -133,7 +153,8 @@ def test_a_refusal_by_iam_alone_stays_iams_and_passes_once_the_policy_applies(aw
         with pytest.raises(glue.exceptions.AccessDeniedException, match="not authorized"):
             resource.handle(request("Create"))
         _denied(stubber, iam)  # the policy applies after the first wait
-        for _ in range(3):  # the table, the quarantine, the view
+        stubber.add_client_error("get_table", "EntityNotFoundException", "no table before Iceberg", 400)
+        for _ in range(2):  # the quarantine, the view (the Iceberg table is its entry's)
             stubber.add_response("create_table", {})
         stubber.add_response("get_tables", {"TableList": []})
         assert resource.handle(request("Create")).status == "SUCCESS"
@@ -141,26 +162,26 @@ def test_a_refusal_by_iam_alone_stays_iams_and_passes_once_the_policy_applies(aw
     assert waits == [1.0, 1.0]
 
 
-def test_a_create_makes_the_table_its_view_and_the_quarantine(glue):
+def test_a_create_makes_the_iceberg_table_its_view_and_the_quarantine(glue):
     events = table_of(EventsJob())
-    response = CatalogResource(glue, events, QUARANTINE_TABLE).handle(request("Create"))
+    response = CatalogResource(glue, iceberg(glue, EventsJob()), QUARANTINE_TABLE).handle(request("Create"))
     assert (response.status, response.physical_resource_id) == ("SUCCESS", f"landfall-catalog:{DATABASE}")
     assert response.data == {"Table": "events", "QuarantineTable": "quarantine", "UniqueView": "events_unique"}
     assert names(glue) == {"events": "EXTERNAL_TABLE", "quarantine": "EXTERNAL_TABLE", "events_unique": "VIRTUAL_VIEW"}
     table = glue.get_table(DatabaseName=DATABASE, Name="events")["Table"]
-    assert table["Parameters"]["storage.location.template"] == location_template(events, "pipeline")
-    assert location_template(events, "pipeline") == "s3://pipeline/curated/events/dt=${dt}/hour=${hour}/"
-    assert table["Parameters"]["projection.hour.range"] == "0,23" and table["Parameters"][MANAGED] == "true"
+    assert table["Parameters"]["table_type"] == "ICEBERG" and table["Parameters"][MANAGED] == "true"
+    assert table["Parameters"]["metadata_location"].startswith("s3://pipeline/curated/events/metadata/")
     view = glue.get_table(DatabaseName=DATABASE, Name="events_unique")["Table"]
     definition = json.loads(base64.b64decode(view["ViewOriginalText"][len("/* Presto View: ") : -len(" */")]))
-    assert definition["originalSql"] == unique_view_sql(events)
+    assert definition["originalSql"] == unique_view_sql(events, "ts")
+    assert 'PARTITION BY date_trunc(\'hour\', "ts"), "event_id"' in definition["originalSql"]
     assert [c["type"] for c in definition["columns"]][:2] == ["varchar", "timestamp(3)"]
 
 
 def test_an_update_to_another_job_replaces_the_entries_and_leaves_others_alone(glue):
     glue.create_table(DatabaseName=DATABASE, TableInput={"Name": "someone_elses"})
-    CatalogResource(glue, table_of(EventsJob()), QUARANTINE_TABLE).handle(request("Create"))
-    orders = CatalogResource(glue, table_of(OrdersJob()), QUARANTINE_TABLE)
+    CatalogResource(glue, iceberg(glue, EventsJob()), QUARANTINE_TABLE).handle(request("Create"))
+    orders = CatalogResource(glue, iceberg(glue, OrdersJob()), QUARANTINE_TABLE)
     response = orders.handle(request("Update", f"landfall-catalog:{DATABASE}"))
     assert response.physical_resource_id == f"landfall-catalog:{DATABASE}"  # the same resource: no delete follows
     assert set(names(glue)) == {"orders", "orders_unique", "quarantine", "someone_elses"}
@@ -170,9 +191,46 @@ def test_an_update_to_another_job_replaces_the_entries_and_leaves_others_alone(g
     assert set(names(glue)) == {"someone_elses"}
 
 
+def test_a_hive_table_from_before_iceberg_is_kept_as_table_hive(glue):
+    hive = {
+        "Name": "events",
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {MANAGED: "true", "classification": "parquet"},
+    }
+    glue.create_table(
+        DatabaseName=DATABASE, TableInput={**hive, "StorageDescriptor": {"Location": "s3://pipeline/curated/events/"}}
+    )
+    CatalogResource(glue, iceberg(glue, EventsJob()), QUARANTINE_TABLE).handle(
+        request("Update", f"landfall-catalog:{DATABASE}")
+    )
+    kept = glue.get_table(DatabaseName=DATABASE, Name="events_hive")["Table"]
+    assert (
+        kept["StorageDescriptor"]["Location"] == "s3://pipeline/curated/events/"
+        and kept["Parameters"][MANAGED] == "true"
+    )
+    assert glue.get_table(DatabaseName=DATABASE, Name="events")["Table"]["Parameters"]["table_type"] == "ICEBERG"
+
+
+def test_a_job_that_drops_a_column_fails_the_deploy_in_one_line_and_changes_nothing(glue):
+    CatalogResource(glue, iceberg(glue, OrdersJob()), QUARANTINE_TABLE).handle(request("Create"))
+    before = glue.get_table(DatabaseName=DATABASE, Name="orders")["Table"]["Parameters"]["metadata_location"]
+
+    class Fewer(OrdersJob):
+        record_type = msgspec.defstruct("Order", [("order_id", str), ("ts", datetime)])
+
+    with pytest.raises(SchemaChangeRefused) as refused:
+        CatalogResource(glue, iceberg(glue, Fewer()), QUARANTINE_TABLE).handle(
+            request("Update", f"landfall-catalog:{DATABASE}")
+        )
+    assert "\n" not in str(refused.value) and "column amount would be dropped or renamed" in str(refused.value)
+    assert glue.get_table(DatabaseName=DATABASE, Name="orders")["Table"]["Parameters"]["metadata_location"] == before
+
+
 def test_a_delete_after_a_failed_create_touches_nothing(glue):
-    CatalogResource(glue, table_of(EventsJob()), QUARANTINE_TABLE).handle(request("Create"))
-    CatalogResource(glue, table_of(EventsJob()), QUARANTINE_TABLE).handle(request("Delete", "landfall-catalog-failed"))
+    CatalogResource(glue, iceberg(glue, EventsJob()), QUARANTINE_TABLE).handle(request("Create"))
+    CatalogResource(glue, iceberg(glue, EventsJob()), QUARANTINE_TABLE).handle(
+        request("Delete", "landfall-catalog-failed")
+    )
     assert len(names(glue)) == 3
 
 

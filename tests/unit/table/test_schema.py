@@ -14,11 +14,12 @@ import msgspec
 import pytest
 
 from examples.orders_job import OrdersJob
+from landfall.commit.definition import ICEBERG_TYPES, iceberg_schema
 from landfall.jobs.events import EventsJob
-from landfall.table.catalog import curated_table_input, quarantine_table_input
+from landfall.table.catalog import quarantine_table_input
 from landfall.table.partitioning import DAILY, HOURLY
 from landfall.table.quarantine import QUARANTINE_TABLE
-from landfall.table.schema import KIND_TYPES, Kind, SchemaError, table_of, table_schema
+from landfall.table.schema import Kind, SchemaError, table_of, table_schema
 from tests.paths import REPO_ROOT
 
 
@@ -66,7 +67,7 @@ def test_each_field_type_becomes_a_column_of_its_kind_and_nullability():
     }
     assert next(c for c in table.columns if c.name == "count").description == "how many"
     assert [c.name for c in table.columns[-4:]] == ["source_bucket", "source_key", "source_version_id", "source_line"]
-    assert table.column_names()[-2:] == ["dt", "hour"]
+    assert table.column_names() == [c.name for c in table.columns]  # Iceberg partitions by a transform: no column
 
 
 def test_json_names_become_column_names_as_the_catalog_stores_them():
@@ -92,16 +93,20 @@ def test_a_record_type_that_cannot_be_a_table_is_refused_with_the_reason():
 
 
 @pytest.mark.parametrize("job", [EventsJob(), OrdersJob()], ids=["events", "orders"])
-def test_parquet_catalog_and_local_types_all_come_from_the_record_type(job):
+def test_parquet_iceberg_and_local_types_all_come_from_the_record_type(job):
     table = table_of(job)
     arrow = table.arrow_schema
-    glue = curated_table_input(table, "bucket")
-    columns = glue["StorageDescriptor"]["Columns"]
-    assert [c["Name"] for c in columns] == [c.name for c in table.columns] == arrow.names
-    for column, declared in zip(table.columns, columns, strict=True):
-        assert declared["Type"] == KIND_TYPES[column.kind].hive
+    iceberg = {field.field_id: field for field in iceberg_schema(table).fields}
+    assert [c.name for c in table.columns] == arrow.names
+    for column in table.columns:
+        declared = iceberg[column.field_id]
+        assert (declared.name, declared.field_type, declared.required) == (
+            column.name,
+            ICEBERG_TYPES[column.kind],
+            not column.nullable,
+        )
         assert arrow.field(column.name).nullable == column.nullable
-    assert [p["Name"] for p in glue["PartitionKeys"]] == [p.name for p in job.partitioning.columns]
+        assert arrow.field(column.name).metadata == {b"PARQUET:field_id": str(column.field_id).encode()}
     assert table.key == job.record_key and table.name == job.name
 
 

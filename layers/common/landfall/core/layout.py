@@ -25,14 +25,27 @@ def object_id(bucket: str, key: str, version_id: str | None = None) -> str:
     return digest[:24]
 
 
+def object_digest(bucket: str, key: str, version_id: str | None = None) -> int:
+    """An object version as 8 bytes (blake2b): how the run's ledger and the table's index of committed
+    objects hold millions of them (a collision would make two objects one: loud in the ledger)."""
+    identity = f"{bucket}\0{key}\0{version_id or ''}".encode()
+    return int.from_bytes(hashlib.blake2b(identity, digest_size=8).digest())
+
+
 def curated_prefix(table: str) -> str:
-    """Where a table's files are: its catalog location."""
+    """Where a table's files are: its Iceberg location (data files and metadata below it)."""
     return f"{CURATED_PREFIX}{table}/"
 
 
-def curated_key(table: str, partition: str, source_id: str) -> str:
-    """One file per object version and partition: processing the object again overwrites it."""
-    return f"{curated_prefix(table)}{partition}/{source_id}.parquet"
+def curated_key(table: str, partition: str, file_id: str) -> str:
+    """One data file per batch and partition, under the partition's Hive-style path (for people: Iceberg
+    readers find files through the table's metadata). A retried batch has the same id and overwrites it."""
+    return f"{curated_prefix(table)}data/{partition}/{file_id}.parquet"
+
+
+def table_metadata_prefix(table: str) -> str:
+    """The Iceberg metadata of a table: metadata JSON, manifest lists and manifests."""
+    return f"{curated_prefix(table)}metadata/"
 
 
 def quarantine_key(run_id: str, source_id: str) -> str:

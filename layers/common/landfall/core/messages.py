@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-MESSAGE_VERSION = 3  # 2: manifests of batches, object versions; 3: curated Parquet files with their rows
+MESSAGE_VERSION = 4  # 2: manifests of batches, object versions; 3: curated Parquet files with their rows;
+# 4: a batch's files (one per partition, for the run's Iceberg commit), each object's rows per partition
 
 
 class Message(BaseModel):

@@ -69,7 +69,7 @@ class Counts:
         records.rejected += summary.rejected
         for reason, n in summary.rejected_by_reason.items():
             records.rejected_by_reason[reason] = records.rejected_by_reason.get(reason, 0) + n
-        written = sum(file.rows for file in summary.curated)
+        written = sum(summary.rows_by_partition.values())
         records.written += written
         return written
 

@@ -30,11 +30,12 @@ class ProcessorEvent(BaseModel):
 
 
 class CuratedFile(BaseModel):
-    """One Parquet file of the curated table: an object's rows in one partition."""
+    """One Parquet file of the curated table: a batch's rows in one partition."""
 
     key: str
     rows: int
     bytes: int
+    partition: str  # its partition's path, e.g. dt=2026-11-22/hour=13
 
 
 class RejectionExample(BaseModel):
@@ -73,7 +74,8 @@ class ObjectSummary(Message):
     # other lines (rejected_by_reason minus their counts) had other causes
     rejection_details: dict[str, list[DetailCount]] = Field(default_factory=dict)
     aggregates: dict[str, Any] = Field(default_factory=dict)
-    curated: list[CuratedFile] = Field(default_factory=list)
+    # partition path → rows of this object in the batch's files (`BatchSummary.files`)
+    rows_by_partition: dict[str, int] = Field(default_factory=dict)
     quarantine_key: str | None = None
     s3_gets: int = 0  # requests this object cost, for the run's cost
     s3_puts: int = 0
@@ -85,11 +87,14 @@ class ObjectSummary(Message):
 
 class BatchSummary(Message):
     """The objects are inline, or (for large batches) JSON Lines at `objects_key` in the output bucket;
-    the aggregates likewise, at `aggregates_key` when they are large."""
+    the aggregates likewise, at `aggregates_key` when they are large. The files are always inline: a
+    batch writes one per partition, and its records span a few hours."""
 
     run_id: str
     objects: list[ObjectSummary]
     objects_key: str | None = None
+    files: list[CuratedFile] = Field(default_factory=list)  # the Parquet files the batch wrote, by partition
+    s3_puts: int = 0  # PUT-priced requests of those files (the objects count their own), for the run's cost
     aggregates: dict[str, Any] = Field(default_factory=dict)
     aggregates_key: str | None = None  # when the aggregates are large: {"aggregates": {...}} in the output bucket
     duration_ms: int = 0

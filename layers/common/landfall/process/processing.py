@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from operator import attrgetter
@@ -17,18 +17,18 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from landfall.core.layout import object_id, object_url, progress_key, quarantine_key, summary_key
 from landfall.core.observability import logger, metrics
-from landfall.core.writers import Background, S3ObjectWriter
+from landfall.core.writers import S3ObjectWriter
 from landfall.ingest.messages import ManifestItem
 from landfall.jobs import Job
 from landfall.process.columnar import Source
 from landfall.process.compression import CorruptObjectError, UnreadableObjectError, inflate
 from landfall.process.counts import Counts
-from landfall.process.curated import Budget, CuratedOutput
+from landfall.process.curated import BatchFiles, Budget
 from landfall.process.decoding import Rejection, decode_blocks
 from landfall.process.failures import PERMANENT_S3_ERRORS, BatchFailed, FailureCause, TransientError, s3_failure_cause
 from landfall.process.folding import Folded, fold
 from landfall.process.framing import Block, LongLine, in_messages, iter_blocks
-from landfall.process.messages import BatchInput, BatchSummary, ObjectSummary, ProcessorEvent
+from landfall.process.messages import BatchInput, BatchSummary, CuratedFile, ObjectSummary, ProcessorEvent
 from landfall.process.quarantine import CauseTally, entry_line
 from landfall.process.settings import ProcessorSettings
 from landfall.process.streaming import ObjectSource, read_ahead
@@ -46,10 +46,10 @@ TRANSIENT_S3_ERRORS = frozenset({"SlowDown", "RequestTimeout", "InternalError", 
 
 @dataclass(frozen=True)
 class _BatchContext:
-    """What the objects of a batch share: the settings, and the memory their curated rows may hold."""
+    """What the objects of a batch share: the settings, and the batch's files their rows go to."""
 
     settings: ProcessorSettings
-    budget: Budget
+    files: BatchFiles
 
 
 class _ObjectRun:
@@ -63,17 +63,8 @@ class _ObjectRun:
         self.source_id = object_id(item.bucket, item.key, item.version_id)
         self.summary = ObjectSummary(bucket=item.bucket, key=item.key, version_id=item.version_id, status="processed")
         self.aggregate = job.new_aggregate()
-        # multipart parts go on the wire while the next is made; a small object's inline
-        self.uploads = Background(backlog=1, threaded=context.settings.threaded(item.size))
-        self.curated = CuratedOutput(
-            s3_client,
-            batch.output_bucket,
-            table_of(job),
-            self.source_id,
-            context.budget,
-            uploads=self.uploads,
-            spill_dir=context.settings.spill_dir,
-        )
+        self.files = context.files
+        self.rows = context.files.object_rows()  # the batch's only once the object ends well
         self.quarantine: S3ObjectWriter | None = None
         self.causes = CauseTally()
         self.first_line = 0  # of the message being decoded: where a failure is named
@@ -87,7 +78,7 @@ class _ObjectRun:
         self.aggregate = self.job.merge(self.aggregate, folded.aggregate)
         self.summary.valid += folded.valid
         for partition, rows in folded.partitions:
-            self.curated.add(partition, rows)
+            self.rows.add(partition, rows)
         self.reject(sorted(rejections, key=attrgetter("line")))
 
     def reject(self, rejections: list[Rejection], truncated: bool = False) -> None:
@@ -105,7 +96,6 @@ class _ObjectRun:
         self.quarantine.write(b"".join(entry_line(self.batch.run_id, source, r, truncated) for r in rejections))
 
     def finish(self, source: ObjectSource) -> ObjectSummary:
-        self.summary.curated = self.curated.finish()
         self.summary.rejection_details = self.causes.details()
         if self.quarantine is not None:
             self.quarantine.close()
@@ -113,13 +103,15 @@ class _ObjectRun:
         self.summary.aggregates = self.aggregate
         self.summary.bytes_read = source.bytes_read
         self.summary.s3_gets = source.requests  # one GET, unless the object is a ZIP archive
-        self.summary.s3_puts = self.curated.requests + (self.quarantine.requests if self.quarantine else 0)
+        self.summary.s3_puts = self.quarantine.requests if self.quarantine else 0  # the batch counts its files
+        self.summary.rows_by_partition = self.rows.rows_by_partition
+        # last: nothing after it can fail the object, whose rows would then be in the batch's files
+        self.files.adopt(self.rows)
         return self.summary
 
     def abandon(self) -> None:
-        """Nothing of a failed object stays visible: abort uploads, delete written files, drop spills."""
-        self.uploads.close()
-        self.curated.abort()
+        """Nothing of a failed object stays: its rows (spills included) dropped, its quarantine removed."""
+        self.rows.abort()
         if self.quarantine is not None:
             self.quarantine.abort()
 
@@ -152,7 +144,6 @@ def process_object(
         raise
     finally:
         source.close()
-        run.uploads.close()
 
 
 def _read(run: _ObjectRun, source: ObjectSource, settings: ProcessorSettings) -> ObjectSummary:
@@ -182,12 +173,17 @@ def _permanent_s3_error(item: ManifestItem, error: ClientError) -> tuple[str, Fa
     """Why S3 refuses the object for good, and its cause (`failures.REMEDIES`); raises TransientError for
     what a retry fixes, and the error itself when nothing says which it is."""
     code = error.response.get("Error", {}).get("Code", "")
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    if code in TRANSIENT_S3_ERRORS or status >= 500:
+    if _transient(error):
         raise TransientError(f"{object_url(item.bucket, item.key, item.version_id)}: {code}") from error
     if code not in PERMANENT_S3_ERRORS:
         raise BatchFailed(f"{object_url(item.bucket, item.key, item.version_id)}: s3 {code}: {error}") from error
     return f"s3 {code}: {error.response.get('Error', {}).get('Message', '')}", s3_failure_cause(code)
+
+
+def _transient(error: ClientError) -> bool:
+    """Whether a retry fixes an S3 error: a throttle, a timeout, a server's error."""
+    code = error.response.get("Error", {}).get("Code", "")
+    return code in TRANSIENT_S3_ERRORS or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
 
 
 def _decode_blocks(run: _ObjectRun, blocks: Iterator[Block | LongLine], settings: ProcessorSettings) -> None:
@@ -220,20 +216,65 @@ def _failed(item: ManifestItem, why: tuple[str, FailureCause], source: ObjectSou
 
 
 def process_batch(event: ProcessorEvent, s3_client: S3Client, settings: ProcessorSettings, job: Job) -> BatchSummary:
-    """Every object of the batch, or, if one fails the batch, its error raised once nothing the batch
-    wrote is left: the other objects' files are removed, so a failed batch adds nothing to the table or
-    the quarantine that its run's report does not count."""
+    """Every object of the batch, its rows written to one file per partition, or, if anything fails the
+    batch, its error raised once nothing the batch wrote is left: no file, no spill, no quarantine of
+    its objects, so a failed batch adds nothing to the table or the quarantine that its run's report
+    does not count."""
     started = time.monotonic()
     batch = event.batch_input
-    done, error = _process_objects(event, s3_client, _BatchContext(settings, Budget(settings.buffer_mib << 20)), job)
-    if error is not None:
-        if left := discard_outputs(s3_client, batch.output_bucket, done):  # not a clean failure: the reducer says so
-            raise RuntimeError(f"{error}; and {left} files of the batch could not be removed") from error
-        raise error
-    _record_metrics(done)
-    progress = Counts.of(done).to_json()  # before summarise moves large summaries to S3
-    result = summarise(batch, done, job, s3_client, settings, int((time.monotonic() - started) * 1000))
-    s3_client.put_object(Bucket=batch.output_bucket, Key=progress_key(batch.run_id, batch_id(done)), Body=progress)
+    identity = batch_id(item.url for item in event.items)  # all items: a retry writes the same keys
+    files = BatchFiles(
+        s3_client,
+        batch.output_bucket,
+        table_of(job),
+        f"{batch.run_id}-{identity}",
+        Budget(settings.buffer_mib << 20),
+        spill_dir=settings.spill_dir,
+        threaded=settings.large_object_threads == "on",
+    )
+    done: list[ObjectSummary] = []
+    try:
+        done, error = _process_objects(event, s3_client, _BatchContext(settings, files), job)
+        if error is not None:
+            raise error
+        return _conclude(event, done, files, job, s3_client, settings, identity, started)
+    except BaseException as failure:
+        # not a clean failure if something stays: the reducer says so
+        if left := files.abort() + discard_outputs(s3_client, batch.output_bucket, done):
+            raise RuntimeError(f"{failure}; and {left} files of the batch could not be removed") from failure
+        raise
+
+
+def _conclude(
+    event: ProcessorEvent,
+    done: list[ObjectSummary],
+    files: BatchFiles,
+    job: Job,
+    s3_client: S3Client,
+    settings: ProcessorSettings,
+    identity: str,
+    started: float,
+) -> BatchSummary:
+    """Write the batch's files, its summary and its progress; an S3 error is raised as one that says
+    whether a retry can fix it."""
+    batch = event.batch_input
+    try:
+        written = files.write()
+        _record_metrics(done)
+        progress = Counts.of(done).to_json()  # before summarise moves large summaries to S3
+        duration_ms = int((time.monotonic() - started) * 1000)
+        result = summarise(batch, done, job, s3_client, settings, duration_ms, written)
+        result.s3_puts = files.requests
+        s3_client.put_object(Bucket=batch.output_bucket, Key=progress_key(batch.run_id, identity), Body=progress)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if _transient(error):
+            raise TransientError(f"writing the batch's output: {code}") from error
+        raise BatchFailed(f"writing the batch's output: s3 {code}: {error}") from error
+    except (BotoConnectionError, ReadTimeoutError) as error:
+        raise TransientError(f"writing the batch's output: {error}") from error
+    except Exception as error:  # a bug or the machine (a full disk): the batch fails, its outputs removed
+        raise BatchFailed(f"writing the batch's output: {type(error).__name__}: {error}") from error
     return result
 
 
@@ -242,7 +283,7 @@ def _process_objects(
 ) -> tuple[list[ObjectSummary], BaseException | None]:
     """The summaries of the objects done, in the batch's order, and what failed the batch (None: nothing).
     Small objects are fetched concurrently (their latency overlaps), large ones stream one by one; after
-    a failure no other object starts, and those under way finish, so that their files can be removed."""
+    a failure no other object starts, and those under way finish, so that what they wrote can be removed."""
     batch, items, settings = event.batch_input, event.items, context.settings
     small = [i for i, item in enumerate(items) if item.size <= settings.small_object_bytes]
     summaries: list[ObjectSummary | None] = [None] * len(items)
@@ -276,10 +317,9 @@ def _process_objects(
 
 
 def discard_outputs(s3_client: S3Client, bucket: str, objects: list[ObjectSummary]) -> int:
-    """Delete the curated files and the quarantine of processed objects (up to 1,000 keys a request);
-    returns how many could not be deleted."""
-    keys = [file.key for obj in objects for file in obj.curated]
-    keys += [obj.quarantine_key for obj in objects if obj.quarantine_key]
+    """Delete the quarantine of processed objects (up to 1,000 keys a request; the batch's files are
+    removed by `BatchFiles.abort`); returns how many could not be deleted."""
+    keys = [obj.quarantine_key for obj in objects if obj.quarantine_key]
     left = 0
     for start in range(0, len(keys), 1000):
         chunk: list[ObjectIdentifierTypeDef] = [{"Key": key} for key in keys[start : start + 1000]]
@@ -287,9 +327,10 @@ def discard_outputs(s3_client: S3Client, bucket: str, objects: list[ObjectSummar
     return left
 
 
-def batch_id(objects: list[ObjectSummary]) -> str:
-    """The same for the same objects, so that a retried batch overwrites what it wrote."""
-    return hashlib.sha256("\n".join(o.url for o in objects).encode()).hexdigest()[:32]
+def batch_id(urls: Iterable[str]) -> str:
+    """The same for the same objects (their urls, in the batch's order), so that a retried batch
+    overwrites what it wrote."""
+    return hashlib.sha256("\n".join(urls).encode()).hexdigest()[:32]
 
 
 def summarise(
@@ -299,9 +340,11 @@ def summarise(
     s3_client: S3Client,
     settings: ProcessorSettings,
     duration_ms: int,
+    files: list[CuratedFile] | None = None,
 ) -> BatchSummary:
-    """The batch's aggregates merged and its objects, inline, or in S3 when they would make the output
-    large: the state's output stays under `inline_summary_bytes`, far below Step Functions' 256 KiB."""
+    """The batch's aggregates merged, its files, and its objects, inline, or in S3 when they would make the
+    output large: the state's output stays under `inline_summary_bytes`, far below Step Functions' 256 KiB.
+    The files stay inline (the next stage commits them): they count, so the objects leave sooner."""
     aggregate = job.new_aggregate()
     for obj in objects:
         aggregate = job.merge(aggregate, obj.aggregates)
@@ -309,6 +352,7 @@ def summarise(
     summary = BatchSummary(
         run_id=batch.run_id,
         objects=objects,
+        files=files or [],
         aggregates=aggregate,
         duration_ms=duration_ms,
         memory_mb=settings.memory_mb,
@@ -316,13 +360,13 @@ def summarise(
     lines = [obj.model_dump_json(exclude_none=True) for obj in objects]
     objects_bytes = sum(len(line) + 1 for line in lines)
     aggregates_json = summary.model_dump_json(include={"aggregates"})
-    if objects_bytes + len(aggregates_json) <= settings.inline_summary_bytes:
+    inline = objects_bytes + len(aggregates_json) + len(summary.model_dump_json(include={"files"}))
+    if inline <= settings.inline_summary_bytes:
         return summary
-    identity = batch_id(objects)
+    identity = batch_id(obj.url for obj in objects)
     summary.objects_key = summary_key(batch.run_id, identity)
-    s3_client.put_object(
-        Bucket=batch.output_bucket, Key=summary.objects_key, Body="".join(f"{line}\n" for line in lines)
-    )
+    body = "".join(f"{line}\n" for line in lines)
+    s3_client.put_object(Bucket=batch.output_bucket, Key=summary.objects_key, Body=body)
     summary.objects = []
     if len(aggregates_json) > settings.inline_summary_bytes // 2:
         summary.aggregates_key = summary_key(batch.run_id, f"{identity}-aggregates")

@@ -1,8 +1,9 @@
 """What a map run's result records add up to: every object into the ledger, the counts, the failures,
 the merged aggregates and what the run used.
 
-A SUCCEEDED record's output is the processor's batch summary (its objects inline or in S3); a FAILED
-or PENDING record's objects come from its input (a batch that failed, timed out or never started).
+A SUCCEEDED record's output is the processor's batch summary (its objects inline or in S3, its files
+inline); a FAILED or PENDING record's objects come from its input (a batch that failed, timed out or
+never started).
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from landfall.commit.objects import RunFile, run_files
 from landfall.ingest.messages import ManifestItem
 from landfall.jobs import Job
 from landfall.process.counts import Counts
 from landfall.process.failures import CLEAN_FAILURES, FailureCause, is_retryable
-from landfall.process.messages import BatchSummary, ObjectSummary
+from landfall.process.messages import BatchSummary, CuratedFile, ObjectSummary
 from landfall.reduce.costs import Usage, run_requests, run_usage
 from landfall.reduce.details import RunDetails
 from landfall.reduce.ledger import Ledger, Outcome
@@ -49,6 +51,7 @@ class MeasuredUsage:
         self.succeeded_batches += 1
         self.processor_seconds += seconds
         self.processor_gb_seconds += seconds * (summary.memory_mb or self.DEFAULT_PROCESSOR_MB) / 1024
+        self.object_puts += summary.s3_puts  # its files' (its objects count their own)
 
     def add_failed_batch(self) -> None:
         self.batches += 1  # it ran; its duration is not reported
@@ -86,7 +89,7 @@ class Tally:
 
     counts: Counts = field(default_factory=Counts)
     bytes_read: int = 0
-    curated_bytes: int = 0
+    curated_bytes: int = 0  # of the succeeded batches' files
     by_cause: dict[FailureCause, int] = field(default_factory=dict)  # objects their processor could not read
 
     def add_failed(self, cause: FailureCause | None) -> None:
@@ -98,7 +101,6 @@ class Tally:
     def add_processed(self, obj: ObjectSummary) -> int:
         """Count a processed object; returns the rows it wrote to the table."""
         self.bytes_read += obj.bytes_read
-        self.curated_bytes += sum(file.bytes for file in obj.curated)
         return self.counts.add_processed(obj)
 
 
@@ -110,6 +112,7 @@ class ResultAccumulator:
         self.aggregate = job.new_aggregate()
         self.usage = MeasuredUsage()
         self.details = RunDetails()
+        self.files: list[RunFile] = []  # every file of the succeeded batches: what the run adds to the table
 
     def add_map_run(self, results: dict[str, Any] | None) -> None:
         """Every result record of the map run, from its results manifest (None: the map wrote none)."""
@@ -135,8 +138,29 @@ class ResultAccumulator:
         self.details.add_child(record.started, record.stopped, record.status, summary.duration_ms)
         aggregates = self._spilled_aggregates(summary.aggregates_key) if summary.aggregates_key else summary.aggregates
         self._merge(aggregates, "a batch")
+        self.tally.curated_bytes += sum(file.bytes for file in summary.files)
+        written: dict[str, int] = {}  # rows by partition, as the batch's objects say
+        first, objects = "", []
         for obj in self._objects_of(summary):
+            first = first or obj.url
+            for partition, rows in obj.rows_by_partition.items():
+                written[partition] = written.get(partition, 0) + rows
             self._object(obj)
+            objects.append(obj)
+        self.files += run_files(summary.files, objects)
+        self._check_files(summary.files, written, first)
+
+    def _check_files(self, files: list[CuratedFile], written: dict[str, int], first: str) -> None:
+        """A batch's files hold, partition by partition, the rows its objects say they wrote."""
+        held: dict[str, int] = {}
+        for file in files:
+            held[file.partition] = held.get(file.partition, 0) + file.rows
+        for partition in sorted(held.keys() | written.keys()):
+            if held.get(partition, 0) != written.get(partition, 0):
+                self.ledger.problems.append(
+                    f"the files of the batch of {first or 'no object'} hold {held.get(partition, 0)} rows of "
+                    f"{partition} but its objects wrote {written.get(partition, 0)}"
+                )
 
     def _object(self, obj: ObjectSummary) -> None:
         self.usage.add_object(obj)

@@ -37,7 +37,7 @@ class _ObjectLine(msgspec.Struct, omit_defaults=True):
     records: int = 0
     valid: int = 0
     rejected: int = 0
-    curated: list[str] = []
+    partitions: list[str] = []  # where its rows are: its batch's files of these partitions
     quarantine: str | None = None
     error: str | None = None
     failure: str | None = None  # why its processor could not read it: corrupt, unsupported, missing, ...
@@ -111,7 +111,7 @@ class RunDetails:
             obj.records,
             obj.valid,
             obj.rejected,
-            [f.key for f in obj.curated],
+            list(obj.rows_by_partition),
             obj.quarantine_key,
             obj.error,
             obj.failure,
@@ -127,10 +127,8 @@ class RunDetails:
             self.without_valid += 1
             if len(self.named_without_valid) < NAMED_OBJECTS:
                 self.named_without_valid.append(obj.url)
-        for file in obj.curated:
-            # curated/<table>/<name=value>/.../<file>: the partition is its name=value folders
-            partition = "/".join(part for part in file.key.split("/")[2:] if "=" in part)
-            self.rows_by_partition[partition] = self.rows_by_partition.get(partition, 0) + file.rows
+        for partition, rows in obj.rows_by_partition.items():
+            self.rows_by_partition[partition] = self.rows_by_partition.get(partition, 0) + rows
 
     def add_unfinished(self, url: str, status: str, error: str) -> None:
         """An object of a batch that failed or never ran."""

@@ -9,7 +9,6 @@ loudly, it never passes silently.)
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from array import array
 from bisect import bisect_left
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from landfall.core.layout import object_url, redrive_manifest_key
+from landfall.core.layout import object_digest, object_url, redrive_manifest_key
 from landfall.core.messages import S3Location
 from landfall.core.writers import upload_file
 from landfall.ingest.batching import manifest_line
@@ -54,11 +53,6 @@ _batch_line = msgspec.json.Decoder(_Batch)
 _object_id = msgspec.json.Decoder(ObjectId)
 
 
-def _digest(bucket: str, key: str, version_id: str | None) -> int:
-    identity = f"{bucket}\0{key}\0{version_id or ''}".encode()
-    return int.from_bytes(hashlib.blake2b(identity, digest_size=8).digest())
-
-
 def manifest_batches(s3_client: S3Client, manifest: S3Location) -> Iterator[list[tuple[msgspec.Raw, ObjectId]]]:
     """The manifest's batches, each a list of its objects: (JSON, identity)."""
     body = s3_client.get_object(Bucket=manifest.bucket, Key=manifest.key)["Body"]
@@ -72,7 +66,7 @@ class Ledger:
 
     def __init__(self, s3_client: S3Client, manifest: S3Location) -> None:
         batches = manifest_batches(s3_client, manifest)
-        digests = array("Q", (_digest(o.bucket, o.key, o.version_id) for batch in batches for _, o in batch))
+        digests = array("Q", (object_digest(o.bucket, o.key, o.version_id) for batch in batches for _, o in batch))
         self.digests = array("Q", sorted(digests))
         self.outcomes = bytearray(len(self.digests))
         self.problems: list[str] = []
@@ -84,7 +78,7 @@ class Ledger:
     def account(self, bucket: str, key: str, version_id: str | None, outcome: Outcome) -> bool:
         """Record where an object went; False (and a problem) if it is not in the manifest or was
         accounted for already."""
-        position = self._position(_digest(bucket, key, version_id))
+        position = self._position(object_digest(bucket, key, version_id))
         name = outcome.name.lower()
         if position is None:
             self.problems.append(f"{object_url(bucket, key, version_id)} was {name} but is not in the manifest")
@@ -97,7 +91,7 @@ class Ledger:
         return True
 
     def outcome_of(self, identity: ObjectId) -> Outcome:
-        position = self._position(_digest(identity.bucket, identity.key, identity.version_id))
+        position = self._position(object_digest(identity.bucket, identity.key, identity.version_id))
         return Outcome.UNSEEN if position is None else Outcome(self.outcomes[position])
 
     @property

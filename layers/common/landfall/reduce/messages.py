@@ -45,7 +45,7 @@ class RunOutputs(BaseModel):
     curated_prefix: str
     quarantine_prefix: str
     report_key: str
-    objects_key: str | None = None  # every object's outputs (JSON Lines): curated files, quarantine, error
+    objects_key: str | None = None  # every object's outputs (JSON Lines): partitions, quarantine, error
     timeline_key: str | None = None  # the map run's children over time (SVG)
     redrive_manifest_key: str | None = None
 
@@ -83,6 +83,23 @@ class RunTiming(BaseModel):
     seconds: float | None = None
 
 
+class TableCommit(BaseModel):
+    """The run's commit to the curated Iceberg table: its rows became visible together, in one snapshot."""
+
+    table: str
+    snapshot_id: int | None = None  # None: nothing committed (no rows, or `skipped`)
+    metadata_location: str = ""  # the table's metadata file after the commit: any Iceberg reader opens it
+    files: int = 0
+    rows: int = 0
+    attempts: int = 0  # 1, plus one per conflict with another run's commit
+    seconds: float = 0.0
+    earlier: bool = False  # the run had committed already (a retried reducer, a redrive): nothing added
+    skipped: str | None = None  # why the run's files were not committed
+    duplicate_objects: int = 0  # object versions whose rows the table held already: not added again
+    deferred_objects: int = 0  # objects left out with them (they shared a file): to process again
+    left_out_files: list[str] = Field(default_factory=list)  # keys of the run's files not committed
+
+
 class RunReport(Message):
     run_id: str
     status: RunStatus
@@ -104,6 +121,7 @@ class RunReport(Message):
     failures_omitted: int = 0  # beyond the first failures listed; objects.jsonl has every one
     failure_causes: list[FailureCauseSummary] = Field(default_factory=list)  # objects that could not be read
     redrive_command: str | None = None
+    table: TableCommit | None = None  # None: the run had no table to commit to
     reconciliation: Reconciliation
     outputs: RunOutputs
     cost: CostEstimate | None = None

@@ -2,16 +2,19 @@
 
 Its steps are modules of their own: the ledger of the manifest's objects (`ledger`), what the result
 records add up to (`accumulator`), and the report (`report`). Result files are streamed record by
-record, so memory does not grow with the run.
+record, so memory does not grow with the run. Last, a run whose every object is accounted for commits
+its data files to the curated table in one snapshot (`landfall.commit`): its rows appear at once.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from landfall.commit.objects import RunFile, TableMissing
 from landfall.core.layout import report_key, results_prefix
 from landfall.core.observability import logger, metrics
 from landfall.core.writers import upload_file
@@ -19,7 +22,7 @@ from landfall.jobs import Job
 from landfall.reduce.accumulator import ResultAccumulator
 from landfall.reduce.costs import Prices, estimate
 from landfall.reduce.ledger import Ledger, write_redrive
-from landfall.reduce.messages import ReducerEvent, RunReport
+from landfall.reduce.messages import ReducerEvent, RunReport, TableCommit
 from landfall.reduce.report import OBJECTS_FILE, ReportContext, build_report
 from landfall.reduce.report_text import render_markdown
 from landfall.reduce.results import find_manifest, read_manifest
@@ -27,6 +30,11 @@ from landfall.reduce.timeline import draw
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+    from landfall.commit.commits import Commit
+
+# a run's id, its data files and their bucket → the commit (`landfall.commit.commits.RunCommitter`)
+Committer = Callable[[str, Sequence[RunFile], str], "Commit"]
 
 
 def reduce_run(
@@ -36,6 +44,7 @@ def reduce_run(
     prices: Prices | None = None,
     memory_mb: int = 0,
     redrive_with: str = "--stack STACK",
+    committer: Committer | None = None,
 ) -> RunReport:
     """Read the run's results, reconcile them with its manifest, write and return the report (`redrive_with`:
     how the report's redrive command reaches this deployment)."""
@@ -52,9 +61,46 @@ def reduce_run(
     )
     cost = estimate(usage, event.bytes, prices or Prices())
     report = build_report(event, ledger, accumulated, redrive, cost, ReportContext(written, redrive_with))
+    report.table = commit_files(report, accumulated.files, committer, job.name)
+    if report.table is not None and report.table.deferred_objects:
+        report.warnings.append(
+            f"{report.table.deferred_objects} objects were processed but not committed: their files also held "
+            f"rows of {report.table.duplicate_objects} objects the table already had (a run over the same "
+            "objects committed first); process them again with `landfall backfill`"
+        )
     _write(s3_client, report, accumulated)
     _record_metrics(report)
     return report
+
+
+def commit_files(
+    report: RunReport, files: Sequence[RunFile], committer: Committer | None, table: str
+) -> TableCommit | None:
+    """Commit the run's files, unless some object is unaccounted for: a run that cannot prove where its
+    records went shows none of them (its files stay, named in objects.jsonl, for the redrive's run)."""
+    if committer is None:
+        return None
+    if not report.reconciliation.ok:
+        return TableCommit(table=table, files=len(files), skipped="the run is not reconciled: nothing committed")
+    try:
+        commit = committer(report.run_id, files, report.outputs.bucket)
+    except TableMissing as missing:  # the files stay: a redrive after the deploy commits them
+        report.warnings.append(f"the run's files were not committed: {missing}")
+        return TableCommit(table=table, files=len(files), skipped=str(missing))
+    logger.info("run committed", extra={"run_id": report.run_id, "snapshot_id": commit.snapshot_id})
+    return TableCommit(
+        table=table,
+        snapshot_id=commit.snapshot_id,
+        metadata_location=commit.metadata_location,
+        files=commit.files,
+        rows=commit.rows,
+        attempts=commit.attempts,
+        seconds=round(commit.seconds, 3),
+        earlier=commit.earlier,
+        duplicate_objects=len(commit.duplicates),
+        deferred_objects=len(commit.deferred),
+        left_out_files=list(commit.left_out),
+    )
 
 
 def _map_results(event: ReducerEvent, s3_client: S3Client) -> dict[str, Any] | None:

@@ -150,18 +150,35 @@ def _failure(failure: ObjectFailure) -> str:
     return f"- `{failure.url}` ({why}{'' if failure.retryable else ', not redriven'}): {failure.error}"
 
 
+def _commit(report: RunReport) -> str:
+    """What the run added to the Iceberg table, in a line."""
+    table = report.table
+    if table is None:
+        return "- the table: no commit (no table configured)"
+    if table.skipped:
+        return f"- the table `{table.table}`: not committed: {table.skipped}"
+    if table.snapshot_id is None:
+        what = "its rows were committed before" if table.earlier else "no row to add"
+    else:
+        what = f"snapshot {table.snapshot_id}: {table.files:,} files, {table.rows:,} rows, {table.attempts} attempt(s)"
+    if table.duplicate_objects:
+        what += f"; {table.duplicate_objects:,} objects the table held already were not added again"
+    if table.deferred_objects:
+        what += f"; {table.deferred_objects:,} objects that shared their files were left out"
+    return f"- the table `{table.table}`: {what} (metadata: `{table.metadata_location}`)"
+
+
 def _outputs(report: RunReport) -> str:
     outputs = report.outputs
     lines = [
         "## Where the output is",
         "",
+        _commit(report),
         f"- the curated table's files: `s3://{outputs.bucket}/{outputs.curated_prefix}`",
         f"- the quarantine: `s3://{outputs.bucket}/{outputs.quarantine_prefix}`",
     ]
     if outputs.objects_key:
-        lines.append(
-            f"- each source object's curated files and quarantine: `s3://{outputs.bucket}/{outputs.objects_key}`"
-        )
+        lines.append(f"- each source object's partitions and quarantine: `s3://{outputs.bucket}/{outputs.objects_key}`")
     if outputs.redrive_manifest_key:
         lines.append(f"- the redrive manifest: `s3://{outputs.bucket}/{outputs.redrive_manifest_key}`")
     return "\n".join(lines)

@@ -1,11 +1,13 @@
-"""The Glue Data Catalog entries Athena queries: the job's curated table, its unique view, and the
-quarantine table, all derived from their record types (`landfall.table.schema`).
+"""The Glue Data Catalog entries Athena queries beside the curated Iceberg table: its unique view and
+the quarantine table, derived from their record types (`landfall.table.schema`). The curated table's
+own entry is Iceberg's (`landfall.commit.tables`): the resource is handed the function that puts it.
 
-The curated table uses partition projection over its partition columns and a location template, so
-a partition is queryable the moment its first file exists: no crawler, no `MSCK REPAIR`. The unique
-view keeps one row per record key within a partition (a duplicate delivery repeats a record, event
-time and all, so it lands in the same partition; a filter on the partitions still prunes). The same
+The unique view keeps one row per record key within an hour (or day) of event time: a duplicate
+delivery repeats a record, event time and all, so a filter on the event time still prunes. The same
 view text runs on DuckDB (`landfall query --local`).
+
+A stack from before Iceberg has a Hive-style curated table of the same name: it is kept, renamed
+`<table>_hive`, so the files it lists stay queryable (docs/table.md: moving them into the Iceberg table).
 
 The database is named here too (`database_name`): CloudFormation cannot lower a stack name's case, so
 the catalog function answers a second custom resource, `Custom::CatalogName`, whose `Database` the
@@ -19,10 +21,10 @@ import json
 import re
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from landfall.core.custom_resource import CustomResourceRequest, CustomResourceResponse
-from landfall.core.layout import QUARANTINE_PREFIX, curated_prefix
+from landfall.core.layout import QUARANTINE_PREFIX
 from landfall.core.observability import logger
 from landfall.table.schema import TableSchema
 
@@ -30,14 +32,6 @@ if TYPE_CHECKING:
     from mypy_boto3_glue import GlueClient
     from mypy_boto3_glue.type_defs import ColumnTypeDef, StorageDescriptorTypeDef, TableInputTypeDef
 
-PARQUET_FORMAT: StorageDescriptorTypeDef = {
-    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-    "SerdeInfo": {
-        "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
-        "Parameters": {"serialization.format": "1"},
-    },
-}
 JSON_LINES_FORMAT: StorageDescriptorTypeDef = {
     "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
     "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
@@ -70,6 +64,16 @@ def name_response(request: CustomResourceRequest) -> CustomResourceResponse:
     )
 
 
+class CuratedEntry(Protocol):
+    """The curated table's own entry (an Iceberg table: `landfall.commit.tables`)."""
+
+    table: TableSchema
+    time_column: str | None  # the event-time column its partitioning transforms
+
+    def put(self, database: str, bucket: str) -> None:
+        """Create the table, or evolve it to the job's declaration (raising what it refuses)."""
+
+
 class LakeFormationDenied(PermissionError):
     """Lake Formation governs the database and has not granted the catalog function's role enough."""
 
@@ -83,43 +87,6 @@ class LakeFormationDenied(PermissionError):
 
 def _columns(table: TableSchema) -> list[ColumnTypeDef]:
     return [{"Name": c.name, "Type": c.types.hive, "Comment": c.description[:_COMMENT_CHARS]} for c in table.columns]
-
-
-def location_template(table: TableSchema, bucket: str) -> str:
-    """Where Athena finds a projected partition, e.g. `s3://b/curated/events/dt=${dt}/hour=${hour}/`."""
-    partitions = "".join(f"{p.name}=${{{p.name}}}/" for p in table.partition_columns)
-    return f"s3://{bucket}/{curated_prefix(table.name)}{partitions}"
-
-
-def curated_table_input(table: TableSchema, bucket: str) -> TableInputTypeDef:
-    projection = {
-        f"projection.{column.name}.{name}": value
-        for column in table.partition_columns
-        for name, value in column.projection.items()
-    }
-    return {
-        "Name": table.name,
-        "Description": f"Landfall's curated {table.name}: every valid record, Parquet (zstd)",
-        "TableType": "EXTERNAL_TABLE",
-        "Parameters": {
-            MANAGED: "true",
-            "classification": "parquet",
-            "parquet.compression": "ZSTD",
-            "EXTERNAL": "TRUE",
-            "projection.enabled": "true",
-            **projection,
-            "storage.location.template": location_template(table, bucket),
-        },
-        "PartitionKeys": [
-            {"Name": p.name, "Type": "string", "Comment": p.description} for p in table.partition_columns
-        ],
-        "StorageDescriptor": {
-            "Columns": _columns(table),
-            "Location": f"s3://{bucket}/{curated_prefix(table.name)}",
-            "Compressed": True,
-            **PARQUET_FORMAT,
-        },
-    }
 
 
 def quarantine_table_input(table: TableSchema, bucket: str) -> TableInputTypeDef:
@@ -137,13 +104,14 @@ def quarantine_table_input(table: TableSchema, bucket: str) -> TableInputTypeDef
     }
 
 
-def unique_view_sql(table: TableSchema) -> str:
-    """One row per key and partition: the first delivery (by source object, version and line). The
-    same text for Athena and DuckDB."""
+def unique_view_sql(table: TableSchema, time_column: str | None) -> str:
+    """One row per key and hour (or day) of `time_column`: the first delivery (by source object, version
+    and line). The same text for Athena and DuckDB."""
     if table.key is None:
         raise ValueError(f"table {table.name} declares no record key")
     names = ", ".join(f'"{name}"' for name in table.column_names())
-    partition = ", ".join(f'"{p.name}"' for p in table.partition_columns) + ", " if table.partition_columns else ""
+    unit = table.partitioning.transform if table.partitioning is not None else None
+    partition = f"date_trunc('{unit}', \"{time_column}\"), " if unit and time_column else ""
     return (  # names from the declaration, which admits letters, digits and _ only
         f'SELECT {names} FROM (SELECT *, row_number() OVER (PARTITION BY {partition}"{table.key}" '  # noqa: S608
         f'ORDER BY "source_key", "source_version_id", "source_line") AS "landfall_delivery" FROM "{table.name}") '
@@ -151,14 +119,13 @@ def unique_view_sql(table: TableSchema) -> str:
     )
 
 
-def unique_view_input(table: TableSchema, database: str) -> TableInputTypeDef:
+def unique_view_input(table: TableSchema, database: str, time_column: str | None) -> TableInputTypeDef:
     """An Athena view, as Athena's CREATE VIEW stores it in Glue: the Presto view definition in base64."""
     if (name := table.unique_view) is None:
         raise ValueError(f"table {table.name} declares no record key")
     columns = [(c.name, c.types.hive, c.types.trino) for c in table.columns]
-    columns += [(p.name, "string", "varchar") for p in table.partition_columns]
     definition = {
-        "originalSql": unique_view_sql(table),
+        "originalSql": unique_view_sql(table, time_column),
         "catalog": "awsdatacatalog",
         "schema": database,
         "columns": [{"name": name, "type": trino} for name, _, trino in columns],
@@ -182,12 +149,33 @@ def unique_view_input(table: TableSchema, database: str) -> TableInputTypeDef:
     }
 
 
-def table_inputs(curated: TableSchema, quarantine: TableSchema, bucket: str, database: str) -> list[TableInputTypeDef]:
-    """Every catalog entry of a deployment, tables before the view that reads them."""
-    inputs = [curated_table_input(curated, bucket), quarantine_table_input(quarantine, bucket)]
+def table_inputs(
+    curated: TableSchema, quarantine: TableSchema, bucket: str, database: str, time_column: str | None
+) -> list[TableInputTypeDef]:
+    """The catalog entries of a deployment besides the Iceberg table, tables before the view that reads them."""
+    inputs = [quarantine_table_input(quarantine, bucket)]
     if curated.key is not None:
-        inputs.append(unique_view_input(curated, database))
+        inputs.append(unique_view_input(curated, database, time_column))
     return inputs
+
+
+def retire_hive_table(glue: GlueClient, database: str, name: str) -> str | None:
+    """Keep a pre-Iceberg curated table of this name as `<name>_hive` (Glue cannot rename: a copy, then
+    the original removed); returns the new name, or None when there is no such table."""
+    try:
+        found = glue.get_table(DatabaseName=database, Name=name)["Table"]
+    except glue.exceptions.EntityNotFoundException:
+        return None
+    parameters = found.get("Parameters", {})
+    if parameters.get("table_type", "").upper() == "ICEBERG" or parameters.get(MANAGED) != "true":
+        return None
+    retired = f"{name}_hive"[:_NAME_CHARS]
+    kept = {k: found[k] for k in ("Description", "TableType", "Parameters", "PartitionKeys") if k in found}
+    copy: TableInputTypeDef = {"Name": retired, "StorageDescriptor": found["StorageDescriptor"], **kept}  # type: ignore[typeddict-item]
+    put_tables(glue, database, [copy])
+    glue.delete_table(DatabaseName=database, Name=name)
+    logger.info("kept the Hive-style table", extra={"table": name, "now": retired})
+    return retired
 
 
 def put_tables(glue: GlueClient, database: str, inputs: list[TableInputTypeDef]) -> None:
@@ -218,7 +206,7 @@ class CatalogResource:
     def __init__(
         self,
         glue: GlueClient,
-        curated: TableSchema,
+        curated: CuratedEntry,
         quarantine: TableSchema,
         sleep: Callable[[float], None] = time.sleep,
         permission_waits: tuple[float, ...] = PERMISSION_WAITS_S,
@@ -261,18 +249,18 @@ class CatalogResource:
         return f"{self.PREFIX}:{database}"
 
     def put(self, database: str, bucket: str) -> dict[str, str]:
-        """Create or replace the entries; returns their names as the stack's outputs give them."""
-        inputs = table_inputs(self.curated, self.quarantine, bucket, database)
+        """Create or replace the entries (the Iceberg table evolved, or the deploy refused); returns
+        their names as the stack's outputs give them."""
+        table = self.curated.table
+        retired = retire_hive_table(self.glue, database, table.name)
+        self.curated.put(database, bucket)
+        inputs = table_inputs(table, self.quarantine, bucket, database, self.curated.time_column)
         put_tables(self.glue, database, inputs)
-        current = {table_input["Name"] for table_input in inputs}
+        current = {table_input["Name"] for table_input in inputs} | {table.name, retired}
         delete_tables(
             self.glue, database, [name for name in managed_tables(self.glue, database) if name not in current]
         )
-        return {
-            "Table": self.curated.name,
-            "QuarantineTable": self.quarantine.name,
-            "UniqueView": self.curated.unique_view or "",
-        }
+        return {"Table": table.name, "QuarantineTable": self.quarantine.name, "UniqueView": table.unique_view or ""}
 
     def delete(self, physical_id: str | None) -> None:
         prefix, _, database = (physical_id or "").partition(":")

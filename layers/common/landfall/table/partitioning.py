@@ -1,8 +1,10 @@
-"""How curated records are partitioned: by the UTC hour or day of their event time, in Hive-style paths
-(`dt=2026-11-22/hour=13`) that the catalog projects, so that no crawler or `MSCK REPAIR` ever lists them.
+"""How curated records are partitioned: by the UTC hour or day of their event time.
 
-A partitioning owns its key (an int such as 2026112213), the path of a key, and the partition
-columns with their Athena projection; the job's `fold` computes keys with `keys()`, in C-speed passes.
+A partitioning owns its key (an int such as 2026112213), the path of a key (Hive-style,
+`dt=2026-11-22/hour=13`: where a partition's data files go), the Iceberg transform that partitions
+the table (`hour(ts)`, `day(ts)`) with each path's value under it (`ordinal`), and the Hive partition
+columns with their Athena projection (for tables written before Iceberg). The job's `fold` computes
+keys with `keys()`, in C-speed passes.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from operator import attrgetter
 from typing import Protocol
 
@@ -37,8 +39,26 @@ class Partitioning(Hashable, Protocol):
     def columns(self) -> tuple[PartitionColumn, ...]:
         """The partition columns, in the order of the path."""
 
+    @property
+    def transform(self) -> str:
+        """The Iceberg transform of the event time that partitions the table: `hour` or `day`."""
+
+    @property
+    def column(self) -> str | None:
+        """The event-time column the transform reads (None: the table's only timestamp column)."""
+
     def path(self, key: Hashable) -> str:
         """The partition of a key, like `dt=2026-11-22/hour=13`: the column names in order."""
+
+    def ordinal(self, path: str) -> int:
+        """A path's partition value under the transform: hours (or days) since 1970-01-01 UTC."""
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _path_values(path: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in path.split("/"))
 
 
 def _date_column(first_day: str) -> PartitionColumn:
@@ -57,6 +77,13 @@ class Hourly:
     """Keys are YYYYMMDDHH ints of UTC event times."""
 
     first_day: str = FIRST_DAY
+    column: str | None = None
+    transform = "hour"
+
+    def ordinal(self, path: str) -> int:
+        values = _path_values(path)
+        start = datetime.fromisoformat(values["dt"]).replace(hour=int(values["hour"]), tzinfo=UTC)
+        return int((start - _EPOCH).total_seconds()) // 3600
 
     @property
     def columns(self) -> tuple[PartitionColumn, ...]:
@@ -96,6 +123,11 @@ class Daily:
     """Keys are YYYYMMDD ints of UTC event times."""
 
     first_day: str = FIRST_DAY
+    column: str | None = None
+    transform = "day"
+
+    def ordinal(self, path: str) -> int:
+        return (date.fromisoformat(_path_values(path)["dt"]) - _EPOCH.date()).days
 
     @property
     def columns(self) -> tuple[PartitionColumn, ...]:

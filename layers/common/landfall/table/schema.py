@@ -13,7 +13,7 @@ JSON text. Curated tables add lineage columns: where each row came from.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cache, cached_property
 from typing import Protocol
@@ -70,6 +70,7 @@ class Column:
     attribute: str | None = None  # the record's attribute holding the value; None for lineage columns
     constant: bool = False  # the same in every row of a file: stored as a dictionary of one value
     raw: bool = False  # a msgspec.Raw field: its JSON text is kept as it came
+    field_id: int = 0  # the Iceberg field id, written into each Parquet file (`field_ids`)
 
     @property
     def types(self) -> KindTypes:
@@ -84,6 +85,7 @@ class SchemaError(TypeError):
     """A record type that cannot be a table (the message says which field and why)."""
 
 
+PARQUET_FIELD_ID = "PARQUET:field_id"  # the Arrow field metadata the Parquet writer stores as a field id
 CONSTANT_STRING = DataType.dictionary(DataType.int32(), DataType.string())
 LINEAGE_COLUMNS = (
     Column("source_bucket", Kind.STRING, False, "bucket of the object the record came from", constant=True),
@@ -168,18 +170,25 @@ class TableSchema:
 
     @cached_property
     def arrow_schema(self) -> Schema:
-        return Schema([Field(c.name, c.arrow_type, nullable=c.nullable) for c in self.columns])
+        """The files' schema; each field carries its Iceberg field id, which the Parquet writer stores
+        (readers match columns by id, not name: without ids some return empty columns)."""
+        return Schema(
+            [
+                Field(c.name, c.arrow_type, nullable=c.nullable, metadata={PARQUET_FIELD_ID: str(c.field_id)})
+                for c in self.columns
+            ]
+        )
 
     def column_names(self) -> list[str]:
-        """Every column a query sees: the file's, then the partitions'."""
-        return [c.name for c in self.columns] + [p.name for p in self.partition_columns]
+        """Every column a query sees, in the files' order (Iceberg partitions by a transform of the event
+        time: no partition column of its own)."""
+        return [c.name for c in self.columns]
 
     def markdown(self) -> str:
         """The README's table of columns."""
         rows = [
             f"| `{c.name}` | {c.types.hive} | {'yes' if c.nullable else 'no'} | {c.description} |" for c in self.columns
         ]
-        rows += [f"| `{p.name}` | string (partition) | no | {p.description} |" for p in self.partition_columns]
         return "\n".join(["| column | type | null | what |", "|---|---|---|---|", *rows])
 
 
@@ -195,6 +204,17 @@ def _check(table: TableSchema) -> TableSchema:
     return table
 
 
+def field_ids(columns: tuple[Column, ...], lineage: bool) -> tuple[Column, ...]:
+    """Each column with its Iceberg field id. Lineage columns are 1-4 in every table, and the record's
+    fields follow in their declared order, so a field added after the others takes the next id, as
+    Iceberg's schema evolution gives it, and no existing column's id ever moves."""
+    first = len(LINEAGE_COLUMNS) + 1 if lineage else 1
+    numbered = {c.name: first + i for i, c in enumerate(c for c in columns if c.attribute is not None)}
+    if lineage:
+        numbered |= {c.name: i + 1 for i, c in enumerate(LINEAGE_COLUMNS)}
+    return tuple(replace(c, field_id=numbered[c.name]) for c in columns)
+
+
 def table_schema(
     name: str,
     record_type: type[msgspec.Struct],
@@ -203,7 +223,7 @@ def table_schema(
     lineage: bool = True,
 ) -> TableSchema:
     columns = record_columns(record_type) + (LINEAGE_COLUMNS if lineage else ())
-    return _check(TableSchema(name, columns, partitioning, key))
+    return _check(TableSchema(name, field_ids(columns, lineage), partitioning, key))
 
 
 class Tabled(Protocol):

@@ -1,0 +1,88 @@
+"""Which object versions the table holds: each snapshot names an index of every object version committed
+up to it (8-byte digests, sorted: 8 MB per million objects), written with the snapshot, so the check
+and the commit are one atomic step. A run that finds an object version in the index commits none of
+its rows again, however often the object was processed (a second backfill of a prefix, a run started
+twice, a notification delivered twice).
+"""
+
+from __future__ import annotations
+
+import uuid
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from landfall.core.layout import object_digest
+from landfall.process.messages import CuratedFile, ObjectSummary
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
+INDEX = "landfall.objects-index"  # the snapshot summary property: where its index is
+
+
+class TableMissing(LookupError):
+    """The table a run commits to is not in the catalog (the stack's Catalog resource makes it)."""
+
+
+@dataclass(frozen=True)
+class RunFile:
+    """A data file of the run, and the object versions (digests) whose rows it holds."""
+
+    file: CuratedFile
+    objects: tuple[int, ...]
+
+
+def run_files(files: Iterable[CuratedFile], objects: Iterable[ObjectSummary]) -> list[RunFile]:
+    """A batch's files, each with the objects of the batch that wrote rows into its partition."""
+    holding: dict[str, list[int]] = {}
+    for obj in objects:
+        digest = object_digest(obj.bucket, obj.key, obj.version_id)
+        for partition, rows in obj.rows_by_partition.items():
+            if rows:
+                holding.setdefault(partition, []).append(digest)
+    return [RunFile(file, tuple(holding.get(file.partition, ()))) for file in files]
+
+
+class ObjectIndex:
+    def __init__(self, digests: array[int] | None = None) -> None:
+        self.digests = digests if digests is not None else array("Q")  # sorted, distinct
+
+    def __len__(self) -> int:
+        return len(self.digests)
+
+    def __contains__(self, digest: int) -> bool:
+        position = bisect_left(self.digests, digest)
+        return position < len(self.digests) and self.digests[position] == digest
+
+    def with_objects(self, digests: Iterable[int]) -> ObjectIndex:
+        return ObjectIndex(array("Q", sorted(set(self.digests).union(digests))))
+
+    def to_bytes(self) -> bytes:
+        return self.digests.tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ObjectIndex:
+        digests = array("Q")
+        digests.frombytes(data)
+        return cls(digests)
+
+
+def current_index(table: Table) -> ObjectIndex:
+    """The index the table's current snapshot names (empty: no snapshot, or none named)."""
+    snapshot = table.current_snapshot()
+    location = snapshot.summary.additional_properties.get(INDEX) if snapshot and snapshot.summary else None
+    if location is None:
+        return ObjectIndex()
+    with table.io.new_input(location).open() as stream:
+        return ObjectIndex.from_bytes(stream.read())
+
+
+def write_index(table: Table, index: ObjectIndex) -> str:
+    """A new index file beside the table's metadata; its location (a failed commit leaves it unnamed)."""
+    location = f"{table.location()}/metadata/landfall-objects-{uuid.uuid4()}.bin"
+    with table.io.new_output(location).create() as stream:
+        stream.write(index.to_bytes())
+    return location
