@@ -14,6 +14,8 @@ so the ratios hold whatever the machine's speed (`benchmarks/speed.py` pins and 
 - peak RSS of a backfill of 10,000 and of 100,000 listed keys (flat)
 - the reducer on 100,000 result records vs a naive `json.load` of every result file, and the peak RSS
   of both at 10,000 and 100,000 records
+- a run's Iceberg commit of 1, 1,000 and 100,000 files, and each function's unzipped size with its
+  layers beside Lambda's 250 MB
 
 Writes a table to stdout and `benchmarks/results/latest.json`.
 """
@@ -33,7 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import ROOT, aims, cold_start, cost, ingestion, reduction, speed, workloads
+from benchmarks import ROOT, aims, cold_start, commit, cost, ingestion, reduction, sizes, speed, workloads
 from landfall.core.layout import CURATED_PREFIX
 
 Row = tuple[str, str, str]  # what is measured, the figure, beside what
@@ -352,6 +354,13 @@ def _processor(args: argparse.Namespace, reducer_s_per_result: float) -> tuple[d
     return results, rows + memory_rows + small_rows
 
 
+def _commits(rounds: int) -> tuple[dict[str, Any], list[Row]]:
+    progress("a run's Iceberg commit: 1, 1,000 and 100,000 files")
+    with MotoServer() as endpoint:
+        measured = commit.commit_times(endpoint, rounds)
+    return measured, commit.rows(measured)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--mb", type=int, default=200, help="uncompressed size of the speed test file")
@@ -369,6 +378,9 @@ def main() -> None:
     results["cold_start"], cold_rows = _cold_starts(args.rounds)
     results |= ingested
     rows += ingestion_rows + reducer_rows + cold_rows
+    results["commit"], commit_rows = _commits(args.rounds)
+    results["unzipped_bytes"] = sizes.function_sizes(ROOT / ".aws-sam" / "build")
+    rows += commit_rows + sizes.rows(results["unzipped_bytes"])
     results["aims"] = aims.check(results)
 
     width = max(len(r[0]) for r in rows)

@@ -25,6 +25,7 @@ from landfall.reduce.reduction import reduce_run
 
 RUN = "backfill-0123456789abcdef0123456789abcdef"
 BUCKET = "pipeline"
+HOURS = ((12, 50_000), (13, 149_800))  # each object's rows by hour
 TYPES = ["page_view", "click", "add_to_cart", "purchase", "search", "signup", "login", "logout", "share", "error"]
 
 
@@ -111,6 +112,19 @@ def make_results(root: Path, records: int, per_file: int = 10_000) -> None:
     (results / "manifest.json").write_text(json.dumps(manifest))
 
 
+def _files(key: str) -> list[dict[str, Any]]:
+    """The files of a batch of one object: one per hour, holding its rows."""
+    return [
+        {
+            "key": curated_key("events", f"dt=2026-11-22/hour={h}", f"{RUN}-{key[-12:]}"),
+            "rows": rows,
+            "bytes": rows * 25,
+            "partition": f"dt=2026-11-22/hour={h}",
+        }
+        for h, rows in HOURS
+    ]
+
+
 def _record(rng: random.Random, key: str) -> dict[str, Any]:
     by_type = {
         t: {"count": rng.randint(1, 9000), "sum": rng.random() * 1e6, "min": rng.random(), "max": 900 + rng.random()}
@@ -127,22 +141,17 @@ def _record(rng: random.Random, key: str) -> dict[str, Any]:
         "valid": 199_800,
         "rejected": 200,
         "rejected_by_reason": {"schema": 150, "invalid_json": 50},
-        "curated": [
-            {
-                "key": curated_key("events", f"dt=2026-11-22/hour={h}", "0123456789abcdef01234567"),
-                "rows": rows,
-                "bytes": rows * 25,
-            }
-            for h, rows in ((12, 50_000), (13, 149_800))
-        ],
+        "rows_by_partition": {f"dt=2026-11-22/hour={h}": rows for h, rows in HOURS},
         "quarantine_key": quarantine_key(RUN, "0123456789abcdef01234567"),
         "s3_gets": 1,
-        "s3_puts": 9,
+        "s3_puts": 1,  # its quarantine; the batch counts its files
     }
     output = {
         "version": MESSAGE_VERSION,
         "run_id": RUN,
         "objects": [obj],
+        "files": _files(key),
+        "s3_puts": 2,
         "duration_ms": 5200,
         "memory_mb": 1769,
         "aggregates": {"by_type": by_type, "by_hour": {"2026-11-22T12": 50_000, "2026-11-22T13": 149_800}},
