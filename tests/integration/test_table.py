@@ -157,8 +157,8 @@ def _the_local_query_sees_what_the_readers_see(emulator, root: Path, valid: int,
             valid - repeats,
         )
         assert connection.execute(f"SELECT count(*) FROM events_unique {ours}").fetchone() == (valid - repeats,)
-        repeated = "SELECT event_id FROM events GROUP BY 1 HAVING count(*) > 1"
-        kept = connection.execute(f"SELECT DISTINCT source_key FROM events_unique WHERE event_id IN ({repeated})")
+        repeated = f"SELECT event_id FROM events {ours} GROUP BY 1 HAVING count(*) > 1"
+        kept = connection.execute(f"SELECT DISTINCT source_key FROM events_unique {ours} AND event_id IN ({repeated})")
         assert kept.fetchall() == [("t/table/0.jsonl",)]  # the first delivery
 
 

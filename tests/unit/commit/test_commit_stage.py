@@ -16,7 +16,7 @@ from pyiceberg.types import LongType, StringType, TimestamptzType
 from landfall.commit.catalog import TableCatalog
 from landfall.commit.commits import RUN_ID, Backoff, commit_run, data_file, run_snapshot
 from landfall.commit.definition import iceberg_schema, partition_spec, time_column
-from landfall.commit.objects import INDEX, RunFile, current_index
+from landfall.commit.objects import INDEX, ObjectIndex, RunFile, current_index
 from landfall.commit.tables import SchemaChangeRefused, put_table
 from landfall.core.layout import object_digest
 from landfall.jobs import default_job
@@ -272,3 +272,9 @@ def test_a_file_that_mixes_committed_and_new_objects_is_left_out_and_says_which(
     index = current_index(table)
     assert all(d in index for d in first[0].objects + alone.objects) and new_object not in index
     assert table.current_snapshot().summary[INDEX].startswith(f"{LOCATION}/metadata/landfall-objects-")
+
+
+def test_an_index_merges_in_order_without_repeats_and_survives_its_bytes() -> None:
+    index = ObjectIndex().with_objects([5, 1, 5, 3]).with_objects([4, 3, 2**64 - 1])
+    assert list(index.digests) == [1, 3, 4, 5, 2**64 - 1] and 4 in index and 2 not in index
+    assert list(ObjectIndex.from_bytes(index.to_bytes()).digests) == list(index.digests)

@@ -192,16 +192,25 @@ def test_another_job_describes_its_own_aggregates_for_the_report():
 class _Committer:
     """Stands for the table stage: records what it is asked to commit; `missing` plays a table not there."""
 
-    def __init__(self, missing: bool = False) -> None:
+    def __init__(self, missing: bool = False, deferred: frozenset[int] = frozenset()) -> None:
         self.calls: list[tuple[str, list, str]] = []
-        self.missing = missing
+        self.missing, self.deferred = missing, deferred
 
     def __call__(self, run_id, files, bucket):
         self.calls.append((run_id, list(files), bucket))
         if self.missing:
             raise TableMissing("no table db.events in the Glue catalog")
         rows = sum(f.file.rows for f in files)
-        return Commit(7, "s3://b/m.metadata.json", len(files), rows, 2, duplicates=frozenset({1}), left_out=("k",))
+        return Commit(
+            7,
+            "s3://b/m.metadata.json",
+            len(files),
+            rows,
+            2,
+            duplicates=frozenset({1}),
+            deferred=self.deferred,
+            left_out=("k",),
+        )
 
 
 def test_a_reconciled_run_commits_its_files_once_and_the_report_says_what_it_added(bucket):
@@ -248,3 +257,16 @@ def test_a_missing_table_leaves_the_files_uncommitted_and_says_so(bucket):
     )
     assert report.table.skipped == "no table db.events in the Glue catalog" and report.table.snapshot_id is None
     assert any("were not committed" in warning for warning in report.warnings)
+
+
+def test_objects_left_out_beside_duplicates_go_into_the_redrive_manifest(bucket):
+    a, b = with_examples("raw/a", 10, {}), with_examples("raw/b", 5, {})
+    committer = _Committer(deferred=frozenset({object_digest("landing", "raw/b")}))
+    report, _ = reduced(
+        bucket, [record("SUCCEEDED", ["raw/a", "raw/b"], batch_output(a, b))], ["raw/a", "raw/b"], committer=committer
+    )
+    key = report.outputs.redrive_manifest_key
+    redrive = [json.loads(line) for line in bucket.get_object(Bucket=BUCKET, Key=key)["Body"].read().splitlines()]
+    assert [o["key"] for line in redrive for o in line["objects"]] == ["raw/b"]
+    assert report.redrive_command == f".venv/bin/landfall redrive {RUN} --stack STACK"
+    assert any("the redrive manifest has them" in warning for warning in report.warnings)

@@ -7,6 +7,7 @@ twice, a notification delivered twice).
 
 from __future__ import annotations
 
+import heapq
 import uuid
 from array import array
 from bisect import bisect_left
@@ -58,7 +59,14 @@ class ObjectIndex:
         return position < len(self.digests) and self.digests[position] == digest
 
     def with_objects(self, digests: Iterable[int]) -> ObjectIndex:
-        return ObjectIndex(array("Q", sorted(set(self.digests).union(digests))))
+        """This index and `digests`, merged in order: memory stays 8 bytes an object (a set would be ~60)."""
+        merged = array("Q")
+        last = -1
+        for digest in heapq.merge(self.digests, sorted(set(digests))):
+            if digest != last:
+                merged.append(digest)
+                last = digest
+        return ObjectIndex(merged)
 
     def to_bytes(self) -> bytes:
         return self.digests.tobytes()

@@ -34,6 +34,7 @@ class Outcome(IntEnum):
     BATCH = 3  # failed with its batch
     PENDING = 4  # its batch never started
     FAILED_FOR_GOOD = 5  # its processor could not read it, and a retry cannot fix that: not redriven
+    DEFERRED = 6  # processed, but left out of the commit: its rows shared a file with rows the table had
 
 
 class ObjectId(msgspec.Struct):
@@ -89,6 +90,13 @@ class Ledger:
             return False
         self.outcomes[position] = outcome
         return True
+
+    def defer(self, digests: frozenset[int]) -> None:
+        """Processed objects whose rows were not committed: the redrive manifest takes them."""
+        for digest in digests:
+            position = self._position(digest)
+            if position is not None and self.outcomes[position] == Outcome.PROCESSED:
+                self.outcomes[position] = Outcome.DEFERRED
 
     def outcome_of(self, identity: ObjectId) -> Outcome:
         position = self._position(object_digest(identity.bucket, identity.key, identity.version_id))

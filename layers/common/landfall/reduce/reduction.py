@@ -61,33 +61,51 @@ def reduce_run(
     )
     cost = estimate(usage, event.bytes, prices or Prices())
     report = build_report(event, ledger, accumulated, redrive, cost, ReportContext(written, redrive_with))
-    report.table = commit_files(report, accumulated.files, committer, job.name)
-    if report.table is not None and report.table.deferred_objects:
-        report.warnings.append(
-            f"{report.table.deferred_objects} objects were processed but not committed: their files also held "
-            f"rows of {report.table.duplicate_objects} objects the table already had (a run over the same "
-            "objects committed first); process them again with `landfall backfill`"
-        )
+    report.table, deferred = commit_files(report, accumulated.files, committer, job.name)
+    if deferred:
+        _redrive_deferred(s3_client, event, ledger, report, (deferred, redrive_with))
     _write(s3_client, report, accumulated)
     _record_metrics(report)
     return report
 
 
+def _redrive_deferred(
+    s3_client: S3Client, event: ReducerEvent, ledger: Ledger, report: RunReport, left: tuple[frozenset[int], str]
+) -> None:
+    """Objects left out of the commit beside duplicates go into the redrive manifest: its run commits them
+    (`left`: their digests, and how the redrive command reaches this deployment)."""
+    deferred, redrive_with = left
+    ledger.defer(deferred)
+    key, _ = write_redrive(s3_client, event.manifest, ledger, event.run_id, event.output_bucket)
+    report.outputs.redrive_manifest_key = key
+    report.redrive_command = report.redrive_command or f".venv/bin/landfall redrive {event.run_id} {redrive_with}"
+    report.warnings.append(
+        f"{len(deferred)} objects were processed but not committed: their files also held rows of objects "
+        "the table already had (a run over the same objects committed first); the redrive manifest has them"
+    )
+
+
 def commit_files(
     report: RunReport, files: Sequence[RunFile], committer: Committer | None, table: str
-) -> TableCommit | None:
+) -> tuple[TableCommit | None, frozenset[int]]:
     """Commit the run's files, unless some object is unaccounted for: a run that cannot prove where its
-    records went shows none of them (its files stay, named in objects.jsonl, for the redrive's run)."""
+    records went shows none of them (its files stay, named in objects.jsonl, for the redrive's run).
+    Returns what the report says of it, and the objects left out beside duplicates (digests)."""
     if committer is None:
-        return None
+        return None, frozenset()
     if not report.reconciliation.ok:
-        return TableCommit(table=table, files=len(files), skipped="the run is not reconciled: nothing committed")
+        skipped = "the run is not reconciled: nothing committed"
+        return TableCommit(table=table, files=len(files), skipped=skipped), frozenset()
     try:
         commit = committer(report.run_id, files, report.outputs.bucket)
     except TableMissing as missing:  # the files stay: a redrive after the deploy commits them
         report.warnings.append(f"the run's files were not committed: {missing}")
-        return TableCommit(table=table, files=len(files), skipped=str(missing))
+        return TableCommit(table=table, files=len(files), skipped=str(missing)), frozenset()
     logger.info("run committed", extra={"run_id": report.run_id, "snapshot_id": commit.snapshot_id})
+    return _table_commit(table, commit), commit.deferred
+
+
+def _table_commit(table: str, commit: Commit) -> TableCommit:
     return TableCommit(
         table=table,
         snapshot_id=commit.snapshot_id,
