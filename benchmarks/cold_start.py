@@ -1,5 +1,5 @@
-"""Each built function's cold start: importing its handler with its layer as the runtime does, in a
-fresh interpreter that sees only the function's folder, the layer and the runtime's own modules (boto3,
+"""Each built function's cold start: importing its handler with its layers as the runtime does, in a
+fresh interpreter that sees only the function's folder, its layers and the runtime's own modules (boto3,
 botocore, ... linked by `landfall invoke`'s runtime folder), with the function's environment from the
 template. Every child of a map run may start cold, so this is paid per batch at worst. Lambda's Init
 Duration adds the runtime's own bootstrap, which is the same for every function.
@@ -21,8 +21,8 @@ FUNCTIONS = ("ManifestWriterFunction", "ProcessorFunction", "ReducerFunction", "
 # -I -S: no site-packages of this environment, only what sys.path is given below
 PROBE = """
 import importlib.util, json, sys, time
-function, layer, runtime = sys.argv[1:4]
-sys.path[:0] = [function, layer, runtime]
+function, runtime, *layers = sys.argv[1:]
+sys.path[:0] = [function, *layers, runtime]
 started = time.perf_counter()
 spec = importlib.util.spec_from_file_location("app", function + "/app.py")
 module = importlib.util.module_from_spec(spec)
@@ -31,11 +31,25 @@ print(json.dumps({"ms": (time.perf_counter() - started) * 1000, "modules": len(s
 """
 
 
-def environment(logical_id: str, build: Path) -> dict[str, str]:
-    """What Lambda gives the function: its variables from the template and the runtime's own."""
+def _stack():
+    """The template's stack, with the stack-name custom resource answered as the catalog function answers
+    it (the reducer's environment names the database it gives)."""
+    from landfall.table.catalog import database_name
     from landfall_emulator.template import Stack, load_template
 
     stack = Stack(load_template(TEMPLATE_PATH))
+    stack.custom_resources["CatalogName"] = ("catalog-name", {"Database": database_name(stack.name)})
+    return stack
+
+
+def layer_paths(build: Path, logical_id: str) -> list[str]:
+    """The function's built layers' python/ folders, the last layer first (as Lambda merges them)."""
+    return [str(build / layer / "python") for layer in reversed(_stack().function_layers(logical_id))]
+
+
+def environment(logical_id: str, build: Path) -> dict[str, str]:
+    """What Lambda gives the function: its variables from the template and the runtime's own."""
+    stack = _stack()
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         **stack.function_environment(logical_id),
@@ -57,8 +71,8 @@ def import_ms(build: Path, logical_id: str, runtime: Path, core: int, env: dict[
             "-c",
             PROBE,
             str(build / logical_id),
-            str(build / "CommonLayer" / "python"),
             str(runtime),
+            *layer_paths(build, logical_id),
         ],
         capture_output=True,
         text=True,

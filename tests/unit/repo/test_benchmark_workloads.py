@@ -2,11 +2,13 @@
 
 import io
 import subprocess
+from pathlib import Path
 
 import boto3
 import pyarrow.parquet as pq
 import pytest
 
+from benchmarks import cold_start
 from benchmarks.__main__ import ROOT, MotoServer
 from benchmarks.commit import commit_times
 from benchmarks.cost import terabyte
@@ -118,3 +120,15 @@ def test_function_sizes_add_each_functions_layers(tmp_path):
         "      Layers:\n        - !If [OnArm64, !Ref IcebergLayerArm64, !Ref IcebergLayer]\n"
     )
     assert function_sizes(build) == {"ReducerFunction": {"code": 10, "layers": 1300, "total": 1310}}
+
+
+def test_cold_starts_import_each_function_with_its_own_layers_and_environment(tmp_path):
+    """The reducer's environment names the database the stack-name resource gives; its layers include the
+    table stage's, the processor's do not."""
+    reducer = cold_start.layer_paths(tmp_path, "ReducerFunction")
+    assert [Path(p).parent.name for p in reducer] == ["IcebergLayer", "JobLayer", "CommonLayer"]
+    assert [Path(p).parent.name for p in cold_start.layer_paths(tmp_path, "ProcessorFunction")] == [
+        "JobLayer",
+        "CommonLayer",
+    ]
+    assert cold_start.environment("ReducerFunction", tmp_path)["DATABASE"] == "landfall_local"
