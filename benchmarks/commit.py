@@ -26,7 +26,7 @@ BUCKET, DATABASE = "bench-table", "bench"
 
 def _files(run: str, count: int) -> list[RunFile]:
     return [
-        RunFile(
+        RunFile.of(
             CuratedFile(
                 key=f"curated/events/data/dt=2026-11-22/hour={n % 24:02d}/{run}-{n}.parquet",
                 rows=100_000,

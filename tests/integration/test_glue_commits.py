@@ -105,7 +105,7 @@ def test_sixteen_runs_committing_at_once_all_land_in_the_iceberg_table(emulator,
     def commit(n: int):
         file = CuratedFile(key=f"commits-test/r{n}.parquet", rows=n + 1, bytes=100, partition="dt=2026-11-22/hour=13")
         where = (emulator.pipeline_bucket, table.partitioning)
-        files = [RunFile(file, (n,))]  # each run's own object
+        files = [RunFile.of(file, (n,))]  # each run's own object
         return commit_run(racing, f"{DATABASE}.{table.name}", f"r{n}", files, where, Backoff(sleep=lambda _: None))
 
     with ThreadPoolExecutor(max_workers=16) as pool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated
 
@@ -43,7 +44,7 @@ def catalog(aws: None) -> TableCatalog:
 def _files(run: str, count: int, partition: str = "dt=2026-11-22/hour=13", objects: int = 0) -> list[RunFile]:
     """`count` files of a run, each holding the rows of objects of its own (from `objects` on)."""
     return [
-        RunFile(
+        RunFile.of(
             CuratedFile(
                 key=f"curated/events/data/{partition}/{run}-{n}.parquet", rows=10 + n, bytes=1000, partition=partition
             ),
@@ -166,13 +167,13 @@ def test_a_run_commits_once_in_one_snapshot(catalog: TableCatalog) -> None:
     table = catalog.load_table("db.events")
     assert len(table.metadata.snapshots) == 1 and not first.earlier and again.earlier
     assert first.snapshot_id == again.snapshot_id == run_snapshot(table, "r1").snapshot_id
-    assert first.rows == sum(f.file.rows for f in files) and first.metadata_location == table.metadata_location
+    assert first.rows == sum(f.rows for f in files) and first.metadata_location == table.metadata_location
     summary = table.current_snapshot().summary
     assert (
         summary[RUN_ID] == "r1" and summary["added-data-files"] == "5" and summary["added-records"] == str(first.rows)
     )
     planned = {task.file.file_path: task.file.partition[0] for task in table.scan().plan_files()}
-    assert planned == {f"s3://{BUCKET}/{f.file.key}": HOURLY.ordinal(f.file.partition) for f in files}
+    assert planned == {f"s3://{BUCKET}/{f.key}": HOURLY.ordinal(f.partition) for f in files}
 
 
 def test_runs_add_snapshots_and_a_run_without_rows_adds_none(catalog: TableCatalog) -> None:
@@ -187,7 +188,7 @@ def test_runs_add_snapshots_and_a_run_without_rows_adds_none(catalog: TableCatal
 
 
 def test_partition_values_follow_the_transform() -> None:
-    hourly = data_file(_files("r", 1)[0].file, BUCKET, HOURLY, 0)
+    hourly = data_file(_files("r", 1)[0], BUCKET, HOURLY, 0)
     daily = CuratedFile(key="k", rows=1, bytes=1, partition="dt=1970-01-03")
     assert hourly.partition[0] == HOURLY.ordinal("dt=2026-11-22/hour=13") == 498709
     assert data_file(daily, BUCKET, DAILY, 0).partition[0] == 2
@@ -237,16 +238,14 @@ def test_a_run_committed_again_with_more_files_adds_only_those(catalog: TableCat
     assert not again.earlier and len(table.metadata.snapshots) == 2
     assert table.current_snapshot().summary["added-data-files"] == "1"
     assert sorted(task.file.file_path for task in table.scan().plan_files()) == sorted(
-        f"s3://{BUCKET}/{f.file.key}" for f in first + redriven
+        f"s3://{BUCKET}/{f.key}" for f in first + redriven
     )
 
 
 def test_an_object_version_committed_by_one_run_is_not_committed_by_another(catalog: TableCatalog) -> None:
     """A second backfill of the same objects, a run started twice: their rows are in the table once."""
     put_table(catalog, "db.events", EVENTS, LOCATION)
-    same = [
-        RunFile(f.file.model_copy(update={"key": f.file.key.replace("r1", "r2")}), f.objects) for f in _files("r1", 2)
-    ]
+    same = [replace(f, key=f.key.replace("r1", "r2")) for f in _files("r1", 2)]
     commit_run(catalog, "db.events", "r1", _files("r1", 2), (BUCKET, HOURLY), NO_WAITS)
     again = commit_run(catalog, "db.events", "r2", same, (BUCKET, HOURLY), NO_WAITS)
     table = catalog.load_table("db.events")
@@ -259,15 +258,15 @@ def test_a_file_that_mixes_committed_and_new_objects_is_left_out_and_says_which(
     first = _files("r1", 1)
     commit_run(catalog, "db.events", "r1", first, (BUCKET, HOURLY), NO_WAITS)
     new_object = object_digest("landing", "r2/new")
-    mixed = RunFile(_files("r2", 1)[0].file, (*first[0].objects, new_object))
+    mixed = replace(_files("r2", 1)[0], objects=(*first[0].objects, new_object))
     alone = _files("r2", 2, objects=5)[1]
     commit = commit_run(catalog, "db.events", "r2", [mixed, alone], (BUCKET, HOURLY), NO_WAITS)
     table = catalog.load_table("db.events")
     assert (commit.files, commit.duplicates, commit.deferred) == (1, set(first[0].objects), {new_object})
-    assert commit.left_out == (mixed.file.key,)  # named, for the table's upkeep to remove
+    assert commit.left_out == (mixed.key,)  # named, for the table's upkeep to remove
     assert {t.file.file_path for t in table.scan().plan_files()} == {
-        f"s3://{BUCKET}/{first[0].file.key}",
-        f"s3://{BUCKET}/{alone.file.key}",
+        f"s3://{BUCKET}/{first[0].key}",
+        f"s3://{BUCKET}/{alone.key}",
     }
     index = current_index(table)
     assert all(d in index for d in first[0].objects + alone.objects) and new_object not in index

@@ -479,12 +479,12 @@ def test_the_files_of_every_succeeded_batch_are_gathered_for_the_commit_and_thei
     ]
     failed = [record("FAILED", ["raw/d"], error="BatchFailed", cause="boom")]  # wrote nothing that counts
     accumulator = accumulated(bucket, succeeded, failed, ["raw/a", "raw/b", "raw/c", "raw/d"])
-    assert [(f.file.partition, f.file.rows) for f in accumulator.files] == [
+    assert [(f.partition, f.rows) for f in accumulator.files] == [
         ("dt=2026-11-22/hour=12", 5),
         (HOUR, 3),
         (HOUR, 2),  # each batch its own file of an hour
     ]
-    assert len({f.file.key for f in accumulator.files}) == 3
+    assert len({f.key for f in accumulator.files}) == 3
     assert accumulator.tally.curated_bytes == 9 * (5 + 3 + 2) and accumulator.tally.counts.records.written == 10
     assert accumulator.ledger.problems == []
 

@@ -200,7 +200,7 @@ class _Committer:
         self.calls.append((run_id, list(files), bucket))
         if self.missing:
             raise TableMissing("no table db.events in the Glue catalog")
-        rows = sum(f.file.rows for f in files)
+        rows = sum(f.rows for f in files)
         return Commit(
             7,
             "s3://b/m.metadata.json",
@@ -220,7 +220,7 @@ def test_a_reconciled_run_commits_its_files_once_and_the_report_says_what_it_add
         bucket, [record("SUCCEEDED", ["raw/a", "raw/b"], batch_output(a, b))], ["raw/a", "raw/b"], committer=committer
     )
     ((run_id, files, where),) = committer.calls
-    assert (run_id, where) == (RUN, BUCKET) and sum(f.file.rows for f in files) == 15
+    assert (run_id, where) == (RUN, BUCKET) and sum(f.rows for f in files) == 15
     assert {d for f in files for d in f.objects} == {
         object_digest("landing", "raw/a"),
         object_digest("landing", "raw/b"),

@@ -90,7 +90,7 @@ def committed_paths(table: Table, snapshots: Sequence[Snapshot]) -> set[str]:
     return paths
 
 
-def data_file(file: CuratedFile, bucket: str, partitioning: Partitioning | None, spec_id: int) -> DataFile:
+def data_file(file: CuratedFile | RunFile, bucket: str, partitioning: Partitioning | None, spec_id: int) -> DataFile:
     """The manifest entry of a file the processor wrote and described (no footer is read)."""
     partition = Record(partitioning.ordinal(file.partition)) if partitioning is not None else Record()
     return DataFile.from_args(
@@ -126,13 +126,13 @@ class _Plan:
 def _plan(table: Table, run_id: str, files: Sequence[RunFile], bucket: str) -> _Plan:
     earlier = run_snapshots(table, run_id)
     done = committed_paths(table, earlier) if earlier else set()
-    new = [f for f in files if f"s3://{bucket}/{f.file.key}" not in done]
+    new = [f for f in files if f"s3://{bucket}/{f.key}" not in done]
     index = current_index(table)
     duplicates = frozenset(d for f in new for d in f.objects if d in index)
     keep = [f for f in new if duplicates.isdisjoint(f.objects)]
     dropped = [f for f in new if not duplicates.isdisjoint(f.objects)]
     deferred = frozenset(d for f in dropped for d in f.objects) - duplicates
-    return _Plan(keep, tuple(f.file.key for f in dropped), index, duplicates, deferred, earlier)
+    return _Plan(keep, tuple(f.key for f in dropped), index, duplicates, deferred, earlier)
 
 
 def commit_run(
@@ -161,7 +161,7 @@ def commit_run(
             backoff.wait(attempt)
             continue
         snapshot = run_snapshot(table, run_id)
-        rows, seconds = sum(f.file.rows for f in plan.keep), time.monotonic() - started
+        rows, seconds = sum(f.rows for f in plan.keep), time.monotonic() - started
         snapshot_id = snapshot.snapshot_id if snapshot else None
         return Commit(
             snapshot_id, table.metadata_location, len(plan.keep), rows, attempt, False, seconds, *plan.outcome
@@ -176,7 +176,7 @@ def _append(table: Table, run_id: str, plan: _Plan, where: tuple[str, Partitioni
     transaction = table.transaction()
     with transaction.update_snapshot(snapshot_properties={RUN_ID: run_id, INDEX: index}).fast_append() as append:
         for run_file in plan.keep:
-            append.append_data_file(data_file(run_file.file, bucket, partitioning, spec_id))
+            append.append_data_file(data_file(run_file, bucket, partitioning, spec_id))
     return transaction.commit_transaction()
 
 

@@ -28,12 +28,20 @@ class TableMissing(LookupError):
     """The table a run commits to is not in the catalog (the stack's Catalog resource makes it)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunFile:
-    """A data file of the run, and the object versions (digests) whose rows it holds."""
+    """A data file of the run, and the object versions (digests) whose rows it holds: the reducer keeps one
+    per batch and partition of the run, so it holds plain values (a message model weighs ten times more)."""
 
-    file: CuratedFile
+    key: str
+    rows: int
+    bytes: int
+    partition: str
     objects: tuple[int, ...]
+
+    @classmethod
+    def of(cls, file: CuratedFile, objects: tuple[int, ...]) -> RunFile:
+        return cls(file.key, file.rows, file.bytes, file.partition, objects)
 
 
 def run_files(files: Iterable[CuratedFile], objects: Iterable[ObjectSummary]) -> list[RunFile]:
@@ -44,7 +52,7 @@ def run_files(files: Iterable[CuratedFile], objects: Iterable[ObjectSummary]) ->
         for partition, rows in obj.rows_by_partition.items():
             if rows:
                 holding.setdefault(partition, []).append(digest)
-    return [RunFile(file, tuple(holding.get(file.partition, ()))) for file in files]
+    return [RunFile.of(file, tuple(holding.get(file.partition, ()))) for file in files]
 
 
 class ObjectIndex:
