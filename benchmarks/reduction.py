@@ -116,7 +116,7 @@ def _files(key: str) -> list[dict[str, Any]]:
     """The files of a batch of one object: one per hour, holding its rows."""
     return [
         {
-            "key": curated_key("events", f"dt=2026-11-22/hour={h}", f"{RUN}-{key[-12:]}"),
+            "key": curated_key("events", RUN, f"dt=2026-11-22/hour={h}", key[-12:]),
             "rows": rows,
             "bytes": rows * 25,
             "partition": f"dt=2026-11-22/hour={h}",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from landfall.core.layout import curated_prefix, report_key
+from landfall.core.layout import report_key, run_data_prefix
 from landfall_emulator.emulator import Emulator
 from tests.paths import REPO_ROOT, TEMPLATE_PATH
 
@@ -98,8 +98,9 @@ def test_the_emulator_runs_the_job_from_its_folder(deployed: Emulator):
         "orders_per_day": {"2026-11-22": 2, "2026-11-23": 1},
     }
     assert [table["title"] for table in report["aggregate_tables"]] == ["Revenue per currency", "Orders per UTC day"]
-    listed = s3.list_objects_v2(Bucket=deployed.pipeline_bucket, Prefix=f"{curated_prefix('orders')}data/")["Contents"]
-    assert {o["Key"].split("/")[3] for o in listed} == {"dt=2026-11-22", "dt=2026-11-23"}
+    prefix = run_data_prefix("orders", execution["name"])
+    listed = s3.list_objects_v2(Bucket=deployed.pipeline_bucket, Prefix=prefix)["Contents"]
+    assert {o["Key"].removeprefix(prefix).split("/")[0] for o in listed} == {"dt=2026-11-22", "dt=2026-11-23"}
     assert deployed.stack.outputs()["TableName"] == "orders"  # the catalog made the job's table
     # the run's one commit, to the job's Iceberg table, partitioned by day(ts)
     assert (report["table"]["table"], report["table"]["files"], report["table"]["rows"]) == ("orders", 2, 3)

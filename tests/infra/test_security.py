@@ -329,3 +329,5 @@ def test_the_reducer_commits_to_its_own_database_and_writes_only_table_metadata(
     puts = [s for s in statements if "s3:PutObject" in _as_list(s["Action"])]
     assert any(s["Resource"] == metadata for s in puts)
     assert not any("curated" in json.dumps(s["Resource"]) and s["Resource"] != metadata for s in statements)
+    (listing,) = [s for s in statements if "s3:ListBucket" in _as_list(s["Action"])]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["results/*", "curated/*/data/*"]}}  # no metadata

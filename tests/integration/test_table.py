@@ -2,7 +2,8 @@
 its writer (pyiceberg with its own catalog and S3 access, and DuckDB over the files it lists) agree
 with the report per object and partition and see the declared types and field ids; the run is one
 snapshot; the same objects run again add no row; the unique view removes the duplicates a producer's
-retry planted across objects; Glue's entry is the table's metadata."""
+retry planted across objects; Glue's entry is the table's metadata; a file a stopped batch left is
+named in the report and read by no one."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import pytest
 from pyiceberg.expressions import StartsWith
 
 from landfall.commit.commits import run_snapshots
-from landfall.core.layout import report_key
+from landfall.core.layout import curated_key, report_key
+from landfall.ingest.manifests import ManifestBuilder
 from landfall.ingest.messages import ManifestItem, RunConfig
 from landfall.jobs.events import EventsJob
 from landfall.jobs.samples import event_lines
@@ -105,7 +107,9 @@ def test_independent_readers_agree_with_the_report_the_declaration_and_the_catal
     """The table is the package's emulator's: other tests' runs commit to it too, so this one reads the
     rows of its own objects (`t/table/…`) and its own snapshot."""
     items, repeats = _land(emulator)
+    crashed = _plant_a_crashed_batchs_file(emulator, items)
     report, summaries, files = _run(emulator, items, "backfill")
+    assert report["orphaned_files"]["count"] == 1 and report["orphaned_files"]["keys"] == [crashed]
     valid, committed = report["records"]["valid"], report["table"]
     assert committed["rows"] == valid == report["records"]["written"] and committed["files"] == len(files)
     table = _pyiceberg(emulator)
@@ -126,6 +130,7 @@ def test_independent_readers_agree_with_the_report_the_declaration_and_the_catal
     keys = [
         {"key": t.file.file_path.split("/", 3)[3]} for t in table.scan(snapshot_id=snapshot.snapshot_id).plan_files()
     ]
+    assert crashed not in {k["key"] for k in keys} and len(keys) == len(files)  # a stopped batch's file is not read
     paths = _download(emulator, keys, tmp_path)
     counted = duckdb_query(
         f"SELECT source_key, strftime(ts, 'dt=%Y-%m-%d/hour=%H'), count(*) FROM {_duckdb_reads(paths)} "
@@ -140,6 +145,17 @@ def test_independent_readers_agree_with_the_report_the_declaration_and_the_catal
     again, _, _ = _run(emulator, items, "notification")
     assert again["table"]["snapshot_id"] is None and again["table"]["duplicate_objects"] == len(items)
     assert _pyiceberg(emulator).scan(row_filter=OURS).to_arrow().num_rows == valid
+
+
+def _plant_a_crashed_batchs_file(emulator, items: list[ManifestItem]) -> str:
+    """A file under the run's data prefix that no batch's result names, as a batch that timed out after
+    writing leaves it. The run's id follows from its objects, so the file is there before the run starts."""
+    builder = ManifestBuilder(CONFIG)
+    for item in sorted(items, key=lambda i: (i.bucket, i.key, i.version_id or "")):
+        builder.add(item)
+    key = curated_key(TABLE.name, builder.run_id("backfill"), "dt=2026-11-22/hour=13", "crashed")
+    emulator.client("s3").put_object(Bucket=emulator.pipeline_bucket, Key=key, Body=b"PAR1 a stopped batch's PAR1")
+    return key
 
 
 def _the_local_query_sees_what_the_readers_see(emulator, root: Path, valid: int, repeats: int) -> None:

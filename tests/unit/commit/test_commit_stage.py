@@ -19,7 +19,7 @@ from landfall.commit.commits import RUN_ID, Backoff, commit_run, data_file, run_
 from landfall.commit.definition import iceberg_schema, partition_spec, time_column
 from landfall.commit.objects import INDEX, ObjectIndex, RunFile, current_index
 from landfall.commit.tables import SchemaChangeRefused, put_table
-from landfall.core.layout import object_digest
+from landfall.core.layout import curated_key, object_digest
 from landfall.jobs import default_job
 from landfall.process.messages import CuratedFile
 from landfall.table.partitioning import DAILY, HOURLY
@@ -46,7 +46,7 @@ def _files(run: str, count: int, partition: str = "dt=2026-11-22/hour=13", objec
     return [
         RunFile.of(
             CuratedFile(
-                key=f"curated/events/data/{partition}/{run}-{n}.parquet", rows=10 + n, bytes=1000, partition=partition
+                key=curated_key("events", run, partition, str(n)), rows=10 + n, bytes=1000, partition=partition
             ),
             (object_digest("landing", f"{run}/{objects + n}"),),
         )

@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import os
+from functools import partial
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -53,8 +54,9 @@ def folded(data: bytes, first_line: int, source: Source) -> Folded:
     return fold(job, decode_block(job, data, first_line).segments, source)
 
 
-def batch_files(s3, budget: Budget, spill_dir: Path | None = None, file_id: str = "run-batch") -> BatchFiles:
-    return BatchFiles(s3, "pipeline", TABLE, file_id, budget, spill_dir=str(spill_dir) if spill_dir else None)
+def batch_files(s3, budget: Budget, spill_dir: Path | None = None) -> BatchFiles:
+    key_of = partial(curated_key, "events", "run", batch_id="batch")
+    return BatchFiles(s3, "pipeline", TABLE, key_of, budget, spill_dir=str(spill_dir) if spill_dir else None)
 
 
 def add_messages(rows: ObjectRows, key: str, count: int) -> None:
@@ -142,7 +144,7 @@ def test_the_rows_of_finished_objects_spill_when_they_fill_the_budget_and_keep_t
 
 def test_each_file_below_the_single_put_size_is_one_put(buckets):
     files = write(buckets, Budget(1 << 30), Path("unused"), keys=("raw/a.gz", "raw/b.gz"))
-    assert [f.key for f in files] == [curated_key("events", hour, "run-batch") for hour in HOURS]
+    assert [f.key for f in files] == [curated_key("events", "run", hour, "batch") for hour in HOURS]
     assert [f.rows for f in files] == [4000, 4000, 4000]
     assert buckets.list_multipart_uploads(Bucket="pipeline").get("Uploads", []) == []
 

@@ -56,10 +56,10 @@ def test_valid_records_go_to_parquet_partitions_with_their_lineage_and_bad_lines
     (summary,) = batch.objects
     assert (summary.status, summary.records, summary.valid, summary.rejected) == ("processed", 4, 3, 1)
     assert summary.rows_by_partition == {HOUR_12: 2, HOUR_13: 1}
-    file_id = f"run-1-{batch_id([object_url('landing', 'raw/a.gz')])}"  # the batch's run and items
+    identity = batch_id([object_url("landing", "raw/a.gz")])  # the batch's items
     assert [(f.key, f.rows, f.partition) for f in batch.files] == [
-        (curated_key("events", HOUR_12, file_id), 2, HOUR_12),
-        (curated_key("events", HOUR_13, file_id), 1, HOUR_13),
+        (curated_key("events", "run-1", HOUR_12, identity), 2, HOUR_12),
+        (curated_key("events", "run-1", HOUR_13, identity), 1, HOUR_13),
     ]
     hour12 = parquet_rows(buckets, "pipeline", [batch.files[0].key])
     assert [(r["event_id"], r["ts"], r["value"], r["source_key"], r["source_line"]) for r in hour12] == [

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import time
 
 import pytest
 
@@ -94,7 +95,7 @@ def files_of(*summaries, batch="batch"):
         for partition, count in each.get("rows_by_partition", {}).items():
             rows[partition] = rows.get(partition, 0) + count
     return [
-        {"key": curated_key("events", partition, f"{RUN}-{batch}"), "rows": n, "bytes": 9 * n, "partition": partition}
+        {"key": curated_key("events", RUN, partition, batch), "rows": n, "bytes": 9 * n, "partition": partition}
         for partition, n in sorted(rows.items())
     ]
 
@@ -341,9 +342,12 @@ def test_the_report_estimates_the_runs_cost_from_what_the_processors_measured(bu
         s3_get=0,
         s3_put=0,
     )
-    report = reduce_run(reducer_event(bucket, ["raw/a", "raw/b"]), bucket, default_job(), prices=prices)
+    event = reducer_event(bucket, ["raw/a", "raw/b"])
+    started = time.monotonic()
+    report = reduce_run(event, bucket, default_job(), prices=prices)
+    spent = time.monotonic() - started
     usage = report.cost.usage
-    assert usage.lambda_gb_seconds == pytest.approx(12.0, abs=0.5)  # 2 s + 4 s at 2 GB, plus the reducer's moment
+    assert 12.0 <= usage.lambda_gb_seconds <= 12.0 + spent  # 2 s + 4 s at 2 GB, and the reducer's time at 1 GB
     assert report.cost.lambda_usd == pytest.approx(usage.lambda_gb_seconds)
     # STANDARD children: the map's transition to start each, and each child's own task
     assert (usage.express_requests, usage.state_transitions, usage.lambda_requests) == (0, 6 + 2 * 2, 4)
@@ -459,6 +463,24 @@ def test_a_batch_that_ended_without_removing_its_files_is_not_called_accounted_f
     assert error in problem and "s3://landing/raw/a and 1 more" in problem
     markdown = bucket.get_object(Bucket=BUCKET, Key=report_key(RUN, "report.md"))["Body"].read().decode()
     assert "everything accounted for" not in markdown
+
+
+def test_files_a_stopped_batch_left_are_named_and_the_others_are_not(bucket):
+    done = batch_output(summary("raw/a"))
+    (named,) = done["files"]
+    left = curated_key("events", RUN, "dt=2026-11-22/hour=09", "crashed")  # the timed-out batch's file
+    other_run = curated_key("events", "run-2", HOUR, "crashed")
+    for key in (named["key"], left, other_run):
+        bucket.put_object(Bucket=BUCKET, Key=key, Body=b"PAR1 rows PAR1")
+    failed = [([record("FAILED", ["raw/b"], error="BatchFailed")], "JSONL")]
+    put_results(bucket, {"SUCCEEDED": [([record("SUCCEEDED", ["raw/a"], done)], "JSONL")], "FAILED": failed})
+    report = reduce_run(reducer_event(bucket, ["raw/a", "raw/b"], tolerance=100), bucket, default_job())
+    orphans = report.orphaned_files
+    assert (orphans.prefix, orphans.count, orphans.bytes) == (f"curated/events/data/{RUN}/", 1, 14)
+    assert orphans.keys == [left]
+    assert any("1 data files (14 bytes)" in warning for warning in report.warnings)
+    markdown = bucket.get_object(Bucket=BUCKET, Key=report_key(RUN, "report.md"))["Body"].read().decode()
+    assert "left by batches that stopped before removing them" in markdown
 
 
 def accumulated(s3, succeeded, failed, keys) -> ResultAccumulator:

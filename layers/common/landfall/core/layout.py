@@ -37,10 +37,16 @@ def curated_prefix(table: str) -> str:
     return f"{CURATED_PREFIX}{table}/"
 
 
-def curated_key(table: str, partition: str, file_id: str) -> str:
-    """One data file per batch and partition, under the partition's Hive-style path (for people: Iceberg
-    readers find files through the table's metadata). A retried batch has the same id and overwrites it."""
-    return f"{curated_prefix(table)}data/{partition}/{file_id}.parquet"
+def run_data_prefix(table: str, run_id: str) -> str:
+    """Every data file a run wrote, committed or not: one listing finds the files a batch left when it
+    stopped before it could remove them (Iceberg readers find files through the metadata, not the path)."""
+    return f"{curated_prefix(table)}data/{run_id}/"
+
+
+def curated_key(table: str, run_id: str, partition: str, batch_id: str) -> str:
+    """One data file per batch and partition, under the run and the partition's Hive-style path (for
+    people). A retried batch has the same id and overwrites its files."""
+    return f"{run_data_prefix(table, run_id)}{partition}/{batch_id}.parquet"
 
 
 def table_metadata_prefix(table: str) -> str:

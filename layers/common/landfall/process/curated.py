@@ -32,7 +32,6 @@ from typing import IO, TYPE_CHECKING, cast
 from arro3.core import RecordBatch, RecordBatchReader, Schema
 from arro3.io import read_ipc_stream, write_ipc_stream, write_parquet
 
-from landfall.core.layout import curated_key
 from landfall.core.writers import Background, S3ObjectWriter
 from landfall.process.messages import CuratedFile
 from landfall.table.schema import Kind, TableSchema
@@ -214,12 +213,13 @@ class BatchFiles:
         s3_client: S3Client,
         bucket: str,
         table: TableSchema,
-        file_id: str,
+        key_of: Callable[[str], str],
         budget: Budget,
         spill_dir: str | None = None,
         threaded: bool = True,
     ) -> None:
-        self.s3, self.bucket, self.table, self.file_id, self.budget = s3_client, bucket, table, file_id, budget
+        self.s3, self.bucket, self.table, self.budget = s3_client, bucket, table, budget
+        self.key_of = key_of  # a partition's path → its file's key: one name a batch, so a retry overwrites
         self.spills = _SpillDir(spill_dir)
         self._threaded = threaded  # a part goes on the wire while the next is made
         self._partitions: dict[str, _Partition] = {}
@@ -265,7 +265,7 @@ class BatchFiles:
         writer = S3ObjectWriter(
             self.s3,
             self.bucket,
-            curated_key(self.table.name, partition.path, self.file_id),
+            self.key_of(partition.path),
             part_bytes=CURATED_PART_BYTES,
             uploads=uploads,
             single_put_bytes=CURATED_SINGLE_PUT_BYTES,

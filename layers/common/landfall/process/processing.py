@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from landfall.core.layout import object_id, object_url, progress_key, quarantine_key, summary_key
+from landfall.core.layout import curated_key, object_id, object_url, progress_key, quarantine_key, summary_key
 from landfall.core.observability import logger, metrics
 from landfall.core.writers import S3ObjectWriter
 from landfall.ingest.messages import ManifestItem
@@ -227,7 +228,7 @@ def process_batch(event: ProcessorEvent, s3_client: S3Client, settings: Processo
         s3_client,
         batch.output_bucket,
         table_of(job),
-        f"{batch.run_id}-{identity}",
+        partial(curated_key, table_of(job).name, batch.run_id, batch_id=identity),
         Budget(settings.buffer_mib << 20),
         spill_dir=settings.spill_dir,
         threaded=settings.large_object_threads == "on",

@@ -100,6 +100,15 @@ class TableCommit(BaseModel):
     left_out_files: list[str] = Field(default_factory=list)  # keys of the run's files not committed
 
 
+class OrphanedFiles(BaseModel):
+    """Data files of the run that no batch's result names (`landfall.reduce.orphans`): in no snapshot."""
+
+    prefix: str = ""  # where the run's data files are
+    count: int = 0
+    bytes: int = 0
+    keys: list[str] = Field(default_factory=list)  # the first thousand
+
+
 class RunReport(Message):
     run_id: str
     status: RunStatus
@@ -122,6 +131,7 @@ class RunReport(Message):
     failure_causes: list[FailureCauseSummary] = Field(default_factory=list)  # objects that could not be read
     redrive_command: str | None = None
     table: TableCommit | None = None  # None: the run had no table to commit to
+    orphaned_files: OrphanedFiles = Field(default_factory=OrphanedFiles)
     reconciliation: Reconciliation
     outputs: RunOutputs
     cost: CostEstimate | None = None

@@ -23,6 +23,7 @@ from landfall.reduce.accumulator import ResultAccumulator
 from landfall.reduce.costs import Prices, estimate
 from landfall.reduce.ledger import Ledger, write_redrive
 from landfall.reduce.messages import ReducerEvent, RunReport, TableCommit
+from landfall.reduce.orphans import orphaned_files
 from landfall.reduce.report import OBJECTS_FILE, ReportContext, build_report
 from landfall.reduce.report_text import render_markdown
 from landfall.reduce.results import find_manifest, read_manifest
@@ -64,6 +65,7 @@ def reduce_run(
     report.table, deferred = commit_files(report, accumulated.files, committer, job.name)
     if deferred:
         _redrive_deferred(s3_client, event, ledger, report, (deferred, redrive_with))
+    _name_orphans(s3_client, report, accumulated, job.name)
     _write(s3_client, report, accumulated)
     _record_metrics(report)
     return report
@@ -83,6 +85,17 @@ def _redrive_deferred(
         f"{len(deferred)} objects were processed but not committed: their files also held rows of objects "
         "the table already had (a run over the same objects committed first); the redrive manifest has them"
     )
+
+
+def _name_orphans(s3_client: S3Client, report: RunReport, accumulated: ResultAccumulator, table: str) -> None:
+    named = {file.key for file in accumulated.files}
+    report.orphaned_files = orphans = orphaned_files(s3_client, report.outputs.bucket, table, report.run_id, named)
+    if orphans.count:
+        report.warnings.append(
+            f"{orphans.count:,} data files ({orphans.bytes:,} bytes) under {orphans.prefix} were left by batches "
+            "that stopped before removing them: no snapshot holds them, so no reader sees them; "
+            "report.json's orphaned_files names them, to delete"
+        )
 
 
 def commit_files(
