@@ -17,7 +17,7 @@ from pyiceberg.types import LongType, StringType, TimestamptzType
 from landfall.commit.catalog import TableCatalog
 from landfall.commit.commits import RUN_ID, Backoff, commit_run, data_file, run_snapshot
 from landfall.commit.definition import iceberg_schema, partition_spec, time_column
-from landfall.commit.objects import INDEX, ObjectIndex, RunFile, current_index
+from landfall.commit.objects import INDEX, FileSpool, ObjectIndex, RunFile, current_index
 from landfall.commit.tables import SchemaChangeRefused, put_table
 from landfall.core.layout import curated_key, object_digest
 from landfall.jobs import default_job
@@ -277,3 +277,14 @@ def test_an_index_merges_in_order_without_repeats_and_survives_its_bytes() -> No
     index = ObjectIndex().with_objects([5, 1, 5, 3]).with_objects([4, 3, 2**64 - 1])
     assert list(index.digests) == [1, 3, 4, 5, 2**64 - 1] and 4 in index and 2 not in index
     assert list(ObjectIndex.from_bytes(index.to_bytes()).digests) == list(index.digests)
+
+
+def test_a_spool_gives_back_every_file_in_order_as_often_as_it_is_read(tmp_path):
+    spool = FileSpool(str(tmp_path))
+    first, second = _files("run-a", 3, objects=0), _files("run-a", 2, objects=3)
+    spool.extend(first)
+    assert list(spool) == first
+    spool.extend(second)  # after a read: appended, not written over
+    assert list(spool) == first + second == list(spool) and len(spool) == 5
+    assert list(spool)[4].objects == (object_digest("landing", "run-a/4"),)
+    spool.close()

@@ -23,7 +23,7 @@ from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.typedef import Record
 
 from landfall.commit.definition import RUN_ID
-from landfall.commit.objects import INDEX, ObjectIndex, RunFile, TableMissing, current_index, write_index
+from landfall.commit.objects import INDEX, ObjectIndex, RunFile, RunFiles, TableMissing, current_index, write_index
 from landfall.process.messages import CuratedFile
 from landfall.table.partitioning import Partitioning
 from landfall.table.schema import TableSchema
@@ -123,14 +123,17 @@ class _Plan:
         return self.duplicates, self.deferred, self.left_out
 
 
-def _plan(table: Table, run_id: str, files: Sequence[RunFile], bucket: str) -> _Plan:
+def _plan(table: Table, run_id: str, files: RunFiles, bucket: str) -> _Plan:
+    """Two passes over the run's files (spooled: only what is kept is held)."""
     earlier = run_snapshots(table, run_id)
     done = committed_paths(table, earlier) if earlier else set()
-    new = [f for f in files if f"s3://{bucket}/{f.key}" not in done]
     index = current_index(table)
-    duplicates = frozenset(d for f in new for d in f.objects if d in index)
-    keep = [f for f in new if duplicates.isdisjoint(f.objects)]
-    dropped = [f for f in new if not duplicates.isdisjoint(f.objects)]
+    duplicates = frozenset(d for f in files if f"s3://{bucket}/{f.key}" not in done for d in f.objects if d in index)
+    keep: list[RunFile] = []
+    dropped: list[RunFile] = []
+    for file in files:
+        if f"s3://{bucket}/{file.key}" not in done:
+            (keep if duplicates.isdisjoint(file.objects) else dropped).append(file)
     deferred = frozenset(d for f in dropped for d in f.objects) - duplicates
     return _Plan(keep, tuple(f.key for f in dropped), index, duplicates, deferred, earlier)
 
@@ -139,7 +142,7 @@ def commit_run(
     catalog: Catalog,
     identifier: str,
     run_id: str,
-    files: Sequence[RunFile],
+    files: RunFiles,
     where: tuple[str, Partitioning | None],
     backoff: Backoff | None = None,
 ) -> Commit:
@@ -189,7 +192,7 @@ class RunCommitter:
     table: TableSchema
     backoff: Backoff = field(default_factory=Backoff)
 
-    def __call__(self, run_id: str, files: Sequence[RunFile], bucket: str) -> Commit:
+    def __call__(self, run_id: str, files: RunFiles, bucket: str) -> Commit:
         identifier = f"{self.database}.{self.table.name}"
         try:
             return commit_run(self.catalog, identifier, run_id, files, (bucket, self.table.partitioning), self.backoff)

@@ -8,12 +8,16 @@ twice, a notification delivered twice).
 from __future__ import annotations
 
 import heapq
+import io
+import tempfile
 import uuid
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
+
+import msgspec
 
 from landfall.core.layout import object_digest
 from landfall.process.messages import CuratedFile, ObjectSummary
@@ -42,6 +46,44 @@ class RunFile:
     @classmethod
     def of(cls, file: CuratedFile, objects: tuple[int, ...]) -> RunFile:
         return cls(file.key, file.rows, file.bytes, file.partition, objects)
+
+
+class RunFiles(Protocol):
+    """A run's files, as often as they are read (a list, or a `FileSpool`)."""
+
+    def __iter__(self) -> Iterator[RunFile]: ...
+
+    def __len__(self) -> int: ...
+
+
+class FileSpool:
+    """A run's files spooled to a temporary file as the batches' results come (a line each), read back
+    in order as often as needed: the reducer's memory does not grow with the run's batches."""
+
+    def __init__(self, folder: str | None = None) -> None:
+        self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - closed by close()
+        self._count = 0
+
+    def extend(self, files: Iterable[RunFile]) -> None:
+        self._file.seek(0, io.SEEK_END)
+        for file in files:
+            self._file.write(_ENCODER.encode((file.key, file.rows, file.bytes, file.partition, file.objects)) + b"\n")
+            self._count += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[RunFile]:
+        self._file.seek(0)
+        for line in self._file:
+            key, rows, size, partition, objects = _DECODER.decode(line)
+            yield RunFile(key, rows, size, partition, tuple(objects))
+
+    def close(self) -> None:
+        self._file.close()
+
+
+_ENCODER, _DECODER = msgspec.json.Encoder(), msgspec.json.Decoder(tuple[str, int, int, str, list[int]])
 
 
 def run_files(files: Iterable[CuratedFile], objects: Iterable[ObjectSummary]) -> list[RunFile]:

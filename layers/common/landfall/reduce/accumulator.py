@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from landfall.commit.objects import RunFile, run_files
+from landfall.commit.objects import FileSpool, run_files
 from landfall.ingest.messages import ManifestItem
 from landfall.jobs import Job
 from landfall.process.counts import Counts
@@ -112,7 +112,7 @@ class ResultAccumulator:
         self.aggregate = job.new_aggregate()
         self.usage = MeasuredUsage()
         self.details = RunDetails()
-        self.files: list[RunFile] = []  # every file of the succeeded batches: what the run adds to the table
+        self.files = FileSpool()  # every file of the succeeded batches: what the run adds to the table
 
     def add_map_run(self, results: dict[str, Any] | None) -> None:
         """Every result record of the map run, from its results manifest (None: the map wrote none)."""
@@ -147,7 +147,7 @@ class ResultAccumulator:
                 written[partition] = written.get(partition, 0) + rows
             self._object(obj)
             objects.append(obj)
-        self.files += run_files(summary.files, objects)
+        self.files.extend(run_files(summary.files, objects))
         self._check_files(summary.files, written, first)
 
     def _check_files(self, files: list[CuratedFile], written: dict[str, int], first: str) -> None:

@@ -9,12 +9,12 @@ its data files to the curated table in one snapshot (`landfall.commit`): its row
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from landfall.commit.objects import RunFile, TableMissing
+from landfall.commit.objects import RunFiles, TableMissing
 from landfall.core.layout import report_key, results_prefix
 from landfall.core.observability import logger, metrics
 from landfall.core.writers import upload_file
@@ -23,7 +23,7 @@ from landfall.reduce.accumulator import ResultAccumulator
 from landfall.reduce.costs import Prices, estimate
 from landfall.reduce.ledger import Ledger, write_redrive
 from landfall.reduce.messages import ReducerEvent, RunReport, TableCommit
-from landfall.reduce.orphans import orphaned_files
+from landfall.reduce.orphans import KeySet, orphaned_files
 from landfall.reduce.report import OBJECTS_FILE, ReportContext, build_report
 from landfall.reduce.report_text import render_markdown
 from landfall.reduce.results import find_manifest, read_manifest
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from landfall.commit.commits import Commit
 
 # a run's id, its data files and their bucket → the commit (`landfall.commit.commits.RunCommitter`)
-Committer = Callable[[str, Sequence[RunFile], str], "Commit"]
+Committer = Callable[[str, RunFiles, str], "Commit"]
 
 
 def reduce_run(
@@ -66,6 +66,7 @@ def reduce_run(
     if deferred:
         _redrive_deferred(s3_client, event, ledger, report, (deferred, redrive_with))
     _name_orphans(s3_client, report, accumulated, job.name)
+    accumulated.files.close()
     _write(s3_client, report, accumulated)
     _record_metrics(report)
     return report
@@ -88,7 +89,7 @@ def _redrive_deferred(
 
 
 def _name_orphans(s3_client: S3Client, report: RunReport, accumulated: ResultAccumulator, table: str) -> None:
-    named = {file.key for file in accumulated.files}
+    named = KeySet(file.key for file in accumulated.files)
     report.orphaned_files = orphans = orphaned_files(s3_client, report.outputs.bucket, table, report.run_id, named)
     if orphans.count:
         report.warnings.append(
@@ -99,7 +100,7 @@ def _name_orphans(s3_client: S3Client, report: RunReport, accumulated: ResultAcc
 
 
 def commit_files(
-    report: RunReport, files: Sequence[RunFile], committer: Committer | None, table: str
+    report: RunReport, files: RunFiles, committer: Committer | None, table: str
 ) -> tuple[TableCommit | None, frozenset[int]]:
     """Commit the run's files, unless some object is unaccounted for: a run that cannot prove where its
     records went shows none of them (its files stay, named in objects.jsonl, for the redrive's run).
