@@ -27,6 +27,7 @@ from landfall.process.counts import Counts
 from landfall.reduce.messages import RunReport
 from landfall.reduce.report import totals
 from landfall.table.schema import table_of
+from landfall_cli.iceberg_copy import local_metadata_file, localise, newest_metadata
 from landfall_cli.operate import ProgressReader
 from landfall_cli.options import TEMPLATE, DemoOptions, landfall_command, local_data, project_dir, work_dir
 from landfall_cli.query import export_local, print_result, query_local, table_metadata_location
@@ -268,6 +269,8 @@ def _where_it_is(
                 f"  {lost:,} object{'' if lost == 1 else 's'} a retry cannot fix: what to do is under "
                 f"Failures in the report"
             )
+    saved = {local_metadata_file(options.out / r.outputs.curated_prefix) for r in reports.values() if r and options.out}
+    lines += [f"  Iceberg copy: {path} (open it with any Iceberg reader)" for path in sorted(saved) if path.is_file()]
     query = "SELECT count(*) FROM events_unique"  # noqa: S608 - a command to try, printed
     lines.append(f'  query the table: {command} query --local "{query}"')
     lines.append(f"  the functions' logs: {logs}" if logs else "  the functions' logs: above (--verbose)")
@@ -320,7 +323,8 @@ def _report(s3: S3Client, bucket: str, run_id: str) -> RunReport | None:
 
 def _save(s3: S3Client, bucket: str, reports: list[RunReport], out: Path) -> None:
     """Everything the reports name: their folders (report, objects, timeline), the curated table, the
-    quarantine and the redrive manifests."""
+    quarantine and the redrive manifests; the table's copy is then an Iceberg table of its own, naming
+    local files (`iceberg_copy`)."""
     prefixes = sorted(
         {p for r in reports for p in (report_prefix(r.run_id), r.outputs.curated_prefix, r.outputs.quarantine_prefix)}
     )
@@ -333,6 +337,9 @@ def _save(s3: S3Client, bucket: str, reports: list[RunReport], out: Path) -> Non
         target = out / key
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    committed = [r.table.metadata_location for r in reports if r.table and r.table.metadata_location]
+    if (current := newest_metadata(out, bucket, committed)) is not None:
+        localise(out, bucket, current)
 
 
 @dataclass

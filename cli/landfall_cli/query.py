@@ -1,9 +1,9 @@
 """`landfall query`: SQL over the curated table, by the names the catalog gives it.
 
 On AWS the query runs on Athena in the stack's workgroup and database. Locally it runs on DuckDB
-over a copy of the emulator's bucket: the Iceberg table's live data files as its metadata lists them
-(`iceberg_copy`: the current snapshot, or the one a run committed), with the same table, view and
-quarantine names, the same view text and the same column types, so a query tried locally runs on
+over a copy of the emulator's bucket, made an Iceberg table of its own (`iceberg_copy`): the live data
+files its metadata lists (the current snapshot, or the one a run committed), with the same table, view
+and quarantine names, the same view text and the same column types, so a query tried locally runs on
 Athena as written.
 """
 
@@ -54,8 +54,10 @@ def export_local(
     s3: S3Client, bucket: str, table: TableSchema, job_spec: str, into: Path, metadata_location: str | None = None
 ) -> int:
     """Copy the table's files (data and Iceberg metadata) and the quarantine from the emulator's bucket
-    into `into` (what was copied before and is gone now is removed), with the catalog's pointer to the
-    table's current metadata; returns the number of files."""
+    into `into` (what was copied before and is gone now is removed), and make the table's copy, from the
+    metadata the catalog points to, an Iceberg table naming local files; returns the number of files."""
+    from landfall_cli.iceberg_copy import localise
+
     copied = 0
     for prefix in (curated_prefix(table.name), QUARANTINE_PREFIX):
         keys = set()
@@ -69,7 +71,8 @@ def export_local(
         for path in stale:
             path.unlink()
         copied += len(keys)
-    description = {"job": job_spec, "bucket": bucket, "metadata_location": metadata_location}
+    local = localise(into, bucket, metadata_location) if metadata_location else None
+    description = {"job": job_spec, "bucket": bucket, "metadata_location": str(local) if local else None}
     (into / DESCRIPTION).write_text(json.dumps(description, indent=2) + "\n")
     return copied
 
@@ -108,16 +111,15 @@ def _files(folder: Path, pattern: str) -> str:
 def _curated_relation(table: TableSchema, root: Path, as_of: str | None) -> str:
     """The table's rows as its current snapshot (or run `as_of`'s) holds them: its live files, read by
     name (a file from before a column was added has none: NULL)."""
-    from landfall_cli.iceberg_copy import CopyError, CopyIO, live_files
+    from landfall_cli.iceberg_copy import CopyError, live_files
 
-    description = _description(root)
-    location = description.get("metadata_location")
+    location = _description(root).get("metadata_location")
     if not location:
         if as_of is not None:
             raise QueryError("the copy has no Iceberg table: no run has committed yet")
         return _empty_relation(table)
     try:
-        files = live_files(CopyIO(root, description["bucket"]), location, as_of)
+        files = live_files(Path(location), as_of)
     except CopyError as error:
         raise QueryError(str(error)) from None
     if not files:

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from pyiceberg.table import StaticTable
 
+from landfall.commit.commits import run_snapshot
 from landfall.core.layout import CURATED_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX
 from landfall.jobs.samples import make_dataset
 from landfall_emulator.emulator import wait_for
@@ -63,6 +65,13 @@ def test_the_demo_lands_a_users_files_and_saves_the_outputs(tmp_path: Path):
     assert report["records"]["rejected"] == dataset.bad
     curated = sum(pq.read_metadata(p).num_rows for p in out.glob(f"{CURATED_PREFIX}**/*.parquet"))
     assert curated == report["records"]["written"] == dataset.records - dataset.bad
+    # the saved table is an Iceberg table of its own: pyiceberg opens it from its metadata file, no bucket
+    metadata = out / CURATED_PREFIX / "events" / "metadata" / "v1.metadata.json"
+    assert f"Iceberg copy: {metadata} (open it with any Iceberg reader)" in result.stdout
+    assert "s3://" not in metadata.read_text()
+    saved = StaticTable.from_metadata(str(metadata))
+    assert saved.scan().to_arrow().num_rows == report["records"]["valid"]
+    assert run_snapshot(saved, report["run_id"]) is not None  # the run's snapshot, with its summary
     quarantined = sum(len(p.read_text().splitlines()) for p in out.glob(f"{QUARANTINE_PREFIX}**/*.jsonl"))
     assert quarantined == dataset.bad
     assert "top type-hours in events_unique" in result.stdout  # the demo's DuckDB query of the table

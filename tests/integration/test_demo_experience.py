@@ -98,6 +98,7 @@ def test_the_end_of_a_run_says_where_everything_is_as_it_must_be_typed(tmp_path:
         f"run {run_id}: SUCCEEDED",
         f"reports/{run_id}/report.md",
         f"saved in {out}/reports/{run_id}",
+        f"Iceberg copy: {out}/curated/events/metadata/v1.metadata.json (open it with any Iceberg reader)",
         "curated: s3://",
         "quarantine: s3://",
         'query --local "SELECT',
