@@ -3,7 +3,9 @@
 Listing is paginated and streamed: each run's manifest is built (and spooled to disk when large) as
 keys arrive, so memory does not grow with the number of keys. Keys come back from S3 in order, which
 is the manifest's order, so the run ids are the same whenever the same objects are listed again: a
-repeated backfill starts nothing new.
+repeated backfill starts nothing new. Object versions the curated table holds already (its index of
+committed objects) are left out before any run is planned: a backfill over a range that notifications,
+or an earlier backfill, brought in processes only what is new.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from landfall.commit.objects import ObjectIndex
+from landfall.core.layout import object_digest
 from landfall.ingest.manifests import ManifestBuilder, RunStarter, StartedRun
 from landfall.ingest.messages import ManifestItem
 from landfall.ingest.notifications import wanted
@@ -43,14 +47,25 @@ def hour_prefixes(prefix: str, since: datetime, until: datetime) -> Iterator[str
 def list_items(
     s3_client: S3Client, bucket: str, prefixes: list[str], counter: list[int] | None = None
 ) -> Iterator[ManifestItem]:
-    """Every object under the prefixes, page by page (`counter[0]` counts LIST requests)."""
-    paginator = s3_client.get_paginator("list_objects_v2")
+    """Every object under the prefixes, page by page (`counter[0]` counts LIST requests). In a versioned
+    bucket each object's current version, named as its notification names it: the table's index knows
+    an object version by its id, so a backfill of objects notifications brought finds them there."""
+    versioned = s3_client.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"
+    operation, entries = ("list_object_versions", "Versions") if versioned else ("list_objects_v2", "Contents")
+    paginator = s3_client.get_paginator(operation)  # type: ignore[call-overload]  # one of two literals
     for prefix in prefixes:
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": LIST_PAGE_KEYS}):
             if counter is not None:
                 counter[0] += 1
-            for obj in page.get("Contents", []):
-                yield ManifestItem(bucket=bucket, key=obj["Key"], size=obj["Size"], etag=obj.get("ETag", "").strip('"'))
+            for obj in page.get(entries, []):
+                if obj.get("IsLatest", True):
+                    yield ManifestItem(
+                        bucket=bucket,
+                        key=obj["Key"],
+                        size=obj["Size"],
+                        etag=obj.get("ETag", "").strip('"'),
+                        version_id=obj.get("VersionId") if versioned else None,
+                    )
 
 
 @dataclass
@@ -68,8 +83,10 @@ class Backfill:
     key_suffix: str
     objects_per_run: int = 100_000
     dry_run: bool = False
+    committed: ObjectIndex = field(default_factory=ObjectIndex)  # `committed_objects`: what the table holds
     runs: list[PlannedRun] = field(default_factory=list)
     skipped: int = 0
+    in_the_table: int = 0  # listed object versions the table holds already: processing them adds nothing
 
     def run(self, items: Iterator[ManifestItem]) -> list[PlannedRun]:
         builder: ManifestBuilder | None = None
@@ -77,6 +94,9 @@ class Backfill:
         for item in items:
             if not wanted(item, self.key_prefix, self.key_suffix):
                 self.skipped += 1
+                continue
+            if object_digest(item.bucket, item.key, item.version_id) in self.committed:
+                self.in_the_table += 1
                 continue
             if plan is None or plan.objects >= self.objects_per_run:
                 self._finish(builder, plan)

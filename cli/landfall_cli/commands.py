@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.table import Table
 
+from landfall.commit.objects import committed_objects
 from landfall.core.observability import logger
 from landfall.ingest.manifests import StartedRun
 from landfall.jobs import load_job
@@ -160,16 +161,25 @@ def _backfill(args: argparse.Namespace, console: Console) -> int:
     prefixes = list(hour_prefixes(prefix, args.since, args.until or datetime.now(UTC))) if args.since else [prefix]
     settings = target.settings
     backfill = Backfill(target.starter(), settings.key_prefix, settings.key_suffix, args.objects_per_run, args.dry_run)
+    if "DatabaseName" in target.outputs and "TableName" in target.outputs:  # a stack with a table
+        names = target.outputs["DatabaseName"], target.outputs["TableName"]
+        backfill.committed = committed_objects(target.glue, target.s3, *names)
     lists = [0]
     runs = backfill.run(list_items(target.s3, bucket, prefixes, lists))
+    left_out = f"{backfill.skipped} objects skipped, {backfill.in_the_table} already in the table"
     if not runs:
-        console.print(f"nothing to process under s3://{bucket}/{prefix} ({backfill.skipped} objects skipped)")
+        console.print(f"nothing to process under s3://{bucket}/{prefix} ({left_out})")
         return 0
     for number, planned in enumerate(runs, 1):
         title = f"run {number} of {len(runs)}" + (f": {planned.started.run_id}" if planned.started else " (dry run)")
         _print_plan(console, title, plan_rows(planned.plan, target, lists[0] if number == 1 else 0))
     if args.dry_run:
-        console.print(f"dry run: nothing started ({backfill.skipped} objects skipped by prefix, suffix or size)")
+        console.print(
+            f"dry run: nothing started ({backfill.skipped} objects skipped by prefix, suffix or size, "
+            f"{backfill.in_the_table} already in the table)"
+        )
+    elif backfill.in_the_table:
+        console.print(f"{backfill.in_the_table} objects left out: the table holds them already")
     for planned in runs:
         if planned.started:
             _print_started(console, planned.started, args)

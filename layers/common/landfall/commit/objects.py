@@ -7,15 +7,17 @@ twice, a notification delivered twice).
 
 from __future__ import annotations
 
+import gzip
 import heapq
 import io
+import json
 import tempfile
 import uuid
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
@@ -23,6 +25,8 @@ from landfall.core.layout import object_digest
 from landfall.process.messages import CuratedFile, ObjectSummary
 
 if TYPE_CHECKING:
+    from mypy_boto3_glue import GlueClient
+    from mypy_boto3_s3 import S3Client
     from pyiceberg.table import Table
 
 INDEX = "landfall.objects-index"  # the snapshot summary property: where its index is
@@ -136,6 +140,30 @@ def current_index(table: Table) -> ObjectIndex:
         return ObjectIndex()
     with table.io.new_input(location).open() as stream:
         return ObjectIndex.from_bytes(stream.read())
+
+
+def committed_objects(glue_client: GlueClient, s3_client: S3Client, database: str, table: str) -> ObjectIndex:
+    """The index of the table's current snapshot, read with three plain requests (Glue's entry, the
+    metadata file, the index), no Iceberg library: what a backfill leaves out before anything runs.
+    Empty when there is no such table or snapshot yet."""
+    try:
+        entry = glue_client.get_table(DatabaseName=database, Name=table)["Table"]
+    except glue_client.exceptions.EntityNotFoundException:
+        return ObjectIndex()
+    location = entry.get("Parameters", {}).get("metadata_location")
+    if not location:
+        return ObjectIndex()
+    metadata = json.loads(_read(s3_client, location))
+    current = metadata.get("current-snapshot-id")
+    snapshot: dict[str, Any] = next((s for s in metadata.get("snapshots", []) if s.get("snapshot-id") == current), {})
+    index = snapshot.get("summary", {}).get(INDEX)
+    return ObjectIndex.from_bytes(_read(s3_client, index)) if index else ObjectIndex()
+
+
+def _read(s3_client: S3Client, location: str) -> bytes:
+    bucket, _, key = location.removeprefix("s3://").partition("/")
+    body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body  # metadata may be gzipped (.gz.metadata.json)
 
 
 def write_index(table: Table, index: ObjectIndex) -> str:
