@@ -6,7 +6,9 @@ so the ratios hold whatever the machine's speed (`benchmarks/speed.py` pins and 
 - core loop (decompress + frame + decode + validate + aggregate) vs `zcat FILE | wc -l`
 - the whole processor through S3 (a moto server on 127.0.0.1, Parquet written) vs `zcat | wc -l`, and
   the previous release's (gzip JSON lines written) in the same rounds; curated bytes per input byte
-- what 1 TB costs, planned from those measurements (`benchmarks/cost.py`)
+- a batch at the defaults (4 objects of 64 MB) through the processor: the table's files it writes, their
+  sizes and PUTs (`benchmarks/batch.py`)
+- what 1 TB costs, planned from those measurements and the commit's (`benchmarks/cost.py`)
 - the common approach (whole get_object read + json.loads per line + a pydantic model) vs ours
 - peak RSS of the processor at 256 MiB and 1 GiB of input (flat) and of the common approach (grows)
 - 500 small objects with 20 ms added S3 latency: concurrent fetches vs one by one
@@ -35,7 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import ROOT, aims, cold_start, commit, cost, ingestion, reduction, sizes, speed, workloads
+from benchmarks import ROOT, aims, batch, cold_start, commit, cost, ingestion, reduction, sizes, speed, workloads
 from landfall.core.layout import CURATED_PREFIX
 
 Row = tuple[str, str, str]  # what is measured, the figure, beside what
@@ -128,9 +130,7 @@ def _measure(path: Path, endpoint: str, rounds: int, core: int) -> dict[str, spe
     return measured
 
 
-def _speed(
-    path: Path, endpoint: str, size: int, rounds: int, reducer_s_per_result: float
-) -> tuple[dict[str, Any], list[Row]]:
+def _speed(path: Path, endpoint: str, size: int, rounds: int) -> tuple[dict[str, Any], list[Row]]:
     core, mb = speed.bench_core(), size / 1e6
     measured = _measure(path, endpoint, rounds, core)
     zcat, parquet, lines = measured["zcat"], measured["parquet"], measured["json_lines"]
@@ -138,8 +138,6 @@ def _speed(
     stored = s3.head_object(Bucket=workloads.INPUT, Key="events.jsonl.gz")["ContentLength"]
     parquet_bytes = speed.output_bytes(s3, workloads.OUTPUT, CURATED_PREFIX, ".parquet")
     files = speed.output_files(s3, workloads.OUTPUT, CURATED_PREFIX, ".parquet")
-    terabyte = cost.terabyte(stored / parquet.median, parquet_bytes / stored, files, reducer_s_per_result)
-    elsewhere = cost.alternatives(size / stored, size / workloads.line_count(path), terabyte["cost"]["total_usd"])
     results: dict[str, Any] = {
         "core": core,
         "zcat_wc_s": zcat.median,
@@ -152,13 +150,29 @@ def _speed(
         "handler_x_core_loop": measured["core"].median / parquet.median,
         "handler_inline_s": measured["inline"].median,
         "threads_x_inline": measured["inline"].median / parquet.median,
+        "stored_bytes": stored,
         "parquet_bytes_per_input_byte": parquet_bytes / stored,
-        "parquet_files_per_object": files,
-        "terabyte": terabyte,
-        "elsewhere": elsewhere,
+        "parquet_files_per_object": files,  # the file alone, a batch of its own
     }
-    core_loop = measured["core"]
-    rows = [
+    rows = _speed_rows(measured, mb, core)
+    if lines.seconds:
+        json_bytes = speed.output_bytes(s3, workloads.OUTPUT, CURATED_PREFIX, ".jsonl.gz")
+        results |= {
+            "json_lines_handler_s": lines.median,
+            "json_lines_x_zcat": zcat.median / lines.median,
+            "parquet_x_json_lines": lines.median / parquet.median,
+            "json_lines_bytes_per_input_byte": json_bytes / stored,
+            "parquet_bytes_x_json_lines": parquet_bytes / json_bytes,
+        }
+        rows += _comparison_rows(mb, zcat, parquet, lines, (parquet_bytes, json_bytes, stored))
+    else:
+        rows.append(("previous release (gzip JSON lines)", "", "not measured: git cannot give it here"))
+    return results, rows
+
+
+def _speed_rows(measured: dict[str, speed.Timings], mb: float, core: int) -> list[Row]:
+    zcat, parquet, core_loop = measured["zcat"], measured["parquet"], measured["core"]
+    return [
         (f"zcat FILE | wc -l (reference, core {core})", f"{mb / zcat.median:.0f} MB/s", "1.00×"),
         ("core loop", f"{mb / core_loop.median:.0f} MB/s", _ratio_text(core_loop.ratio(zcat), "zcat|wc")),
         (
@@ -178,19 +192,6 @@ def _speed(
             "threads: " + _ratio_text(parquet.ratio(measured["inline"]), "inline"),
         ),
     ]
-    if lines.seconds:
-        json_bytes = speed.output_bytes(s3, workloads.OUTPUT, CURATED_PREFIX, ".jsonl.gz")
-        results |= {
-            "json_lines_handler_s": lines.median,
-            "json_lines_x_zcat": zcat.median / lines.median,
-            "parquet_x_json_lines": lines.median / parquet.median,
-            "json_lines_bytes_per_input_byte": json_bytes / stored,
-            "parquet_bytes_x_json_lines": parquet_bytes / json_bytes,
-        }
-        rows += _comparison_rows(mb, zcat, parquet, lines, (parquet_bytes, json_bytes, stored))
-    else:
-        rows.append(("previous release (gzip JSON lines)", "", "not measured: git cannot give it here"))
-    return results, rows + cost.rows(terabyte) + cost.alternative_rows(elsewhere)
 
 
 def _comparison_rows(
@@ -295,9 +296,9 @@ def _reduction(rounds: int) -> tuple[dict[str, Any], list[Row]]:
                 (f"peak RSS, reducer / naive, {count:,} results", f"{ours_rss:.0f} MB", f"naive: {naive_rss:.0f} MB")
             )
         progress(f"the reducer's speed on 100,000 result records, {rounds} rounds")
-        folder = str(Path(tmp) / "100000")
-        ours = _median(lambda: reduction.reducer(folder), rounds)
-        naive = _median(lambda: reduction.naive(folder), rounds)
+        largest = str(Path(tmp) / "100000")
+        ours = _median(lambda: reduction.reducer(largest), rounds)
+        naive = _median(lambda: reduction.naive(largest), rounds)
     reducer |= {"reducer_100000_s": ours, "naive_100000_s": naive, "x_naive": naive / ours}
     rows.append(("reducer, 100,000 result records", f"{ours:.1f} s", f"{naive / ours:.2f}× naive json.load"))
     return reducer, rows
@@ -326,9 +327,52 @@ def _cold_starts(rounds: int) -> tuple[dict[str, Any], list[Row]]:
     return results, rows
 
 
-def _processor(args: argparse.Namespace, reducer_s_per_result: float) -> tuple[dict[str, Any], list[Row]]:
+def _common_approach(endpoint: str, size: int, results: dict[str, Any]) -> list[Row]:
+    progress("the common approach (whole read + json.loads + pydantic) on the same file")
+    common = _median(lambda: workloads.common_approach(endpoint, "events.jsonl.gz"), 1)
+    handler = results["handler_s"]
+    results |= {"common_approach_s": common, "handler_x_common_approach": common / handler}
+    return [
+        (
+            "common approach (read all + json.loads + pydantic)",
+            f"{size / 1e6 / common:.0f} MB/s",
+            f"ours is {common / handler:.1f}× faster",
+        )
+    ]
+
+
+def _batch(endpoint: str, work: Path) -> dict[str, Any]:
+    """A batch at the defaults through the processor, in Lambda's environment: its files and their PUTs."""
+    progress(f"a default batch: {batch.objects_per_batch()} objects of {cost.OBJECT_BYTES / 1e6:.0f} MB")
+    keys = batch.upload(endpoint, work)
+    measured = _in_subprocess("process", endpoint, *keys, module="batch")
+    s3 = workloads.client(endpoint)
+    s3.delete_objects(Bucket=workloads.INPUT, Delete={"Objects": [{"Key": key} for key in keys]})
+    return batch.figures(measured["result"]) | {"rss_mb": round(measured["max_rss_mb"], 1)}
+
+
+def _terabyte(
+    results: dict[str, Any], measured: dict[str, Any], reducer_s_per_result: float, commit_times: dict[str, Any]
+) -> list[Row]:
+    """The terabyte priced from the processor's measured speed and bytes, the default batch's files, the
+    reducer's time per result and the commit's by its files; into `results` (the speed's)."""
+    terabyte = cost.terabyte(
+        results["stored_bytes"] / results["handler_s"],
+        results["parquet_bytes_per_input_byte"],
+        measured["files_per_batch"],
+        reducer_s_per_result,
+        commit_times,
+    )
+    terabyte |= {key: measured[key] for key in ("median_file_mb", "half_bytes_in_files_of_mb")}
+    results["terabyte"] = terabyte
+    return batch.rows(measured, terabyte) + cost.rows(terabyte)
+
+
+def _processor(
+    args: argparse.Namespace, reducer_s_per_result: float, commit_times: dict[str, Any]
+) -> tuple[dict[str, Any], list[Row]]:
     """Speed, cost and memory of the processor, on one moto server; the cost with the reducer's measured
-    time per result record."""
+    time per result record and the commit's."""
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp, MotoServer() as endpoint:
         work = Path(tmp)
@@ -337,18 +381,15 @@ def _processor(args: argparse.Namespace, reducer_s_per_result: float) -> tuple[d
         size = workloads.make_file(path, args.mb * 1_000_000)
         results["uncompressed_mb"] = round(size / 1e6, 1)
         workloads.upload(endpoint, path, "events.jsonl.gz")
-        results["speed"], rows = _speed(path, endpoint, size, args.rounds, reducer_s_per_result)
-        progress("the common approach (whole read + json.loads + pydantic) on the same file")
-        common = _median(lambda: workloads.common_approach(endpoint, "events.jsonl.gz"), 1)
-        handler = results["speed"]["handler_s"]
-        results["speed"] |= {"common_approach_s": common, "handler_x_common_approach": common / handler}
-        rows.append(
-            (
-                "common approach (read all + json.loads + pydantic)",
-                f"{size / 1e6 / common:.0f} MB/s",
-                f"ours is {common / handler:.1f}× faster",
-            )
-        )
+        results["speed"], rows = _speed(path, endpoint, size, args.rounds)
+        speed_results = results["speed"]
+        rows += _common_approach(endpoint, size, speed_results)
+        results["batch"] = _batch(endpoint, work)
+        rows += _terabyte(speed_results, results["batch"], reducer_s_per_result, commit_times)
+        mean_record = size / workloads.line_count(path)
+        total = speed_results["terabyte"]["cost"]["total_usd"]
+        speed_results["elsewhere"] = cost.alternatives(size / speed_results["stored_bytes"], mean_record, total)
+        rows += cost.alternative_rows(speed_results["elsewhere"])
         results["memory"], memory_rows = _memory(endpoint, work, [int(s) for s in args.memory_sizes.split(",")])
         results["small_objects"], small_rows = _small_objects(endpoint)
     return results, rows + memory_rows + small_rows
@@ -370,15 +411,17 @@ def main() -> None:
     parser.add_argument("--memory-sizes", default="512,2048", help="MiB of input for the memory test")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/latest.json")
     args = parser.parse_args()
-    progress(f"{args.rounds} rounds on {args.mb} MB; about 7 minutes on 2 cores at the defaults")
-    reducer, reducer_rows = _reduction(args.rounds)  # first: the terabyte's cost takes its time per result
-    measured, rows = _processor(args, reducer["reducer_100000_s"] / 100_000)
+    progress(f"{args.rounds} rounds on {args.mb} MB; about 8 minutes on 2 cores at the defaults")
+    # first: the terabyte's cost takes the reducer's time per result and the commit's by its files
+    reducer, reducer_rows = _reduction(args.rounds)
+    commits, commit_rows = _commits(args.rounds)
+    measured, rows = _processor(args, reducer["reducer_100000_s"] / 100_000, commits)
     results: dict[str, Any] = {"rounds": args.rounds, **measured, "reducer": reducer}
     ingested, ingestion_rows = _ingestion(args.rounds)
     results["cold_start"], cold_rows = _cold_starts(args.rounds)
     results |= ingested
     rows += ingestion_rows + reducer_rows + cold_rows
-    results["commit"], commit_rows = _commits(args.rounds)
+    results["commit"] = commits
     results["unzipped_bytes"] = sizes.function_sizes(ROOT / ".aws-sam" / "build")
     rows += commit_rows + sizes.rows(results["unzipped_bytes"])
     results["aims"] = aims.check(results)

@@ -1,10 +1,13 @@
 """What a terabyte of Firehose output costs, from what `make bench` measured: the processor's gzip
-throughput on one core, the Parquet bytes it writes per input byte and the files per object, and the
-reducer's time per result record, planned and priced as `landfall backfill --dry-run` plans and prices
-a run (default parameters, us-east-1)."""
+throughput on one core, the Parquet bytes it writes per input byte, the files a default batch writes
+(`benchmarks/batch.py`), the reducer's time per result record and a commit's time by its files
+(`benchmarks/commit.py`), planned and priced as `landfall backfill --dry-run` plans and prices a run
+(default parameters, us-east-1)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from itertools import pairwise
 from typing import Any
 
 from landfall.ingest.messages import ManifestItem, RunConfig
@@ -18,18 +21,39 @@ DEFAULTS = RunConfig(
 PROCESSOR_MB, REDUCER_MB = 1769, 1024
 
 
+def commit_seconds(times: dict[str, Any], files: int) -> float:
+    """A commit of `files` files, from the commits timed at other sizes (`commit.commit_times`): linear
+    between the two sizes around it (a fixed part, then the manifest's entries), beyond the largest
+    along the last two."""
+    points = sorted((int(size), float(figure["median_s"])) for size, figure in times.items())
+    if files <= points[0][0] or len(points) == 1:
+        return points[0][1]
+    pairs = list(pairwise(points))
+    (low, low_s), (high, high_s) = next((pair for pair in pairs if files <= pair[1][0]), pairs[-1])
+    return low_s + (high_s - low_s) * (files - low) / (high - low)
+
+
 def terabyte(
-    stored_bytes_per_second: float, curated_ratio: float, files_per_object: float, reducer_seconds_per_result: float
+    stored_bytes_per_second: float,
+    curated_ratio: float,
+    files_per_batch: float,
+    reducer_seconds_per_result: float,
+    commit_times: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The terabyte planned and priced; the commit's time from `commit_times` when measured, else the
+    plan's own (`landfall.deploy.capacity`)."""
     plan = RunPlan(DEFAULTS)
     for number in range(OBJECTS):
         plan.add(ManifestItem(bucket="landing", key=f"raw/{number}.gz", size=OBJECT_BYTES))
     throughput = Throughput(
         stored_bytes_per_second=stored_bytes_per_second,
         curated_ratio=curated_ratio,
-        files_per_object=files_per_object,
-        reducer_seconds=reducer_seconds_per_result * plan.batches,
-    )  # a result a batch
+        files_per_batch=files_per_batch,
+        reducer_seconds=reducer_seconds_per_result * plan.batches,  # a result a batch
+    )
+    files = plan.files(throughput)
+    if commit_times:
+        throughput = replace(throughput, commit_seconds=commit_seconds(commit_times, files))
     costs = {
         arch: plan.cost(PROCESSOR_MB, REDUCER_MB, throughput, Prices().on(arch)).model_dump()
         for arch in ("x86_64", "arm64")
@@ -39,8 +63,11 @@ def terabyte(
         "minutes": plan.duration_seconds(throughput) / 60,
         "throughput_bytes_per_second": stored_bytes_per_second,
         "curated_ratio": curated_ratio,
-        "files_per_object": files_per_object,
-        "reducer_seconds": throughput.reducer_seconds,
+        "files_per_batch": files_per_batch,
+        "files": files,
+        "curated_puts": plan.curated_puts(throughput),
+        "reducer_seconds": throughput.reducer_seconds,  # the results and the report
+        "commit_seconds": plan.reducer_seconds(throughput) - throughput.reducer_seconds,
         "cost": costs["x86_64"],
         "cost_arm64": costs["arm64"],
         "usd_per_tb": {arch: cost["total_usd"] for arch, cost in costs.items()},
@@ -56,7 +83,16 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
             f"{usage['lambda_requests']:,} invocations, {usage['lambda_gb_seconds']:,.0f} GB-s",
         ),
         ("1 TB: Step Functions", f"${cost['step_functions_usd']:,.2f}", f"{usage['state_transitions']:,} transitions"),
-        ("1 TB: S3 requests", f"${cost['s3_usd']:,.2f}", f"{usage['s3_gets']:,} GET, {usage['s3_puts']:,} PUT"),
+        (
+            "1 TB: S3 requests",
+            f"${cost['s3_usd']:,.2f}",
+            f"{usage['s3_gets']:,} GET, {usage['s3_puts']:,} PUT ({result['curated_puts']:,} of them the files')",
+        ),
+        (
+            "1 TB: the run's commit",
+            f"{result['commit_seconds']:.1f} s",
+            f"{result['files']:,} files; {usage['glue_requests']} Glue requests (${cost['glue_usd']:.6f})",
+        ),
         (
             "1 TB: total, x86_64",
             f"${cost['total_usd']:,.2f}",

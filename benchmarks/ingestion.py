@@ -49,6 +49,9 @@ class StandInS3:
     def complete_multipart_upload(self, **kwargs: Any) -> None:
         pass
 
+    def get_bucket_versioning(self, **kwargs: Any) -> dict[str, str]:
+        return {}  # unversioned: the listing is list_objects_v2's
+
     def get_paginator(self, name: str) -> StandInS3:
         return self
 

@@ -34,18 +34,23 @@ INPUT, OUTPUT = "bench-input", "bench-output"
 
 
 _EVENT_ID = re.compile(rb'"event_id":"[0-9a-f]{32}"')
+FILE_AT = datetime(2026, 11, 22, 13, tzinfo=UTC)  # when the bench's file arrives: its events are before it
 
 
-def make_file(path: Path, uncompressed_bytes: int) -> int:
-    """Realistic events (~0.1 % bad), gzip as Firehose writes it; returns the uncompressed size. Lines
-    are drawn from a pool of 50,000 (generating each costs ~10 µs), each given an event id of its own,
-    as a producer's ids are: repeated ids would flatter Parquet's dictionaries."""
-    rng = random.Random(1)  # noqa: S311 - seeded test data
-    pool = [line for line, _ in event_lines(rng, 50_000, datetime(2026, 11, 22, 13, tzinfo=UTC), 0.001)]
+def make_file(
+    path: Path, uncompressed_bytes: int, at: datetime = FILE_AT, stored_bytes: int | None = None, seed: int = 1
+) -> int:
+    """Realistic events (~0.1 % bad), gzip as Firehose writes it, arrived at `at` (`event_lines`: the 5
+    minutes before it, 1 % up to two hours late); returns the uncompressed size, written up to
+    `uncompressed_bytes` or, when given, `stored_bytes` of gzip. Lines are drawn from a pool of 50,000
+    (generating each costs ~10 µs), each given an event id of its own, as a producer's ids are: repeated
+    ids would flatter Parquet's dictionaries."""
+    rng = random.Random(seed)  # noqa: S311 - seeded test data
+    pool = [line for line, _ in event_lines(rng, 50_000, at, 0.001)]
     fresh_id = lambda _: b'"event_id":"%032x"' % rng.getrandbits(128)  # noqa: E731
     written = 0
-    with igzip.open(path, "wb", compresslevel=2) as out:
-        while written < uncompressed_bytes:
+    with path.open("wb") as raw, igzip.IGzipFile(fileobj=raw, mode="wb", compresslevel=2) as out:
+        while written < uncompressed_bytes and (stored_bytes is None or raw.tell() < stored_bytes):
             block = _EVENT_ID.sub(fresh_id, b"\n".join(rng.choices(pool, k=5000)) + b"\n")
             out.write(block)
             written += len(block)
@@ -124,11 +129,11 @@ def handler(endpoint: str, key: str, threads: str = "on") -> float:
     s3 = client(endpoint)
     size = s3.head_object(Bucket=INPUT, Key=key)["ContentLength"]
     event = ProcessorEvent(
-        BatchInput=BatchInput(run_id="bench", output_bucket=OUTPUT),
-        Items=[ManifestItem(bucket=INPUT, key=key, size=size)],
+        batch_input=BatchInput(run_id="bench", output_bucket=OUTPUT),
+        items=[ManifestItem(bucket=INPUT, key=key, size=size)],
     )
     started = time.perf_counter()
-    settings = ProcessorSettings(LARGE_OBJECT_THREADS=threads)
+    settings = ProcessorSettings(LARGE_OBJECT_THREADS="off" if threads == "off" else "on")
     summary = process_batch(event, s3, settings, default_job())
     elapsed = time.perf_counter() - started
     assert summary.objects[0].status == "processed", summary.objects[0].error
@@ -181,8 +186,8 @@ def small_objects(endpoint: str, count: int, latency_s: float) -> tuple[float, f
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda k: s3.put_object(Bucket=INPUT, Key=k, Body=body), keys))
     event = ProcessorEvent(
-        BatchInput=BatchInput(run_id="bench-small", output_bucket=OUTPUT),
-        Items=[ManifestItem(bucket=INPUT, key=k, size=len(body)) for k in keys],
+        batch_input=BatchInput(run_id="bench-small", output_bucket=OUTPUT),
+        items=[ManifestItem(bucket=INPUT, key=k, size=len(body)) for k in keys],
     )
     slow = client(endpoint, latency_s)
     timings = []

@@ -317,7 +317,8 @@ def render_costs(reference: dict[str, Any]) -> str:
     lines = [
         f"From the processor's measured throughput through S3 ({terabyte['throughput_bytes_per_second'] / 1e6:.1f} "
         f"MB/s of gzip input on one core), {terabyte['curated_ratio']:.2f} Parquet bytes per input byte and "
-        f"{terabyte['files_per_object']} files per object:",
+        f"{terabyte['files_per_batch']} files per batch ({terabyte['files']:,} in all; half the bytes in files of "
+        f"{terabyte['half_bytes_in_files_of_mb']:.0f} MB or more) and a commit of {terabyte['commit_seconds']:.1f} s:",
         "",
         "| service | usage | x86_64 | arm64 |",
         "|---|---|---:|---:|",
@@ -325,9 +326,11 @@ def render_costs(reference: dict[str, Any]) -> str:
         f"| {usd('lambda_usd')} |",
         f"| Step Functions | {usage['state_transitions']:,} state transitions (per STANDARD child: the map's "
         f"transition that starts it and its task) | {usd('step_functions_usd')} |",
-        f"| S3 requests | {usage['s3_gets']:,} GETs, {usage['s3_puts']:,} PUTs (each object's "
-        f"{terabyte['files_per_object']} files, its hours, one PUT apiece below 64 MiB; its quarantine; "
-        f"each batch's progress marker) | {usd('s3_usd')} |",
+        f"| S3 requests | {usage['s3_gets']:,} GETs, {usage['s3_puts']:,} PUTs (each batch's "
+        f"{terabyte['files_per_batch']} files, one an hour of its records: {terabyte['curated_puts']:,} PUTs, the "
+        f"largest in 32 MiB parts past 64 MiB; each object's quarantine; each batch's progress marker; the "
+        f"commit's metadata) | {usd('s3_usd')} |",
+        f"| Glue Data Catalog | {usage['glue_requests']} requests (the commit) | {usd('glue_usd')} |",
         f"| **total** | {terabyte['batches']:,} batches, about {terabyte['minutes']:.0f} minutes at the default "
         f"`MaxConcurrency` (100) | **${x86['total_usd']:.2f}** | **${arm['total_usd']:.2f}** |",
         "",

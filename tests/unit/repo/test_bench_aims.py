@@ -34,3 +34,10 @@ def test_the_table_says_met_or_not_met_and_leaves_out_what_was_not_measured():
     assert lines[0].startswith("core loop vs zcat FILE | wc -l") and lines[0].endswith("aim ≥ 1×: NOT MET")
     assert "0.40" in lines[1] and lines[1].endswith("aim ≤ 0.5: met")
     assert lines[2] == "1 of 2 aims met"
+
+
+def test_the_terabytes_files_aim_at_athenas_128_mb_where_the_bytes_are():
+    (aim,) = [aim for aim in AIMS if aim.path == ("speed", "terabyte", "half_bytes_in_files_of_mb")]
+    assert aim.met({"speed": {"terabyte": {"half_bytes_in_files_of_mb": 172.8}}})
+    assert not aim.met({"speed": {"terabyte": {"half_bytes_in_files_of_mb": 44.0}}})  # a file per object's hour
+    assert aim.wanted() == "≥ 128 MB"

@@ -8,10 +8,10 @@ import boto3
 import pyarrow.parquet as pq
 import pytest
 
-from benchmarks import cold_start
+from benchmarks import batch, cold_start
 from benchmarks.__main__ import ROOT, MotoServer
 from benchmarks.commit import commit_times
-from benchmarks.cost import terabyte
+from benchmarks.cost import commit_seconds, terabyte
 from benchmarks.ingestion import backfill, manifest_writer, sqs_batch
 from benchmarks.reduction import make_results, naive, reducer
 from benchmarks.sizes import function_sizes
@@ -19,6 +19,7 @@ from benchmarks.speed import bench_core, previous_release, workload
 from benchmarks.workloads import INPUT, OUTPUT, client, make_file, small_objects
 from landfall.commit.catalog import TableCatalog
 from landfall.core.layout import CURATED_PREFIX, REPORTS_PREFIX
+from landfall.reduce.costs import COMMIT_GLUE_REQUESTS, COMMIT_S3_GETS, COMMIT_S3_PUTS, Prices
 
 
 def test_the_manifest_writer_workload_starts_one_run_from_a_realistic_batch():
@@ -50,7 +51,7 @@ def test_the_small_object_workload_runs_on_the_benchmarks_own_server():
         # the 12 objects' records all fall in one hour: the batch writes one file, its rows all of theirs
         # (the second round, one object at a time, is the same batch: it overwrites that file)
         (file,) = s3.list_objects_v2(Bucket=OUTPUT, Prefix=CURATED_PREFIX)["Contents"]
-        assert "/hour=13/bench-small-" in file["Key"]
+        assert "/hour=13/" in file["Key"] and "bench-small" in file["Key"]  # the run's, in the hour's partition
         body = s3.get_object(Bucket=OUTPUT, Key=file["Key"])["Body"].read()
         assert pq.ParquetFile(io.BytesIO(body)).metadata.num_rows == 12 * 20
     assert concurrent > 0 and one_by_one > 0
@@ -84,8 +85,29 @@ def test_the_terabyte_plan_prices_what_was_measured():
     assert slow["cost"]["lambda_usd"] > 1.9 * fast["cost"]["lambda_usd"] - 0.01  # Lambda time follows throughput
     assert slow["cost"]["usage"]["s3_puts"] == fast["cost"]["usage"]["s3_puts"]
     assert slow["reducer_seconds"] == pytest.approx(3907 * 1e-4)  # its time per result, a result a batch
-    one_put = terabyte(5e6, 0.6, 3, 1e-4)["cost"]["usage"]["s3_puts"]  # 38 MB of Parquet an object: a PUT
-    assert terabyte(5e6, 1.2, 3, 1e-4)["cost"]["usage"]["s3_puts"] > one_put  # 77 MB: past a single PUT, in parts
+    assert slow["files"] == 3907 * 3  # a file per batch and hour, not per object
+    in_parts = terabyte(5e6, 0.6, 3, 1e-4)["curated_puts"]  # 154 MB of Parquet a batch: 64 MiB, then parts
+    assert terabyte(5e6, 1.2, 3, 1e-4)["curated_puts"] > in_parts  # 307 MB: more parts
+    assert terabyte(5e6, 0.6, 4, 1e-4)["curated_puts"] == in_parts + 3907  # another hour: a PUT a batch
+
+
+def test_a_commits_time_is_interpolated_between_the_measured_sizes():
+    measured = {"1": {"median_s": 0.1}, "1000": {"median_s": 0.2}, "100000": {"median_s": 10.1}}
+    assert commit_seconds(measured, 1) == 0.1 and commit_seconds(measured, 1000) == pytest.approx(0.2)
+    assert commit_seconds(measured, 50_500) == pytest.approx(5.15)
+    assert commit_seconds(measured, 199_000) == pytest.approx(20.0)  # beyond: along the last two
+    assert commit_seconds({"10": {"median_s": 0.3}}, 5000) == 0.3
+
+
+def test_the_terabyte_prices_the_commit_it_was_given():
+    files = 3907 * 3
+    quick = terabyte(10e6, 0.6, 3, 1e-4, {"1": {"median_s": 0.0}, "100000": {"median_s": 0.0}})
+    slow = terabyte(10e6, 0.6, 3, 1e-4, {"1": {"median_s": 0.0}, "100000": {"median_s": 1e5 / files * 100}})
+    assert quick["commit_seconds"] == 0 and slow["commit_seconds"] == pytest.approx(100, rel=1e-3)
+    extra = slow["cost"]["lambda_usd"] - quick["cost"]["lambda_usd"]
+    assert extra == pytest.approx(100 * Prices().lambda_gb_second, abs=1e-5)  # 100 s of the 1 GB reducer
+    usage = quick["cost"]["usage"]
+    assert usage["glue_requests"] == COMMIT_GLUE_REQUESTS and quick["cost"]["glue_usd"] > 0
 
 
 def test_the_terabyte_on_arm64_differs_only_in_lambdas_price_per_gb_second():
@@ -105,6 +127,38 @@ def test_the_commit_benchmark_commits_each_size_once_per_round():
         table = TableCatalog(glue, client(endpoint)).load_table("bench.events")
     assert set(timed) == {"1", "10"} and all(0 < t["min_s"] <= t["median_s"] <= t["max_s"] for t in timed.values())
     assert [s.summary["added-data-files"] for s in table.metadata.snapshots] == ["1", "1", "10", "10"]
+    # what the plan prices a commit with: the same whatever its files, on a table with snapshots
+    priced = {"s3_gets": COMMIT_S3_GETS, "s3_puts": COMMIT_S3_PUTS, "glue": COMMIT_GLUE_REQUESTS}
+    assert timed["1"]["requests"] == timed["10"]["requests"] == priced
+
+
+def test_the_batch_workload_counts_the_files_the_processor_writes(tmp_path):
+    """Two consecutive objects arrived at 13:35 and 13:40: their records fall in hour 13, and late ones
+    (up to two hours) in 11 and 12; the processor writes a file per hour, each below a single PUT."""
+    with MotoServer() as endpoint:
+        s3 = client(endpoint)
+        s3.create_bucket(Bucket=INPUT)
+        s3.create_bucket(Bucket=OUTPUT)
+        keys = batch.upload(endpoint, tmp_path, objects=2, object_bytes=300_000)
+        measured = batch.process(endpoint, *keys)
+        written = s3.list_objects_v2(Bucket=OUTPUT, Prefix=CURATED_PREFIX)["Contents"]
+    assert all(300_000 <= size < 800_000 for size in measured["object_bytes"])  # a block of lines past it at most
+    assert (
+        [f["partition"] for f in measured["files"]]
+        == measured["hours"]
+        == [f"dt=2026-11-22/hour={hour}" for hour in (11, 12, 13)]
+    )
+    assert sorted(f["Size"] for f in written) == sorted(f["bytes"] for f in measured["files"])
+    figures = batch.figures(measured)
+    assert figures["files_per_batch"] == 3 and figures["file_puts"] == figures["planned_file_puts"] == 3
+    assert figures["half_bytes_in_files_of_mb"] == max(figures["file_mb"])  # hour 13 holds most rows
+    assert figures["median_file_mb"] < figures["half_bytes_in_files_of_mb"]
+    assert figures["quarantine_puts"] == 2  # each object's bad lines: its own quarantine
+
+
+def test_half_the_bytes_are_in_files_at_least_the_size_of_the_one_holding_the_median_byte():
+    assert batch.half_bytes_in_files_of([170, 1, 1]) == 170
+    assert batch.half_bytes_in_files_of([40, 30, 20, 10]) == 30
 
 
 def test_function_sizes_add_each_functions_layers(tmp_path):

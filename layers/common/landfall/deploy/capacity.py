@@ -17,9 +17,19 @@ import math
 # gzip input per second per vCPU, written as Parquet: `make bench` measured ~11 MB/s (40 MB/s of JSON) on
 # one core here, taken down for a Lambda vCPU as the gzip JSON-lines output's 18 MB/s once was to 8 MB/s
 GZIP_BYTES_PER_VCPU_SECOND = 5e6
-# what the table costs per object, as `make bench` measured it (benchmarks/results/latest.json)
+# the table's files, as `make bench` measured them (benchmarks/results/latest.json)
 CURATED_BYTES_PER_STORED_BYTE = 0.68  # Parquet (zstd) per gzip byte of JSON lines (events with ids of their own)
-CURATED_FILES_PER_OBJECT = 3  # the hours an object's records span: Firehose buffers by arrival, late events
+# A batch writes a file per hour its records fall in (`process.curated`). Its objects are consecutive (keys in
+# Firehose's time order), so its records mostly fall in the hour they arrived in; late records (the sample
+# data's: 1 % up to two hours late) add the two hours before. A batch's records span ~8,700 s (its ~20 minutes
+# of objects, 4 of 64 MB at Firehose's default 300 s, the 5 minutes a buffer holds, two hours of late ones), so
+# 1 + 8,700 / 3,600 hours on average: 3 within an hour (`make bench` measures such a batch), 4 at an hour's edge.
+CURATED_FILES_PER_BATCH = 3.4
+# A run's commit: 13 requests whatever its files (`reduce.costs`), then a manifest entry a file (`make bench`,
+# a moto server on loopback: 0.08 s for 1 file, 0.17 s for 1,000, 8.7 s for 100,000). On AWS each request
+# takes ~20-100 ms, not loopback's ~1 ms: a second for the fixed part.
+COMMIT_SECONDS = 1.0
+COMMIT_SECONDS_PER_FILE = 9e-5
 VCPU_MB = 1769  # Lambda gives one full vCPU at this memory size
 HEADROOM = 3.0  # a slower vCPU, a slower S3, objects that compress better than the measured ones
 STARTUP_SECONDS = 30  # a cold start, the batch's first and last requests, its summary

@@ -65,13 +65,17 @@ class MeasuredUsage:
         self.object_gets += 1
         self.object_puts += 1
 
-    def usage(self, reducer_seconds: float, reducer_memory_mb: int, redrive_manifest: bool) -> Usage:
+    def usage(
+        self, reducer_seconds: float, reducer_memory_mb: int, redrive_manifest: bool, commit_attempts: int = 0
+    ) -> Usage:
         gets, puts = run_requests(
             object_gets=self.object_gets,
             object_puts=self.object_puts,
             progress_markers=self.succeeded_batches,
             result_files=self.result_files,
             redrive_manifest=redrive_manifest,
+            list_requests=2,  # the results' prefix, and the run's data files (orphans)
+            commit_attempts=commit_attempts,
         )
         return run_usage(
             batches=self.batches,
@@ -80,6 +84,7 @@ class MeasuredUsage:
             reducer_gb_seconds=reducer_seconds * reducer_memory_mb / 1024,
             s3_gets=gets,
             s3_puts=puts,
+            commit_attempts=commit_attempts,
         )
 
 

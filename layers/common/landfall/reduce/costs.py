@@ -3,8 +3,8 @@
 Defaults are us-east-1 list prices: Lambda per GB-second (x86_64, or arm64 ~20 % less) and per request; Step Functions
 Standard per state transition (a Distributed Map is charged one per child execution it starts; a
 STANDARD child one more per state it runs), Express per request and per GB-second (billed for at
-least 64 MB); S3 Standard per GET and per PUT/COPY/POST/LIST. Data transfer inside a region and
-storage are not included.
+least 64 MB); S3 Standard per GET and per PUT/COPY/POST/LIST; the Glue Data Catalog per request (the
+run's commit). Free tiers, data transfer inside a region and storage are not included.
 """
 
 from __future__ import annotations
@@ -22,6 +22,12 @@ Architecture = Literal["x86_64", "arm64"]
 # costs more from about 24 s of work on (README: what a run costs).
 CHILD_EXECUTION_TYPE: ChildType = "STANDARD"
 CHILD_STATES = 1  # the child's states: ProcessBatch
+# A run's Iceberg commit, per attempt, whatever its number of files (`make bench` counts them,
+# benchmarks/commit.py): GETs of the metadata JSON (loaded, then read again to commit), the object index
+# and the last manifest list, a HEAD of the new manifest; PUTs of the index, the manifest, the manifest
+# list and the metadata JSON; Glue's table read twice, its database read, and the swap (UpdateTable). A
+# conflict repeats them.
+COMMIT_S3_GETS, COMMIT_S3_PUTS, COMMIT_GLUE_REQUESTS = 5, 4, 4
 
 
 class Prices(BaseModel):
@@ -38,6 +44,8 @@ class Prices(BaseModel):
     express_gb_second: float = Field(default=0.00001667, alias="LANDFALL_PRICE_EXPRESS_GB_SECOND")
     s3_get: float = Field(default=0.0004 / 1000, alias="LANDFALL_PRICE_S3_GET")
     s3_put: float = Field(default=0.005 / 1000, alias="LANDFALL_PRICE_S3_PUT")
+    # https://aws.amazon.com/glue/pricing/: Data Catalog requests, past the first million a month
+    glue_request: float = Field(default=1.00 / 1e6, alias="LANDFALL_PRICE_GLUE_REQUEST")
 
     @property
     def gb_second(self) -> float:
@@ -58,6 +66,7 @@ class Usage(BaseModel):
     express_gb_seconds: float = 0.0
     s3_gets: int = 0
     s3_puts: int = 0
+    glue_requests: int = 0
 
 
 class CostEstimate(BaseModel):
@@ -65,6 +74,7 @@ class CostEstimate(BaseModel):
     lambda_usd: float
     step_functions_usd: float
     s3_usd: float
+    glue_usd: float = 0.0
     total_usd: float
     gigabytes: float  # input processed (as stored, usually gzip)
     usd_per_gb: float | None
@@ -79,13 +89,15 @@ def estimate(usage: Usage, input_bytes: int, prices: Prices | None = None) -> Co
         + usage.express_gb_seconds * prices.express_gb_second
     )
     s3_usd = usage.s3_gets * prices.s3_get + usage.s3_puts * prices.s3_put
-    total = lambda_usd + sfn_usd + s3_usd
+    glue_usd = usage.glue_requests * prices.glue_request
+    total = lambda_usd + sfn_usd + s3_usd + glue_usd
     gigabytes = input_bytes / 1e9
     return CostEstimate(
         usage=usage,
         lambda_usd=round(lambda_usd, 6),
         step_functions_usd=round(sfn_usd, 6),
         s3_usd=round(s3_usd, 6),
+        glue_usd=round(glue_usd, 6),
         total_usd=round(total, 6),
         gigabytes=round(gigabytes, 6),
         usd_per_gb=round(total / gigabytes, 6) if gigabytes else None,
@@ -105,10 +117,11 @@ def run_usage(
     s3_gets: int,
     s3_puts: int,
     child_type: ChildType = CHILD_EXECUTION_TYPE,
+    commit_attempts: int = 0,
 ) -> Usage:
     """Usage of one run: one processor invocation and one child execution per batch, the manifest
-    writer and the reducer. An EXPRESS child lives as long as its processor call, billed for 64 MB at
-    least; a STANDARD one is billed for its states."""
+    writer and the reducer, and the Glue requests of its commit's attempts. An EXPRESS child lives as
+    long as its processor call, billed for 64 MB at least; a STANDARD one is billed for its states."""
     express = child_type == "EXPRESS"
     return Usage(
         lambda_requests=batches + 2,
@@ -119,6 +132,7 @@ def run_usage(
         express_gb_seconds=max(processor_seconds, 0.1 * batches) * EXPRESS_MIN_GB if express else 0.0,
         s3_gets=s3_gets,
         s3_puts=s3_puts,
+        glue_requests=commit_attempts * COMMIT_GLUE_REQUESTS,
     )
 
 
@@ -130,11 +144,12 @@ def run_requests(
     redrive_manifest: bool,
     progress_markers: int,
     list_requests: int = 0,
+    commit_attempts: int = 0,
 ) -> tuple[int, int]:
     """GET- and PUT-priced S3 requests of a run: its objects' own (reads; curated, quarantine and summary
     writes), each batch's progress, the manifest (written once, read by the ItemReader and twice by the
     reducer, which also asks when it was written), the ResultWriter's files and manifest, report.json,
-    report.md, objects.jsonl and the timeline, the redrive manifest, and LISTs."""
-    gets = object_gets + 3 + 1 + 1 + result_files
+    report.md, objects.jsonl and the timeline, the redrive manifest, LISTs, and the commit's files."""
+    gets = object_gets + 3 + 1 + 1 + result_files + commit_attempts * COMMIT_S3_GETS
     puts = object_puts + progress_markers + 1 + result_files + 1 + 4 + int(redrive_manifest) + list_requests
-    return gets, puts
+    return gets, puts + commit_attempts * COMMIT_S3_PUTS

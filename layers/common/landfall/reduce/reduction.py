@@ -55,18 +55,19 @@ def reduce_run(
     accumulated = ResultAccumulator(s3_client, event.output_bucket, ledger, job)
     accumulated.add_map_run(_map_results(event, s3_client))
     redrive = write_redrive(s3_client, event.manifest, ledger, event.run_id, event.output_bucket)
-    usage = accumulated.usage.usage(
-        reducer_seconds=time.monotonic() - started,
-        reducer_memory_mb=memory_mb or 1024,
-        redrive_manifest=bool(redrive[0]),
-    )
-    cost = estimate(usage, event.bytes, prices or Prices())
-    report = build_report(event, ledger, accumulated, redrive, cost, ReportContext(written, redrive_with))
+    report = build_report(event, ledger, accumulated, redrive, ReportContext(written, redrive_with))
     report.table, deferred = commit_files(report, accumulated.files, committer, job.name)
     if deferred:
         _redrive_deferred(s3_client, event, ledger, report, (deferred, redrive_with))
     _name_orphans(s3_client, report, accumulated, job.name)
     accumulated.files.close()
+    usage = accumulated.usage.usage(
+        reducer_seconds=time.monotonic() - started,  # the commit's time included
+        reducer_memory_mb=memory_mb or 1024,
+        redrive_manifest=bool(report.outputs.redrive_manifest_key),
+        commit_attempts=report.table.attempts if report.table else 0,
+    )
+    report.cost = estimate(usage, event.bytes, prices or Prices())
     _write(s3_client, report, accumulated)
     _record_metrics(report)
     return report

@@ -19,7 +19,6 @@ from landfall.jobs import AggregateTable
 from landfall.process.counts import Counts, ObjectCounts, RecordCounts
 from landfall.process.failures import REMEDIES
 from landfall.reduce.accumulator import ResultAccumulator, Tally
-from landfall.reduce.costs import CostEstimate
 from landfall.reduce.details import RunDetails
 from landfall.reduce.ledger import Ledger
 from landfall.reduce.messages import (
@@ -96,11 +95,10 @@ def build_report(
     ledger: Ledger,
     accumulated: ResultAccumulator,
     redrive: tuple[str | None, str],
-    cost: CostEstimate | None,
     context: ReportContext | None = None,
 ) -> RunReport:
     """The report of a reduced run: `redrive` is the redrive manifest's key and the first object
-    nothing accounted for (see `ledger.write_redrive`)."""
+    nothing accounted for (see `ledger.write_redrive`). Its cost is set once the run has committed."""
     context = context or ReportContext()
     tally, details = accumulated.tally, accumulated.details
     counts, records = tally.counts.objects, tally.counts.records
@@ -129,7 +127,6 @@ def build_report(
         redrive_command=f".venv/bin/landfall redrive {event.run_id} {context.redrive_with}" if redrive_key else None,
         reconciliation=Reconciliation(ok=not problems, problems=problems),
         outputs=_outputs(event, accumulated.job.name, redrive_key),
-        cost=cost,
     )
 
 
