@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from landfall.commit.tables import SchemaChangeRefused, allowed_changes
 from landfall.core.layout import report_key, report_prefix
 from landfall.jobs import load_job
 from landfall.jobs.samples import Dataset, LandedObject, make_dataset
@@ -27,10 +28,10 @@ from landfall.process.counts import Counts
 from landfall.reduce.messages import RunReport
 from landfall.reduce.report import totals
 from landfall.table.schema import table_of
-from landfall_cli.iceberg_copy import local_metadata_file, localise, newest_metadata
+from landfall_cli.iceberg_copy import local_metadata_file, localise, newest_metadata, open_copy
 from landfall_cli.operate import ProgressReader
 from landfall_cli.options import TEMPLATE, DemoOptions, landfall_command, local_data, project_dir, work_dir
-from landfall_cli.query import export_local, print_result, query_local, table_metadata_location
+from landfall_cli.query import DESCRIPTION, export_local, print_result, query_local, table_metadata_location
 from landfall_cli.target import local_state_path, write_local_state
 from landfall_emulator.emulator import Emulator, EmulatorTimeout, FunctionFailed, wait_for
 from landfall_emulator.template import ParameterError, Stack, load_template
@@ -132,6 +133,27 @@ def _refused(template: Path, overrides: dict[str, str]) -> str | None:
     return None
 
 
+def table_refusal(project: Path, overrides: dict[str, str], data: Path) -> str | None:
+    """What a deploy's Catalog resource would refuse (a column dropped, renamed, moved or narrowed, the
+    partitioning changed), checked against the table the last demo left in `data`: the emulator's catalog
+    starts empty each time, so this is where a changed job meets its table before a deploy."""
+    try:
+        previous = json.loads((data / DESCRIPTION).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    spec = Stack(load_template(project / TEMPLATE), parameter_overrides=overrides).parameters["Job"]
+    if not previous.get("metadata_location") or previous.get("job") != spec:
+        return None  # no table yet, or another job's
+    sys.path.insert(0, str(project / "jobs"))  # where the JobLayer's modules are, as the functions see them
+    try:
+        allowed_changes(open_copy(Path(previous["metadata_location"])), table_of(load_job(spec)))
+    except SchemaChangeRefused as refused:
+        return f"{refused} (a deploy refuses it too; the demo's table is in {data}: remove it to start a new one)"
+    finally:
+        sys.path.remove(str(project / "jobs"))
+    return None
+
+
 def run_demo(options: DemoOptions, console: Console | None = None) -> int:
     console, project = console or Console(), project_dir()
     dataset = (
@@ -143,7 +165,8 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         print(f"landfall demo: --source {options.source} holds no files", file=sys.stderr)  # as the parser's errors
         return 2
     overrides = _overrides(options)
-    if (refusal := _refused(project / TEMPLATE, overrides)) is not None:
+    refusal = _refused(project / TEMPLATE, overrides) or table_refusal(project, overrides, local_data(options.data))
+    if refusal is not None:
         print(f"landfall demo: {refusal}", file=sys.stderr)
         return 2
     new_logs = work_dir(project) / "logs" / f"{datetime.now(UTC):%Y%m%dT%H%M%S}"

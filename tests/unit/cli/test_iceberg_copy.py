@@ -4,6 +4,7 @@ kept, and opened by pyiceberg's own file IO from its metadata file (no mapping o
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import boto3
@@ -11,6 +12,7 @@ import pytest
 from pyiceberg.io.pyarrow import PyArrowFileIO
 from pyiceberg.manifest import read_manifest_list
 from pyiceberg.table import StaticTable, Table
+from pyiceberg.types import StringType
 
 from landfall.commit.catalog import TableCatalog
 from landfall.commit.commits import commit_run, run_snapshot
@@ -23,7 +25,10 @@ from landfall.process.messages import BatchInput, ProcessorEvent
 from landfall.process.processing import process_batch
 from landfall.process.settings import ProcessorSettings
 from landfall.table.schema import table_of
+from landfall_cli.demo import table_refusal
 from landfall_cli.iceberg_copy import CopyError, live_files, localise
+from landfall_cli.query import DESCRIPTION
+from tests.paths import REPO_ROOT
 
 EVENT = b'{"event_id":"%s","ts":"2026-11-22T1%d:00:00Z","type":"click","value":%d}'
 RUNS = {  # run → its objects (key → events): two snapshots, the second listing the first's manifest too
@@ -57,12 +62,16 @@ def source(s3) -> Table:
 @pytest.fixture
 def copied(s3, source, tmp_path) -> Path:
     """The bucket's curated keys under a folder, as `landfall demo --out` saves them."""
+    return _copy(s3, tmp_path)
+
+
+def _copy(s3, into: Path) -> Path:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket="pipeline", Prefix="curated/"):
         for entry in page.get("Contents", []):
-            path = tmp_path / entry["Key"]
+            path = into / entry["Key"]
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(s3.get_object(Bucket="pipeline", Key=entry["Key"])["Body"].read())
-    return tmp_path
+    return into
 
 
 def _named_paths(table: StaticTable) -> list[str]:
@@ -122,3 +131,29 @@ def test_every_snapshot_is_kept_with_its_summary_so_time_travel_by_run_works(sou
 def test_a_copy_of_another_bucket_is_refused(source, copied):
     with pytest.raises(CopyError, match="not in the copied bucket"):
         localise(copied, "elsewhere", source.metadata_location.replace("s3://pipeline/", "s3://elsewhere/"))
+
+
+def _left_by_a_demo(data: Path, metadata_file: Path) -> Path:
+    description = {
+        "job": "landfall.jobs.events:EventsJob",
+        "bucket": "pipeline",
+        "metadata_location": str(metadata_file),
+    }
+    (data / DESCRIPTION).write_text(json.dumps(description))
+    return data
+
+
+def test_the_demo_refuses_a_job_that_would_drop_a_column_of_the_table_the_last_demo_left(s3, source, tmp_path):
+    """The emulator's catalog starts empty, so the demo checks the job against the table it left, as a
+    deploy's Catalog resource checks it against the stack's: the same one line, before anything starts."""
+    same = _copy(s3, tmp_path / "same")
+    data = _left_by_a_demo(same, localise(same, "pipeline", source.metadata_location))
+    assert table_refusal(REPO_ROOT, {}, data) is None  # the job declares what the table holds
+    with source.update_schema() as update:  # a column the job no longer declares (an older version of it had it)
+        update.add_column("retired", StringType())
+    older = _copy(s3, tmp_path / "older")
+    data = _left_by_a_demo(older, localise(older, "pipeline", source.refresh().metadata_location))
+    refusal = table_refusal(REPO_ROOT, {}, data)
+    assert refusal is not None and refusal.startswith("table events: column retired would be dropped or renamed")
+    assert "remove it to start a new one" in refusal and str(older) in refusal
+    assert table_refusal(REPO_ROOT, {"Job": "orders_job:OrdersJob"}, data) is None  # another job's table

@@ -99,9 +99,16 @@ def _create(catalog: Catalog, identifier: str, table: TableSchema, location: str
     return created.refresh()
 
 
-def _evolve(current: Table, table: TableSchema) -> Table:
+def allowed_changes(current: Table, table: TableSchema) -> Evolution:
+    """What the declaration changes in the table; raises SchemaChangeRefused for what would lose data
+    (the deploy's Catalog resource, and the demo against the table the last demo left)."""
     changes = evolution(current.schema(), table)
     _check_partitioning(current, table)
+    return changes
+
+
+def _evolve(current: Table, table: TableSchema) -> Table:
+    changes = allowed_changes(current, table)
     if not changes:
         return current
     update = current.update_schema()
