@@ -69,6 +69,11 @@ AIMS = (
         at_least=128,
         unit=" MB",
     ),
+    Aim(
+        "1 TB priced vs the previous release's files, same run",
+        ("speed", "terabyte", "x_before"),
+        at_most=1.0,
+    ),
     Aim("Parquet output vs gzip JSON lines, speed", ("speed", "parquet_x_json_lines"), at_least=1.0),
     Aim("curated bytes per input (gzip) byte", ("speed", "parquet_bytes_per_input_byte"), at_most=0.5, unit=""),
     Aim("processor vs the common approach", ("speed", "handler_x_common_approach"), at_least=3.0),

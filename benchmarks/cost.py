@@ -11,7 +11,7 @@ from itertools import pairwise
 from typing import Any
 
 from landfall.ingest.messages import ManifestItem, RunConfig
-from landfall.reduce.costs import Prices
+from landfall.reduce.costs import COMMIT_S3_GETS, COMMIT_S3_PUTS, Prices, Usage, estimate
 from landfall_cli.plan import RunPlan, Throughput
 
 OBJECTS, OBJECT_BYTES = 15_625, 64_000_000  # 1 TB in Firehose objects of 64 MB (FirehoseBufferSizeMiB)
@@ -58,8 +58,11 @@ def terabyte(
         arch: plan.cost(PROCESSOR_MB, REDUCER_MB, throughput, Prices().on(arch)).model_dump()
         for arch in ("x86_64", "arm64")
     }
+    before = per_object_files(costs["x86_64"], plan.curated_puts(throughput), throughput.commit_seconds)
     return {
         "batches": plan.batches,
+        "before_usd": before,  # the previous release's files, priced from this run's figures
+        "x_before": costs["x86_64"]["total_usd"] / before,
         "minutes": plan.duration_seconds(throughput) / 60,
         "throughput_bytes_per_second": stored_bytes_per_second,
         "curated_ratio": curated_ratio,
@@ -72,6 +75,24 @@ def terabyte(
         "cost_arm64": costs["arm64"],
         "usd_per_tb": {arch: cost["total_usd"] for arch, cost in costs.items()},
     }
+
+
+PREVIOUS_FILES_PER_OBJECT = 3  # one per object and hour its records span, each one PUT (below 64 MiB)
+
+
+def per_object_files(cost: dict[str, Any], curated_puts: int, commit_s: float) -> float:
+    """$ for the same terabyte as the previous release wrote it, with this run's measured speed: a file per
+    object and hour instead of per batch and hour, and no commit (no Glue, no commit requests or time)."""
+    usage = Usage.model_validate(cost["usage"])
+    before = usage.model_copy(
+        update={
+            "s3_puts": usage.s3_puts - curated_puts - COMMIT_S3_PUTS + OBJECTS * PREVIOUS_FILES_PER_OBJECT,
+            "s3_gets": usage.s3_gets - COMMIT_S3_GETS,
+            "glue_requests": 0,
+            "lambda_gb_seconds": usage.lambda_gb_seconds - commit_s * REDUCER_MB / 1024,
+        }
+    )
+    return estimate(before, OBJECTS * OBJECT_BYTES, Prices()).total_usd
 
 
 def rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -97,6 +118,11 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
             "1 TB: total, x86_64",
             f"${cost['total_usd']:,.2f}",
             f"${cost['usd_per_gb']:.4f}/GB, {result['minutes']:.0f} min at MaxConcurrency 100",
+        ),
+        (
+            "1 TB: the previous release's files, same speed",
+            f"${result['before_usd']:,.2f}",
+            f"a file per object and hour, no commit: now {result['x_before']:.3f}× that",
         ),
         (
             "1 TB: total, arm64 (Lambda ~20 % cheaper a GB-s)",
