@@ -58,7 +58,8 @@ def terabyte(
         arch: plan.cost(PROCESSOR_MB, REDUCER_MB, throughput, Prices().on(arch)).model_dump()
         for arch in ("x86_64", "arm64")
     }
-    before = per_object_files(costs["x86_64"], plan.curated_puts(throughput), throughput.commit_seconds)
+    commit_s = plan.reducer_seconds(throughput) - throughput.reducer_seconds
+    before = per_object_files(costs["x86_64"], plan.curated_puts(throughput), commit_s)
     return {
         "batches": plan.batches,
         "before_usd": before,  # the previous release's files, priced from this run's figures
@@ -70,7 +71,7 @@ def terabyte(
         "files": files,
         "curated_puts": plan.curated_puts(throughput),
         "reducer_seconds": throughput.reducer_seconds,  # the results and the report
-        "commit_seconds": plan.reducer_seconds(throughput) - throughput.reducer_seconds,
+        "commit_seconds": commit_s,
         "cost": costs["x86_64"],
         "cost_arm64": costs["arm64"],
         "usd_per_tb": {arch: cost["total_usd"] for arch, cost in costs.items()},
