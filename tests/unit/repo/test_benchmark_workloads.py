@@ -91,6 +91,22 @@ def test_the_terabyte_plan_prices_what_was_measured():
     assert terabyte(5e6, 0.6, 4, 1e-4)["curated_puts"] == in_parts + 3907  # another hour: a PUT a batch
 
 
+def test_the_previous_releases_files_are_priced_from_the_same_run():
+    """The same terabyte with a file per object and hour (a PUT each) and no commit: the figure the
+    change is held against, with the same speed, so machine speed does not decide the comparison."""
+    now = terabyte(10e6, 0.6, 3, 1e-4, {"1": {"median_s": 0.0}, "100000": {"median_s": 0.0}})
+    usage, prices = now["cost"]["usage"], Prices()
+    puts = usage["s3_puts"] - now["curated_puts"] - COMMIT_S3_PUTS + 15_625 * 3
+    expected = (
+        now["cost"]["total_usd"]
+        + (puts - usage["s3_puts"]) * prices.s3_put
+        - COMMIT_S3_GETS * prices.s3_get
+        - usage["glue_requests"] * prices.glue_request
+    )
+    assert now["before_usd"] == pytest.approx(expected, abs=1e-5)
+    assert now["x_before"] == pytest.approx(now["cost"]["total_usd"] / now["before_usd"])
+
+
 def test_a_commits_time_is_interpolated_between_the_measured_sizes():
     measured = {"1": {"median_s": 0.1}, "1000": {"median_s": 0.2}, "100000": {"median_s": 10.1}}
     assert commit_seconds(measured, 1) == 0.1 and commit_seconds(measured, 1000) == pytest.approx(0.2)
