@@ -8,6 +8,7 @@ worker thread, so that a part is on the wire while the next one is made.
 
 from __future__ import annotations
 
+import io
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,6 +31,20 @@ def put_requests(size: int, part_bytes: int = PART_BYTES, single_put_bytes: int 
     if size < single_put_bytes:
         return 1
     return 2 + 1 + -(-(size - single_put_bytes) // part_bytes)
+
+
+class Sink(io.RawIOBase):
+    """A file a writer (Parquet's) streams into; its bytes go to `write` (an S3ObjectWriter's)."""
+
+    def __init__(self, write: Callable[[bytes], None]) -> None:
+        self._write = write
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self._write(bytes(data))
+        return len(data)
 
 
 class S3ObjectWriter:

@@ -32,7 +32,7 @@ from typing import IO, TYPE_CHECKING, cast
 from arro3.core import RecordBatch, RecordBatchReader, Schema
 from arro3.io import read_ipc_stream, write_ipc_stream, write_parquet
 
-from landfall.core.writers import Background, S3ObjectWriter
+from landfall.core.writers import Background, S3ObjectWriter, Sink
 from landfall.process.messages import CuratedFile
 from landfall.table.schema import Kind, TableSchema
 
@@ -190,20 +190,6 @@ class _SpillDir:
                 self._dir = None
 
 
-class _Sink(io.RawIOBase):
-    """A file the Parquet writer streams into; its bytes go to `write`."""
-
-    def __init__(self, write: Callable[[bytes], None]) -> None:
-        self._write = write
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: bytes) -> int:  # type: ignore[override]
-        self._write(bytes(data))
-        return len(data)
-
-
 class BatchFiles:
     """The batch's files of the table: the rows of its finished objects, held per partition (spilled
     past the budget), each partition's Parquet file written when the batch's objects are all done.
@@ -273,7 +259,7 @@ class BatchFiles:
         )
         self._writers.append(writer)
         batches = RecordBatchReader.from_batches(self.table.arrow_schema, partition.stream())
-        write_parquet_file(self.table, batches, _Sink(writer.write))
+        write_parquet_file(self.table, batches, Sink(writer.write))
         writer.close()
         self.budget.give_back(partition.discard())
         return CuratedFile(key=writer.key, rows=partition.rows, bytes=writer.bytes_written, partition=partition.path)
