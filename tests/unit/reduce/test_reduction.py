@@ -20,7 +20,7 @@ from landfall.reduce.messages import ReducerEvent, RunReport
 from landfall.reduce.reduction import reduce_run
 from landfall.reduce.report import count_rows, totals
 from landfall.reduce.report_text import render_markdown
-from landfall.reduce.results import CorruptResultsError, find_manifest, read_manifest
+from landfall.core.results import CorruptResultsError, find_manifest, read_manifest
 
 BUCKET = "pipeline"
 RUN = "notification-0123"

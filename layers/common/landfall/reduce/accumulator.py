@@ -23,7 +23,7 @@ from landfall.reduce.costs import Usage, run_requests, run_usage
 from landfall.reduce.details import RunDetails
 from landfall.reduce.ledger import Ledger, Outcome
 from landfall.reduce.messages import ObjectFailure
-from landfall.reduce.results import ResultRecord, iter_records
+from landfall.core.results import ResultRecord, iter_records
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -26,7 +26,7 @@ from landfall.reduce.messages import ReducerEvent, RunReport, TableCommit
 from landfall.reduce.orphans import KeySet, orphaned_files
 from landfall.reduce.report import OBJECTS_FILE, ReportContext, build_report
 from landfall.reduce.report_text import render_markdown
-from landfall.reduce.results import find_manifest, read_manifest
+from landfall.core.results import find_manifest, read_manifest
 from landfall.reduce.timeline import draw
 
 if TYPE_CHECKING:
