@@ -93,3 +93,8 @@ def manifest_key(source: str, run_id: str) -> str:
 
 def redrive_manifest_key(run_id: str) -> str:
     return f"{MANIFESTS_PREFIX}redrive/from-{run_id}.jsonl"
+
+
+def upkeep_items_key(upkeep_id: str) -> str:
+    """The compaction items of a maintenance run, a line each: what its map reads."""
+    return f"{MANIFESTS_PREFIX}upkeep/{upkeep_id}.jsonl"

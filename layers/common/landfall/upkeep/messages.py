@@ -3,12 +3,13 @@ group of small files), what the child returns, and the parameters the plan is ma
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from landfall.core.messages import Message
+from landfall.core.messages import Message, S3Location
+from landfall.upkeep.housekeeping_messages import Housekeeping
 
 MiB = 1024 * 1024
 # A file takes ~220 bytes of an item's JSON (an S3 path of ~175 characters, its rows and bytes): 500 make
@@ -103,3 +104,78 @@ class CompactionResult(Message):
     seconds: float = 0.0
     attempts: int = 0  # commits tried: 1, plus one per conflict with another writer
     snapshot_id: int | None = None
+
+
+class UpkeepRequest(Message):
+    """What starts a maintenance run: the schedule's input, or `landfall compact`'s."""
+
+    upkeep_id: str  # the execution's name: its files go under curated/<table>/data/<upkeep_id>/
+    partitions: list[str] = Field(default_factory=list)  # only these (e.g. dt=2026-11-22/hour=13); empty: all
+    compact: bool = True
+    housekeep: bool = True
+
+
+class UpkeepState(Message):
+    """The plan step's output, the state machine's state: what the map reads and the report starts from."""
+
+    upkeep_id: str
+    table: str
+    started_at: datetime
+    items: S3Location | None = None  # one item a line; None: nothing to compact
+    item_count: int = 0
+    planned: CompactionPlan  # its items left out: they are in `items`
+    housekeep: bool = True
+
+
+class CompactionTotals(BaseModel):
+    """The map's children added up."""
+
+    items: int = 0
+    compacted: int = 0
+    given_up: int = 0  # a file left the table before the commit: the partition waits for the next run
+    failed: int = 0  # the child raised: nothing of it committed
+    files_in: int = 0
+    files_out: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    rows: int = 0
+    commit_attempts: int = 0
+    errors: list[str] = Field(default_factory=list)  # the first ones, with their partitions
+
+    def add(self, result: CompactionResult) -> None:
+        self.compacted += result.outcome == "compacted"
+        self.given_up += result.outcome == "given_up"
+        self.files_in += result.files_in
+        self.files_out += result.files_out
+        self.bytes_in += result.bytes_in
+        self.bytes_out += result.bytes_out
+        self.rows += result.rows
+        self.commit_attempts += result.attempts
+
+
+class UpkeepTiming(BaseModel):
+    started_at: datetime
+    ended_at: datetime
+    seconds: float
+
+
+class UpkeepReport(Message):
+    """A maintenance run's report (`reports/<upkeep_id>/report.json`, beside the pipeline's runs')."""
+
+    run_id: str  # the maintenance run's id, named as a pipeline run's (the orphan sweep reads both)
+    kind: Literal["upkeep"] = "upkeep"
+    table: str
+    status: Literal["SUCCEEDED", "FAILED"]
+    status_reason: str = ""
+    map_error: str | None = None
+    timing: UpkeepTiming
+    planned: CompactionPlan
+    compaction: CompactionTotals
+    housekeeping: Housekeeping | None = None
+
+
+class UpkeepEvent(UpkeepState):
+    """The state when it reaches the finish step: the map's result, or its error."""
+
+    map_result: dict[str, Any] | None = None
+    map_error: dict[str, Any] | None = None

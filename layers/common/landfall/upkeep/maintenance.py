@@ -1,0 +1,119 @@
+"""A maintenance run's steps, as its state machine runs them: plan (the items of a Distributed Map, each a
+partition's group of small files), compact (a child per item: `compaction.compact`), finish (the
+children's results added up, a housekeeping pass, the report beside the pipeline's runs').
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from landfall.core.layout import report_key, results_prefix, upkeep_items_key
+from landfall.core.messages import S3Location
+from landfall.core.results import find_manifest, iter_records, read_manifest
+from landfall.upkeep.compaction_plan import plan_compaction
+from landfall.upkeep.housekeeping import housekeep
+from landfall.upkeep.messages import (
+    CompactionItem,
+    CompactionPlan,
+    CompactionResult,
+    CompactionTotals,
+    UpkeepEvent,
+    UpkeepReport,
+    UpkeepRequest,
+    UpkeepState,
+    UpkeepTiming,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from pyiceberg.catalog import Catalog
+
+    from landfall.table.schema import TableSchema
+    from landfall.upkeep.settings import UpkeepSettings
+
+ERRORS_NAMED = 20  # failed children whose error the report quotes (each is in the ResultWriter's files)
+
+
+def plan_run(
+    request: UpkeepRequest,
+    s3_client: S3Client,
+    catalog: Catalog,
+    table: TableSchema,
+    settings: UpkeepSettings,
+    now: datetime,
+) -> UpkeepState:
+    """The items to compact, written a line each for the map to read (none: the map is skipped)."""
+    plan = CompactionPlan(upkeep_id=request.upkeep_id, table=table.name)
+    if request.compact:
+        plan = plan_compaction(
+            catalog, settings.database, table, settings.bucket, request.upkeep_id, settings.compaction(), now
+        )
+    wanted = set(request.partitions)
+    items = [item for item in plan.items if not wanted or item.partition in wanted]
+    location = None
+    if items:
+        location = S3Location(bucket=settings.bucket, key=upkeep_items_key(request.upkeep_id))
+        body = "".join(item.model_dump_json() + "\n" for item in items).encode()
+        s3_client.put_object(Bucket=location.bucket, Key=location.key, Body=body)
+    return UpkeepState(
+        upkeep_id=request.upkeep_id,
+        table=table.name,
+        started_at=now,
+        items=location,
+        item_count=len(items),
+        planned=plan.model_copy(update={"items": []}),
+        housekeep=request.housekeep,
+    )
+
+
+def compaction_totals(event: UpkeepEvent, s3_client: S3Client, bucket: str) -> CompactionTotals:
+    """The map's children added up, from its ResultWriter files (none when nothing was compacted)."""
+    totals = CompactionTotals(items=event.item_count)
+    key = find_manifest(s3_client, bucket, results_prefix(event.upkeep_id)) if event.items else None
+    if key is None:
+        return totals
+    for record in iter_records(s3_client, read_manifest(s3_client, bucket, key)):
+        if record.kind == "SUCCEEDED" and record.output is not None:
+            totals.add(CompactionResult.model_validate_json(record.output))
+            continue
+        totals.failed += 1
+        if len(totals.errors) < ERRORS_NAMED:
+            totals.errors.append(f"{_partition(record.input)}: {record.error or record.status}: {record.cause or ''}")
+    return totals
+
+
+def _partition(item_json: str | None) -> str:
+    if item_json is None:
+        return "a partition"
+    return CompactionItem.model_validate(json.loads(item_json)).partition
+
+
+def finish_run(
+    event: UpkeepEvent, s3_client: S3Client, catalog: Catalog, settings: UpkeepSettings, now: datetime
+) -> UpkeepReport:
+    """Add the children up, keep the table's house, write the report (`reports/<upkeep_id>/`)."""
+    totals = compaction_totals(event, s3_client, settings.bucket)
+    housekeeping = None
+    if event.housekeep:
+        identifier = f"{settings.database}.{event.table}"
+        housekeeping = housekeep(catalog, identifier, s3_client, settings.bucket, now, settings.policy())
+    map_error = f"{event.map_error.get('Error')}: {event.map_error.get('Cause')}" if event.map_error else None
+    failed = map_error is not None or totals.failed > 0
+    reason = map_error or (f"{totals.failed} of {totals.items} partitions failed to compact" if totals.failed else "")
+    report = UpkeepReport(
+        run_id=event.upkeep_id,
+        table=event.table,
+        status="FAILED" if failed else "SUCCEEDED",
+        status_reason=reason,
+        map_error=map_error,
+        timing=UpkeepTiming(
+            started_at=event.started_at, ended_at=now, seconds=(now - event.started_at).total_seconds()
+        ),
+        planned=event.planned,
+        compaction=totals,
+        housekeeping=housekeeping,
+    )
+    s3_client.put_object(Bucket=settings.bucket, Key=report_key(event.upkeep_id), Body=report.model_dump_json(indent=2))
+    return report

@@ -1,0 +1,33 @@
+"""The maintenance functions' settings, parsed from their environment once per cold start (`core.settings`):
+the template's parameters, each turned into what the library takes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field
+
+from landfall.jobs.settings import JobSettings
+from landfall.upkeep.expiry import KEEP_LAST
+from landfall.upkeep.housekeeping import Policy
+from landfall.upkeep.messages import CompactionSettings, MiB
+from landfall.upkeep.orphan_files import ORPHAN_WINDOW, Windows
+
+
+class UpkeepSettings(JobSettings):
+    database: str = Field(alias="DATABASE")
+    bucket: str = Field(alias="PIPELINE_BUCKET")
+    target_file_mib: int = Field(default=128, ge=16, le=1024, alias="TARGET_FILE_MIB")
+    grace_minutes: int = Field(default=60, ge=0, alias="COMPACTION_GRACE_MINUTES")
+    retention_days: int = Field(default=15, ge=1, alias="SNAPSHOT_RETENTION_DAYS")
+    orphan_days: int = Field(default=ORPHAN_WINDOW.days, ge=1, alias="ORPHAN_WINDOW_DAYS")
+
+    def compaction(self) -> CompactionSettings:
+        return CompactionSettings(target_bytes=self.target_file_mib * MiB, grace=timedelta(minutes=self.grace_minutes))
+
+    def policy(self) -> Policy:
+        return Policy(
+            retention=timedelta(days=self.retention_days),
+            keep_last=KEEP_LAST,
+            windows=Windows(orphan=timedelta(days=self.orphan_days)),
+        )
