@@ -8,6 +8,7 @@ import pytest
 
 from landfall.core.layout import REPORTS_PREFIX, curated_key, manifest_key, report_key, results_prefix, summary_key
 from landfall.core.messages import S3Location
+from landfall.core.results import CorruptResultsError, find_manifest, read_manifest
 from landfall.ingest.manifests import ManifestBuilder
 from landfall.ingest.messages import ManifestItem, RunConfig
 from landfall.jobs import default_job
@@ -20,7 +21,6 @@ from landfall.reduce.messages import ReducerEvent, RunReport
 from landfall.reduce.reduction import reduce_run
 from landfall.reduce.report import count_rows, totals
 from landfall.reduce.report_text import render_markdown
-from landfall.core.results import CorruptResultsError, find_manifest, read_manifest
 
 BUCKET = "pipeline"
 RUN = "notification-0123"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from landfall.commit.objects import FileSpool, run_files
+from landfall.core.results import ResultRecord, iter_records
 from landfall.ingest.messages import ManifestItem
 from landfall.jobs import Job
 from landfall.process.counts import Counts
@@ -23,7 +24,6 @@ from landfall.reduce.costs import Usage, run_requests, run_usage
 from landfall.reduce.details import RunDetails
 from landfall.reduce.ledger import Ledger, Outcome
 from landfall.reduce.messages import ObjectFailure
-from landfall.core.results import ResultRecord, iter_records
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

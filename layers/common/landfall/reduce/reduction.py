@@ -17,6 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from landfall.commit.objects import RunFiles, TableMissing
 from landfall.core.layout import report_key, results_prefix
 from landfall.core.observability import logger, metrics
+from landfall.core.results import find_manifest, read_manifest
 from landfall.core.writers import upload_file
 from landfall.jobs import Job
 from landfall.reduce.accumulator import ResultAccumulator
@@ -26,7 +27,6 @@ from landfall.reduce.messages import ReducerEvent, RunReport, TableCommit
 from landfall.reduce.orphans import KeySet, orphaned_files
 from landfall.reduce.report import OBJECTS_FILE, ReportContext, build_report
 from landfall.reduce.report_text import render_markdown
-from landfall.core.results import find_manifest, read_manifest
 from landfall.reduce.timeline import draw
 
 if TYPE_CHECKING:
