@@ -23,6 +23,9 @@ FUNCTIONS = (
     "ReducerFunction",
     "CatalogFunction",
     "ConcurrencyCheckFunction",
+    "UpkeepPlanFunction",
+    "CompactorFunction",
+    "UpkeepFinishFunction",
 )
 
 

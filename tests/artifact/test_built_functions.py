@@ -83,6 +83,7 @@ def test_every_sample_event_has_its_test():
             "eventbridge-object-created.json",
         )
     } | {"processor/batch.json", "reducer/run.json", "catalog/create.json", "concurrency_check/create.json"}
+    tested |= {"upkeep/plan.json", "upkeep/finish.json", "compactor/stale-item.json"}
     assert samples == tested
 
 
@@ -107,6 +108,25 @@ def test_the_reducer_sample_reduces_the_run_it_names(built):
     assert report["status"] == "SUCCEEDED" and report["reconciliation"]["ok"]
     assert report["objects"]["processed"] == 2 and report["records"]["read"] == 80
     assert "the map run's result files" in logs
+
+
+def test_the_upkeep_samples_plan_a_new_table_keep_its_house_and_give_a_stale_item_up(built):
+    """The emulator's table is new: nothing to compact, a housekeeping pass that finds nothing, and an
+    item naming files the table never held is given up (as a plan another compaction overtook)."""
+    status, state, logs = invoke("UpkeepPlanFunction", EVENTS / "upkeep" / "plan.json")
+    assert status == 0 and (state["item_count"], state["items"], state["planned"]["snapshot_id"]) == (0, None, None), (
+        logs
+    )
+    status, report, logs = invoke("UpkeepFinishFunction", EVENTS / "upkeep" / "finish.json")
+    assert status == 0 and report == {
+        "version": 4,
+        "run_id": "upkeep-sample",
+        "table": "events",
+        "status": "SUCCEEDED",
+        "status_reason": "",
+    }, logs
+    status, result, logs = invoke("CompactorFunction", EVENTS / "compactor" / "stale-item.json")
+    assert status == 0 and result["outcome"] == "given_up" and "2 of its files left the table" in result["reason"], logs
 
 
 def test_the_catalog_function_answers_cloudformation_with_the_tables_it_made(built):

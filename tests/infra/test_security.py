@@ -208,13 +208,18 @@ def test_functions_never_log_whole_events():
         assert "log_event=True" not in text and "from landfall.core.observability import" in text, handler
 
 
-def _alarm(metric: str) -> dict[str, Any]:
-    (alarm,) = [
+def _alarms(metric: str) -> list[dict[str, Any]]:
+    alarms = [
         r["Properties"]
         for r in RESOURCES.values()
         if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["MetricName"] == metric
     ]
-    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert all(alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}] for alarm in alarms)
+    return alarms
+
+
+def _alarm(metric: str) -> dict[str, Any]:
+    (alarm,) = _alarms(metric)
     return alarm
 
 
@@ -222,7 +227,8 @@ def test_alarms_reach_the_topic():
     assert _alarm("ApproximateNumberOfMessagesVisible")["Dimensions"][0]["Value"] == {
         "Fn::GetAtt": ["IngestDeadLetterQueue", "QueueName"]
     }
-    assert _alarm("ExecutionsFailed")["Dimensions"][0]["Value"] == {"Ref": "PipelineStateMachine"}
+    failed = [alarm["Dimensions"][0]["Value"] for alarm in _alarms("ExecutionsFailed")]
+    assert failed == [{"Ref": "PipelineStateMachine"}, {"Ref": "UpkeepStateMachine"}]  # each state machine's
     open_runs = _alarm("ApproximateOpenMapRunCount")
     assert (open_runs["Threshold"], open_runs["ComparisonOperator"]) == (900, "GreaterThanOrEqualToThreshold")
     for metric in ("Errors", "Throttles"):
@@ -315,8 +321,9 @@ def test_the_catalog_function_may_change_tables_of_its_own_database_only(transfo
     assert [(set(s["Action"]), s["Resource"]) for s in s3] == [
         ({"s3:GetObject", "s3:PutObject"}, {"Fn::Sub": "${PipelineBucket.Arn}/curated/*/metadata/*"})
     ]
-    writers = [s for name, s in _iam_statements(transformed["Resources"]) if "s3:DeleteObject" in _as_list(s["Action"])]
-    assert [s["Resource"] for s in writers] == [{"Fn::Sub": "${PipelineBucket.Arn}/curated/*"}]
+    deleters = {n: s["Resource"] for n, s in _iam_statements(deployed) if "s3:DeleteObject" in _as_list(s["Action"])}
+    curated = {"Fn::Sub": "${PipelineBucket.Arn}/curated/*"}
+    assert deleters == {"ProcessorRole": curated, "UpkeepRole": curated}  # a failed batch's files; upkeep's sweep
 
 
 def test_the_reducer_commits_to_its_own_database_and_writes_only_table_metadata(transformed):
@@ -331,3 +338,32 @@ def test_the_reducer_commits_to_its_own_database_and_writes_only_table_metadata(
     assert not any("curated" in json.dumps(s["Resource"]) and s["Resource"] != metadata for s in statements)
     (listing,) = [s for s in statements if "s3:ListBucket" in _as_list(s["Action"])]
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["results/*", "curated/*/data/*"]}}  # no metadata
+
+
+def test_the_upkeep_keeps_its_own_table_and_writes_only_its_runs_files(transformed):
+    """Compaction rewrites and the sweep deletes under curated/ only; the rest is its plan, its map's
+    results and the reports (it reads the runs' to know which may still commit); Glue: its database."""
+    statements = [s for name, s in _iam_statements(transformed["Resources"]) if name == "UpkeepRole"]
+    (glue,) = [s for s in statements if any(a.startswith("glue:") for a in _as_list(s["Action"]))]
+    assert set(glue["Action"]) == {"glue:GetTable", "glue:UpdateTable"}
+    assert all("${CatalogName.Database}" in json.dumps(r) for r in glue["Resource"][1:])
+    s3 = {
+        json.dumps(resource): set(_as_list(s["Action"]))
+        for s in statements
+        if any(a.startswith("s3:") for a in _as_list(s["Action"]))
+        for resource in _as_list(s["Resource"])
+    }
+    bucket = "${PipelineBucket.Arn}"
+    assert s3 == {
+        json.dumps({"Fn::Sub": f"{bucket}/curated/*"}): {
+            "s3:GetObject",
+            "s3:PutObject",
+            "s3:DeleteObject",
+            "s3:AbortMultipartUpload",
+        },
+        json.dumps({"Fn::GetAtt": ["PipelineBucket", "Arn"]}): {"s3:ListBucket"},
+        **{
+            json.dumps({"Fn::Sub": f"{bucket}/{p}/*"}): {"s3:GetObject", "s3:PutObject"}
+            for p in ("manifests/upkeep", "results", "reports")
+        },
+    }

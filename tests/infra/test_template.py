@@ -171,13 +171,16 @@ def test_lake_formation_grants_exist_only_when_asked_for_and_come_before_the_cat
         "CatalogLakeFormationDatabaseGrant",
         "CatalogLakeFormationTablesGrant",
         "ReducerLakeFormationTablesGrant",  # its commit alters the table
+        "UpkeepLakeFormationTablesGrant",  # so do compaction, expiry and the manifests' rewrite
     }
     assert all(r["Condition"] == "UseLakeFormation" for r in grants.values())
-    reducer = stack.resolve(grants.pop("ReducerLakeFormationTablesGrant")["Properties"])
-    assert reducer["Principal"] == {
-        "DataLakePrincipalIdentifier": stack.resolve({"Fn::GetAtt": ["ReducerRole", "Arn"]})
-    }
-    assert reducer["Permissions"] == ["ALTER", "DESCRIBE"] and reducer["PermissionsWithGrantOption"] == []
+    for grant, role in (
+        ("ReducerLakeFormationTablesGrant", "ReducerRole"),
+        ("UpkeepLakeFormationTablesGrant", "UpkeepRole"),
+    ):
+        committer = stack.resolve(grants.pop(grant)["Properties"])
+        assert committer["Principal"] == {"DataLakePrincipalIdentifier": stack.resolve({"Fn::GetAtt": [role, "Arn"]})}
+        assert committer["Permissions"] == ["ALTER", "DESCRIBE"] and committer["PermissionsWithGrantOption"] == []
     assert stack.condition("UseLakeFormation") is (use == "true")
     catalog = stack.resolve(RESOURCES["Catalog"]["Properties"])
     assert ("LakeFormationGrants" in catalog) is (use == "true")  # a dependency only when they exist
@@ -240,3 +243,9 @@ def test_the_template_refuses_what_the_landing_shapes_cannot_do(overrides, refus
 def test_an_existing_bucket_may_be_read_at_its_root():
     adopted = Stack(TEMPLATE, parameter_overrides={"ExistingLandingBucket": "acme-firehose", "LandingPrefix": ""})
     assert adopted.function_environment("ManifestWriterFunction")["KEY_PREFIX"] == ""
+
+
+def test_landfall_invoke_offers_every_function_of_the_template():
+    from landfall_cli.main import FUNCTIONS
+
+    assert set(FUNCTIONS) == {i for i, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}

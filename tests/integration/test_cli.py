@@ -30,17 +30,24 @@ def local(emulator, tmp_path, monkeypatch):
 
 
 def _land(emulator, hour: str, count: int, corrupt: int = 0, archived: int = 0) -> list[str]:
-    """`count` objects: the first `corrupt` cut short, the next `archived` in Glacier (unreadable until restored)."""
+    """`count` objects: the first `corrupt` cut short, the next `archived` in Glacier (unreadable until restored).
+    They land unannounced, as objects from before the stack: no notification processes them, so what a
+    backfill finds in the table does not depend on how far a notification's run got."""
     dataset = make_dataset(objects=count, records=50, bad_ratio=0.0, seed=5, stream=f"cli-{hour.replace('/', '')}")
-    s3 = emulator.client("s3")
+    s3, bucket = emulator.client("s3"), emulator.landing_bucket
+    notifying = s3.get_bucket_notification_configuration(Bucket=bucket)
+    notifying.pop("ResponseMetadata", None)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
     keys = []
-    for index, obj in enumerate(dataset.objects):
-        key = f"raw/{hour}/{obj.key.rsplit('/', 1)[-1]}"
-        body = obj.body[:-20] if index < corrupt else obj.body  # a truncated gzip stream fails its object
-        storage = "GLACIER" if corrupt <= index < corrupt + archived else "STANDARD"
-        s3.put_object(Bucket=emulator.landing_bucket, Key=key, Body=body, StorageClass=storage)
-        keys.append(key)
-    emulator.wait_for_ingestion(count, timeout=120)
+    try:
+        for index, obj in enumerate(dataset.objects):
+            key = f"raw/{hour}/{obj.key.rsplit('/', 1)[-1]}"
+            body = obj.body[:-20] if index < corrupt else obj.body  # a truncated gzip stream fails its object
+            storage = "GLACIER" if corrupt <= index < corrupt + archived else "STANDARD"
+            s3.put_object(Bucket=bucket, Key=key, Body=body, StorageClass=storage)
+            keys.append(key)
+    finally:
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=notifying)
     return keys
 
 

@@ -41,7 +41,7 @@ def test_the_example_job_runs_through_the_processor(s3):
         "orders_per_day": {"2026-11-22": 2, "2026-11-23": 1},
     }
     assert obj.rows_by_partition == {"dt=2026-11-22": 2, "dt=2026-11-23": 1}
-    assert [(file.key.split("/")[1:4], file.rows) for file in summary.files] == [  # the job's table, by day
-        (["orders", "data", "dt=2026-11-22"], 2),
-        (["orders", "data", "dt=2026-11-23"], 1),
+    assert [(file.key.split("/")[1:5], file.rows) for file in summary.files] == [  # the job's table, by day
+        (["orders", "data", "r", "dt=2026-11-22"], 2),
+        (["orders", "data", "r", "dt=2026-11-23"], 1),
     ]

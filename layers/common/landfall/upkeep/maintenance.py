@@ -9,8 +9,11 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from landfall.core.layout import report_key, results_prefix, upkeep_items_key
 from landfall.core.messages import S3Location
+from landfall.core.observability import metrics
 from landfall.core.results import find_manifest, iter_records, read_manifest
 from landfall.upkeep.compaction_plan import plan_compaction
 from landfall.upkeep.housekeeping import housekeep
@@ -117,3 +120,21 @@ def finish_run(
     )
     s3_client.put_object(Bucket=settings.bucket, Key=report_key(event.upkeep_id), Body=report.model_dump_json(indent=2))
     return report
+
+
+def record_metrics(report: UpkeepReport) -> None:
+    """The run's figures as CloudWatch metrics (the finish function flushes them): an alarm watches failures."""
+    compaction = report.compaction
+    metrics.add_metric(name="UpkeepPartitionsCompacted", unit=MetricUnit.Count, value=compaction.compacted)
+    metrics.add_metric(name="UpkeepPartitionsFailed", unit=MetricUnit.Count, value=compaction.failed)
+    metrics.add_metric(name="UpkeepFilesReplaced", unit=MetricUnit.Count, value=compaction.files_in)
+    metrics.add_metric(name="UpkeepFilesWritten", unit=MetricUnit.Count, value=compaction.files_out)
+    metrics.add_metric(name="UpkeepRunsFailed", unit=MetricUnit.Count, value=int(report.status == "FAILED"))
+    if report.housekeeping is not None:
+        swept = report.housekeeping.orphans
+        metrics.add_metric(
+            name="UpkeepSnapshotsExpired", unit=MetricUnit.Count, value=report.housekeeping.expiry.expired
+        )
+        metrics.add_metric(
+            name="UpkeepOrphansDeleted", unit=MetricUnit.Count, value=swept.data.deleted + swept.metadata.deleted
+        )

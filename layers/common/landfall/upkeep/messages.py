@@ -4,7 +4,7 @@ group of small files), what the child returns, and the parameters the plan is ma
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -172,6 +172,9 @@ class UpkeepReport(Message):
     planned: CompactionPlan
     compaction: CompactionTotals
     housekeeping: Housekeeping | None = None
+
+    # what the finish step returns to the state machine: small, whatever the table's size
+    STATE_FIELDS: ClassVar[set[str]] = {"version", "run_id", "table", "status", "status_reason"}
 
 
 class UpkeepEvent(UpkeepState):

@@ -1,0 +1,85 @@
+"""The table's upkeep on the emulator, as `landfall compact` and the schedule start it: runs that made
+many small files in an hour, compacted by the upkeep state machine (plan, a Distributed Map child per
+partition, finish) into one file; a reader that is not the writer (pyiceberg with its own catalog, and
+DuckDB over the files it lists) counts every row before and after, and the report says what it did."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime
+
+import pytest
+from pyiceberg.expressions import StartsWith
+
+from landfall.core.layout import report_key
+from landfall.ingest.messages import ManifestItem, RunConfig
+from landfall.jobs.samples import event_lines
+from tests.integration.conftest import execution_arn_of, read_json, start_run
+from tests.integration.test_table import _download, _pyiceberg
+from tests.tables import duckdb_query
+
+pytestmark = pytest.mark.emulator
+
+HOUR = datetime(2026, 10, 3, 7, 5, tzinfo=UTC)  # an hour no other test writes: closed long ago
+PARTITION = "dt=2026-10-03/hour=07"
+ONE_A_BATCH = RunConfig(
+    max_concurrency=4, max_items_per_batch=1, max_batch_bytes=1 << 20, tolerated_failure_percentage=0
+)
+
+
+def _files_of_the_hour(table) -> list[str]:
+    return [t.file.file_path for t in table.scan().plan_files() if f"/{PARTITION}/" in t.file.file_path]
+
+
+def _land(emulator, rng: random.Random, numbers: range) -> list[ManifestItem]:
+    """Objects of events in the hour (a few late ones in the next), a file a batch."""
+    s3, items = emulator.client("s3"), []
+    for n in numbers:
+        body = b"\n".join(line for line, _ in event_lines(rng, 200, HOUR, 0.0)) + b"\n"
+        s3.put_object(Bucket=emulator.pipeline_bucket, Key=f"t/upkeep/{n}.jsonl", Body=body)
+        items.append(ManifestItem(bucket=emulator.pipeline_bucket, key=f"t/upkeep/{n}.jsonl", size=len(body)))
+    return items
+
+
+def _start_upkeep(emulator, name: str) -> str:
+    return emulator.client("stepfunctions").start_execution(
+        stateMachineArn=emulator.stack.outputs()["UpkeepStateMachineArn"],
+        name=name,
+        input=json.dumps({"partitions": [PARTITION], "housekeep": False}),
+    )["executionArn"]
+
+
+def _hour_rows(emulator) -> int:
+    scan = _pyiceberg(emulator).scan(row_filter=StartsWith("source_key", "t/upkeep/")).to_arrow()
+    return sum(1 for ts in scan.column("ts").to_pylist() if ts.strftime("dt=%Y-%m-%d/hour=%H") == PARTITION)
+
+
+def test_an_hour_of_small_files_is_compacted_into_one_with_every_row(emulator, tmp_path):
+    rng = random.Random(7)
+    started = start_run(emulator, _land(emulator, rng, range(5)), ONE_A_BATCH)
+    assert emulator.wait_for_execution(execution_arn_of(emulator, started))["status"] == "SUCCEEDED"
+    before = _files_of_the_hour(_pyiceberg(emulator))
+    rows = read_json(emulator, emulator.pipeline_bucket, report_key(started.run_id))["rows_by_partition"][PARTITION]
+    assert len(before) == 5 and rows > 0
+
+    described = emulator.wait_for_execution(_start_upkeep(emulator, "upkeep-test-1"))
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    report = read_json(emulator, emulator.pipeline_bucket, report_key("upkeep-test-1"))
+    assert (report["kind"], report["status"], report["compaction"]["compacted"]) == ("upkeep", "SUCCEEDED", 1)
+    assert (report["compaction"]["files_in"], report["compaction"]["files_out"]) == (5, 1)
+
+    table = _pyiceberg(emulator)
+    (after,) = _files_of_the_hour(table)
+    assert "/data/upkeep-test-1/" in after and table.current_snapshot().summary["landfall.upkeep-id"] == "upkeep-test-1"
+    (path,) = _download(emulator, [{"key": after.split("/", 3)[3]}], tmp_path)
+    assert duckdb_query(f"SELECT count(*) FROM read_parquet('{path.as_posix()}')") == [(rows,)]
+    assert report["compaction"]["rows"] == rows
+
+    # late records for the hour and a second compaction, started together: both commit, no row lost or doubled
+    late = start_run(emulator, _land(emulator, rng, range(5, 8)), ONE_A_BATCH)
+    upkeep = _start_upkeep(emulator, "upkeep-test-2")
+    assert emulator.wait_for_execution(execution_arn_of(emulator, late))["status"] == "SUCCEEDED"
+    assert emulator.wait_for_execution(upkeep)["status"] == "SUCCEEDED"
+    added = read_json(emulator, emulator.pipeline_bucket, report_key(late.run_id))["rows_by_partition"][PARTITION]
+    assert _hour_rows(emulator) == rows + added
