@@ -47,6 +47,7 @@ from landfall_cli.query import (
     table_metadata_location,
 )
 from landfall_cli.target import Target, TargetError, aws_target, local_target
+from landfall_cli.upkeep import UpkeepError, start_upkeep, upkeep_line, wait_for_upkeep
 
 
 class Stopped(Exception):
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             raise  # not the setup's: a bug to see whole
         errors.print(message, style="red", markup=False, highlight=False, soft_wrap=True)  # one line, unwrapped
         return 2
-    except QueryError as error:
+    except (QueryError, UpkeepError) as error:
         errors.print(str(error), style="red", markup=False, highlight=False, soft_wrap=True)
         return 1
     except BrokenPipeError:  # the reader went away (`| head`): nothing more to say, to anyone
@@ -252,6 +253,14 @@ def _invoke_built(args: argparse.Namespace) -> int:
     return 1 if invocation.failed else 0
 
 
+def _compact(args: argparse.Namespace, console: Console) -> int:
+    target = _target(args)
+    upkeep_id = start_upkeep(target, args.partition or [], housekeep=not args.no_housekeeping)
+    report = wait_for_upkeep(target, upkeep_id, timeout=args.timeout)
+    console.print(upkeep_line(upkeep_id, report), soft_wrap=True)
+    return 0 if report is not None and report.status == "SUCCEEDED" else 1
+
+
 def _redrive(args: argparse.Namespace, console: Console) -> int:
     target = _target(args)
     plan, started = redrive(target, args.run_id, dry_run=args.dry_run)
@@ -268,6 +277,7 @@ _COMMANDS = {
     "demo": _demo,
     "backfill": _backfill,
     "status": _status,
+    "compact": _compact,
     "report": _report,
     "redrive": _redrive,
     "query": _query,

@@ -50,10 +50,25 @@ def _parser() -> Parser:
         commands.add_parser("query", help="SQL over the curated table: Athena (--stack) or DuckDB (--local)")
     )
     _run_commands(commands)
+    _compact_options(commands.add_parser("compact", help="run the table's upkeep now: compaction, expiry, orphans"))
     invoke = commands.add_parser("invoke", help="run one built function with an event, as Lambda runs it")
     invoke.add_argument("function", choices=FUNCTIONS)
     invoke.add_argument("-e", "--event", type=json_file, required=True, help="the event (events/<function>/*.json)")
     return parser
+
+
+def _compact_options(compact: argparse.ArgumentParser) -> None:
+    _target_options(compact)
+    compact.add_argument(
+        "--partition",
+        action="append",
+        metavar="PATH",
+        help="only this partition, e.g. dt=2026-11-22/hour=13 (repeatable)",
+    )
+    compact.add_argument("--no-housekeeping", action="store_true", help="compact only: no snapshot expiry, no sweep")
+    compact.add_argument(
+        "--timeout", type=number(0, above=True), default=3600.0, help="stop waiting after this many seconds"
+    )
 
 
 def _query_options(query: argparse.ArgumentParser) -> None:

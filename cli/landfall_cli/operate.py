@@ -18,6 +18,7 @@ from landfall.ingest.manifests import StartedRun, execution_arn
 from landfall.ingest.messages import ManifestBatch, ManifestItem
 from landfall.process.counts import Counts
 from landfall.reduce.messages import RunReport
+from landfall.upkeep.messages import UpkeepReport
 from landfall_cli.plan import RunPlan, Throughput
 from landfall_cli.target import Target
 
@@ -194,8 +195,14 @@ def read_report(target: Target, run_id: str, name: str = "report.json") -> bytes
         raise RunNotFound(f"run {run_id} has no report in s3://{target.pipeline_bucket}/ (yet)") from None
 
 
-def print_report(target: Target, run_id: str, console: Console, as_json: bool = False) -> RunReport:
-    report = RunReport.model_validate_json(read_report(target, run_id))
+def print_report(target: Target, run_id: str, console: Console, as_json: bool = False) -> RunReport | UpkeepReport:
+    """A pipeline run's report, or an upkeep run's (`landfall compact`): as markdown, or its model."""
+    body = read_report(target, run_id)
+    report: RunReport | UpkeepReport
+    if json.loads(body).get("kind") == "upkeep":
+        report = UpkeepReport.model_validate_json(body)
+    else:
+        report = RunReport.model_validate_json(body)
     if as_json:
         console.print_json(report.model_dump_json())
     else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -15,6 +16,8 @@ from pyiceberg.expressions import StartsWith
 from landfall.core.layout import report_key
 from landfall.ingest.messages import ManifestItem, RunConfig
 from landfall.jobs.samples import event_lines
+from landfall_cli.main import main
+from landfall_cli.target import write_local_state
 from tests.integration.conftest import execution_arn_of, read_json, start_run
 from tests.integration.test_table import _download, _pyiceberg
 from tests.tables import duckdb_query
@@ -50,12 +53,21 @@ def _start_upkeep(emulator, name: str) -> str:
     )["executionArn"]
 
 
+def _serve_the_cli(emulator, tmp_path, monkeypatch) -> None:
+    """The state file `make demo ARGS='--keep N'` writes, pointing the CLI's --local at this emulator."""
+    state = tmp_path / "local.json"
+    write_local_state(state, emulator.endpoint_url, emulator.stack.region, emulator.stack.outputs())
+    monkeypatch.setenv("LANDFALL_LOCAL_STATE", str(state))
+    monkeypatch.setenv("COLUMNS", "200")
+
+
 def _hour_rows(emulator) -> int:
     scan = _pyiceberg(emulator).scan(row_filter=StartsWith("source_key", "t/upkeep/")).to_arrow()
     return sum(1 for ts in scan.column("ts").to_pylist() if ts.strftime("dt=%Y-%m-%d/hour=%H") == PARTITION)
 
 
-def test_an_hour_of_small_files_is_compacted_into_one_with_every_row(emulator, tmp_path):
+def test_an_hour_of_small_files_is_compacted_into_one_with_every_row(emulator, tmp_path, monkeypatch, capsys):
+    _serve_the_cli(emulator, tmp_path, monkeypatch)
     rng = random.Random(7)
     started = start_run(emulator, _land(emulator, rng, range(5)), ONE_A_BATCH)
     assert emulator.wait_for_execution(execution_arn_of(emulator, started))["status"] == "SUCCEEDED"
@@ -76,10 +88,13 @@ def test_an_hour_of_small_files_is_compacted_into_one_with_every_row(emulator, t
     assert duckdb_query(f"SELECT count(*) FROM read_parquet('{path.as_posix()}')") == [(rows,)]
     assert report["compaction"]["rows"] == rows
 
-    # late records for the hour and a second compaction, started together: both commit, no row lost or doubled
+    # late records for the hour and `landfall compact`, under way together: both commit, no row lost or doubled
     late = start_run(emulator, _land(emulator, rng, range(5, 8)), ONE_A_BATCH)
-    upkeep = _start_upkeep(emulator, "upkeep-test-2")
+    assert main(["compact", "--local", "--partition", PARTITION, "--no-housekeeping"]) == 0
+    (said,) = capsys.readouterr().out.strip().splitlines()  # one line
+    assert re.fullmatch(r"upkeep-\S+: SUCCEEDED — 1 partitions compacted \(\d files → 1\), 0 given up, 0 failed", said)
     assert emulator.wait_for_execution(execution_arn_of(emulator, late))["status"] == "SUCCEEDED"
-    assert emulator.wait_for_execution(upkeep)["status"] == "SUCCEEDED"
     added = read_json(emulator, emulator.pipeline_bucket, report_key(late.run_id))["rows_by_partition"][PARTITION]
     assert _hour_rows(emulator) == rows + added
+    assert main(["report", said.split(":")[0], "--local"]) == 0
+    assert "## Compaction" in capsys.readouterr().out

@@ -28,6 +28,7 @@ from landfall.upkeep.messages import (
     UpkeepState,
     UpkeepTiming,
 )
+from landfall.upkeep.report_text import render_upkeep
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -119,6 +120,9 @@ def finish_run(
         housekeeping=housekeeping,
     )
     s3_client.put_object(Bucket=settings.bucket, Key=report_key(event.upkeep_id), Body=report.model_dump_json(indent=2))
+    s3_client.put_object(
+        Bucket=settings.bucket, Key=report_key(event.upkeep_id, "report.md"), Body=render_upkeep(report)
+    )
     return report
 
 
