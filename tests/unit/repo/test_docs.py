@@ -48,8 +48,14 @@ RUN_BY = {
             ("ReducerFunction", "reducer/run.json"),
             ("CatalogFunction", "catalog/create.json"),
             ("ConcurrencyCheckFunction", "concurrency_check/create.json"),
+            ("UpkeepPlanFunction", "upkeep/plan.json"),
+            ("UpkeepFinishFunction", "upkeep/finish.json"),
+            ("CompactorFunction", "compactor/stale-item.json"),
         )
     },
+    ".venv/bin/landfall compact --local --partition dt=2026-10-03/hour=07 --no-housekeeping": (
+        "tests/integration/test_upkeep.py"
+    ),
     ".venv/bin/landfall query --local "
     "\"SELECT date_trunc('hour', ts) AS hour, count(*) FROM events_unique GROUP BY 1 ORDER BY 1\"": (
         "tests/unit/cli/test_query.py"
