@@ -18,6 +18,8 @@ so the ratios hold whatever the machine's speed (`benchmarks/speed.py` pins and 
   of both at 10,000 and 100,000 records
 - a run's Iceberg commit of 1, 1,000 and 100,000 files, and each function's unzipped size with its
   layers beside Lambda's 250 MB
+- the table's upkeep compacting an hour of 30 and of 120 small files (peak RSS flat), beside a naive
+  in-memory rewrite, and what compacting a terabyte's small files costs, beside S3 Tables' price
 
 Writes a table to stdout and `benchmarks/results/latest.json`.
 """
@@ -37,7 +39,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import ROOT, aims, batch, cold_start, commit, cost, ingestion, reduction, sizes, speed, workloads
+from benchmarks import (
+    ROOT,
+    aims,
+    batch,
+    cold_start,
+    commit,
+    compaction,
+    cost,
+    ingestion,
+    reduction,
+    sizes,
+    speed,
+    workloads,
+)
 from landfall.core.layout import CURATED_PREFIX
 
 Row = tuple[str, str, str]  # what is measured, the figure, beside what
@@ -402,6 +417,32 @@ def _commits(rounds: int) -> tuple[dict[str, Any], list[Row]]:
     return measured, commit.rows(measured)
 
 
+def _compaction(batch_figures: dict[str, Any], terabyte: dict[str, Any]) -> tuple[dict[str, Any], list[Row]]:
+    """The upkeep compacting an hour of 30 and of 120 small files (each in a fresh process, beside a naive
+    in-memory rewrite), and what it adds to a terabyte: the batches' small files (all but each batch's
+    largest) compacted once."""
+    results: dict[str, Any] = {"naive_rss_mb": {}}
+    with MotoServer() as endpoint:
+        for files in compaction.SIZES:
+            progress(f"compaction: an hour of {files} small files")
+            compaction.make_partition(endpoint, files)
+            measured = _in_subprocess("compact_partition", endpoint, str(files), module="compaction")
+            naive = _in_subprocess("naive_rewrite", endpoint, str(files), module="compaction")
+            results[f"files_{files}"] = measured["result"] | {"rss_mb": round(measured["max_rss_mb"], 1)}
+            results["naive_rss_mb"][str(files)] = round(naive["max_rss_mb"], 1)
+            results[f"naive_{files}_s"] = naive["result"]["seconds"]
+    large = results[f"files_{max(compaction.SIZES)}"]
+    results["x_naive"] = results[f"naive_{max(compaction.SIZES)}_s"] / large["seconds"]
+    small_mb = sorted(batch_figures["file_mb"])[:-1]  # a batch's files but its largest: late hours
+    results["terabyte"] = compaction.terabyte(large, 1e6 * statistics.mean(small_mb) if small_mb else 1e6)
+    results["small_bytes_per_tb"] = 1e6 * sum(small_mb) * terabyte["batches"]
+    results["pipeline_usd"] = terabyte["usd_per_tb"]["x86_64"]
+    results["pipeline_with_compaction_usd"] = (
+        results["pipeline_usd"] + results["terabyte"]["usd"] * results["small_bytes_per_tb"] / 1e12
+    )
+    return results, compaction.rows(results)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--mb", type=int, default=200, help="uncompressed size of the speed test file")
@@ -411,12 +452,14 @@ def main() -> None:
     parser.add_argument("--memory-sizes", default="512,2048", help="MiB of input for the memory test")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/latest.json")
     args = parser.parse_args()
-    progress(f"{args.rounds} rounds on {args.mb} MB; about 8 minutes on 2 cores at the defaults")
+    progress(f"{args.rounds} rounds on {args.mb} MB; about 11 minutes on 2 cores at the defaults")
     # first: the terabyte's cost takes the reducer's time per result and the commit's by its files
     reducer, reducer_rows = _reduction(args.rounds)
     commits, commit_rows = _commits(args.rounds)
     measured, rows = _processor(args, reducer["reducer_100000_s"] / 100_000, commits)
     results: dict[str, Any] = {"rounds": args.rounds, **measured, "reducer": reducer}
+    results["compaction"], compaction_rows = _compaction(results["batch"], results["speed"]["terabyte"])
+    rows += compaction_rows
     ingested, ingestion_rows = _ingestion(args.rounds)
     results["cold_start"], cold_rows = _cold_starts(args.rounds)
     results |= ingested

@@ -89,6 +89,11 @@ AIMS = (
         ("backfill", "keys_100000_rss_mb"),
         flat_from=("backfill", "keys_10000_rss_mb"),
     ),
+    Aim(
+        "peak RSS, compaction, 30 → 120 small files",
+        ("compaction", "files_120", "rss_mb"),
+        flat_from=("compaction", "files_30", "rss_mb"),
+    ),
     Aim("reducer vs a naive json.load of every file", ("reducer", "x_naive"), at_least=1.0),
     Aim(
         "peak RSS, reducer, 10,000 → 100,000 results",

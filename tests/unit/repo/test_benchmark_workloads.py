@@ -202,3 +202,13 @@ def test_cold_starts_import_each_function_with_its_own_layers_and_environment(tm
         "CommonLayer",
     ]
     assert cold_start.environment("ReducerFunction", tmp_path)["DATABASE"] == "landfall_local"
+
+
+def test_a_terabyte_of_small_files_is_priced_from_the_measured_speed_beside_s3_tables():
+    from benchmarks import compaction
+
+    slow = compaction.terabyte({"bytes_in": 10e6, "seconds": 1.0}, small_file_bytes=1e6)
+    fast = compaction.terabyte({"bytes_in": 20e6, "seconds": 1.0}, small_file_bytes=1e6)
+    assert slow["small_files"] == 1e6 and slow["lambda_usd"] > 1.9 * fast["lambda_usd"]  # Lambda time follows speed
+    assert slow["s3_usd"] == fast["s3_usd"] and slow["s3_usd"] >= 1e6 * Prices().s3_get  # a GET per small file
+    assert slow["s3_tables_usd"] == pytest.approx(1000 * 0.05 + 1e6 / 1000 * 0.004)

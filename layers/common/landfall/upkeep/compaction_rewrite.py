@@ -26,7 +26,7 @@ from arro3.io import read_parquet
 
 from landfall.core.layout import curated_key
 from landfall.core.writers import Background, S3ObjectWriter, Sink
-from landfall.process.curated import CURATED_PART_BYTES, write_parquet_file
+from landfall.process.curated import write_parquet_file
 from landfall.process.messages import CuratedFile
 from landfall.table.schema import PARQUET_FIELD_ID
 
@@ -38,6 +38,13 @@ if TYPE_CHECKING:
 
 READ_BATCH_ROWS = 64 * 1024  # arro3's default (1,024) costs a Python round trip per thousand rows
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+
+
+# Parts of 8 MiB from the first byte: the writer holds a part filling, one queued and one on the wire, so a
+# compaction's memory stays the same whatever its files' size (measured: with the processor's 32 MiB parts
+# it grew from 173 to 236 MB between a 18 MB and a 72 MB file). A compaction writes few files: the
+# requests they cost more than the processor's would are a few hundredths of a cent a terabyte.
+COMPACTION_PART_BYTES = 8 * 1024 * 1024
 
 
 class RowsMismatch(RuntimeError):
@@ -166,9 +173,7 @@ class OutputFiles:
         key = curated_key(
             self.table.name, self.item.upkeep_id, self.item.partition, f"{self._name}-{len(self._writers)}"
         )
-        # parts from the first 8 MiB: the processor holds up to 64 MiB for one PUT (its files are often
-        # small), which would make a compaction's memory grow with its target
-        writer = S3ObjectWriter(self.s3, self.item.bucket, key, part_bytes=CURATED_PART_BYTES, uploads=uploads)
+        writer = S3ObjectWriter(self.s3, self.item.bucket, key, part_bytes=COMPACTION_PART_BYTES, uploads=uploads)
         self._writers.append(writer)
         write_parquet_file(
             self.table, RecordBatchReader.from_batches(self.table.arrow_schema, rolling.file()), Sink(writer.write)
