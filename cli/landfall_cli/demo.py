@@ -28,11 +28,13 @@ from landfall.process.counts import Counts
 from landfall.reduce.messages import RunReport
 from landfall.reduce.report import totals
 from landfall.table.schema import table_of
+from landfall.upkeep.messages import UpkeepReport
 from landfall_cli.iceberg_copy import local_metadata_file, localise, newest_metadata, open_copy
 from landfall_cli.operate import ProgressReader
 from landfall_cli.options import TEMPLATE, DemoOptions, landfall_command, local_data, project_dir, work_dir
 from landfall_cli.query import DESCRIPTION, export_local, print_result, query_local, table_metadata_location
 from landfall_cli.target import local_state_path, write_local_state
+from landfall_cli.upkeep import upkeep_line
 from landfall_emulator.emulator import Emulator, EmulatorTimeout, FunctionFailed, wait_for
 from landfall_emulator.template import ParameterError, Stack, load_template
 
@@ -198,11 +200,32 @@ def _finish(
     if options.out:
         _save(s3, emulator.pipeline_bucket, [r for r in reports.values() if r], options.out)
     result = _summarise(console, dataset, emulator, runs, reports, elapsed, options.source is None)
+    if options.compact and not _compact(emulator, console):
+        result = 1
     _query_the_table(emulator, local_data(options.data), console)
     _where_it_is(console, emulator, reports, options, logs)
     if options.keep > 0:
         _keep_serving(emulator, options.keep, console)
     return result
+
+
+def _compact(emulator: Emulator, console: Console) -> bool:
+    """The table's upkeep after the runs (`--compact`), as `landfall compact` starts it: its line."""
+    upkeep_id = f"upkeep-demo-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    sfn = emulator.client("stepfunctions")
+    machine = emulator.stack.outputs()["UpkeepStateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, name=upkeep_id, input="{}")["executionArn"]
+    emulator.wait_for_execution(execution, timeout=600)
+    report = _upkeep_report(emulator.client("s3"), emulator.pipeline_bucket, upkeep_id)
+    console.print(f"\n[bold]The table's upkeep[/bold]\n{upkeep_line(upkeep_id, report)}", soft_wrap=True)
+    return report is not None and report.status == "SUCCEEDED"
+
+
+def _upkeep_report(s3: S3Client, bucket: str, upkeep_id: str) -> UpkeepReport | None:
+    try:
+        return UpkeepReport.model_validate_json(s3.get_object(Bucket=bucket, Key=report_key(upkeep_id))["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        return None
 
 
 def _land_and_follow(

@@ -173,6 +173,9 @@ def _demo_output_options(demo: argparse.ArgumentParser, defaults: DemoOptions) -
         metavar="MINUTES",
         help="keep the emulator running this long afterwards, for the --local commands (Ctrl-C stops it)",
     )
+    demo.add_argument(
+        "--compact", action="store_true", help="after the runs, run the table's upkeep: their small files compacted"
+    )
 
 
 def _backfill_options(backfill: argparse.ArgumentParser) -> None:

@@ -64,6 +64,7 @@ class DemoOptions:
     log_dir: Path | None = None
     verbose: bool = False  # the functions' logs on the terminal instead of in files
     keep: float = 0.0  # minutes the emulator stays up afterwards, for the --local commands
+    compact: bool = False  # the table's upkeep after the runs: their small files compacted
 
 
 class Parser(argparse.ArgumentParser):

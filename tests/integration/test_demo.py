@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -41,11 +42,18 @@ def demo(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
 
 def test_the_demo_runs_the_pipeline_and_reports_that_everything_reconciles():
     result = demo(
-        "--objects", "6", "--records", "200", "--bad-ratio", "0.05", "--batch-size", "2", "--concurrency", "2"
-    )
+        "--objects", "6", "--records", "200", "--bad-ratio", "0.05", "--batch-size", "2", "--concurrency", "2",
+        "--compact",
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "every object and every record is accounted for" in result.stdout
     assert "1,200" in result.stdout  # records in
+    # --compact: three batches wrote a file per hour each; the upkeep makes each hour one file
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("upkeep-demo-")]
+    compacted = re.search(r"SUCCEEDED — (\d+) partitions compacted \((\d+) files → (\d+)\)", line)
+    assert compacted is not None, line
+    partitions, before, after = map(int, compacted.groups())
+    assert partitions >= 1 and before >= 2 * partitions and after == partitions
 
 
 def test_the_demo_lands_a_users_files_and_saves_the_outputs(tmp_path: Path):
