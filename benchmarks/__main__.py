@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import socket
 import statistics
@@ -436,6 +437,13 @@ def _compaction(batch_figures: dict[str, Any], terabyte: dict[str, Any]) -> tupl
     small_mb = sorted(batch_figures["file_mb"])[:-1]  # a batch's files but its largest: late hours
     results["terabyte"] = compaction.terabyte(large, 1e6 * statistics.mean(small_mb) if small_mb else 1e6)
     results["small_bytes_per_tb"] = 1e6 * sum(small_mb) * terabyte["batches"]
+    # a day at 1 TB a day: every batch's large file stays; its late hours' files, compacted, are a few an hour
+    small_files = len(small_mb) * terabyte["batches"]
+    results["day_files_before"] = terabyte["files"]
+    results["day_files_after"] = terabyte["batches"] + 24 * max(
+        1, math.ceil(results["small_bytes_per_tb"] / 24 / compaction.TARGET_BYTES)
+    )
+    results["day_small_files"] = small_files
     results["pipeline_usd"] = terabyte["usd_per_tb"]["x86_64"]
     results["pipeline_with_compaction_usd"] = (
         results["pipeline_usd"] + results["terabyte"]["usd"] * results["small_bytes_per_tb"] / 1e12

@@ -182,6 +182,12 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             f"Glue: what {tb['glue_dpu_hours_at_this_price']:.1f} DPU-hours cost",
         ),
         (
+            "files a query of a day plans, at 1 TB a day",
+            f"{results['day_files_before']:,} → {results['day_files_after']:,}",
+            f"compacted: the {results['day_small_files']:,} late hours' files; the hour above, planned by "
+            f"pyiceberg: {large['files_in']} → {large['planned_files_after']}",
+        ),
+        (
             "1 TB of input, the pipeline with a compaction pass",
             f"${results['pipeline_with_compaction_usd']:,.2f}",
             f"without: ${results['pipeline_usd']:,.2f}; the small files of a TB: "
