@@ -324,13 +324,14 @@ class Emulator:
         for logical_id in stack.of_type("AWS::Events::Rule"):
             props = stack.resolve(stack.resources[logical_id]["Properties"])
             name = stack.physical_name(logical_id)
-            # an event pattern (an existing bucket's events), or a schedule (kept: moto never fires one)
-            what = (
-                {"EventPattern": json.dumps(props["EventPattern"])}
-                if "EventPattern" in props
-                else {"ScheduleExpression": props["ScheduleExpression"]}
+            if "EventPattern" not in props:  # a schedule: moto never fires one (start its target by hand)
+                continue
+            events.put_rule(
+                Name=name,
+                EventPattern=json.dumps(props["EventPattern"]),
+                State="ENABLED",
+                Description=props.get("Description", ""),
             )
-            events.put_rule(Name=name, State="ENABLED", Description=props.get("Description", ""), **what)
             events.put_targets(Rule=name, Targets=props["Targets"])
 
     def _create_catalog(self) -> None:

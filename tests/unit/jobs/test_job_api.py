@@ -65,9 +65,10 @@ def test_a_job_of_ones_own_ships_from_jobs_never_from_the_library_layer():
         [{"Ref": "JobLayerArm64"}, {"Ref": "JobLayer"}],
     ]
     functions = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
-    # 2 layers each, and the table stage's to the two that write the Iceberg table; Lambda allows 5
+    # 2 layers each, and the table stage's to those that write the Iceberg table; Lambda allows 5
     with_own = {name for name, function in functions.items() if "Layers" in function["Properties"]}
-    assert with_own == {"ReducerFunction", "CatalogFunction"}
+    writers = {"UpkeepPlanFunction", "CompactorFunction", "UpkeepFinishFunction"}
+    assert with_own == {"ReducerFunction", "CatalogFunction", *writers}
     for name in with_own:
         (layer,) = functions[name]["Properties"]["Layers"]
         assert layer["Fn::If"][1:] == [{"Ref": "IcebergLayerArm64"}, {"Ref": "IcebergLayer"}]
