@@ -4,10 +4,12 @@ from S3 (moto in process, or the emulator) or from a folder the files were downl
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import duckdb
+import msgspec
 import pyarrow.parquet as pq
 
 
@@ -33,3 +35,15 @@ def duckdb_query(sql: str) -> list[tuple[Any, ...]]:
     with duckdb.connect() as connection:
         connection.execute("SET TimeZone = 'UTC'")
         return connection.execute(sql).fetchall()
+
+
+class GrownEvent(msgspec.Struct):
+    """The default job's record with a field added after the others: the table evolves in place."""
+
+    event_id: str
+    ts: Annotated[datetime, msgspec.Meta(tz=True)]
+    type: str
+    value: float
+    user_id: str | None = None
+    props: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b""))
+    channel: str | None = None

@@ -25,6 +25,7 @@ from landfall.process.messages import CuratedFile
 from landfall.table.partitioning import DAILY, HOURLY
 from landfall.table.schema import SchemaError, table_of, table_schema
 from tests.paths import REPO_ROOT
+from tests.tables import GrownEvent
 
 BUCKET = "pipeline"
 EVENTS = table_of(default_job())
@@ -87,16 +88,6 @@ def test_lineage_ids_stay_when_the_record_grows() -> None:
     assert after.arrow_schema.field("note").metadata == {b"PARQUET:field_id": b"7"}
 
 
-class _Grown(msgspec.Struct):
-    event_id: str
-    ts: Annotated[datetime, msgspec.Meta(tz=True)]
-    type: str
-    value: float
-    user_id: str | None = None
-    props: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b""))
-    channel: str | None = None
-
-
 def _job_table(record: type[msgspec.Struct]):
     return table_schema("events", record, HOURLY, "event_id")
 
@@ -104,11 +95,13 @@ def _job_table(record: type[msgspec.Struct]):
 def test_a_job_that_adds_a_field_evolves_the_table_in_place(catalog: TableCatalog) -> None:
     put_table(catalog, "db.events", EVENTS, LOCATION)
     commit_run(catalog, "db.events", "r1", _files("r1", 1), (BUCKET, HOURLY), NO_WAITS)
-    evolved = put_table(catalog, "db.events", _job_table(_Grown), LOCATION)
+    evolved = put_table(catalog, "db.events", _job_table(GrownEvent), LOCATION)
     assert evolved.schema().find_field("channel").field_id == 11
     assert evolved.schema().find_field("channel").field_type == StringType()
     assert len(evolved.metadata.snapshots) == 1, "the data stays"
-    assert put_table(catalog, "db.events", _job_table(_Grown), LOCATION).metadata_location == evolved.metadata_location
+    assert (
+        put_table(catalog, "db.events", _job_table(GrownEvent), LOCATION).metadata_location == evolved.metadata_location
+    )
 
 
 class _Dropped(msgspec.Struct):

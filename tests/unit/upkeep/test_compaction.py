@@ -8,9 +8,8 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
-from typing import Annotated, Any
+from typing import Any
 
-import msgspec
 import pytest
 
 from landfall.commit.commits import commit_run
@@ -25,7 +24,7 @@ from landfall.upkeep.compaction_plan import pack, partition_closed, partition_pa
 from landfall.upkeep.compaction_rewrite import RowsMismatch
 from landfall.upkeep.messages import ITEM_PATH_BYTES, MAX_FILES_PER_ITEM, CompactionItem, PlannedFile
 from tests.paths import REPO_ROOT
-from tests.tables import download, duckdb_query
+from tests.tables import GrownEvent, download, duckdb_query
 from tests.unit.upkeep.conftest import (
     BUCKET,
     EVENTS,
@@ -237,19 +236,9 @@ def test_a_file_with_other_rows_than_its_manifest_counts_stops_the_compaction(ca
     assert catalog.load_table(IDENTIFIER).current_snapshot().snapshot_id == current
 
 
-class _Grown(msgspec.Struct):
-    event_id: str
-    ts: Annotated[datetime, msgspec.Meta(tz=True)]
-    type: str
-    value: float
-    user_id: str | None = None
-    props: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b""))
-    channel: str | None = None
-
-
 def test_files_written_before_a_column_was_added_are_compacted_into_the_tables_schema(catalog, s3) -> None:
     commit_files(catalog, s3, "r1", 3)
-    grown = table_schema("events", _Grown, HOURLY, "event_id")
+    grown = table_schema("events", GrownEvent, HOURLY, "event_id")
     put_table(catalog, IDENTIFIER, grown, LOCATION)
     before = _rows(catalog)
     (item,) = plan(catalog).items
