@@ -1,7 +1,8 @@
 """The table's upkeep on the emulator, as `landfall compact` and the schedule start it: runs that made
 many small files in an hour, compacted by the upkeep state machine (plan, a Distributed Map child per
 partition, finish) into one file; a reader that is not the writer (pyiceberg with its own catalog, and
-DuckDB over the files it lists) counts every row before and after, and the report says what it did."""
+DuckDB over the files it lists) counts every row before and after, a run committing meanwhile loses
+no row, the housekeeping pass leaves a file that is too young alone, and the report says what it did."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from datetime import UTC, datetime
 import pytest
 from pyiceberg.expressions import StartsWith
 
-from landfall.core.layout import report_key
+from landfall.core.layout import curated_key, report_key
 from landfall.ingest.messages import ManifestItem, RunConfig
 from landfall.jobs.samples import event_lines
 from landfall_cli.main import main
@@ -45,11 +46,11 @@ def _land(emulator, rng: random.Random, numbers: range) -> list[ManifestItem]:
     return items
 
 
-def _start_upkeep(emulator, name: str) -> str:
+def _start_upkeep(emulator, name: str, housekeep: bool = False) -> str:
     return emulator.client("stepfunctions").start_execution(
         stateMachineArn=emulator.stack.outputs()["UpkeepStateMachineArn"],
         name=name,
-        input=json.dumps({"partitions": [PARTITION], "housekeep": False}),
+        input=json.dumps({"partitions": [PARTITION], "housekeep": housekeep}),
     )["executionArn"]
 
 
@@ -75,9 +76,16 @@ def test_an_hour_of_small_files_is_compacted_into_one_with_every_row(emulator, t
     rows = read_json(emulator, emulator.pipeline_bucket, report_key(started.run_id))["rows_by_partition"][PARTITION]
     assert len(before) == 5 and rows > 0
 
-    described = emulator.wait_for_execution(_start_upkeep(emulator, "upkeep-test-1"))
+    stray = curated_key("events", "t-upkeep-stray", PARTITION, "crashed")  # a stopped batch's file, just written
+    s3 = emulator.client("s3")
+    s3.put_object(Bucket=emulator.pipeline_bucket, Key=stray, Body=b"PAR1 a stopped batch's PAR1")
+    described = emulator.wait_for_execution(_start_upkeep(emulator, "upkeep-test-1", housekeep=True))
     assert described["status"] == "SUCCEEDED", described.get("cause")
     report = read_json(emulator, emulator.pipeline_bucket, report_key("upkeep-test-1"))
+    # the housekeeping pass ran over the emulator's table: nothing old enough to expire or delete yet
+    kept = report["housekeeping"]
+    assert kept["expiry"]["expired"] == 0 and kept["orphans"]["data"]["deleted"] == 0
+    assert kept["orphans"]["data"]["young"] >= 1 and s3.head_object(Bucket=emulator.pipeline_bucket, Key=stray)
     assert (report["kind"], report["status"], report["compaction"]["compacted"]) == ("upkeep", "SUCCEEDED", 1)
     assert (report["compaction"]["files_in"], report["compaction"]["files_out"]) == (5, 1)
 
