@@ -437,6 +437,9 @@ def _compaction(batch_figures: dict[str, Any], terabyte: dict[str, Any]) -> tupl
     small_mb = sorted(batch_figures["file_mb"])[:-1]  # a batch's files but its largest: late hours
     results["terabyte"] = compaction.terabyte(large, 1e6 * statistics.mean(small_mb) if small_mb else 1e6)
     results["small_bytes_per_tb"] = 1e6 * sum(small_mb) * terabyte["batches"]
+    results["by_target"] = compaction.by_target(
+        batch_figures["file_mb"], terabyte["batches"], terabyte["usd_per_tb"]["x86_64"], results["terabyte"]["usd"]
+    )
     # a day at 1 TB a day: every batch's large file stays; its late hours' files, compacted, are a few an hour
     small_files = len(small_mb) * terabyte["batches"]
     results["day_files_before"] = terabyte["files"]

@@ -19,6 +19,7 @@ import boto3
 import msgspec
 from arro3.core import RecordBatchReader
 
+from benchmarks.cost import GLUE_USD_PER_DPU_HOUR
 from landfall.commit.catalog import TableCatalog
 from landfall.commit.commits import commit_run
 from landfall.commit.objects import RunFile
@@ -34,7 +35,7 @@ from landfall.table.schema import table_of
 from landfall.upkeep.compaction import compact
 from landfall.upkeep.compaction_plan import plan_compaction
 from landfall.upkeep.compaction_rewrite import COMPACTION_PART_BYTES
-from landfall.upkeep.messages import CompactionSettings
+from landfall.upkeep.messages import CompactionSettings, MiB
 
 BUCKET, DATABASE = "bench-upkeep", "bench"
 SIZES = (30, 120)  # small files in the hour: the larger is 4× the smaller
@@ -126,11 +127,11 @@ def naive_rewrite(endpoint: str, files: str) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "rows": table.num_rows}
 
 
-# S3 Tables' compaction, us-east-1 list prices (https://aws.amazon.com/s3/pricing/, "S3 Tables"): per GB
-# and per 1,000 objects processed; Glue's managed compaction is billed per DPU-hour of its optimizer
-# (https://aws.amazon.com/glue/pricing/), with no published throughput to price a terabyte by.
-S3_TABLES_USD_PER_GB, S3_TABLES_USD_PER_1000_OBJECTS = 0.05, 0.004
-GLUE_USD_PER_DPU_HOUR = 0.44
+# S3 Tables' compaction, list prices (https://aws.amazon.com/s3/pricing/, "S3 Tables maintenance pricing",
+# binpack, read 2026-12-05; they were 10× this at launch): per GB and per 1,000 objects processed. Glue's
+# managed compaction is billed per DPU-hour of its optimizer, with no published throughput to price a
+# terabyte by: the row says how many DPU-hours Landfall's price buys instead.
+S3_TABLES_USD_PER_GB, S3_TABLES_USD_PER_1000_OBJECTS = 0.005, 0.002
 COMPACTOR_MB = 1769
 TARGET_BYTES = CompactionSettings().target_bytes
 
@@ -158,6 +159,24 @@ def terabyte(measured: dict[str, Any], small_file_bytes: float) -> dict[str, flo
         "s3_tables_usd": 1000 * S3_TABLES_USD_PER_GB + files / 1000 * S3_TABLES_USD_PER_1000_OBJECTS,
         "glue_dpu_hours_at_this_price": total / GLUE_USD_PER_DPU_HOUR,
     }
+
+
+TARGETS_MIB = (64, 128, 256, 512)  # the template's TargetFileMiB values
+
+
+def by_target(file_mb: list[float], batches: float, pipeline_usd: float, usd_per_tb: float) -> dict[str, Any]:
+    """For each target the template allows: the bytes of a terabyte's batch files that the plan would
+    call small (under its share of the target), and the terabyte's price with them compacted once at
+    the measured `usd_per_tb` (a file over the share is never rewritten)."""
+    figures = {}
+    for mib in TARGETS_MIB:
+        small = CompactionSettings(target_bytes=mib * MiB).small_bytes
+        small_bytes = 1e6 * sum(mb for mb in file_mb if 1e6 * mb < small) * batches
+        figures[str(mib)] = {
+            "small_bytes_per_tb": small_bytes,
+            "pipeline_usd": pipeline_usd + usd_per_tb * small_bytes / 1e12,
+        }
+    return figures
 
 
 def rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -192,5 +211,11 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             f"${results['pipeline_with_compaction_usd']:,.2f}",
             f"without: ${results['pipeline_usd']:,.2f}; the small files of a TB: "
             f"{results['small_bytes_per_tb'] / 1e9:.1f} GB",
+        ),
+        (
+            "the same by TargetFileMiB",
+            " · ".join(f"{mib}: ${figure['pipeline_usd']:,.2f}" for mib, figure in results["by_target"].items()),
+            "GB compacted a TB: "
+            + " · ".join(f"{figure['small_bytes_per_tb'] / 1e9:,.1f}" for figure in results["by_target"].values()),
         ),
     ]

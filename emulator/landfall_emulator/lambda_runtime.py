@@ -37,10 +37,12 @@ import traceback
 import uuid
 from collections import deque
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import time_machine
 from moto.awslambda import models as lambda_models
 from moto.core.exceptions import JsonRESTError
 
@@ -62,6 +64,7 @@ class FunctionSpec:
     workers: int = 1
     reserved_concurrency: int | None = None  # None: the account's unreserved pool
     layer_dirs: tuple[Path, ...] = ()  # the folders of its layers (ContentUri), in the order the function names them
+    clock_ahead: timedelta = timedelta(0)  # how far ahead of the machine's its environments' clock runs (tests)
 
 
 class LambdaContext:
@@ -101,6 +104,8 @@ def _worker_init(spec: dict[str, Any], log_path: str | None) -> None:
         os.dup2(log, 1)
         os.dup2(log, 2)
     os.environ.update(spec["environment"])
+    if spec["clock_ahead_s"]:  # every clock the handler reads (time, datetime) runs that far ahead, and ticks
+        time_machine.travel(timedelta(seconds=spec["clock_ahead_s"]), tick=True).start()
     sys.path[:0] = reversed(spec["layer_dirs"])  # as Lambda's /opt: a later layer's files over an earlier's
     module_name, function_name = spec["handler"].rsplit(".", 1)
     path = Path(spec["code_dir"]) / f"{module_name.replace('.', '/')}.py"
@@ -265,12 +270,17 @@ class LambdaRuntime:
     def register(self, spec: FunctionSpec) -> None:
         self.functions[spec.name] = spec
 
-    def reconfigure(self, function_name: str, environment: dict[str, str]) -> None:
+    def reconfigure(
+        self, function_name: str, environment: dict[str, str], clock_ahead: timedelta | None = None
+    ) -> None:
         """As UpdateFunctionConfiguration on an idle function: the invocations that follow run with the
-        changed variables, each in a new execution environment (the warm ones are stopped)."""
+        changed variables, each in a new execution environment (the warm ones are stopped). `clock_ahead`
+        has no AWS equivalent: the function then runs as if invoked that much later (what waits for days)."""
         with self._lock:
             spec = self.functions[function_name]
-            self.functions[function_name] = replace(spec, environment={**spec.environment, **environment})
+            ahead = spec.clock_ahead if clock_ahead is None else clock_ahead
+            changed = replace(spec, environment={**spec.environment, **environment}, clock_ahead=ahead)
+            self.functions[function_name] = changed
             running = self._running.pop(function_name, None)
         while running is not None and not running.idle.empty():
             warm = running.idle.get_nowait()
@@ -350,6 +360,7 @@ class LambdaRuntime:
                 "environment": environment,
                 "memory_mb": spec.memory_mb,
                 "timeout_s": spec.timeout_s,
+                "clock_ahead_s": spec.clock_ahead.total_seconds(),
             }
             log_path = str(self.log_dir / f"{spec.name}.log") if self.log_dir else None
             running = self._running[spec.name] = _Function(spec, worker_spec, log_path)

@@ -2,14 +2,17 @@
 many small files in an hour, compacted by the upkeep state machine (plan, a Distributed Map child per
 partition, finish) into one file; a reader that is not the writer (pyiceberg with its own catalog, and
 DuckDB over the files it lists) counts every row before and after, a run committing meanwhile loses
-no row, the housekeeping pass leaves a file that is too young alone, and the report says what it did."""
+no row, the housekeeping pass leaves a file that is too young alone, and the report says what it did;
+then the same pass weeks later (the finish function's clock ahead) expires the old snapshots and deletes
+the files nothing may need, planted of each kind, while the files a run may still commit stay."""
 
 from __future__ import annotations
 
 import json
 import random
 import re
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pyiceberg.expressions import StartsWith
@@ -27,6 +30,7 @@ pytestmark = pytest.mark.emulator
 
 HOUR = datetime(2026, 10, 3, 7, 5, tzinfo=UTC)  # an hour no other test writes: closed long ago
 PARTITION = "dt=2026-10-03/hour=07"
+LATER = timedelta(days=16)  # past the retention (15 days) and the orphan window (3); a failed run's redrive is not
 ONE_A_BATCH = RunConfig(
     max_concurrency=4, max_items_per_batch=1, max_batch_bytes=1 << 20, tolerated_failure_percentage=0
 )
@@ -36,21 +40,21 @@ def _files_of_the_hour(table) -> list[str]:
     return [t.file.file_path for t in table.scan().plan_files() if f"/{PARTITION}/" in t.file.file_path]
 
 
-def _land(emulator, rng: random.Random, numbers: range) -> list[ManifestItem]:
+def _land(emulator, rng: random.Random, numbers: range, hour: datetime = HOUR) -> list[ManifestItem]:
     """Objects of events in the hour (a few late ones in the next), a file a batch."""
     s3, items = emulator.client("s3"), []
     for n in numbers:
-        body = b"\n".join(line for line, _ in event_lines(rng, 200, HOUR, 0.0)) + b"\n"
+        body = b"\n".join(line for line, _ in event_lines(rng, 200, hour, 0.0)) + b"\n"
         s3.put_object(Bucket=emulator.pipeline_bucket, Key=f"t/upkeep/{n}.jsonl", Body=body)
         items.append(ManifestItem(bucket=emulator.pipeline_bucket, key=f"t/upkeep/{n}.jsonl", size=len(body)))
     return items
 
 
-def _start_upkeep(emulator, name: str, housekeep: bool = False) -> str:
+def _start_upkeep(emulator, name: str, housekeep: bool = False, partition: str = PARTITION) -> str:
     return emulator.client("stepfunctions").start_execution(
         stateMachineArn=emulator.stack.outputs()["UpkeepStateMachineArn"],
         name=name,
-        input=json.dumps({"partitions": [PARTITION], "housekeep": housekeep}),
+        input=json.dumps({"partitions": [partition], "housekeep": housekeep}),
     )["executionArn"]
 
 
@@ -109,3 +113,68 @@ def test_an_hour_of_small_files_is_compacted_into_one_with_every_row(emulator, t
     assert _hour_rows(emulator) == rows + added
     assert main(["report", said.split(":")[0], "--local"]) == 0
     assert "## Compaction" in capsys.readouterr().out
+
+
+def _upkeep_later(emulator, name: str, partition: str, kept: int) -> dict:
+    """The upkeep's housekeeping as it runs `LATER`, keeping the newest `kept` snapshots; its report."""
+    finish = emulator.function_name("UpkeepFinishFunction")
+    original = emulator.lambdas.functions[finish].environment["SNAPSHOTS_KEPT"]
+    emulator.lambdas.reconfigure(finish, {"SNAPSHOTS_KEPT": str(kept)}, clock_ahead=LATER)
+    try:
+        described = emulator.wait_for_execution(_start_upkeep(emulator, name, housekeep=True, partition=partition))
+    finally:
+        emulator.lambdas.reconfigure(finish, {"SNAPSHOTS_KEPT": original}, clock_ahead=timedelta(0))
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    return read_json(emulator, emulator.pipeline_bucket, report_key(name))
+
+
+def _plant(emulator, run_id: str) -> dict[str, str]:
+    """A file of each kind nothing names, keyed by what may still need it; a failed run's report."""
+    s3, bucket, hour = emulator.client("s3"), emulator.pipeline_bucket, "dt=2026-10-04/hour=07"
+    planted = {
+        "its run ended": curated_key("events", run_id, hour, "stopped-batch"),
+        "its run failed: a redrive may commit it": curated_key("events", "t-upkeep-failed", hour, "stopped-batch"),
+        "its run has no report: in flight": curated_key("events", "t-upkeep-in-flight", hour, "batch"),
+        "a commit that lost its race": f"curated/events/metadata/{uuid.uuid4()}-m0.avro",
+    }
+    for key in planted.values():
+        s3.put_object(Bucket=bucket, Key=key, Body=b"PAR1 nothing names this file PAR1")
+    s3.put_object(Bucket=bucket, Key=report_key("t-upkeep-failed"), Body=b'{"status": "FAILED"}')
+    return planted
+
+
+def test_weeks_later_housekeeping_deletes_what_nothing_may_need_and_keeps_the_rest(emulator, tmp_path):
+    hour, partition = datetime(2026, 10, 4, 7, 5, tzinfo=UTC), "dt=2026-10-04/hour=07"
+    run = start_run(emulator, _land(emulator, random.Random(11), range(20, 23), hour), ONE_A_BATCH)
+    assert emulator.wait_for_execution(execution_arn_of(emulator, run))["status"] == "SUCCEEDED"
+    assert emulator.wait_for_execution(_start_upkeep(emulator, "upkeep-test-3", partition=partition))["status"] == (
+        "SUCCEEDED"
+    )
+    table = _pyiceberg(emulator)  # what an independent reader sees before: the snapshots, the files each names
+    current = table.current_snapshot()
+    live = {t.file.file_path for t in table.scan().plan_files()}
+    replaced = {t.file.file_path for s in table.snapshots() for t in table.scan(snapshot_id=s.snapshot_id).plan_files()}
+    replaced = {path for path in replaced - live if f"/{partition}/" in path}
+    rows = sum(
+        1 for ts in table.scan().to_arrow().column("ts").to_pylist() if ts.strftime("%Y-%m-%d/%H") == "2026-10-04/07"
+    )
+    planted = _plant(emulator, run.run_id)
+    assert len(replaced) == 3 and len(table.snapshots()) > 1
+
+    report = _upkeep_later(emulator, "upkeep-test-4", partition, kept=1)["housekeeping"]
+    assert report["expiry"]["expired"] == len(table.snapshots()) - 1  # all but the current one
+    after = _pyiceberg(emulator)
+    assert [s.snapshot_id for s in after.snapshots()] == [current.snapshot_id]
+    assert {t.file.file_path for t in after.scan().plan_files()} == live  # the live files, every one kept
+    s3, bucket = emulator.client("s3"), emulator.pipeline_bucket
+
+    def exists(key: str) -> bool:
+        return bool(s3.list_objects_v2(Bucket=bucket, Prefix=key)["KeyCount"])
+
+    assert not any(exists(path.split("/", 3)[3]) for path in replaced)  # the compaction's inputs
+    kept = {why for why, key in planted.items() if exists(key)}
+    assert kept == {"its run failed: a redrive may commit it", "its run has no report: in flight"}
+    assert report["orphans"]["data"]["deleted"] >= len(replaced) + 1 and report["orphans"]["data"]["kept_for_runs"] >= 2
+    assert report["orphans"]["metadata"]["deleted"] >= 1
+    (path,) = _download(emulator, [{"key": p.split("/", 3)[3]} for p in live if f"/{partition}/" in p], tmp_path)
+    assert duckdb_query(f"SELECT count(*) FROM read_parquet('{path.as_posix()}')") == [(rows,)]

@@ -211,4 +211,14 @@ def test_a_terabyte_of_small_files_is_priced_from_the_measured_speed_beside_s3_t
     fast = compaction.terabyte({"bytes_in": 20e6, "seconds": 1.0}, small_file_bytes=1e6)
     assert slow["small_files"] == 1e6 and slow["lambda_usd"] > 1.9 * fast["lambda_usd"]  # Lambda time follows speed
     assert slow["s3_usd"] == fast["s3_usd"] and slow["s3_usd"] >= 1e6 * Prices().s3_get  # a GET per small file
-    assert slow["s3_tables_usd"] == pytest.approx(1000 * 0.05 + 1e6 / 1000 * 0.004)
+    assert slow["s3_tables_usd"] == pytest.approx(1000 * 0.005 + 1e6 / 1000 * 0.002)  # binpack's list prices
+
+
+def test_a_target_whose_small_share_passes_the_batch_files_prices_them_compacted_again():
+    from benchmarks import compaction
+
+    figures = compaction.by_target([172.8, 0.8, 0.3], batches=1000, pipeline_usd=3.0, usd_per_tb=4.0)
+    assert list(figures) == ["64", "128", "256", "512"]
+    assert figures["128"]["small_bytes_per_tb"] == pytest.approx(1.1e9)  # 96 MiB: the batch's large file stays
+    assert figures["256"]["small_bytes_per_tb"] == pytest.approx(173.9e9)  # 192 MiB: it is small too
+    assert figures["128"]["pipeline_usd"] == pytest.approx(3.0 + 4.0 * 1.1e9 / 1e12)

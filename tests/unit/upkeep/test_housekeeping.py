@@ -36,6 +36,7 @@ from landfall.table.schema import table_of
 from landfall.upkeep.expiry import RETENTION, expirable, expire_snapshots
 from landfall.upkeep.housekeeping import Policy, housekeep
 from landfall.upkeep.manifest_rewrite import rewrite_manifests
+from landfall.upkeep.messages import CompactionPlan, CompactionTotals, UpkeepReport, UpkeepTiming
 from landfall.upkeep.orphan_files import (
     NO_REPORT_WINDOW,
     DeleteFailed,
@@ -286,6 +287,31 @@ def test_a_run_that_may_still_commit_keeps_its_files(catalog, s3) -> None:
     assert planted["no-report"] in much_later.data.keys and much_later.data.kept_for_runs == 0
     assert _keys(s3, "curated/events/data/") == _keys(s3, "curated/events/data/r0/")  # what the table reads
     assert _rows(catalog.load_table(TABLE)) == ["a1"]
+
+
+def _upkeep_report(s3, upkeep_id: str, ended: datetime, status: str) -> None:
+    """A maintenance run's report, as the finish step writes it beside the pipeline runs'."""
+    report = UpkeepReport(
+        run_id=upkeep_id,
+        table="events",
+        status=status,
+        timing=UpkeepTiming(started_at=ended, ended_at=ended, seconds=0),
+        planned=CompactionPlan(upkeep_id=upkeep_id, table="events"),
+        compaction=CompactionTotals(),
+    )
+    s3.put_object(Bucket=BUCKET, Key=report_key(upkeep_id), Body=report.model_dump_json())
+
+
+def test_a_maintenance_run_that_may_be_redriven_keeps_its_files(catalog, s3) -> None:
+    """A compaction child's file no snapshot names: its maintenance run's report decides, as a run's does."""
+    _commit(catalog, s3, "r0", {"raw/a.gz": ["a1"]})
+    planted = {run: _plant(s3, run, "partition-0") for run in ("upkeep-ok", "upkeep-failed")}
+    now = _latest(s3) + timedelta(days=30)
+    _upkeep_report(s3, "upkeep-ok", now - timedelta(days=5), "SUCCEEDED")
+    _upkeep_report(s3, "upkeep-failed", now - timedelta(days=5), "FAILED")
+
+    swept = remove_orphan_files(catalog, TABLE, s3, BUCKET, now)
+    assert swept.data.keys == [planted["upkeep-ok"]] and swept.data.kept_for_runs == 1
 
 
 def test_metadata_files_nothing_names_go_when_old(catalog, s3) -> None:

@@ -168,18 +168,19 @@ class _Committed(BaseModel):
 
 
 class _RunOutcome(BaseModel):
-    """What housekeeping reads of a run's report (`landfall.reduce.messages.RunReport` owns its format)."""
+    """What housekeeping reads of a run's report (`landfall.reduce.messages.RunReport` owns its format) or of
+    a maintenance run's (`landfall.upkeep.messages.UpkeepReport`): both are under `reports/<run id>/`."""
 
     status: str
     map_error: str | None = None
     timing: _Ended | None = None
-    table: _Committed | None = None
+    table: _Committed | str | None = None  # a maintenance run's report names its table: it commits or fails
 
     def final_after(self, written: datetime, redrive: timedelta) -> datetime:
         """From when the run can no longer commit a file under its prefix (`written`: the report's own time)."""
         ended = self.timing.ended_at if self.timing else written
         failed = self.status == "FAILED" or self.map_error is not None  # the execution failed: redrivable
-        uncommitted = self.table is not None and self.table.skipped is not None
+        uncommitted = isinstance(self.table, _Committed) and self.table.skipped is not None
         return ended + redrive if failed or uncommitted else ended
 
 

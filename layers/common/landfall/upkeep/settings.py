@@ -20,6 +20,7 @@ class UpkeepSettings(JobSettings):
     target_file_mib: int = Field(default=128, ge=16, le=1024, alias="TARGET_FILE_MIB")
     grace_minutes: int = Field(default=60, ge=0, alias="COMPACTION_GRACE_MINUTES")
     retention_days: int = Field(default=15, ge=1, alias="SNAPSHOT_RETENTION_DAYS")
+    snapshots_kept: int = Field(default=KEEP_LAST, ge=1, alias="SNAPSHOTS_KEPT")
     orphan_days: int = Field(default=ORPHAN_WINDOW.days, ge=1, alias="ORPHAN_WINDOW_DAYS")
 
     def compaction(self) -> CompactionSettings:
@@ -28,6 +29,6 @@ class UpkeepSettings(JobSettings):
     def policy(self) -> Policy:
         return Policy(
             retention=timedelta(days=self.retention_days),
-            keep_last=KEEP_LAST,
+            keep_last=self.snapshots_kept,
             windows=Windows(orphan=timedelta(days=self.orphan_days)),
         )
