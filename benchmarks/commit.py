@@ -2,13 +2,12 @@
 (`landfall.commit.commits.commit_run`) through a moto server on 127.0.0.1, as on AWS a Glue and an S3
 endpoint. Each size commits to a table that already holds the sizes before it, so the metadata read
 grows as a table's does. The figure is wall time (requests on loopback), reported with its range, and
-the requests of a commit by how they are priced (what `landfall.reduce.costs` plans a commit with)."""
+the requests of a commit by how they are priced (what `landfall.core.costs` plans a commit with)."""
 
 from __future__ import annotations
 
 import statistics
 import time
-from collections import Counter
 from typing import Any
 
 import boto3
@@ -18,13 +17,13 @@ from landfall.commit.commits import Backoff, commit_run
 from landfall.commit.objects import RunFile
 from landfall.commit.tables import put_table
 from landfall.core.layout import curated_key, object_digest
+from landfall.core.requests import counting
 from landfall.jobs import default_job
 from landfall.process.messages import CuratedFile
 from landfall.table.schema import table_of
 
 SIZES = (1, 1_000, 100_000)
 BUCKET, DATABASE = "bench-table", "bench"
-S3_PUT_PRICED = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload", "UploadPart", "ListObjectsV2"})
 
 
 def _files(run: str, count: int) -> list[RunFile]:
@@ -36,25 +35,6 @@ def _files(run: str, count: int) -> list[RunFile]:
         curated = CuratedFile(key=key, rows=100_000, bytes=128 << 20, partition=partition)
         files.append(RunFile.of(curated, (object_digest("landing", f"{run}/{n}"),)))
     return files
-
-
-class Requests:
-    """Requests of the clients it watches, by service and operation, since it was last cleared."""
-
-    def __init__(self, *clients: Any) -> None:
-        self.made: Counter[tuple[str, str]] = Counter()
-        for client in clients:
-            service = client.meta.service_model.service_name
-            client.meta.events.register(
-                "before-call.*.*", lambda model, s=service, **_: self.made.update([(s, model.name)])
-            )
-
-    def priced(self) -> dict[str, int]:
-        """As AWS bills them: S3's PUT/COPY/POST/LIST and its GETs and all else (HEAD), Glue's each."""
-        s3 = {name: count for (service, name), count in self.made.items() if service == "s3"}
-        puts = sum(count for name, count in s3.items() if name in S3_PUT_PRICED)
-        glue = sum(count for (service, _), count in self.made.items() if service == "glue")
-        return {"s3_gets": sum(s3.values()) - puts, "s3_puts": puts, "glue": glue}
 
 
 def commit_times(endpoint: str, rounds: int, counts: tuple[int, ...] = SIZES) -> dict[str, Any]:
@@ -70,23 +50,22 @@ def commit_times(endpoint: str, rounds: int, counts: tuple[int, ...] = SIZES) ->
     glue.create_database(DatabaseInput={"Name": DATABASE})
     catalog, table = TableCatalog(glue, s3), table_of(default_job())
     put_table(catalog, f"{DATABASE}.events", table, f"s3://{BUCKET}/curated/events")
-    requests = Requests(s3, glue)
     results: dict[str, Any] = {}
     for size in counts:
         seconds = []
         for number in range(1 if size >= 100_000 else rounds):
             files = _files(f"r{size}-{number}", size)
-            requests.made.clear()
-            started = time.perf_counter()
-            commit_run(
-                catalog, f"{DATABASE}.events", f"r{size}-{number}", files, (BUCKET, table.partitioning), Backoff()
-            )
-            seconds.append(time.perf_counter() - started)
+            with counting(s3, glue) as requests:
+                started = time.perf_counter()
+                commit_run(
+                    catalog, f"{DATABASE}.events", f"r{size}-{number}", files, (BUCKET, table.partitioning), Backoff()
+                )
+                seconds.append(time.perf_counter() - started)
         results[str(size)] = {
             "median_s": statistics.median(seconds),
             "min_s": min(seconds),
             "max_s": max(seconds),
-            "requests": requests.priced(),
+            "requests": requests.priced().model_dump(),  # the last commit's
         }
     return results
 

@@ -24,13 +24,13 @@ from landfall.commit.catalog import TableCatalog
 from landfall.commit.commits import commit_run
 from landfall.commit.objects import RunFile
 from landfall.commit.tables import put_table
+from landfall.core.costs import COMMIT_GLUE_REQUESTS, COMMIT_S3_GETS, COMMIT_S3_PUTS, Prices
 from landfall.core.layout import curated_key, object_digest
 from landfall.core.writers import put_requests
 from landfall.jobs import default_job
 from landfall.jobs.samples import event_lines
 from landfall.process.columnar import Source, to_batch
 from landfall.process.curated import write_parquet_file
-from landfall.reduce.costs import COMMIT_GLUE_REQUESTS, COMMIT_S3_GETS, COMMIT_S3_PUTS, Prices
 from landfall.table.schema import table_of
 from landfall.upkeep.compaction import compact
 from landfall.upkeep.compaction_plan import plan_compaction

@@ -10,8 +10,8 @@ from dataclasses import replace
 from itertools import pairwise
 from typing import Any
 
+from landfall.core.costs import COMMIT_S3_GETS, COMMIT_S3_PUTS, Prices, Usage, estimate
 from landfall.ingest.messages import ManifestItem, RunConfig
-from landfall.reduce.costs import COMMIT_S3_GETS, COMMIT_S3_PUTS, Prices, Usage, estimate
 from landfall_cli.plan import RunPlan, Throughput
 
 OBJECTS, OBJECT_BYTES = 15_625, 64_000_000  # 1 TB in Firehose objects of 64 MB (FirehoseBufferSizeMiB)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from landfall.core.costs import CostEstimate, Prices, estimate, run_requests, run_usage
 from landfall.core.writers import put_requests
 from landfall.deploy.capacity import (
     COMMIT_SECONDS,
@@ -23,7 +24,6 @@ from landfall.deploy.capacity import (
 from landfall.ingest.batching import Batcher, BatchLimits
 from landfall.ingest.messages import ManifestItem, RunConfig
 from landfall.process.curated import CURATED_PART_BYTES, CURATED_SINGLE_PUT_BYTES
-from landfall.reduce.costs import CostEstimate, Prices, estimate, run_requests, run_usage
 
 
 @dataclass(frozen=True)

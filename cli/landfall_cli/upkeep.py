@@ -60,4 +60,6 @@ def upkeep_line(upkeep_id: str, report: UpkeepReport | None) -> str:
         swept = report.housekeeping.orphans
         deleted = swept.data.deleted + swept.metadata.deleted
         line += f"; {report.housekeeping.expiry.expired} snapshots expired, {deleted} unneeded files deleted"
+    if report.cost is not None:
+        line += f"; ${report.cost.total_usd:.4f}"
     return line + (f" ({report.status_reason})" if report.status_reason else "")

@@ -9,7 +9,7 @@ from landfall.core.observability import logger, tracer
 from landfall.core.settings import settings_from_env
 from landfall.jobs import job_named
 from landfall.table.schema import table_of
-from landfall.upkeep.compaction import compact
+from landfall.upkeep.maintenance import compact_item
 from landfall.upkeep.messages import CompactionItem
 from landfall.upkeep.settings import UpkeepSettings
 
@@ -20,5 +20,6 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = settings_from_env(UpkeepSettings)
     s3 = aws_client("s3")
     item = CompactionItem.model_validate(event)
-    result = compact(item, s3, TableCatalog(aws_client("glue"), s3), table_of(job_named(settings.job)))
+    catalog = TableCatalog(aws_client("glue"), s3)
+    result = compact_item(item, s3, catalog, table_of(job_named(settings.job)), settings.memory_mb)
     return result.model_dump(mode="json")

@@ -6,10 +6,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from landfall.commit.catalog import TableCatalog
 from landfall.commit.commits import RunCommitter
 from landfall.core.clients import aws_client
+from landfall.core.costs import Prices
 from landfall.core.observability import logger, metrics, tracer
 from landfall.core.settings import settings_from_env
 from landfall.jobs import job_named
-from landfall.reduce.costs import Prices
 from landfall.reduce.messages import ReducerEvent, RunReport
 from landfall.reduce.reduction import reduce_run
 from landfall.reduce.settings import ReducerSettings

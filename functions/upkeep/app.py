@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from landfall.commit.catalog import TableCatalog
 from landfall.core.clients import aws_client
+from landfall.core.costs import Prices
 from landfall.core.observability import logger, metrics, tracer
 from landfall.core.settings import settings_from_env
 from landfall.jobs import job_named
@@ -36,6 +37,7 @@ def finish_handler(event: dict, context: LambdaContext) -> dict:
     settings = settings_from_env(UpkeepSettings)
     s3 = aws_client("s3")
     upkeep = UpkeepEvent.model_validate(event)
-    report = finish_run(upkeep, s3, TableCatalog(aws_client("glue"), s3), settings, datetime.now(UTC))
+    catalog = TableCatalog(aws_client("glue"), s3)
+    report = finish_run(upkeep, s3, catalog, settings, datetime.now(UTC), settings_from_env(Prices))
     record_metrics(report)
     return report.model_dump(mode="json", include=UpkeepReport.STATE_FIELDS)

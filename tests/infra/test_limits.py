@@ -15,12 +15,12 @@ import tomllib
 
 import pytest
 
+from landfall.core.costs import CHILD_EXECUTION_TYPE, Prices, run_usage
 from landfall.deploy import capacity
 from landfall.deploy.concurrency import AccountConcurrency, ConcurrencyDoesNotFit, Reservations
 from landfall.ingest.batching import STEP_FUNCTIONS_PAYLOAD_BYTES, Batcher, BatchLimits
 from landfall.ingest.messages import ManifestBatch, ManifestItem
 from landfall.ingest.settings import ManifestWriterSettings
-from landfall.reduce.costs import CHILD_EXECUTION_TYPE, Prices, run_usage
 from landfall_emulator.template import NO_VALUE, ParameterError, Stack, load_template
 from tests.paths import REPO_ROOT, TEMPLATE_PATH
 

@@ -106,13 +106,17 @@ def test_an_hour_of_small_files_is_compacted_into_one_with_every_row(emulator, t
     (said,) = capsys.readouterr().out.strip().splitlines()  # one line
     # the late files are compacted too if their run committed before the plan, else at the next upkeep
     assert re.fullmatch(
-        r"upkeep-\S+: SUCCEEDED — [01] partitions compacted \(\d+ files → [01]\), 0 given up, 0 failed", said
+        r"upkeep-\S+: SUCCEEDED — [01] partitions compacted \(\d+ files → [01]\), 0 given up, 0 failed; \$\d\.\d{4}",
+        said,
     )
     assert emulator.wait_for_execution(execution_arn_of(emulator, late))["status"] == "SUCCEEDED"
     added = read_json(emulator, emulator.pipeline_bucket, report_key(late.run_id))["rows_by_partition"][PARTITION]
     assert _hour_rows(emulator) == rows + added
     assert main(["report", said.split(":")[0], "--local"]) == 0
-    assert "## Compaction" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "## Compaction" in printed and re.search(r"Cost: \$\d+\.\d{4}[ ,]", printed)
+    assert report["cost"]["usage"]["lambda_gb_seconds"] > 0 and report["cost"]["usage"]["s3_gets"] >= 5
+    assert report["cost"]["usd_per_gb"] > 0  # upkeep-test-1 compacted the hour's five files
 
 
 def _upkeep_later(emulator, name: str, partition: str, kept: int) -> dict:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from landfall.core.costs import COMMIT_GLUE_REQUESTS, COMMIT_S3_GETS, COMMIT_S3_PUTS, Prices, Usage, estimate
 from landfall.deploy.capacity import (
     COMMIT_SECONDS,
     COMMIT_SECONDS_PER_FILE,
@@ -18,7 +19,6 @@ from landfall.deploy.capacity import (
 from landfall.ingest.manifests import ManifestBuilder, RunStarter
 from landfall.ingest.messages import ManifestItem, RunConfig
 from landfall.process.curated import CURATED_PART_BYTES, CURATED_SINGLE_PUT_BYTES
-from landfall.reduce.costs import COMMIT_GLUE_REQUESTS, COMMIT_S3_GETS, COMMIT_S3_PUTS, Prices, Usage, estimate
 from landfall_cli.backfill import Backfill, hour_prefixes, list_items
 from landfall_cli.plan import RunPlan, Throughput
 

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from landfall.core.costs import Prices
 from landfall.core.layout import REPORTS_PREFIX, curated_key, manifest_key, report_key, results_prefix, summary_key
 from landfall.core.messages import S3Location
 from landfall.core.results import CorruptResultsError, find_manifest, read_manifest
@@ -15,7 +16,6 @@ from landfall.jobs import default_job
 from landfall.jobs.events import EventsJob
 from landfall.process.counts import ObjectCounts, RecordCounts
 from landfall.reduce.accumulator import ResultAccumulator
-from landfall.reduce.costs import Prices
 from landfall.reduce.ledger import Ledger
 from landfall.reduce.messages import ReducerEvent, RunReport
 from landfall.reduce.reduction import reduce_run

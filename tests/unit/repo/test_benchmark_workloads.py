@@ -18,8 +18,8 @@ from benchmarks.sizes import function_sizes
 from benchmarks.speed import bench_core, previous_release, workload
 from benchmarks.workloads import INPUT, OUTPUT, client, make_file, small_objects
 from landfall.commit.catalog import TableCatalog
+from landfall.core.costs import COMMIT_GLUE_REQUESTS, COMMIT_S3_GETS, COMMIT_S3_PUTS, Prices
 from landfall.core.layout import CURATED_PREFIX, REPORTS_PREFIX
-from landfall.reduce.costs import COMMIT_GLUE_REQUESTS, COMMIT_S3_GETS, COMMIT_S3_PUTS, Prices
 
 
 def test_the_manifest_writer_workload_starts_one_run_from_a_realistic_batch():

@@ -7,16 +7,18 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from landfall.core.costs import COMMIT_GLUE_REQUESTS, COMMIT_S3_PUTS, estimate
 from landfall.core.layout import report_key, results_prefix
 from landfall.core.settings import parse_settings
-from landfall.upkeep.compaction import compact
-from landfall.upkeep.maintenance import finish_run, plan_run
+from landfall.upkeep.maintenance import CHILD_TRANSITIONS, UPKEEP_TRANSITIONS, compact_item, finish_run, plan_run
 from landfall.upkeep.messages import CompactionItem, UpkeepEvent, UpkeepReport, UpkeepRequest
 from landfall.upkeep.settings import UpkeepSettings
-from tests.unit.upkeep.conftest import BUCKET, EVENTS, HOUR, LATER, NEXT_HOUR, NO_WAITS, commit_files
+from tests.unit.upkeep.conftest import BUCKET, EVENTS, HOUR, LATER, NEXT_HOUR, commit_files
 
 SETTINGS = parse_settings(
-    UpkeepSettings, {"DATABASE": "db", "PIPELINE_BUCKET": BUCKET, "TARGET_FILE_MIB": "16", "ORPHAN_WINDOW_DAYS": "1"}
+    UpkeepSettings,
+    {"DATABASE": "db", "PIPELINE_BUCKET": BUCKET, "TARGET_FILE_MIB": "16", "ORPHAN_WINDOW_DAYS": "1"}
+    | {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"},
 )
 
 
@@ -43,7 +45,7 @@ def test_a_run_plans_compacts_and_reports_every_partition_and_row(catalog, s3):
     state = plan_run(request, s3, catalog, EVENTS, SETTINGS, LATER)
     items = _items(s3, state)
     assert state.item_count == len(items) == 2 and {i.partition for i in items} == {HOUR, NEXT_HOUR}
-    results = [compact(item, s3, catalog, EVENTS, NO_WAITS) for item in items]  # the map's children
+    results = [compact_item(item, s3, catalog, EVENTS, memory_mb=1769) for item in items]  # the map's children
     records = [
         {"Status": "SUCCEEDED", "Output": r.model_dump_json(), "Input": i.model_dump_json()}
         for i, r in zip(items, results, strict=True)
@@ -66,6 +68,20 @@ def test_a_run_plans_compacts_and_reports_every_partition_and_row(catalog, s3):
     )
     written = s3.get_object(Bucket=BUCKET, Key=report_key("upkeep-1"))["Body"].read()
     assert UpkeepReport.model_validate_json(written) == report
+    _assert_priced(report, state, results)
+
+
+def _assert_priced(report: UpkeepReport, state, results) -> None:
+    """The cost adds up what each step's clients requested and its Lambda time: every small file read,
+    each new file and each commit written; the plan's items file; a transition pair a child."""
+    assert report.cost is not None and all(r.gb_seconds > 0 for r in results) and state.plan_gb_seconds > 0
+    used = report.cost.usage
+    assert used.s3_gets >= report.compaction.files_in + state.plan_requests.s3_gets
+    assert sum(r.requests.s3_puts for r in results) >= report.compaction.files_out + 2 * COMMIT_S3_PUTS
+    assert sum(r.requests.glue for r in results) >= 2 * COMMIT_GLUE_REQUESTS and state.plan_requests.s3_puts == 1
+    assert (used.lambda_requests, used.state_transitions) == (2 + 2, UPKEEP_TRANSITIONS + 2 * CHILD_TRANSITIONS)
+    assert used.lambda_gb_seconds > sum(r.gb_seconds for r in results) + state.plan_gb_seconds
+    assert report.cost == estimate(used, report.compaction.bytes_in)
 
 
 def test_a_run_limited_to_partitions_plans_only_them_and_nothing_to_do_skips_the_map(catalog, s3):

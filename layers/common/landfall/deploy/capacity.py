@@ -25,7 +25,7 @@ CURATED_BYTES_PER_STORED_BYTE = 0.68  # Parquet (zstd) per gzip byte of JSON lin
 # of objects, 4 of 64 MB at Firehose's default 300 s, the 5 minutes a buffer holds, two hours of late ones), so
 # 1 + 8,700 / 3,600 hours on average: 3 within an hour (`make bench` measures such a batch), 4 at an hour's edge.
 CURATED_FILES_PER_BATCH = 3.4
-# A run's commit: 13 requests whatever its files (`reduce.costs`), then a manifest entry a file (`make bench`,
+# A run's commit: 13 requests whatever its files (`core.costs`), then a manifest entry a file (`make bench`,
 # a moto server on loopback: 0.08 s for 1 file, 0.17 s for 1,000, 8.7 s for 100,000). On AWS each request
 # takes ~20-100 ms, not loopback's ~1 ms: a second for the fixed part.
 COMMIT_SECONDS = 1.0

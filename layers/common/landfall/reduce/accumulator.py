@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from landfall.commit.objects import FileSpool, run_files
+from landfall.core.costs import Usage, run_requests, run_usage
 from landfall.core.results import ResultRecord, iter_records
 from landfall.ingest.messages import ManifestItem
 from landfall.jobs import Job
 from landfall.process.counts import Counts
 from landfall.process.failures import CLEAN_FAILURES, FailureCause, is_retryable
 from landfall.process.messages import BatchSummary, CuratedFile, ObjectSummary
-from landfall.reduce.costs import Usage, run_requests, run_usage
 from landfall.reduce.details import RunDetails
 from landfall.reduce.ledger import Ledger, Outcome
 from landfall.reduce.messages import ObjectFailure

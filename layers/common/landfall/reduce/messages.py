@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
+from landfall.core.costs import CostEstimate
 from landfall.core.layout import object_url
 from landfall.core.messages import Message
 from landfall.ingest.messages import ExecutionInput, RunConfig
@@ -16,7 +17,6 @@ from landfall.jobs.aggregate import AggregateTable
 from landfall.process.counts import ObjectCounts, RecordCounts
 from landfall.process.failures import FailureCause
 from landfall.process.messages import DetailCount
-from landfall.reduce.costs import CostEstimate
 
 RunStatus = Literal["SUCCEEDED", "PARTIAL", "FAILED"]
 

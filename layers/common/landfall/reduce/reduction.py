@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from landfall.commit.objects import RunFiles, TableMissing
+from landfall.core.costs import Prices, estimate
 from landfall.core.layout import report_key, results_prefix
 from landfall.core.observability import logger, metrics
 from landfall.core.results import find_manifest, read_manifest
 from landfall.core.writers import upload_file
 from landfall.jobs import Job
 from landfall.reduce.accumulator import ResultAccumulator
-from landfall.reduce.costs import Prices, estimate
 from landfall.reduce.ledger import Ledger, write_redrive
 from landfall.reduce.messages import ReducerEvent, RunReport, TableCommit
 from landfall.reduce.orphans import KeySet, orphaned_files

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from landfall.core.costs import CostEstimate
 from landfall.jobs import AggregateTable
-from landfall.reduce.costs import CostEstimate
 from landfall.reduce.messages import ObjectFailure, ReasonSummary, RunReport
 from landfall.reduce.report import TIMELINE_FILE, count_rows
 

@@ -6,15 +6,19 @@ children's results added up, a housekeeping pass, the report beside the pipeline
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from landfall.core.costs import CostEstimate, Prices, Usage, estimate
 from landfall.core.layout import report_key, results_prefix, upkeep_items_key
 from landfall.core.messages import S3Location
 from landfall.core.observability import metrics
+from landfall.core.requests import PricedRequests, counting
 from landfall.core.results import find_manifest, iter_records, read_manifest
+from landfall.upkeep.compaction import compact
 from landfall.upkeep.compaction_plan import plan_compaction
 from landfall.upkeep.housekeeping import housekeep
 from landfall.upkeep.messages import (
@@ -38,6 +42,21 @@ if TYPE_CHECKING:
     from landfall.upkeep.settings import UpkeepSettings
 
 ERRORS_NAMED = 20  # failed children whose error the report quotes (each is in the ResultWriter's files)
+# What a run uses beyond its functions' own clients: its state machine's transitions (Plan, AnythingToCompact,
+# Compact, Finish, Verdict, Done) and two a child (its start, its one task); the map's ItemReader GET and
+# ResultWriter PUTs (a results file and its manifest); the report's two files, written once it is priced.
+UPKEEP_TRANSITIONS, CHILD_TRANSITIONS = 6, 2
+MAP_GETS, MAP_PUTS, REPORT_PUTS = 1, 2, 2
+
+
+def _watched(s3_client: S3Client, catalog: Catalog) -> tuple[Any, ...]:
+    """The clients whose requests a step pays for: S3's, and the Glue catalog's (pyiceberg's `glue`)."""
+    glue = getattr(catalog, "glue", None)
+    return (s3_client,) if glue is None else (s3_client, glue)
+
+
+def _gb_seconds(started: float, memory_mb: int) -> float:
+    return (time.monotonic() - started) * memory_mb / 1024
 
 
 def plan_run(
@@ -48,7 +67,34 @@ def plan_run(
     settings: UpkeepSettings,
     now: datetime,
 ) -> UpkeepState:
-    """The items to compact, written a line each for the map to read (none: the map is skipped)."""
+    """The items to compact, written a line each for the map to read (none: the map is skipped), with
+    what planning used."""
+    started = time.monotonic()
+    with counting(*_watched(s3_client, catalog)) as requests:
+        state = _plan(request, s3_client, catalog, table, settings, now)
+    return state.model_copy(
+        update={"plan_gb_seconds": _gb_seconds(started, settings.memory_mb), "plan_requests": requests.priced()}
+    )
+
+
+def compact_item(
+    item: CompactionItem, s3_client: S3Client, catalog: Catalog, table: TableSchema, memory_mb: int
+) -> CompactionResult:
+    """A map child: the item compacted (`compaction.compact`), with what it used."""
+    started = time.monotonic()
+    with counting(*_watched(s3_client, catalog)) as requests:
+        result = compact(item, s3_client, catalog, table)
+    return result.model_copy(update={"gb_seconds": _gb_seconds(started, memory_mb), "requests": requests.priced()})
+
+
+def _plan(
+    request: UpkeepRequest,
+    s3_client: S3Client,
+    catalog: Catalog,
+    table: TableSchema,
+    settings: UpkeepSettings,
+    now: datetime,
+) -> UpkeepState:
     plan = CompactionPlan(upkeep_id=request.upkeep_id, table=table.name)
     if request.compact:
         plan = plan_compaction(
@@ -94,15 +140,39 @@ def _partition(item_json: str | None) -> str:
     return CompactionItem.model_validate(json.loads(item_json)).partition
 
 
+def upkeep_cost(
+    event: UpkeepEvent, totals: CompactionTotals, finish: tuple[PricedRequests, float], prices: Prices
+) -> CostEstimate:
+    """The run's cost from what its steps used (`finish`: the finish step's requests and GB-seconds); a
+    child that failed reported nothing, so its time is not in it."""
+    requests, mapped = event.plan_requests + totals.requests + finish[0], event.items is not None
+    usage = Usage(
+        lambda_requests=2 + totals.items,
+        lambda_gb_seconds=event.plan_gb_seconds + totals.gb_seconds + finish[1],
+        state_transitions=UPKEEP_TRANSITIONS + CHILD_TRANSITIONS * totals.items,
+        s3_gets=requests.s3_gets + MAP_GETS * mapped,
+        s3_puts=requests.s3_puts + MAP_PUTS * mapped + REPORT_PUTS,
+        glue_requests=requests.glue,
+    )
+    return estimate(usage, totals.bytes_in, prices)
+
+
 def finish_run(
-    event: UpkeepEvent, s3_client: S3Client, catalog: Catalog, settings: UpkeepSettings, now: datetime
+    event: UpkeepEvent,
+    s3_client: S3Client,
+    catalog: Catalog,
+    settings: UpkeepSettings,
+    now: datetime,
+    prices: Prices | None = None,
 ) -> UpkeepReport:
     """Add the children up, keep the table's house, write the report (`reports/<upkeep_id>/`)."""
-    totals = compaction_totals(event, s3_client, settings.bucket)
-    housekeeping = None
-    if event.housekeep:
-        identifier = f"{settings.database}.{event.table}"
-        housekeeping = housekeep(catalog, identifier, s3_client, settings.bucket, now, settings.policy())
+    started, housekeeping = time.monotonic(), None
+    with counting(*_watched(s3_client, catalog)) as requests:
+        totals = compaction_totals(event, s3_client, settings.bucket)
+        if event.housekeep:
+            identifier = f"{settings.database}.{event.table}"
+            housekeeping = housekeep(catalog, identifier, s3_client, settings.bucket, now, settings.policy())
+    finish = (requests.priced(), _gb_seconds(started, settings.memory_mb))
     map_error = f"{event.map_error.get('Error')}: {event.map_error.get('Cause')}" if event.map_error else None
     failed = map_error is not None or totals.failed > 0
     reason = map_error or (f"{totals.failed} of {totals.items} partitions failed to compact" if totals.failed else "")
@@ -118,6 +188,7 @@ def finish_run(
         planned=event.planned,
         compaction=totals,
         housekeeping=housekeeping,
+        cost=upkeep_cost(event, totals, finish, prices or Prices()),
     )
     s3_client.put_object(Bucket=settings.bucket, Key=report_key(event.upkeep_id), Body=report.model_dump_json(indent=2))
     s3_client.put_object(

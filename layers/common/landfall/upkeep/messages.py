@@ -8,7 +8,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from landfall.core.costs import CostEstimate
 from landfall.core.messages import Message, S3Location
+from landfall.core.requests import PricedRequests
 from landfall.upkeep.housekeeping_messages import Housekeeping
 
 MiB = 1024 * 1024
@@ -104,6 +106,8 @@ class CompactionResult(Message):
     seconds: float = 0.0
     attempts: int = 0  # commits tried: 1, plus one per conflict with another writer
     snapshot_id: int | None = None
+    gb_seconds: float = 0.0  # the child's Lambda time at its memory size
+    requests: PricedRequests = Field(default_factory=PricedRequests)  # its clients' S3 and Glue requests
 
 
 class UpkeepRequest(Message):
@@ -125,6 +129,8 @@ class UpkeepState(Message):
     item_count: int = 0
     planned: CompactionPlan  # its items left out: they are in `items`
     housekeep: bool = True
+    plan_gb_seconds: float = 0.0  # the plan step's Lambda time and requests, for the run's cost
+    plan_requests: PricedRequests = Field(default_factory=PricedRequests)
 
 
 class CompactionTotals(BaseModel):
@@ -140,6 +146,8 @@ class CompactionTotals(BaseModel):
     bytes_out: int = 0
     rows: int = 0
     commit_attempts: int = 0
+    gb_seconds: float = 0.0
+    requests: PricedRequests = Field(default_factory=PricedRequests)
     errors: list[str] = Field(default_factory=list)  # the first ones, with their partitions
 
     def add(self, result: CompactionResult) -> None:
@@ -151,6 +159,8 @@ class CompactionTotals(BaseModel):
         self.bytes_out += result.bytes_out
         self.rows += result.rows
         self.commit_attempts += result.attempts
+        self.gb_seconds += result.gb_seconds
+        self.requests += result.requests
 
 
 class UpkeepTiming(BaseModel):
@@ -172,6 +182,7 @@ class UpkeepReport(Message):
     planned: CompactionPlan
     compaction: CompactionTotals
     housekeeping: Housekeeping | None = None
+    cost: CostEstimate | None = None  # from what its steps measured; gigabytes: the bytes compacted
 
     # what the finish step returns to the state machine: small, whatever the table's size
     STATE_FIELDS: ClassVar[set[str]] = {"version", "run_id", "table", "status", "status_reason"}

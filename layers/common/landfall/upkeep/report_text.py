@@ -12,6 +12,7 @@ def render_upkeep(report: UpkeepReport) -> str:
         "",
         f"Table `{report.table}`, {report.timing.seconds:,.0f} s"
         + (f". {report.status_reason}" if report.status_reason else "."),
+        *_cost(report),
         "",
         "## Compaction",
         "",
@@ -42,3 +43,16 @@ def render_upkeep(report: UpkeepReport) -> str:
             f"{kept.manifests.manifests_after:,}",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _cost(report: UpkeepReport) -> list[str]:
+    cost = report.cost
+    if cost is None:
+        return []
+    per_gb = f", ${cost.usd_per_gb:.4f} a GB compacted" if cost.usd_per_gb else ""
+    return [
+        "",
+        f"Cost: ${cost.total_usd:.4f}{per_gb} (Lambda ${cost.lambda_usd:.4f}, Step Functions "
+        f"${cost.step_functions_usd:.4f}, S3 ${cost.s3_usd:.4f}, Glue ${cost.glue_usd:.4f}; list prices, "
+        "storage not included)",
+    ]

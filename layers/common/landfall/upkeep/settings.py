@@ -22,6 +22,7 @@ class UpkeepSettings(JobSettings):
     retention_days: int = Field(default=15, ge=1, alias="SNAPSHOT_RETENTION_DAYS")
     snapshots_kept: int = Field(default=KEEP_LAST, ge=1, alias="SNAPSHOTS_KEPT")
     orphan_days: int = Field(default=ORPHAN_WINDOW.days, ge=1, alias="ORPHAN_WINDOW_DAYS")
+    memory_mb: int = Field(default=0, ge=0, alias="AWS_LAMBDA_FUNCTION_MEMORY_SIZE")  # set by the Lambda runtime
 
     def compaction(self) -> CompactionSettings:
         return CompactionSettings(target_bytes=self.target_file_mib * MiB, grace=timedelta(minutes=self.grace_minutes))
