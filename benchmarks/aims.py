@@ -90,9 +90,9 @@ AIMS = (
         flat_from=("backfill", "keys_10000_rss_mb"),
     ),
     Aim(
-        "peak RSS, compaction, 30 → 120 small files",
-        ("compaction", "files_120", "rss_mb"),
-        flat_from=("compaction", "files_30", "rss_mb"),
+        "peak RSS, compaction, 60 → 180 small files",
+        ("compaction", "files_180", "rss_mb"),
+        flat_from=("compaction", "files_60", "rss_mb"),
     ),
     Aim("reducer vs a naive json.load of every file", ("reducer", "x_naive"), at_least=1.0),
     Aim(
