@@ -128,12 +128,13 @@ def _ratio_text(ratio: tuple[float, float, float], of: str) -> str:
 def _measure(path: Path, endpoint: str, rounds: int, core: int) -> dict[str, speed.Timings]:
     """zcat | wc -l, the core loop, the processor through S3, and the previous release's processor
     (gzip JSON lines), each pinned to `core`, rounds interleaved."""
-    measured = {name: speed.Timings() for name in ("zcat", "core", "duckdb", "parquet", "inline", "json_lines")}
+    names = ("zcat", "core", "duckdb", "parquet", "inline", "no_rules", "json_lines")
+    measured = {name: speed.Timings() for name in names}
     key = "events.jsonl.gz"
     with speed.previous_release() as previous:
         for number in range(1, rounds + 1):
             progress(
-                f"speed, round {number} of {rounds}: zcat | wc -l, core loop, DuckDB, processor ± threads"
+                f"speed, round {number} of {rounds}: zcat | wc -l, core loop, DuckDB, processor ± threads ± rules"
                 + (", the previous release" if previous is not None else "")
             )
             measured["zcat"].seconds.append(speed.zcat_wc(path, core))
@@ -141,6 +142,8 @@ def _measure(path: Path, endpoint: str, rounds: int, core: int) -> dict[str, spe
             measured["duckdb"].seconds.append(speed.workload(ROOT, "duckdb_lenient", str(path), core=core))
             measured["parquet"].seconds.append(speed.workload(ROOT, "handler", endpoint, key, core=core))
             measured["inline"].seconds.append(speed.workload(ROOT, "handler", endpoint, key, "off", core=core))
+            no_rules = speed.workload(ROOT, "handler", endpoint, key, "on", "off", core=core)
+            measured["no_rules"].seconds.append(no_rules)
             if previous is not None:
                 measured["json_lines"].seconds.append(speed.workload(previous, "handler", endpoint, key, core=core))
     return measured
@@ -166,6 +169,8 @@ def _speed(path: Path, endpoint: str, size: int, rounds: int) -> tuple[dict[str,
         "handler_x_core_loop": measured["core"].median / parquet.median,
         "handler_inline_s": measured["inline"].median,
         "threads_x_inline": measured["inline"].median / parquet.median,
+        "handler_without_rules_s": measured["no_rules"].median,
+        "quality_rules_x": measured["no_rules"].median / parquet.median,  # throughput with the rules vs without
         "stored_bytes": stored,
         "parquet_bytes_per_input_byte": parquet_bytes / stored,
         "parquet_files_per_object": files,  # the file alone, a batch of its own
@@ -206,6 +211,11 @@ def _speed_rows(measured: dict[str, speed.Timings], mb: float, core: int) -> lis
             "the same without read-ahead and upload threads",
             f"{mb / measured['inline'].median:.0f} MB/s",
             "threads: " + _ratio_text(parquet.ratio(measured["inline"]), "inline"),
+        ),
+        (
+            "the same without the default job's quality rules",
+            f"{mb / measured['no_rules'].median:.0f} MB/s",
+            "with the rules: " + _ratio_text(parquet.ratio(measured["no_rules"]), "without"),
         ),
     ]
 

@@ -77,6 +77,8 @@ AIMS = (
     Aim("Parquet output vs gzip JSON lines, speed", ("speed", "parquet_x_json_lines"), at_least=1.0),
     Aim("curated bytes per input (gzip) byte", ("speed", "parquet_bytes_per_input_byte"), at_most=0.5, unit=""),
     Aim("processor vs the common approach", ("speed", "handler_x_common_approach"), at_least=3.0),
+    # issue: the quality rules' measures cost at most 5 % of the processor's throughput
+    Aim("processor with the default job's quality rules vs without", ("speed", "quality_rules_x"), at_least=0.95),
     Aim(
         "peak RSS, processor, 512 MiB → 2 GiB in",
         ("memory", "processor_2048mib_rss_mb"),

@@ -73,6 +73,10 @@ class FolderS3:
     def complete_multipart_upload(self, **_: Any) -> None:
         pass
 
+    def list_objects_v2(self, Bucket: str, Prefix: str, MaxKeys: int = 1000, **_: Any) -> dict[str, Any]:  # noqa: N803
+        found = sorted(p for p in (self.root / Prefix).rglob("*") if p.is_file())[:MaxKeys]
+        return {"Contents": [{"Key": str(p.relative_to(self.root))} for p in found]}
+
     def get_paginator(self, name: str) -> FolderS3:
         return self
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from landfall.ingest.messages import ManifestItem
 from landfall.jobs import default_job
+from landfall.jobs.events import EventsJob
 from landfall.jobs.samples import event_lines
 from landfall.process.compression import inflate
 from landfall.process.decoding import decode_blocks
@@ -123,9 +124,16 @@ def upload(endpoint: str, path: Path, key: str) -> None:
     s3.upload_file(str(path), INPUT, key)
 
 
-def handler(endpoint: str, key: str, threads: str = "on") -> float:
+class EventsWithoutRules(EventsJob):
+    """The default job without its quality rules: what they cost is the difference."""
+
+    quality = ()
+
+
+def handler(endpoint: str, key: str, threads: str = "on", rules: str = "on") -> float:
     """The processor's whole work on one object through S3, output writing included; `threads` is
-    LARGE_OBJECT_THREADS (off: a large object is read and uploaded inline)."""
+    LARGE_OBJECT_THREADS (off: a large object is read and uploaded inline); `rules` off: the default job
+    without its quality rules."""
     s3 = client(endpoint)
     size = s3.head_object(Bucket=INPUT, Key=key)["ContentLength"]
     event = ProcessorEvent(
@@ -134,7 +142,7 @@ def handler(endpoint: str, key: str, threads: str = "on") -> float:
     )
     started = time.perf_counter()
     settings = ProcessorSettings(LARGE_OBJECT_THREADS="off" if threads == "off" else "on")
-    summary = process_batch(event, s3, settings, default_job())
+    summary = process_batch(event, s3, settings, default_job() if rules == "on" else EventsWithoutRules())
     elapsed = time.perf_counter() - started
     assert summary.objects[0].status == "processed", summary.objects[0].error
     return elapsed

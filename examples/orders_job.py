@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
 
-from landfall.jobs import DAILY, AggregateTable, RecordJob
+from landfall.jobs import DAILY, AggregateTable, Drift, DuplicateShare, Freshness, RecordJob, ValueRange
 
 
 class Order(msgspec.Struct, gc=False):
@@ -33,6 +33,14 @@ class OrdersJob(RecordJob):
     record_type = Order
     partitioning = DAILY
     record_key = "order_id"
+    # What a healthy run of orders looks like: an order twice is a double charge (the run fails); an
+    # amount beyond what the shop sells, or a day's volume far from the usual, is looked into.
+    quality = (
+        DuplicateShare(at_most=0.0, severity="fail"),
+        ValueRange(column="amount", at_least=0.5, at_most=20_000, share_at_most=0.001),
+        Freshness(statistic="p99", at_most=timedelta(hours=1)),
+        Drift(of="rows", runs=30, deviations=4.0, name="order volume"),
+    )
 
     def fold(self, aggregate: dict[str, Any], records: Sequence[Order]) -> list[int]:
         revenue: defaultdict[str, float] = defaultdict(float)

@@ -38,6 +38,7 @@ from landfall_cli.operate import (
     status_line,
 )
 from landfall_cli.options import TEMPLATE, DemoOptions, NotInProject, landfall_command, local_data, project_dir
+from landfall_cli.quality import NoQualityRecords, trend, trend_table, write_chart
 from landfall_cli.query import (
     QueryError,
     export_local,
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger(logger.name).setLevel(logging.WARNING)
     try:
         return _COMMANDS[args.command](args, console)
-    except (TargetError, RunNotFound, NotInProject, BotoCoreError, ClientError) as error:
+    except (TargetError, RunNotFound, NotInProject, NoQualityRecords, BotoCoreError, ClientError) as error:
         # botocore's errors at any call of the command: a region, credentials or a session is missing
         message = setup_problem(error) if isinstance(error, BotoCoreError | ClientError) else str(error)
         if message is None:
@@ -261,6 +262,16 @@ def _compact(args: argparse.Namespace, console: Console) -> int:
     return 0 if report is not None and report.status == "SUCCEEDED" else 1
 
 
+def _quality(args: argparse.Namespace, console: Console) -> int:
+    table, records = trend(_target(args), args.runs)
+    if not records:
+        raise NoQualityRecords(f"table {table} has no quality records")
+    console.print(trend_table(table, records))
+    if args.chart:
+        Console(stderr=True).print(f"the chart: {write_chart(records, args.chart, table)}", soft_wrap=True)
+    return 0
+
+
 def _redrive(args: argparse.Namespace, console: Console) -> int:
     target = _target(args)
     plan, started = redrive(target, args.run_id, dry_run=args.dry_run)
@@ -278,6 +289,7 @@ _COMMANDS = {
     "backfill": _backfill,
     "status": _status,
     "compact": _compact,
+    "quality": _quality,
     "report": _report,
     "redrive": _redrive,
     "query": _query,

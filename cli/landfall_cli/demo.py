@@ -26,12 +26,14 @@ from landfall.jobs import load_job
 from landfall.jobs.samples import Dataset, LandedObject, make_dataset
 from landfall.process.counts import Counts
 from landfall.reduce.messages import RunReport
+from landfall.reduce.quality import QualityRecord
 from landfall.reduce.report import totals
 from landfall.table.schema import table_of
 from landfall.upkeep.messages import UpkeepReport
 from landfall_cli.iceberg_copy import local_metadata_file, localise, newest_metadata, open_copy
 from landfall_cli.operate import ProgressReader
 from landfall_cli.options import TEMPLATE, DemoOptions, landfall_command, local_data, project_dir, work_dir
+from landfall_cli.quality import trend_table
 from landfall_cli.query import DESCRIPTION, export_local, print_result, query_local, table_metadata_location
 from landfall_cli.target import local_state_path, write_local_state
 from landfall_cli.upkeep import upkeep_line
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions.literals import ExecutionStatusType
     from mypy_boto3_stepfunctions.type_defs import DescribeExecutionOutputTypeDef
+
+    from landfall.process.counts import ObjectCounts
 
 # the template parameter each demo option sets, for messages that name the option
 OPTION_OF = {
@@ -425,6 +429,25 @@ def _verdicts(runs: dict[str, DemoRun], reports: dict[str, RunReport | None]) ->
     return verdicts
 
 
+def _sums(landed: int, objects: ObjectCounts, dropped: dict[str, int]) -> str:
+    reasons = ", ".join(f"{n:,} {reason}" for reason, n in sorted(dropped.items()))
+    return (
+        f"{landed:,} objects landed = {objects.processed:,} processed + {objects.failed:,} failed + "
+        f"{objects.pending:,} pending + {sum(dropped.values()):,} dropped" + (f" ({reasons})" if reasons else "")
+    )
+
+
+def _print_quality(console: Console, reports: list[RunReport]) -> None:
+    """The job's quality rules on each run, as `landfall quality` shows them (a breach warns, or fails, the run)."""
+    records = [
+        QualityRecord(run_id=r.run_id, ended_at=r.timing.ended_at, rules=r.quality.rules)
+        for r in sorted(reports, key=lambda r: r.timing.ended_at if r.timing else datetime.min.replace(tzinfo=UTC))
+        if r.quality is not None and r.timing is not None
+    ]
+    if records:
+        console.print(trend_table(reports[0].job, records[::-1]))
+
+
 def _summary_table(rows: list[tuple[str, int | str]]) -> Table:
     table = Table(title="Landfall demo")
     table.add_column("")
@@ -459,16 +482,13 @@ def _summarise(
     rows: list[tuple[str, int | str]] = [("runs", len(runs)), ("objects landed", landed)]
     rows += [(f"  dropped: {reason}", n) for reason, n in sorted(dropped.items())]
     console.print(_summary_table([*rows, *total.rows(), ("seconds", f"{elapsed:.1f}")]))
+    _print_quality(console, [r for r in reports.values() if r])
     for warning in verdicts.warnings:
         console.print(f"[yellow]⚠ {warning}[/yellow]", highlight=False)
     for problem in verdicts.failed + verdicts.unaccounted:
         console.print(f"[red]✗ {problem}[/red]", highlight=False)
-    reasons = ", ".join(f"{n:,} {reason}" for reason, n in sorted(dropped.items()))
-    sums = (
-        f"{landed:,} objects landed = {objects.processed:,} processed + {objects.failed:,} failed + "
-        f"{objects.pending:,} pending + {sum(dropped.values()):,} dropped" + (f" ({reasons})" if reasons else "")
-    )
     if not verdicts.unaccounted:  # the counts add up, whatever else fails the demo
+        sums = _sums(landed, objects, dropped)
         console.print(f"[green]✓ every object and every record is accounted for: {sums}[/green]", highlight=False)
     closing = verdicts.closing()
     if closing:

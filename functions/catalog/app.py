@@ -12,6 +12,7 @@ from landfall.core.observability import logger
 from landfall.core.settings import settings_from_env
 from landfall.jobs import job_named
 from landfall.jobs.settings import JobSettings
+from landfall.process.profile import profiler_of
 from landfall.table.catalog import CatalogResource
 from landfall.table.quarantine import QUARANTINE_TABLE
 from landfall.table.schema import table_of
@@ -22,6 +23,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     request = CustomResourceRequest.model_validate(event)
     try:
         job = job_named(settings_from_env(JobSettings).job)
+        if request.request_type != "Delete":  # a job whose quality rules cannot be checked is not deployed
+            profiler_of(job)
         glue = aws_client("glue")
         curated = IcebergEntry(TableCatalog(glue, aws_client("s3")), table_of(job))
         response = CatalogResource(glue, curated, QUARANTINE_TABLE).handle(request)

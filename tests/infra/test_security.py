@@ -337,7 +337,8 @@ def test_the_reducer_commits_to_its_own_database_and_writes_only_table_metadata(
     assert any(s["Resource"] == metadata for s in puts)
     assert not any("curated" in json.dumps(s["Resource"]) and s["Resource"] != metadata for s in statements)
     (listing,) = [s for s in statements if "s3:ListBucket" in _as_list(s["Action"])]
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["results/*", "curated/*/data/*"]}}  # no metadata
+    # its runs' results, its data files (those a crash left), the trailing runs' quality records; no metadata
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["results/*", "curated/*/data/*", "quality/*"]}}
 
 
 def test_the_upkeep_keeps_its_own_table_and_writes_only_its_runs_files(transformed):

@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,12 +22,18 @@ from tests.integration.test_demo import demo
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
-GOOD = b'{"event_id": "e-%d", "type": "click", "ts": "2026-11-22T13:00:00Z", "user_id": "u", "value": 1.5}'
+# Events of a minute ago, as a stream's: the quality rules find them fresh (their lag is from their
+# objects' landing, these not being named as Firehose names its objects); each test's own finding stands alone
+NOW = datetime.now(UTC).replace(microsecond=0)
+GOOD = b'{"event_id": "e-%%d", "type": "click", "ts": "%s", "user_id": "u", "value": 1.5}' % (
+    (NOW - timedelta(minutes=1)).isoformat().replace("+00:00", "Z").encode()
+)
 
 
 def _junk_folder(folder: Path) -> None:
     """One good Firehose object, a zero-byte one, a PDF, and a ZIP of 1,000 good lines."""
-    (folder / "good.gz").write_bytes(make_dataset(objects=1, records=50, bad_ratio=0.0, seed=2).objects[0].body)
+    good = make_dataset(objects=1, records=50, bad_ratio=0.0, seed=2, start=NOW).objects[0].body
+    (folder / "good.gz").write_bytes(good)
     (folder / "empty.gz").write_bytes(b"")
     (folder / "doc.pdf").write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n")
     archive = io.BytesIO()
@@ -72,9 +79,9 @@ def test_a_run_whose_every_line_is_rejected_or_above_the_rejection_rate_fails_th
     assert "the demo fails: 2 warnings" in out
 
 
-def test_the_terminal_shows_the_table_and_the_summary_and_the_logs_go_to_files(tmp_path: Path):
-    logs = tmp_path / "logs"
-    result = demo("--objects", "2", "--records", "20", "--logs", str(logs))
+def test_the_terminal_shows_the_table_and_the_summary_the_logs_go_to_files_and_the_end_says_where(tmp_path: Path):
+    logs, out = tmp_path / "logs", tmp_path / "out"
+    result = demo("--objects", "2", "--records", "20", "--logs", str(logs), "--out", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
     for noise in ('"level"', '"_aws"', "START RequestId", "Traceback"):
         assert noise not in result.stdout + result.stderr, noise
@@ -82,18 +89,17 @@ def test_the_terminal_shows_the_table_and_the_summary_and_the_logs_go_to_files(t
     written = {path.name: path.read_text() for path in logs.glob("*.log")}
     assert any('"level":"INFO"' in text for text in written.values()), written.keys()
     assert any('"_aws"' in text for text in written.values())  # the metrics, in the processor's log
+    _says_where_everything_is(result.stdout, out)
 
     verbose = demo("--objects", "1", "--records", "10", "--verbose")
     assert verbose.returncode == 0 and '"level":"INFO"' in verbose.stdout + verbose.stderr
     assert "the functions' logs: above (--verbose)" in verbose.stdout
 
 
-def test_the_end_of_a_run_says_where_everything_is_as_it_must_be_typed(tmp_path: Path):
-    out = tmp_path / "out"
-    result = demo("--objects", "2", "--records", "20", "--out", str(out))
-    assert result.returncode == 0, result.stdout + result.stderr
-    (run_id,) = set(re.findall(r"notification-[0-9a-f]{32}", result.stdout))  # full ids, never cut
-    where = result.stdout[result.stdout.index("Where it is") :]
+def _says_where_everything_is(stdout: str, out: Path) -> None:
+    """The end of a run says where everything is, as it must be typed."""
+    (run_id,) = set(re.findall(r"notification-[0-9a-f]{32}", stdout))  # full ids, never cut
+    where = stdout[stdout.index("Where it is") :]
     for expected in (
         f"run {run_id}: SUCCEEDED",
         f"reports/{run_id}/report.md",

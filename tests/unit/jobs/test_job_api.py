@@ -45,12 +45,21 @@ def test_one_default_job_everywhere():
 def test_the_job_api_is_what_a_job_author_imports():
     assert sorted(landfall.jobs.__all__) == [
         "AggregateTable",
+        "AllowedValues",  # the quality rules a job declares (landfall.jobs.quality)
         "DAILY",
+        "Drift",
+        "DuplicateShare",
+        "Freshness",
         "HOURLY",
         "Job",
+        "NullShare",
         "Partitioning",
         "RecordJob",
         "RecordRejected",
+        "RejectedShare",
+        "RowCount",
+        "Rule",
+        "ValueRange",
     ]
     assert all(hasattr(landfall.jobs, name) for name in landfall.jobs.__all__)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
 CURATED_PREFIX = "curated/"
 QUARANTINE_PREFIX = "quarantine/"
@@ -11,6 +12,7 @@ RESULTS_PREFIX = "results/"
 SUMMARIES_PREFIX = "summaries/"
 PROGRESS_PREFIX = "progress/"
 MANIFESTS_PREFIX = "manifests/"
+QUALITY_PREFIX = "quality/"
 QUERY_RESULTS_PREFIX = "athena-results/"  # the Athena workgroup's (template.yaml)
 
 
@@ -98,3 +100,16 @@ def redrive_manifest_key(run_id: str) -> str:
 def upkeep_items_key(upkeep_id: str) -> str:
     """The compaction items of a maintenance run, a line each: what its map reads."""
     return f"{MANIFESTS_PREFIX}upkeep/{upkeep_id}.jsonl"
+
+
+# Newest first in a listing: the key starts with the milliseconds left until the year 2286.
+_LAST_MS = 9_999_999_999_999
+
+
+def quality_prefix(table: str) -> str:
+    """Where each run's quality measures are kept, one small file a run (`reduce.quality`)."""
+    return f"{QUALITY_PREFIX}{table}/"
+
+
+def quality_key(table: str, ended_at: datetime, run_id: str) -> str:
+    return f"{quality_prefix(table)}{_LAST_MS - int(ended_at.timestamp() * 1000):013d}-{run_id}.json"

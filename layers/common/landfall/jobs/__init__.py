@@ -20,9 +20,37 @@ from typing import Any, Protocol
 import msgspec
 
 from landfall.jobs.aggregate import AggregateTable
+from landfall.jobs.quality import (
+    AllowedValues,
+    Drift,
+    DuplicateShare,
+    Freshness,
+    NullShare,
+    RejectedShare,
+    RowCount,
+    Rule,
+    ValueRange,
+)
 from landfall.table.partitioning import DAILY, HOURLY, Partitioning
 
-__all__ = ["DAILY", "HOURLY", "AggregateTable", "Job", "Partitioning", "RecordJob", "RecordRejected"]
+__all__ = [
+    "DAILY",
+    "HOURLY",
+    "AggregateTable",
+    "AllowedValues",
+    "Drift",
+    "DuplicateShare",
+    "Freshness",
+    "Job",
+    "NullShare",
+    "Partitioning",
+    "RecordJob",
+    "RecordRejected",
+    "RejectedShare",
+    "RowCount",
+    "Rule",
+    "ValueRange",
+]
 
 
 class RecordRejected(ValueError):

@@ -30,6 +30,7 @@ class Folded:
     valid: int
     partitions: list[tuple[str, RecordBatch]]  # (partition path, its rows in the table's schema), first-seen order
     rejections: list[Rejection]
+    records: list[Any]  # the valid records, as the job decoded them (for the quality rules' measures)
 
 
 _Group = tuple[str, list[Any], list[int]]  # a partition's path, its records and their line numbers
@@ -81,7 +82,7 @@ def fold(job: Job, segments: list[Segment], source: Source) -> Folded:
         except ConversionError:
             _reject_unrepresentable(table, rows, source, rejections)
             continue
-        return Folded(aggregate, len(rows.records), partitions, rejections)
+        return Folded(aggregate, len(rows.records), partitions, rejections, rows.records)
 
 
 def _fold(job: Job, rows: _Rows, rejections: list[Rejection]) -> tuple[dict[str, Any], list[_Group]]:

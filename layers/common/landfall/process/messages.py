@@ -13,6 +13,7 @@ from landfall.core.messages import Message
 from landfall.ingest.messages import ManifestItem
 from landfall.process.failures import FailureCause
 from landfall.process.formats import Compression, Framing
+from landfall.process.profile import Profile
 
 
 class BatchInput(Message):
@@ -77,6 +78,7 @@ class ObjectSummary(Message):
     # partition path → rows of this object in the batch's files (`BatchSummary.files`)
     rows_by_partition: dict[str, int] = Field(default_factory=dict)
     quarantine_key: str | None = None
+    profile: Profile | None = None  # moved into its batch's (`BatchSummary.profile`)
     s3_gets: int = 0  # requests this object cost, for the run's cost
     s3_puts: int = 0
 
@@ -96,6 +98,7 @@ class BatchSummary(Message):
     files: list[CuratedFile] = Field(default_factory=list)  # the Parquet files the batch wrote, by partition
     s3_puts: int = 0  # PUT-priced requests of those files (the objects count their own), for the run's cost
     aggregates: dict[str, Any] = Field(default_factory=dict)
+    profile: Profile = Field(default_factory=Profile)  # what the job's quality rules measure, of its objects' rows
     aggregates_key: str | None = None  # when the aggregates are large: {"aggregates": {...}} in the output bucket
     duration_ms: int = 0
     memory_mb: int = 0  # the processor's memory size: with the duration, its GB-seconds

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from operator import attrgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError, ReadTimeoutError
@@ -30,6 +30,7 @@ from landfall.process.failures import PERMANENT_S3_ERRORS, BatchFailed, FailureC
 from landfall.process.folding import Folded, fold
 from landfall.process.framing import Block, LongLine, in_messages, iter_blocks
 from landfall.process.messages import BatchInput, BatchSummary, CuratedFile, ObjectSummary, ProcessorEvent
+from landfall.process.profile import CRC_SPACE, Profile, arrival, profiler_of
 from landfall.process.quarantine import CauseTally, entry_line
 from landfall.process.settings import ProcessorSettings
 from landfall.process.streaming import ObjectSource, read_ahead
@@ -69,6 +70,9 @@ class _ObjectRun:
         self.quarantine: S3ObjectWriter | None = None
         self.causes = CauseTally()
         self.first_line = 0  # of the message being decoded: where a failure is named
+        self.profiler = profiler_of(job)
+        self.profile = Profile()  # what the job's quality rules measure, of this object's valid records
+        self.object_source: ObjectSource | None = None  # its bytes: its first GET says when it landed
 
     def failure(self, error: Exception) -> BatchFailed:
         where = f" (lines from {self.first_line} on)" if self.first_line else ""
@@ -78,6 +82,10 @@ class _ObjectRun:
         """Merge what a message folded to (its aggregate, its rows by partition) and its rejections."""
         self.aggregate = self.job.merge(self.aggregate, folded.aggregate)
         self.summary.valid += folded.valid
+        batches = [rows for _, rows in folded.partitions]
+        arrived = arrival(self.item.key, self.object_source.last_modified if self.object_source else None)
+        bound = self.profile.keys.bound if self.profile.keys is not None else CRC_SPACE
+        self.profile.merge(self.profiler.profile(folded.records, batches, arrived, bound))
         for partition, rows in folded.partitions:
             self.rows.add(partition, rows)
         self.reject(sorted(rejections, key=attrgetter("line")))
@@ -106,6 +114,7 @@ class _ObjectRun:
         self.summary.s3_gets = source.requests  # one GET, unless the object is a ZIP archive
         self.summary.s3_puts = self.quarantine.requests if self.quarantine else 0  # the batch counts its files
         self.summary.rows_by_partition = self.rows.rows_by_partition
+        self.summary.profile = self.profile
         # last: nothing after it can fail the object, whose rows would then be in the batch's files
         self.files.adopt(self.rows)
         return self.summary
@@ -122,7 +131,7 @@ def process_object(
 ) -> ObjectSummary:
     """Process one object; permanent problems make a failed summary, transient ones raise."""
     run = _ObjectRun(item, batch, s3_client, job, context)
-    source = ObjectSource(s3_client, item.bucket, item.key, item.version_id)
+    source = run.object_source = ObjectSource(s3_client, item.bucket, item.key, item.version_id)
     try:
         return _read(run, source, context.settings)
     except UnreadableObjectError as error:
@@ -346,22 +355,21 @@ def summarise(
     """The batch's aggregates merged, its files, and its objects, inline, or in S3 when they would make the
     output large: the state's output stays under `inline_summary_bytes`, far below Step Functions' 256 KiB.
     The files stay inline (the next stage commits them): they count, so the objects leave sooner."""
-    aggregate = job.new_aggregate()
-    for obj in objects:
-        aggregate = job.merge(aggregate, obj.aggregates)
-        obj.aggregates = {}
+    aggregate, profile = _merged(objects, job)
     summary = BatchSummary(
         run_id=batch.run_id,
         objects=objects,
         files=files or [],
         aggregates=aggregate,
+        profile=profile,
         duration_ms=duration_ms,
         memory_mb=settings.memory_mb,
     )
     lines = [obj.model_dump_json(exclude_none=True) for obj in objects]
     objects_bytes = sum(len(line) + 1 for line in lines)
     aggregates_json = summary.model_dump_json(include={"aggregates"})
-    inline = objects_bytes + len(aggregates_json) + len(summary.model_dump_json(include={"files"}))
+    # the files and the profile (bounded: SAMPLE_KEYS keys at most) stay inline: they count
+    inline = objects_bytes + len(aggregates_json) + len(summary.model_dump_json(include={"files", "profile"}))
     if inline <= settings.inline_summary_bytes:
         return summary
     identity = batch_id(obj.url for obj in objects)
@@ -374,6 +382,18 @@ def summarise(
         s3_client.put_object(Bucket=batch.output_bucket, Key=summary.aggregates_key, Body=aggregates_json)
         summary.aggregates = {}
     return summary
+
+
+def _merged(objects: list[ObjectSummary], job: Job) -> tuple[dict[str, Any], Profile]:
+    """The objects' aggregates and quality profiles, moved into the batch's (they add up)."""
+    aggregate, profile = job.new_aggregate(), Profile()
+    for obj in objects:
+        aggregate = job.merge(aggregate, obj.aggregates)
+        obj.aggregates = {}
+        if obj.profile is not None:
+            profile.merge(obj.profile)
+            obj.profile = None
+    return aggregate, profile
 
 
 def _record_metrics(summaries: list[ObjectSummary]) -> None:

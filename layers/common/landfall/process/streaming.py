@@ -9,6 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Generator, Iterable, Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.utilities.streaming import S3Object
@@ -24,15 +25,18 @@ class _ObjectCalls:
     on the warm client of an execution environment every request would then run one handler per
     object ever read."""
 
-    __slots__ = ("_client", "requests")
+    __slots__ = ("_client", "last_modified", "requests")
 
     def __init__(self, s3_client: S3Client) -> None:
         self._client = s3_client
         self.requests = 0
+        self.last_modified: datetime | None = None  # when the object landed: its records' lag is measured from it
 
     def get_object(self, **kwargs: Any) -> Any:
         self.requests += 1
-        return self._client.get_object(**kwargs)
+        response = self._client.get_object(**kwargs)
+        self.last_modified = response.get("LastModified", self.last_modified)
+        return response
 
     def head_object(self, **kwargs: Any) -> Any:
         self.requests += 1
@@ -52,6 +56,11 @@ class ObjectSource:
     @property
     def requests(self) -> int:
         return self._calls.requests
+
+    @property
+    def last_modified(self) -> datetime | None:
+        """When the object landed in S3 (known once its first GET answered)."""
+        return self._calls.last_modified
 
     def read(self, size: int = -1, /) -> bytes:
         data = self._object.read(size)

@@ -21,6 +21,7 @@ from landfall.jobs import Job
 from landfall.process.counts import Counts
 from landfall.process.failures import CLEAN_FAILURES, FailureCause, is_retryable
 from landfall.process.messages import BatchSummary, CuratedFile, ObjectSummary
+from landfall.process.profile import Profile
 from landfall.reduce.details import RunDetails
 from landfall.reduce.ledger import Ledger, Outcome
 from landfall.reduce.messages import ObjectFailure
@@ -118,6 +119,7 @@ class ResultAccumulator:
         self.usage = MeasuredUsage()
         self.details = RunDetails()
         self.files = FileSpool()  # every file of the succeeded batches: what the run adds to the table
+        self.profile = Profile()  # what the job's quality rules measure, of the succeeded batches' rows
 
     def add_map_run(self, results: dict[str, Any] | None) -> None:
         """Every result record of the map run, from its results manifest (None: the map wrote none)."""
@@ -143,6 +145,7 @@ class ResultAccumulator:
         self.details.add_child(record.started, record.stopped, record.status, summary.duration_ms)
         aggregates = self._spilled_aggregates(summary.aggregates_key) if summary.aggregates_key else summary.aggregates
         self._merge(aggregates, "a batch")
+        self.profile.merge(summary.profile)
         self.tally.curated_bytes += sum(file.bytes for file in summary.files)
         written: dict[str, int] = {}  # rows by partition, as the batch's objects say
         first, objects = "", []

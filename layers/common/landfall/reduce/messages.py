@@ -17,6 +17,7 @@ from landfall.jobs.aggregate import AggregateTable
 from landfall.process.counts import ObjectCounts, RecordCounts
 from landfall.process.failures import FailureCause
 from landfall.process.messages import DetailCount
+from landfall.reduce.quality import RunQuality
 
 RunStatus = Literal["SUCCEEDED", "PARTIAL", "FAILED"]
 
@@ -135,6 +136,7 @@ class RunReport(Message):
     reconciliation: Reconciliation
     outputs: RunOutputs
     cost: CostEstimate | None = None
+    quality: RunQuality | None = None  # the job's quality rules on this run (None: it declares none)
 
     # what the reducer returns to the state machine: small, whatever the run's size
     STATE_FIELDS: ClassVar[set[str]] = {

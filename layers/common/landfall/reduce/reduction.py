@@ -21,10 +21,14 @@ from landfall.core.observability import logger, metrics
 from landfall.core.results import find_manifest, read_manifest
 from landfall.core.writers import upload_file
 from landfall.jobs import Job
+from landfall.jobs.quality import Drift
+from landfall.process.profile import profiler_of
 from landfall.reduce.accumulator import ResultAccumulator
 from landfall.reduce.ledger import Ledger, write_redrive
 from landfall.reduce.messages import ReducerEvent, RunReport, TableCommit
 from landfall.reduce.orphans import KeySet, orphaned_files
+from landfall.reduce.quality import QualityRecord, RuleResult, RunQuality, check_run, read_history, write_record
+from landfall.reduce.quality_chart import draw_trend
 from landfall.reduce.report import OBJECTS_FILE, ReportContext, build_report
 from landfall.reduce.report_text import render_markdown
 from landfall.reduce.timeline import draw
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
 
 # a run's id, its data files and their bucket → the commit (`landfall.commit.commits.RunCommitter`)
 Committer = Callable[[str, RunFiles, str], "Commit"]
+CHART_RUNS = 20  # the runs quality.svg draws, this one the last
 
 
 def reduce_run(
@@ -60,6 +65,7 @@ def reduce_run(
     if deferred:
         _redrive_deferred(s3_client, event, ledger, report, (deferred, redrive_with))
     _name_orphans(s3_client, report, accumulated, job.name)
+    check_quality(s3_client, report, accumulated, job)
     accumulated.files.close()
     usage = accumulated.usage.usage(
         reducer_seconds=time.monotonic() - started,  # the commit's time included
@@ -87,6 +93,36 @@ def _redrive_deferred(
         f"{len(deferred)} objects were processed but not committed: their files also held rows of objects "
         "the table already had (a run over the same objects committed first); the redrive manifest has them"
     )
+
+
+def check_quality(s3_client: S3Client, report: RunReport, accumulated: ResultAccumulator, job: Job) -> None:
+    """The job's quality rules on the run: a breached `warn` rule is a warning, a breached `fail` rule
+    fails the run; a reconciled run's measures are kept for the drift rules of the runs after it."""
+    rules = profiler_of(job).rules
+    if not rules:
+        return
+    looked_back = max((rule.runs for rule in rules if isinstance(rule, Drift)), default=CHART_RUNS)
+    history = read_history(s3_client, report.outputs.bucket, job.name, max(looked_back, CHART_RUNS))
+    rejected = {reason: tally.count for reason, tally in accumulated.details.reasons.items()}
+    counts = (report.records.read, report.records.valid, rejected)
+    report.quality = quality = check_run(accumulated.profile, counts, rules, history)
+    report.warnings += [f"quality rule {r.rule}: {_observed(r)}, not {r.bound}" for r in quality.warned]
+    if quality.failed and report.status != "FAILED":
+        first = quality.failed[0]
+        report.status = "FAILED"
+        report.status_reason = f"quality rule {first.rule}: {_observed(first)}, not {first.bound}"
+    if report.reconciliation.ok and report.timing is not None:
+        record = QualityRecord(
+            run_id=report.run_id, ended_at=report.timing.ended_at, measures=quality.measures, rules=quality.rules
+        )
+        write_record(s3_client, report.outputs.bucket, job.name, record)
+        history = [record, *history]
+    chart = draw_trend(history[:CHART_RUNS]).encode()
+    s3_client.put_object(Bucket=report.outputs.bucket, Key=report_key(report.run_id, "quality.svg"), Body=chart)
+
+
+def _observed(result: RuleResult) -> str:
+    return f"{result.observed:,.6g}" if result.observed is not None else "nothing measured"
 
 
 def _name_orphans(s3_client: S3Client, report: RunReport, accumulated: ResultAccumulator, table: str) -> None:
@@ -166,3 +202,15 @@ def _record_metrics(report: RunReport) -> None:
     metrics.add_metric(name="RunRecordsRejected", unit=MetricUnit.Count, value=records.rejected)
     metrics.add_metric(name="RunBytes", unit=MetricUnit.Bytes, value=report.bytes_read)
     metrics.add_metric(name="RunsNotReconciled", unit=MetricUnit.Count, value=int(not report.reconciliation.ok))
+    if report.quality is not None:
+        _record_quality(report.quality)
+
+
+def _record_quality(quality: RunQuality) -> None:
+    """A metric a rule, its observed value (`Quality <rule>`: a dashboard's trend), and the breaches by
+    severity (`QualityRuleAlarm` watches those of `fail` rules)."""
+    metrics.add_metric(name="QualityRulesFailed", unit=MetricUnit.Count, value=len(quality.failed))
+    metrics.add_metric(name="QualityRulesWarned", unit=MetricUnit.Count, value=len(quality.warned))
+    for result in quality.rules:
+        if result.observed is not None:
+            metrics.add_metric(name=f"Quality {result.rule}", unit=MetricUnit.NoUnit, value=result.observed)

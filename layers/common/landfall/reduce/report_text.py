@@ -23,6 +23,7 @@ def render_markdown(report: RunReport) -> str:
     sections = [
         _head(report),
         _counts(report),
+        _quality(report),
         _warnings(report),
         _rejections(report),
         _partitions(report),
@@ -50,6 +51,18 @@ def _head(report: RunReport) -> str:
             f"{s.max_concurrency} at once; failures tolerated up to {s.tolerated_failure_percentage:g} %, "
             f"rejections warned above {s.rejected_warning_percentage:g} %."
         )
+    return "\n".join(lines)
+
+
+def _quality(report: RunReport) -> str:
+    if report.quality is None or not report.quality.rules:
+        return ""
+    lines = ["## Quality", "", "| rule | observed | bound | outcome |", "|---|---:|---|---|"]
+    for result in report.quality.rules:
+        observed = f"{result.observed:,.6g}" if result.observed is not None else "–"
+        outcome = f"**{result.outcome}** ({result.severity})" if result.outcome == "breached" else result.outcome
+        lines.append(f"| `{result.rule}` | {observed} | {result.bound} | {outcome} |")
+    lines += ["", "![the rules over the last runs](quality.svg)"]
     return "\n".join(lines)
 
 
