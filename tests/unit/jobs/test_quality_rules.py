@@ -49,6 +49,12 @@ def test_a_rule_that_cannot_be_checked_is_refused_with_its_job_and_its_place(rul
     assert says in str(refused.value) and "\n" not in str(refused.value)
 
 
+def test_a_range_is_of_a_column_of_numbers() -> None:
+    """Else its values would meet a number in a comparison: a batch failed for a rule, not a refused deploy."""
+    with pytest.raises(QualityRuleError, match=r"column 'user_id' holds no numbers \(numeric columns: value\)"):
+        checked_rules("events", (ValueRange(column="user_id", at_most=1.0),), COLUMNS, "event_id", ("value",))
+
+
 def test_rules_need_a_key_to_count_duplicates_and_distinct_names() -> None:
     with pytest.raises(QualityRuleError, match="the job has no record_key"):
         checked_rules("orders", (DuplicateShare(at_most=0.1),), COLUMNS, None)

@@ -168,8 +168,11 @@ def _column(rule: Rule, column: str, columns: tuple[str, ...]) -> None:
         raise QualityRuleError(f"no column {column!r} (the record's columns: {', '.join(columns)})")
 
 
-def check_rule(rule: Rule, columns: tuple[str, ...], record_key: str | None) -> None:
-    """Raise QualityRuleError saying what is wrong with `rule` for a record of `columns`."""
+def check_rule(
+    rule: Rule, columns: tuple[str, ...], record_key: str | None, numeric: tuple[str, ...] | None = None
+) -> None:
+    """Raise QualityRuleError saying what is wrong with `rule` for a record of `columns` (`numeric`: those
+    of them that hold numbers, None: not known)."""
     match rule:
         case RowCount(at_least=low, at_most=high):
             _bounds(low, high)
@@ -188,6 +191,8 @@ def check_rule(rule: Rule, columns: tuple[str, ...], record_key: str | None) -> 
             _column(rule, column, columns)
             _bounds(low, high)
             _share(share, "share_at_most")
+            if numeric is not None and column not in numeric:  # a string or a time compared with a number
+                raise QualityRuleError(f"column {column!r} holds no numbers (numeric columns: {', '.join(numeric)})")
         case AllowedValues(column=column, values=values, share_at_most=share):
             _column(rule, column, columns)
             if not values:
@@ -217,7 +222,13 @@ def _check_drift(rule: Drift) -> None:
         raise QualityRuleError(f"deviations must be positive: {rule.deviations}")
 
 
-def checked_rules(job_name: str, rules: object, columns: tuple[str, ...], record_key: str | None) -> tuple[Rule, ...]:
+def checked_rules(
+    job_name: str,
+    rules: object,
+    columns: tuple[str, ...],
+    record_key: str | None,
+    numeric: tuple[str, ...] | None = None,
+) -> tuple[Rule, ...]:
     """The job's rules, each checked; the first bad one raises, named with its job and position."""
     if not isinstance(rules, tuple | list):
         raise QualityRuleError(f"job {job_name}: quality must be a tuple of rules, not {type(rules).__name__}")
@@ -229,7 +240,7 @@ def checked_rules(job_name: str, rules: object, columns: tuple[str, ...], record
         if not isinstance(rule, Rule):
             raise QualityRuleError(f"{where}: not a rule (landfall.jobs.quality)")
         try:
-            check_rule(rule, columns, record_key)
+            check_rule(rule, columns, record_key, numeric)
         except QualityRuleError as error:
             raise QualityRuleError(f"{where}: {error}") from None
         if isinstance(rule, Drift) and rule.of not in measured:

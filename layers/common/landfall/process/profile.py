@@ -253,5 +253,7 @@ def profiler_of(job: Job) -> Profiler:
 @cache
 def _profiler(job: Any) -> Profiler:
     table = table_of(job)
-    rules = checked_rules(job.name, getattr(job, "quality", ()), tuple(c.name for c in table.record_columns), table.key)
+    numeric = tuple(c.name for c in table.record_columns if c.kind in (Kind.INT, Kind.FLOAT))
+    columns = tuple(c.name for c in table.record_columns)
+    rules = checked_rules(job.name, getattr(job, "quality", ()), columns, table.key, numeric)
     return Profiler(table, rules)
