@@ -63,6 +63,19 @@ def test_drift_is_checked_against_the_trailing_runs_once_enough_ran() -> None:
     assert flat.outcome == "passed"  # a steady history allows 1 % of its mean per deviation, not nothing
 
 
+def test_drift_looks_back_on_the_runs_that_measured_it_only() -> None:
+    """Runs from before the rule's measure existed (an older version of the job) are skipped, not counted."""
+    drift = Drift(of="outside_share.value", runs=2, at_least_runs=2)
+    older = _history([1_000] * 3)
+    measured = [
+        QualityRecord(run_id=f"m{n}", ended_at=ENDED, measures={"outside_share.value": v}) for n, v in enumerate((0, 0))
+    ]
+    assert check(drift, {"outside_share.value": 0.005}, measured[:1] + older).outcome == "no data"
+    interleaved = [measured[0], *older, measured[1], *older]
+    breached = check(drift, {"outside_share.value": 0.005}, interleaved)
+    assert breached.outcome == "breached" and breached.bound.endswith("(2 runs)")
+
+
 def test_the_trailing_runs_are_read_newest_first(s3) -> None:
     s3.create_bucket(Bucket="pipeline")
     for record in _history([1.0, 2.0, 3.0])[::-1]:  # written oldest first

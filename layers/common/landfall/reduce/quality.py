@@ -5,6 +5,7 @@ the trailing runs' records (`quality/<table>/`, newest first, one small file a r
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -146,7 +147,8 @@ def check(rule: Rule, values: Mapping[str, float | None], history: list[QualityR
 
 
 def _drift_limits(rule: Drift, history: list[QualityRecord]) -> tuple[float | None, float | None, str]:
-    past = [v for record in history[: rule.runs] if (v := record.measures.get(rule.of)) is not None]
+    measured = (v for record in history if (v := record.measures.get(rule.of)) is not None)
+    past = list(itertools.islice(measured, rule.runs))  # runs before the rule measured it do not count
     if len(past) < rule.at_least_runs:
         return None, None, f"{len(past)} earlier runs measured it: {rule.at_least_runs} needed"
     mean = statistics.fmean(past)
