@@ -164,8 +164,11 @@ def _serve(connection: Connection, spec: dict[str, Any], log_path: str | None) -
             event = connection.recv()
         except EOFError:
             return
-        if event is _STOP:
-            return
+        if event == _STOP:  # (unpickled: an equal string, not the same one) as Lambda ends an environment,
+            # the threads the handler left are not waited for
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
         payload, errored = (failed, True) if failed else _invoke_in_worker(event)
         connection.send((payload, errored, failed is None))  # the last: the environment stays warm
         if failed:

@@ -33,13 +33,18 @@ from tests.paths import REPO_ROOT, TEMPLATE_PATH
 pytestmark = pytest.mark.emulator
 
 HANDLER = """
-import os, time
+import os, threading, time
 
 if os.environ.get("FAIL_COLD_START"):
     raise ValueError("refused at import: FAIL_COLD_START")
 time.sleep(float(os.environ.get("SLOW_COLD_START", "0")))
 
 def handler(event, context):
+    if os.environ.get("EVENTS_LOG"):
+        with open(os.environ["EVENTS_LOG"], "a") as log:
+            log.write(repr(event) + "\\n")
+    if event.get("leave_thread"):  # a thread the handler does not wait for, as a background flush would be
+        threading.Thread(target=time.sleep, args=(600,)).start()
     if event.get("sleep"):
         time.sleep(event["sleep"])
     if event.get("fail"):
@@ -96,6 +101,19 @@ def test_a_cold_start_that_raises_answers_each_invocation_with_its_error_and_lea
         assert error and payload["errorType"] == "ValueError"
         assert payload["errorMessage"] == "refused at import: FAIL_COLD_START"
     assert emulator.lambdas.environments(name) == 0
+
+
+def test_a_changed_configuration_ends_the_warm_environments_at_once_without_invoking_them(emulator, tmp_path):
+    """UpdateFunctionConfiguration: the next invocation is a cold start; the warm environment ends by itself
+    (exit status 0, not killed), though its handler left a thread running, and its handler never sees the stop."""
+    events = tmp_path / "events.log"
+    name = own_function(emulator, tmp_path, "limits-reconfigure", environment={"EVENTS_LOG": str(events)})
+    warm_pid = invoke(emulator, name, {"leave_thread": True})[1]["pid"]
+    (warm,) = emulator.lambdas._running[name].environments
+    emulator.lambdas.reconfigure(name, {"CHANGED": "1"})
+    assert warm.process.exitcode == 0
+    assert invoke(emulator, name, {})[1]["pid"] != warm_pid
+    assert events.read_text().splitlines() == ["{'leave_thread': True}", "{}"]
 
 
 def test_a_function_past_its_timeout_is_stopped_and_fails_as_lambda_reports_it(emulator, tmp_path):
