@@ -3,6 +3,7 @@ first, a breach marked with its severity, a rule a run did not check left blank;
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
@@ -38,3 +39,45 @@ def test_each_rule_is_a_row_and_each_run_a_column_oldest_first() -> None:
     assert "–" in rows and "900" in rows  # the older run did not measure it
     svg = draw_trend(newest_first)
     assert svg.startswith("<svg") and svg.count("<polyline") == 2 and 'fill="#d62728"' in svg
+
+
+def test_the_chart_draws_each_rules_bound_where_its_values_are() -> None:
+    """A fixed bound is a flat dashed line; a drift rule's bound moves with its trailing runs; a breach is
+    a red dot beyond the line, a passed value a blue dot inside it."""
+    newest_first = [
+        QualityRecord(
+            run_id=f"r{n}",
+            ended_at=ENDED - timedelta(hours=n),
+            rules=[
+                RuleResult(
+                    rule="null_share.user_id",
+                    measure="null_share.user_id",
+                    severity="warn",
+                    observed=observed,
+                    bound="≤ 0.5",
+                    outcome="breached" if observed > 0.5 else "passed",
+                    high=0.5,
+                ),
+                RuleResult(
+                    rule="drift.rows",
+                    measure="rows",
+                    severity="warn",
+                    observed=1_000.0,
+                    bound="within 3σ",
+                    outcome="passed",
+                    low=900.0 + n,
+                    high=1_100.0 - n,
+                ),
+            ],
+        )
+        for n, observed in enumerate((0.62, 0.1, 0.2))
+    ]
+    svg = draw_trend(newest_first)
+    dashed = [line for line in svg.splitlines() if "stroke-dasharray" in line]
+    assert len(dashed) == 3  # the null share's high; the drift's low and high
+    heights = [{float(p.split(",")[1]) for p in re.search(r'points="([^"]+)"', d)[1].split()} for d in dashed]
+    assert len(heights[0]) == 1 and len(heights[1]) == len(heights[2]) == 3  # flat; moving
+    (bound_y,) = heights[0]
+    dots = re.findall(r'<circle cx="[^"]+" cy="([^"]+)" r="3" fill="([^"]+)"/>', svg)[:3]  # the null share's
+    assert [colour for _, colour in dots] == ["#1f77b4", "#1f77b4", "#d62728"]  # oldest first: 0.2, 0.1, 0.62
+    assert all(float(y) > bound_y for y, _ in dots[:2]) and float(dots[2][0]) < bound_y  # below, then above

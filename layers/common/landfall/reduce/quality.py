@@ -44,6 +44,8 @@ class RuleResult(BaseModel):
     observed: float | None
     bound: str  # the rule's bound in words, e.g. "≤ 0.05" or "within 3σ of 1,204 ± 87 (20 runs)"
     outcome: Outcome
+    low: float | None = None  # the bound as numbers (None: no bound that side), for the trend chart
+    high: float | None = None
 
 
 class QualityRecord(BaseModel):
@@ -142,7 +144,14 @@ def check(rule: Rule, values: Mapping[str, float | None], history: list[QualityR
     else:
         outcome = "passed" if _bounded(observed, low, high) else "breached"
     return RuleResult(
-        rule=rule.label, measure=rule.measure, severity=rule.severity, observed=observed, bound=bound, outcome=outcome
+        rule=rule.label,
+        measure=rule.measure,
+        severity=rule.severity,
+        observed=observed,
+        bound=bound,
+        outcome=outcome,
+        low=low,
+        high=high,
     )
 
 
