@@ -37,7 +37,8 @@ def trend(target: Target, runs: int) -> tuple[str, list[QualityRecord]]:
 def trend_table(table: str, records: list[QualityRecord]) -> Table:
     """A row a rule, a column a run (oldest first); a breached value in bold red, with its severity."""
     ordered = records[::-1]
-    grid = Table(title=f"{table}: quality rules over the last {len(records)} runs", title_justify="left")
+    runs = f"{len(records)} runs" if len(records) != 1 else "run"
+    grid = Table(title=f"{table}: quality rules over the last {runs}", title_justify="left")
     grid.add_column("rule")
     for record in ordered:
         grid.add_column(f"{record.ended_at:%m-%d %H:%M}", justify="right")

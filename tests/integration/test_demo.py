@@ -17,6 +17,7 @@ from pyiceberg.table import StaticTable
 
 from landfall.commit.commits import run_snapshot
 from landfall.core.layout import CURATED_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX
+from landfall.jobs.events import EventsJob
 from landfall.jobs.samples import make_dataset
 from landfall_emulator.emulator import wait_for
 
@@ -48,6 +49,11 @@ def test_the_demo_runs_the_pipeline_and_reports_that_everything_reconciles():
     assert result.returncode == 0, result.stdout + result.stderr
     assert "every object and every record is accounted for" in result.stdout
     assert "1,200" in result.stdout  # records in
+    # the default job's quality rules, each passed (a breach would have failed the demo)
+    rules = result.stdout.split("events: quality rules over the last", 1)[1].split("└", 1)[0]
+    for rule in EventsJob.quality:
+        (row,) = [line for line in rules.splitlines() if f"│ {rule.label} " in line]
+        assert "(warn)" not in row and "(fail)" not in row
     # --compact: three batches wrote a file per hour each; the upkeep makes each hour one file
     (line,) = [line for line in result.stdout.splitlines() if line.startswith("upkeep-demo-")]
     compacted = re.search(r"SUCCEEDED — (\d+) partitions compacted \((\d+) files → (\d+)\)", line)

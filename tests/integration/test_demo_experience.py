@@ -70,13 +70,19 @@ def test_a_run_whose_every_line_is_rejected_or_above_the_rejection_rate_fails_th
     source.mkdir()
     (source / "good.gz").write_bytes(gzip.compress(b"\n".join(GOOD % n for n in range(90)) + b"\n"))
     (source / "junk.gz").write_bytes(gzip.compress(b"\n".join(b"not json %d" % n for n in range(10)) + b"\n"))
-    result = demo("--source", str(source), "--max-rejected-percentage", "5")
+    anonymous = b"\n".join((GOOD % n).replace(b', "user_id": "u"', b"") for n in range(90, 200))
+    (source / "anonymous.gz").write_bytes(gzip.compress(anonymous + b"\n"))  # 110 of 200 rows: null share 0.55
+    result = demo("--source", str(source), "--max-rejected-percentage", "4")
     out = result.stdout
     assert result.returncode == 1, out + result.stderr
-    assert "✓ every object and every record is accounted for: 2 objects landed = 2 processed" in out
+    assert "✓ every object and every record is accounted for: 3 objects landed = 3 processed" in out
     assert re.search(r"⚠ .*1 object had no valid line \(every line was rejected\): .*junk\.gz", out), out
-    assert re.search(r"⚠ .*10\.0 % of the lines were rejected", out), out
-    assert "the demo fails: 2 warnings" in out
+    assert re.search(r"⚠ .*4\.8 % of the lines were rejected", out), out
+    # a quality rule breached warns the run like any warning, and the summary's rules show it
+    assert re.search(r"⚠ .*quality rule null_share\.user_id: 0\.55, not ≤ 0\.5", out), out
+    (nulls,) = [line for line in out.splitlines() if "│ null_share.user_id" in line]
+    assert "0.55 (warn)" in nulls, out
+    assert "the demo fails: 3 warnings" in out
 
 
 def test_the_terminal_shows_the_table_and_the_summary_the_logs_go_to_files_and_the_end_says_where(tmp_path: Path):
