@@ -164,12 +164,12 @@ class Emulator:
         if hasattr(self, "lambdas"):  # first: a batch being delivered, a run's invocations end now
             self.lambdas.shutdown()
         deadline = time.monotonic() + STOP_SECONDS
+        if self._server is not None:  # its requests in progress are answered; a poll after it finds no server
+            self._server.stop()
+            self._server = None
         for source in self.event_sources:
             if source.is_alive():  # its poll in progress ends within a second (daemon: never waited for longer)
                 source.join(timeout=max(0.0, deadline - time.monotonic()))
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
         global _running
         if _running is self:
             _running = None
@@ -254,6 +254,8 @@ class Emulator:
         functions = self.stack.of_type("AWS::Serverless::Function")
         later = [i for i in functions if any(self._is_custom(d) for d in self.stack.dependencies(i))]
         self._create_functions([i for i in functions if i not in later], role_arn)
+        for name in self._invoked_at_start():
+            self.lambdas.prewarm(name)
         sfn = self.client("stepfunctions")
         for logical_id in self.stack.of_type("AWS::Serverless::StateMachine"):
             sfn.create_state_machine(
@@ -272,6 +274,17 @@ class Emulator:
         wait_for(lambda: all(s.idle.is_set() for s in self.event_sources), 60, "the event sources to settle")
         self._handled_at_start = sum(s.messages_handled for s in self.event_sources)
         self._errors_at_start = {s.function_name: len(s.function_errors) for s in self.event_sources}
+
+    def _invoked_at_start(self) -> list[str]:
+        """The functions the rest of the start invokes (the custom resources', and the event sources' the
+        bucket's test event reaches), so that their cold starts run beside the creation of the rest."""
+        tokens = [
+            self.function_name(r["Properties"]["ServiceToken"]["Fn::GetAtt"][0])
+            for r in self.stack.resources.values()
+            if str(r["Type"]).startswith("Custom::")
+        ]
+        targets = [source.function_name for source in self.event_sources]
+        return [name for name in dict.fromkeys(tokens + targets) if name in self.lambdas.functions]
 
     def _is_custom(self, logical_id: str) -> bool:
         return str(self.stack.resources[logical_id]["Type"]).startswith("Custom::")

@@ -396,22 +396,35 @@ class LambdaRuntime:
             fresh = function.idle.empty() and function.started < spec.workers
             if fresh:
                 function.started += 1
-        if fresh:
-            self._start_environment(function)
+        if fresh and not self._start_environment(function):
+            with self._lock:
+                function.in_flight -= 1
+            raise JsonRESTError("ServiceException", "the local Lambda runtime has stopped")
         return function
 
-    def _start_environment(self, function: _Function) -> None:
+    def prewarm(self, function_name: str) -> None:
+        """Start an environment of the function now, if it has none, for an invocation known to be coming:
+        its cold start runs beside what the caller does meanwhile (the emulator's own start)."""
+        with self._lock:
+            spec = self.functions[function_name]
+            function = self._function(spec)
+            if self._closed or not function.idle.empty() or function.started >= spec.workers:
+                return
+            function.started += 1
+        self._start_environment(function)
+
+    def _start_environment(self, function: _Function) -> bool:
+        """A new environment, idle; False if the runtime stopped while it started (it is stopped too)."""
         environment = _Environment(function.worker_spec, function.log_path)
         with self._lock:
             closed = self._closed
-            if closed:
-                function.in_flight -= 1
-            else:
+            if not closed:
                 function.environments.add(environment)
-        if closed:  # the runtime stopped while it started: no process may outlive the runtime
+        if closed:  # no process may outlive the runtime
             environment.stop(kill=True)
-            raise JsonRESTError("ServiceException", "the local Lambda runtime has stopped")
+            return False
         function.idle.put(environment)
+        return True
 
     def invoke(self, function_name: str, event: Any) -> tuple[str, bool]:
         function = self._admit(function_name, event)

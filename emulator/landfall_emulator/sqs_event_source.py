@@ -76,6 +76,8 @@ class SqsEventSource(threading.Thread):
                 else:
                     self.idle.set()
             except Exception as error:  # as Lambda's poller does: report, back off, poll again
+                if self.stopping.is_set():  # the emulator stopped its server while this polled
+                    return
                 self.errors.append(repr(error))
                 LOG.warning("event source %s: %s", self.name, error)
                 self._release(messages)

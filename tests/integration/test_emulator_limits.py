@@ -116,6 +116,17 @@ def test_a_changed_configuration_ends_the_warm_environments_at_once_without_invo
     assert events.read_text().splitlines() == ["{'leave_thread': True}", "{}"]
 
 
+def test_an_environment_started_ahead_serves_the_next_invocation(emulator, tmp_path):
+    """What the emulator's start does for the functions it is about to invoke: one environment, whose
+    cold start the invocation then does not repeat."""
+    name = own_function(emulator, tmp_path, "limits-prewarm")
+    emulator.lambdas.prewarm(name)
+    emulator.lambdas.prewarm(name)  # it has an idle one: no second
+    assert emulator.lambdas.environments(name) == 1
+    assert invoke(emulator, name, {})[0] is None
+    assert emulator.lambdas.environments(name) == 1
+
+
 def test_a_function_past_its_timeout_is_stopped_and_fails_as_lambda_reports_it(emulator, tmp_path):
     name = own_function(emulator, tmp_path, "limits-timeout", timeout=1)
     started = time.monotonic()
