@@ -166,8 +166,9 @@ def _serve(connection: Connection, spec: dict[str, Any], log_path: str | None) -
             return
         if event == _STOP:  # (unpickled: an equal string, not the same one) as Lambda ends an environment,
             # the threads the handler left are not waited for
-            sys.stdout.flush()
-            sys.stderr.flush()
+            with contextlib.suppress(Exception):  # an output gone (a closed pipe) must not keep it alive
+                sys.stdout.flush()
+                sys.stderr.flush()
             os._exit(0)
         payload, errored = (failed, True) if failed else _invoke_in_worker(event)
         connection.send((payload, errored, failed is None))  # the last: the environment stays warm
@@ -396,10 +397,13 @@ class LambdaRuntime:
             fresh = function.idle.empty() and function.started < spec.workers
             if fresh:
                 function.started += 1
-        if fresh and not self._start_environment(function):
+        try:
+            if fresh and not self._start_environment(function):
+                raise JsonRESTError("ServiceException", "the local Lambda runtime has stopped")
+        except BaseException:
             with self._lock:
                 function.in_flight -= 1
-            raise JsonRESTError("ServiceException", "the local Lambda runtime has stopped")
+            raise
         return function
 
     def prewarm(self, function_name: str) -> None:
@@ -415,7 +419,12 @@ class LambdaRuntime:
 
     def _start_environment(self, function: _Function) -> bool:
         """A new environment, idle; False if the runtime stopped while it started (it is stopped too)."""
-        environment = _Environment(function.worker_spec, function.log_path)
+        try:
+            environment = _Environment(function.worker_spec, function.log_path)
+        except BaseException:  # no process (e.g. spawn's pipe refused): the slot counted for it is free again
+            with self._lock:
+                function.started -= 1
+            raise
         with self._lock:
             closed = self._closed
             if not closed:

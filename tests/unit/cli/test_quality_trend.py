@@ -81,3 +81,28 @@ def test_the_chart_draws_each_rules_bound_where_its_values_are() -> None:
     dots = re.findall(r'<circle cx="[^"]+" cy="([^"]+)" r="3" fill="([^"]+)"/>', svg)[:3]  # the null share's
     assert [colour for _, colour in dots] == ["#1f77b4", "#1f77b4", "#d62728"]  # oldest first: 0.2, 0.1, 0.62
     assert all(float(y) > bound_y for y, _ in dots[:2]) and float(dots[2][0]) < bound_y  # below, then above
+
+
+def test_a_lag_beyond_the_last_bin_is_left_out_of_the_chart_not_drawn_at_infinity() -> None:
+    """A backfill of years-old events has an infinite p99 lag (past the last bin): the other runs are drawn."""
+    newest_first = [
+        QualityRecord(
+            run_id=f"r{n}",
+            ended_at=ENDED - timedelta(hours=n),
+            rules=[
+                RuleResult(
+                    rule="lag_p99_seconds",
+                    measure="lag_p99_seconds",
+                    severity="warn",
+                    observed=observed,
+                    bound="≤ 21,600",
+                    outcome="breached" if observed > 21_600 else "passed",
+                    high=21_600.0,
+                )
+            ],
+        )
+        for n, observed in enumerate((float("inf"), 600.0, 900.0))
+    ]
+    svg = draw_trend(newest_first)
+    assert "nan" not in svg and "inf" not in svg
+    assert svg.count("<circle") == 2 and svg.count("stroke-dasharray") == 1

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from landfall.core.observability import metrics
 from landfall.jobs.quality import Drift, DuplicateShare, Freshness, NullShare, RejectedShare, RowCount
 from landfall.process.profile import KeySample, Profile, arrival
-from landfall.reduce.quality import QualityRecord, check, check_run, read_history, write_record
+from landfall.reduce import reduction
+from landfall.reduce.quality import QualityRecord, RunQuality, check, check_run, read_history, write_record
 
 ENDED = datetime(2026, 11, 22, 14, tzinfo=UTC)
 
@@ -85,3 +87,25 @@ def test_the_trailing_runs_are_read_newest_first(s3) -> None:
     sample = KeySample()
     sample.add(["a", "a"])
     assert check(DuplicateShare(at_most=0.4), {"duplicate_share": sample.duplicate_share()}, []).outcome == "breached"
+
+
+def test_each_rules_metric_is_its_observed_value_and_an_infinite_lag_none() -> None:
+    """EMF is JSON: an infinite value (a lag past the last bin) would make the log line, and every metric in
+    it, unreadable to CloudWatch; the rule is still in the report, breached."""
+    lag = Freshness(statistic="p99", at_most=timedelta(hours=6))
+    quality = RunQuality(
+        rules=[
+            check(lag, {"lag_p99_seconds": float("inf")}, []),
+            check(NullShare(column="user_id", at_most=0.5), {"null_share.user_id": 0.25}, []),
+        ]
+    )
+    metrics.clear_metrics()
+    try:
+        reduction._record_quality(quality)
+        published = dict(metrics.metric_set)
+    finally:
+        metrics.clear_metrics()
+    assert quality.rules[0].outcome == "breached"
+    assert "Quality lag_p99_seconds" not in published
+    assert published["Quality null_share.user_id"]["Value"] == [0.25]
+    assert published["QualityRulesWarned"]["Value"] == [1.0]

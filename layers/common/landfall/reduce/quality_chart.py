@@ -5,7 +5,9 @@ written next to report.md (`quality.svg`) and by `landfall quality --chart`.
 
 from __future__ import annotations
 
+import math
 from html import escape
+from typing import TypeGuard
 
 from landfall.reduce.quality import QualityRecord, RuleResult
 from landfall.reduce.timeline import ASCII_EM, FONT, SIZE, TITLE_SIZE
@@ -20,6 +22,10 @@ def _fit(text: str, width: float) -> str:
     return text if len(text) <= room else text[: max(room - 1, 1)] + "…"
 
 
+def _finite(value: float | None) -> TypeGuard[float]:
+    return value is not None and math.isfinite(value)
+
+
 def _polyline(coords: list[tuple[float, float]], style: str) -> str:
     return f'<polyline points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in coords)}" fill="none" {style}/>'
 
@@ -31,10 +37,12 @@ def _row(index: int, rule: str, results: list[RuleResult | None]) -> list[str]:
     parts = [f'<text x="{PAD}" y="{top + ROW / 2 + 4}">{escape(_fit(rule, LABEL - 2 * PAD))}</text>']
     if index % 2 == 0:  # every other row shaded: which bound is whose
         parts.insert(0, f'<rect x="0" y="{top}" width="100%" height="{ROW}" fill="{SHADE}"/>')
+    # a lag beyond the last bin is infinite (a backfill of old data): left out, as nothing to draw
+    results = [r if r is None or _finite(r.observed) else r.model_copy(update={"observed": None}) for r in results]
     values = [r.observed for r in results if r is not None and r.observed is not None]
     if not values:
         return parts
-    scale = values + [b for r in results if r is not None for b in (r.low, r.high) if b is not None]
+    scale = values + [b for r in results if r is not None for b in (r.low, r.high) if _finite(b)]
     low, high = min(scale), max(scale)
     span = (high - low) or 1.0
     step = PLOT / max(len(results) - 1, 1)
@@ -43,7 +51,7 @@ def _row(index: int, rule: str, results: list[RuleResult | None]) -> list[str]:
         return LABEL + i * step, top + ROW - 8 - (ROW - 16) * (value - low) / span
 
     for side in ("low", "high"):
-        bound = [at(i, b) for i, r in enumerate(results) if r is not None and (b := getattr(r, side)) is not None]
+        bound = [at(i, b) for i, r in enumerate(results) if r is not None and _finite(b := getattr(r, side))]
         if bound:
             parts.append(_polyline(bound, f'stroke="{BOUND}" stroke-width="1" stroke-dasharray="4 3"'))
     observed = [

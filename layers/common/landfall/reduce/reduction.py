@@ -8,6 +8,7 @@ its data files to the curated table in one snapshot (`landfall.commit`): its row
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -212,5 +213,6 @@ def _record_quality(quality: RunQuality) -> None:
     metrics.add_metric(name="QualityRulesFailed", unit=MetricUnit.Count, value=len(quality.failed))
     metrics.add_metric(name="QualityRulesWarned", unit=MetricUnit.Count, value=len(quality.warned))
     for result in quality.rules:
-        if result.observed is not None:
+        # an infinite lag (beyond the last bin) would be `Infinity` in the EMF log line: not JSON, every metric lost
+        if result.observed is not None and math.isfinite(result.observed):
             metrics.add_metric(name=f"Quality {result.rule}", unit=MetricUnit.NoUnit, value=result.observed)
