@@ -15,8 +15,18 @@ from landfall_cli.quality import trend_table
 ENDED = datetime(2026, 11, 22, 14, tzinfo=UTC)
 
 
-def _result(rule: str, observed: float, outcome: str = "passed") -> RuleResult:
-    return RuleResult(rule=rule, measure=rule, severity="warn", observed=observed, bound="≤ 0.5", outcome=outcome)
+def _result(rule: str, observed: float, outcome: str = "passed", **bounds: float) -> RuleResult:
+    """A warn rule's result (`bounds`: its `low` and `high` as numbers, which the chart draws)."""
+    return RuleResult(
+        rule=rule, measure=rule, severity="warn", observed=observed, bound="≤ 0.5", outcome=outcome, **bounds
+    )
+
+
+def _history(*runs: list[RuleResult]) -> list[QualityRecord]:
+    """Records of runs an hour apart, newest first."""
+    return [
+        QualityRecord(run_id=f"r{n}", ended_at=ENDED - timedelta(hours=n), rules=rules) for n, rules in enumerate(runs)
+    ]
 
 
 def test_each_rule_is_a_row_and_each_run_a_column_oldest_first() -> None:
@@ -44,34 +54,15 @@ def test_each_rule_is_a_row_and_each_run_a_column_oldest_first() -> None:
 def test_the_chart_draws_each_rules_bound_where_its_values_are() -> None:
     """A fixed bound is a flat dashed line; a drift rule's bound moves with its trailing runs; a breach is
     a red dot beyond the line, a passed value a blue dot inside it."""
-    newest_first = [
-        QualityRecord(
-            run_id=f"r{n}",
-            ended_at=ENDED - timedelta(hours=n),
-            rules=[
-                RuleResult(
-                    rule="null_share.user_id",
-                    measure="null_share.user_id",
-                    severity="warn",
-                    observed=observed,
-                    bound="≤ 0.5",
-                    outcome="breached" if observed > 0.5 else "passed",
-                    high=0.5,
-                ),
-                RuleResult(
-                    rule="drift.rows",
-                    measure="rows",
-                    severity="warn",
-                    observed=1_000.0,
-                    bound="within 3σ",
-                    outcome="passed",
-                    low=900.0 + n,
-                    high=1_100.0 - n,
-                ),
-            ],
+    newest_first = _history(
+        *(
+            [
+                _result("null_share.user_id", observed, "breached" if observed > 0.5 else "passed", high=0.5),
+                _result("drift.rows", 1_000.0, low=900.0 + n, high=1_100.0 - n),
+            ]
+            for n, observed in enumerate((0.62, 0.1, 0.2))
         )
-        for n, observed in enumerate((0.62, 0.1, 0.2))
-    ]
+    )
     svg = draw_trend(newest_first)
     dashed = [line for line in svg.splitlines() if "stroke-dasharray" in line]
     assert len(dashed) == 3  # the null share's high; the drift's low and high
@@ -85,24 +76,12 @@ def test_the_chart_draws_each_rules_bound_where_its_values_are() -> None:
 
 def test_a_lag_beyond_the_last_bin_is_left_out_of_the_chart_not_drawn_at_infinity() -> None:
     """A backfill of years-old events has an infinite p99 lag (past the last bin): the other runs are drawn."""
-    newest_first = [
-        QualityRecord(
-            run_id=f"r{n}",
-            ended_at=ENDED - timedelta(hours=n),
-            rules=[
-                RuleResult(
-                    rule="lag_p99_seconds",
-                    measure="lag_p99_seconds",
-                    severity="warn",
-                    observed=observed,
-                    bound="≤ 21,600",
-                    outcome="breached" if observed > 21_600 else "passed",
-                    high=21_600.0,
-                )
-            ],
+    newest_first = _history(
+        *(
+            [_result("lag_p99_seconds", observed, "breached" if observed > 21_600 else "passed", high=21_600.0)]
+            for observed in (float("inf"), 600.0, 900.0)
         )
-        for n, observed in enumerate((float("inf"), 600.0, 900.0))
-    ]
+    )
     svg = draw_trend(newest_first)
     assert "nan" not in svg and "inf" not in svg
     assert svg.count("<circle") == 2 and svg.count("stroke-dasharray") == 1
